@@ -1,0 +1,100 @@
+/**
+ * What an actor is, as types: a behaviour handles exactly its protocol (a discriminated
+ * union), one message at a time. A behaviour never touches threads, ports or frames.
+ */
+
+export interface AskOptions {
+  /** Deadline for the reply; past it the ask fails with AskTimeout. */
+  timeoutMs?: number;
+}
+
+export interface TellOptions {
+  /**
+   * ArrayBuffers to move (not copy) to another thread. The sender's views become detached,
+   * exactly as with postMessage's transfer list. Ignored when the target is in this thread.
+   */
+  transfer?: readonly ArrayBuffer[];
+}
+
+/** A stable, location-transparent address of an actor; valid across restarts. */
+export interface ActorRef<M> {
+  readonly path: string;
+  /** Fire and forget. A full mailbox turns the message into a dead letter (both policies). */
+  tell(msg: M, opts?: TellOptions): void;
+  /**
+   * Tell with backpressure: resolves once the target's mailbox has accepted the message.
+   * Under the "backpressure" policy it waits for room; under "drop-newest" it rejects with
+   * MailboxFull when the mailbox is full.
+   */
+  send(msg: M, opts?: TellOptions): Promise<void>;
+  /** Request–reply: `make` builds the message around a one-shot reply ref. */
+  ask<R>(make: (replyTo: ActorRef<R>) => M, opts?: AskOptions): Promise<R>;
+}
+
+export interface ActorLogger {
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ActorContext<M> {
+  readonly self: ActorRef<M>;
+  /** fed://<node>/<path> */
+  readonly path: string;
+  readonly node: string;
+  readonly log: ActorLogger;
+  /** Wall clock in ms; behaviours read time only through this (tests replace it). */
+  nowMs(): number;
+  /** A ref to any actor by its path (local, another thread). */
+  lookup<T>(path: string): ActorRef<T>;
+  /** The node's durable store, when the system was started with persistence. */
+  readonly store: unknown;
+  /** Stops this actor normally (a transient child that stops normally is not restarted). */
+  stopSelf(): void;
+}
+
+export interface Behavior<M> {
+  /** Runs before the first message, and again after every restart. */
+  start?(ctx: ActorContext<M>): void | Promise<void>;
+  /**
+   * Handles one message. If it returns a promise, the next message waits for it, so an
+   * actor sees one message at a time. A throw (or rejection) is a crash: the supervisor
+   * decides what happens next.
+   */
+  receive(msg: M, ctx: ActorContext<M>): void | Promise<void>;
+  /** Runs when the actor stops or before a restart. */
+  stop?(ctx: ActorContext<M>): void | Promise<void>;
+}
+
+/**
+ * A behaviour factory that can be started in any thread: the worker imports `moduleUrl`
+ * and finds the exported definition whose `id` matches, so closures never cross threads.
+ */
+export interface ActorDefinition<M, A = void> {
+  readonly kind: "actor-definition";
+  readonly id: string;
+  readonly moduleUrl: string;
+  create(args: A): Behavior<M>;
+  /** Phantom field carrying the protocol type; never set. */
+  readonly __protocol?: M;
+}
+
+/**
+ * @example
+ * type CounterMsg = { type: "add"; n: number } | { type: "get"; replyTo: ActorRef<number> };
+ * export const counter = defineActor(import.meta.url, "counter", (start: number) => {
+ *   let total = start;
+ *   return { receive(msg) { if (msg.type === "add") total += msg.n; else msg.replyTo.tell(total); } };
+ * });
+ */
+export function defineActor<M, A = void>(
+  moduleUrl: string,
+  id: string,
+  create: (args: A) => Behavior<M>,
+): ActorDefinition<M, A> {
+  return { kind: "actor-definition", id, moduleUrl, create };
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unhandled message: ${JSON.stringify((value as { type?: unknown })?.type ?? value)}`);
+}
