@@ -6,6 +6,8 @@
 export interface AskOptions {
   /** Deadline for the reply; past it the ask fails with AskTimeout. */
   timeoutMs?: number;
+  /** ArrayBuffers to move with the request to another thread (see TellOptions). */
+  transfer?: readonly ArrayBuffer[];
 }
 
 export interface TellOptions {

@@ -1,0 +1,189 @@
+/**
+ * The per-thread message fabric: delivers envelopes to the cells of this thread, settles
+ * asks, and hands everything else to its uplink (the parent thread, or the main thread's
+ * router). It never blocks and never throws on a message it cannot deliver: that message
+ * becomes a dead letter, and an ask waiting on it fails with a typed error.
+ */
+import { Subject } from "rxjs";
+import type { ActorRef, AskOptions } from "../actor/behavior.ts";
+import { AskTimeout, type FedrouterError, errorFromWire } from "../errors.ts";
+import { messageTypeOf, type DeadLetter, type DeadLetterReason } from "../events.ts";
+import { WireRef } from "../codec/index.ts";
+import type { Envelope } from "./envelope.ts";
+
+export const DEFAULT_ASK = { timeoutMs: 5_000 } as const;
+/** A send waits at most this long for the target mailbox to accept the message. */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
+
+/** What a fabric needs from a cell: the cell module implements it. */
+export interface Deliverable {
+  accept(env: Envelope): void;
+  acceptWhenRoom(env: Envelope): Promise<void>;
+}
+
+export type Uplink = (env: Envelope, transfer?: readonly ArrayBuffer[]) => void;
+
+interface PendingTemp {
+  settle(env: Envelope): void;
+}
+
+export class Fabric {
+  readonly deadLetters$ = new Subject<DeadLetter>();
+  readonly tempPrefix: string;
+  /** Set by the owner: where envelopes for paths outside this thread go. */
+  uplink: Uplink | undefined;
+  deadLetterCount = 0;
+  private readonly cells = new Map<string, Deliverable>();
+  private readonly temps = new Map<string, PendingTemp>();
+  private readonly refs = new Map<string, RefImpl<unknown>>();
+  private tempSeq = 0;
+
+  constructor(readonly node: string, readonly tag: string, readonly store: unknown = undefined) {
+    this.tempPrefix = `fed://${node}/temp/${tag}/`;
+  }
+
+  register(path: string, cell: Deliverable): void {
+    this.cells.set(path, cell);
+  }
+
+  unregister(path: string): void {
+    this.cells.delete(path);
+  }
+
+  has(path: string): boolean {
+    return this.cells.has(path);
+  }
+
+  /** A ref for any path; refs to actors are cached, one-shot temp refs are not. */
+  ref<M>(path: string): ActorRef<M> {
+    let ref = this.refs.get(path);
+    if (ref === undefined) {
+      ref = new RefImpl(path, this);
+      if (!isTempPath(path) && this.refs.size < 100_000) this.refs.set(path, ref);
+    }
+    return ref as ActorRef<M>;
+  }
+
+  deliver(env: Envelope, transfer?: readonly ArrayBuffer[]): void {
+    const cell = this.cells.get(env.to);
+    if (cell !== undefined) {
+      cell.accept(env);
+      return;
+    }
+    if (env.to.startsWith(this.tempPrefix)) {
+      const pending = this.temps.get(env.to);
+      if (pending !== undefined) pending.settle(env);
+      else if (!env.fail) this.deadLetter(env, "no-such-actor", "the ask was already answered or timed out");
+      return;
+    }
+    if (this.uplink !== undefined) this.uplink(env, transfer);
+    else this.deadLetter(env, "no-such-actor", "no actor at this path");
+  }
+
+  /** Tell with backpressure: resolves when the target mailbox accepted the message. */
+  send(env: Envelope, transfer?: readonly ArrayBuffer[]): Promise<void> {
+    const cell = this.cells.get(env.to);
+    if (cell !== undefined) return cell.acceptWhenRoom(env);
+    return this.awaitTemp<void>(env.to, DEFAULT_SEND_TIMEOUT_MS, (tempPath) => {
+      env.ackTo = tempPath;
+      env.deadlineMs = Date.now() + DEFAULT_SEND_TIMEOUT_MS;
+      this.deliver(env, transfer);
+    }).then(() => undefined);
+  }
+
+  ask<M, R>(to: string, make: (replyTo: ActorRef<R>) => M, opts?: AskOptions): Promise<R> {
+    const timeoutMs = opts?.timeoutMs ?? DEFAULT_ASK.timeoutMs;
+    return this.awaitTemp<R>(to, timeoutMs, (tempPath) => {
+      const msg = make(this.ref<R>(tempPath));
+      this.deliver({ to, msg, ask: tempPath, deadlineMs: Date.now() + timeoutMs }, opts?.transfer);
+    });
+  }
+
+  /** Tells an asker (or a waiting sender) that its request failed. */
+  failTemp(tempPath: string, error: FedrouterError): void {
+    this.deliver({ to: tempPath, msg: error.toJSON(), fail: true });
+  }
+
+  deadLetter(env: Envelope, reason: DeadLetterReason, detail: string): void {
+    this.deadLetterCount++;
+    const letter: DeadLetter = { to: env.to, reason, detail, atMs: Date.now() };
+    const messageType = env.fail ? undefined : messageTypeOf(env.msg);
+    this.deadLetters$.next(messageType === undefined ? letter : { ...letter, messageType });
+  }
+
+  /** Undelivered: dead-letter it, and fail whoever waits on it so nobody hangs. */
+  reject(env: Envelope, reason: DeadLetterReason, error: FedrouterError): void {
+    if (env.ask !== undefined) this.failTemp(env.ask, error);
+    if (env.ackTo !== undefined) this.failTemp(env.ackTo, error);
+    if (env.fail) return;
+    this.deadLetter(env, reason, error.message);
+  }
+
+  get pendingTemps(): number {
+    return this.temps.size;
+  }
+
+  private awaitTemp<R>(target: string, timeoutMs: number, dispatch: (tempPath: string) => void): Promise<R> {
+    const tempPath = `${this.tempPrefix}${++this.tempSeq}`;
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.temps.delete(tempPath);
+        reject(new AskTimeout(target, timeoutMs));
+      }, timeoutMs);
+      this.temps.set(tempPath, {
+        settle: (env) => {
+          clearTimeout(timer);
+          this.temps.delete(tempPath);
+          if (env.fail) reject(errorFromWire(env.msg as Record<string, unknown>));
+          else resolve(env.msg as R);
+        },
+      });
+      try {
+        dispatch(tempPath);
+      } catch (error) {
+        clearTimeout(timer);
+        this.temps.delete(tempPath);
+        reject(error);
+      }
+    });
+  }
+}
+
+export function isTempPath(path: string): boolean {
+  return path.includes("/temp/");
+}
+
+/** `fed://node/temp/<tag>/<n>` → tag */
+export function tempTag(path: string): string | undefined {
+  const at = path.indexOf("/temp/");
+  if (at < 0) return undefined;
+  const rest = path.slice(at + 6);
+  const slash = rest.indexOf("/");
+  return slash < 0 ? undefined : rest.slice(0, slash);
+}
+
+class RefImpl<M> extends WireRef implements ActorRef<M> {
+  constructor(readonly path: string, private readonly fabric: Fabric) {
+    super();
+  }
+
+  tell(msg: M, opts?: { transfer?: readonly ArrayBuffer[] }): void {
+    this.fabric.deliver({ to: this.path, msg }, opts?.transfer);
+  }
+
+  send(msg: M, opts?: { transfer?: readonly ArrayBuffer[] }): Promise<void> {
+    return this.fabric.send({ to: this.path, msg }, opts?.transfer);
+  }
+
+  ask<R>(make: (replyTo: ActorRef<R>) => M, opts?: AskOptions): Promise<R> {
+    return this.fabric.ask(this.path, make, opts);
+  }
+
+  override toString(): string {
+    return this.path;
+  }
+
+  toJSON(): string {
+    return this.path;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Prometheus metrics of one actor system, in its own prom-client registry. Hot-path counts
+ * live as plain numbers on the cells and are read at scrape time (collect), so a message
+ * costs no label lookup; only the processing-time histogram is observed per message.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { DeadLetterReason } from "../events.ts";
+
+export interface ActorSample {
+  path: string;
+  placement: string;
+  received: number;
+  processed: number;
+  mailboxDepth: number;
+  restarts: number;
+}
+
+export interface BreakerSample {
+  target: string;
+  /** 0 closed, 1 half-open, 2 open (forced states count as their effect). */
+  state: number;
+}
+
+export interface MetricsSources {
+  actors(): Iterable<ActorSample>;
+  breakers(): Iterable<BreakerSample>;
+}
+
+export class SystemMetrics {
+  readonly registry = new Registry();
+  private readonly processing: Histogram<"actor">;
+  private readonly deadLetters: Counter<"reason">;
+
+  constructor(node: string, sources: MetricsSources) {
+    this.registry.setDefaultLabels({ node });
+    const registers = [this.registry];
+    new Counter({
+      name: "fedrouter_actor_messages_in_total",
+      help: "Messages accepted into an actor's mailbox",
+      labelNames: ["actor", "placement"],
+      registers,
+      collect() {
+        this.reset();
+        for (const a of sources.actors()) this.inc({ actor: a.path, placement: a.placement }, a.received);
+      },
+    });
+    new Counter({
+      name: "fedrouter_actor_messages_out_total",
+      help: "Messages taken out of an actor's mailbox and handled",
+      labelNames: ["actor", "placement"],
+      registers,
+      collect() {
+        this.reset();
+        for (const a of sources.actors()) this.inc({ actor: a.path, placement: a.placement }, a.processed);
+      },
+    });
+    new Gauge({
+      name: "fedrouter_actor_mailbox_depth",
+      help: "Messages waiting in an actor's mailbox",
+      labelNames: ["actor", "placement"],
+      registers,
+      collect() {
+        this.reset();
+        for (const a of sources.actors()) this.set({ actor: a.path, placement: a.placement }, a.mailboxDepth);
+      },
+    });
+    new Counter({
+      name: "fedrouter_actor_restarts_total",
+      help: "Restarts of an actor by its supervisor",
+      labelNames: ["actor", "placement"],
+      registers,
+      collect() {
+        this.reset();
+        for (const a of sources.actors()) this.inc({ actor: a.path, placement: a.placement }, a.restarts);
+      },
+    });
+    new Gauge({
+      name: "fedrouter_breaker_state",
+      help: "Circuit breaker state: 0 closed, 1 half-open, 2 open",
+      labelNames: ["target"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of sources.breakers()) this.set({ target: b.target }, b.state);
+      },
+    });
+    this.deadLetters = new Counter({
+      name: "fedrouter_dead_letters_total",
+      help: "Messages that could not be delivered, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.processing = new Histogram({
+      name: "fedrouter_actor_processing_seconds",
+      help: "Time an actor spent handling one message (main-thread actors)",
+      labelNames: ["actor"],
+      buckets: [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],
+      registers,
+    });
+  }
+
+  /** A per-actor observer for the cell's hot path (the labelled child is resolved once). */
+  processingObserver(actorPath: string): (ms: number) => void {
+    const child = this.processing.labels({ actor: actorPath });
+    return (ms) => child.observe(ms / 1_000);
+  }
+
+  deadLetter(reason: DeadLetterReason, count = 1): void {
+    this.deadLetters.inc({ reason }, count);
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,12 @@
+/** Durable actor state on LMDB: the node store and the persistent-actor behaviour. */
+export {
+  DEFAULT_NODE_STORE,
+  openNodeStore,
+  type ActorStore,
+  type Durability,
+  type JournalEntry,
+  type NodeStore,
+  type NodeStoreOptions,
+  type PersistUpdate,
+} from "./node-store.ts";
+export { persistent, type PersistentDecision, type PersistentSpec } from "./persistent.ts";

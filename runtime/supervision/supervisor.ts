@@ -1,0 +1,188 @@
+/**
+ * A supervisor with OTP semantics. Children start in order and stop in reverse; a child's
+ * exit is judged by its restart type, the restart intensity and the strategy; exits are
+ * handled one at a time (an RxJS concatMap), so restarts never interleave. When intensity
+ * is exceeded the supervisor stops its children and fails itself, escalating to its parent.
+ */
+import { Subject, concatMap, defer, firstValueFrom, timer, type Subscription } from "rxjs";
+import { RestartIntensityExceeded } from "../errors.ts";
+import type { LifecycleEvent } from "../events.ts";
+import { describeError } from "../actor/cell.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import type { ChildExit, ChildFactory, ChildHandle, ChildInfo } from "./child-handle.ts";
+import type { ChildSpec, SupervisorChildSpec } from "./child-spec.ts";
+import { recordRestart } from "./intensity.ts";
+import { STRATEGIES, shouldRestart } from "./strategies.ts";
+
+interface Child {
+  spec: ChildSpec;
+  handle: ChildHandle;
+  running: boolean;
+}
+
+type SupervisorState = "new" | "running" | "stopping" | "stopped" | "failed";
+
+export class Supervisor implements ChildHandle {
+  readonly placement = "supervisor" as const;
+  private children: Child[] = [];
+  private state: SupervisorState = "new";
+  private history: number[] = [];
+  private restarts = 0;
+  private readonly exits = new Subject<{ child: Child; exit: ChildExit }>();
+  private subscription: Subscription | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly spec: SupervisorChildSpec,
+    private readonly factory: ChildFactory,
+    private readonly events: Subject<LifecycleEvent>,
+    private readonly onExit: (exit: ChildExit) => void,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  async start(): Promise<void> {
+    this.state = "running";
+    this.history = [];
+    this.subscription = this.exits
+      .pipe(concatMap(({ child, exit }) => defer(() => this.handleExit(child, exit))))
+      .subscribe();
+    this.children = [];
+    try {
+      for (const spec of this.spec.children) await this.launch(spec);
+    } catch (error) {
+      // OTP: a child that fails to start fails the supervisor's start; stop what started.
+      await this.stopChildren();
+      this.subscription.unsubscribe();
+      this.state = "failed";
+      throw error;
+    }
+  }
+
+  /** OTP's start_child: appends a child and starts it; a failed start leaves the others alone. */
+  startChild(spec: ChildSpec): Promise<ChildHandle> {
+    if (this.children.some((c) => c.spec.id === spec.id)) {
+      return Promise.reject(new Error(`${this.path} already has a child "${spec.id}"`));
+    }
+    return this.launch(spec);
+  }
+
+  private async launch(spec: ChildSpec): Promise<ChildHandle> {
+    const child = { spec, running: false } as Child;
+    child.handle = this.factory(spec, this.path, (exit) => this.exits.next({ child, exit }));
+    await child.handle.start();
+    child.running = true;
+    this.children.push(child);
+    this.emit({ type: "started", path: child.handle.path, placement: child.handle.placement, restarts: 0 });
+    return child.handle;
+  }
+
+  /** Stops and removes one child (OTP's terminate_child + delete_child). */
+  async stopChild(id: string): Promise<boolean> {
+    const index = this.children.findIndex((c) => c.spec.id === id);
+    if (index < 0) return false;
+    const [child] = this.children.splice(index, 1);
+    await this.stopOne(child!, "supervisor");
+    return true;
+  }
+
+  async restart(): Promise<void> {
+    this.restarts++;
+    await this.start();
+  }
+
+  halt(timeoutMs: number): Promise<void> {
+    return this.stop(timeoutMs);
+  }
+
+  async stop(_timeoutMs?: number): Promise<void> {
+    if (this.state === "stopped") return;
+    this.state = "stopping";
+    await this.stopChildren();
+    this.subscription?.unsubscribe();
+    this.state = "stopped";
+  }
+
+  get childHandles(): readonly ChildHandle[] {
+    return this.children.map((c) => c.handle);
+  }
+
+  async describe(): Promise<ChildInfo> {
+    return {
+      path: this.path,
+      placement: "supervisor",
+      status: this.state,
+      restarts: this.restarts,
+      children: await Promise.all(this.children.map((c) => c.handle.describe())),
+    };
+  }
+
+  private async handleExit(child: Child, exit: ChildExit): Promise<void> {
+    if (this.state !== "running" || !child.running || !this.children.includes(child)) return;
+    const path = child.handle.path;
+    if (exit.kind === "crash") {
+      this.emit({ type: "failed", path, reason: exit.reason, ...(exit.code ? { code: exit.code } : {}) });
+    }
+    if (!shouldRestart(child.spec.restart, exit.kind)) {
+      await this.stopOne(child, exit.kind === "normal" ? "normal" : "supervisor");
+      if (child.spec.restart === "temporary") this.children = this.children.filter((c) => c !== child);
+      return;
+    }
+    const { history, verdict } = recordRestart(this.history, this.nowMs(), this.spec.options);
+    this.history = history;
+    if (verdict === "give-up") {
+      const error = new RestartIntensityExceeded(this.path, this.spec.options.intensity, this.spec.options.periodMs);
+      this.emit({ type: "escalated", path: this.path, reason: error.message });
+      this.state = "failed";
+      await this.stopChildren();
+      this.subscription?.unsubscribe();
+      this.onExit({ kind: "crash", reason: error.message, code: error.code });
+      return;
+    }
+    const index = this.children.indexOf(child);
+    const affected = STRATEGIES[this.spec.options.strategy].affected(index, this.children.length).map((i) => this.children[i]!);
+    // OTP stops every affected child in reverse start order — the failed one included, in its
+    // place — before starting them again. Alone (one-for-one), the failed child restarts in place.
+    for (const sibling of [...affected].reverse()) {
+      if (!sibling.running || (sibling === child && affected.length === 1)) continue;
+      await sibling.handle.halt(sibling.spec.shutdownMs);
+      if (sibling !== child) this.emit({ type: "stopped", path: sibling.handle.path, reason: "supervisor" });
+    }
+    const delayMs = backoffDelayMs(history.length, this.spec.options.backoff);
+    if (delayMs > 0) await firstValueFrom(timer(delayMs));
+    if (this.state !== "running") return;
+    for (const target of affected) {
+      if (target !== child && target.spec.restart === "temporary") {
+        await this.stopOne(target, "supervisor");
+        this.children = this.children.filter((c) => c !== target);
+        continue;
+      }
+      try {
+        if (target === child) await target.handle.restart();
+        else await target.handle.start();
+        target.running = true;
+        this.emit({ type: "restarted", path: target.handle.path, restarts: history.length, delayMs });
+      } catch (error) {
+        // A restart that fails is one more failure of that child, judged by intensity again.
+        this.exits.next({ child: target, exit: { kind: "crash", reason: `restart failed: ${describeError(error)}` } });
+      }
+    }
+  }
+
+  private async stopOne(child: Child, reason: "normal" | "shutdown" | "supervisor"): Promise<void> {
+    if (!child.running) return;
+    child.running = false;
+    await child.handle.stop(child.spec.shutdownMs);
+    this.emit({ type: "stopped", path: child.handle.path, reason });
+  }
+
+  /** Reverse start order, each within its own shutdown timeout. */
+  private async stopChildren(): Promise<void> {
+    for (const child of [...this.children].reverse()) await this.stopOne(child, "shutdown");
+  }
+
+  private emit(event: DistributiveOmit<LifecycleEvent, "atMs">): void {
+    this.events.next({ ...event, atMs: this.nowMs() } as LifecycleEvent);
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,206 @@
+/**
+ * The actor system of one node: the main thread's fabric and router, the root supervisor
+ * ("user" guardian), lifecycle events, dead letters, metrics and breakers. Everything an
+ * embedding service touches goes through here; it knows nothing about hospitals or privacy.
+ */
+import { Subject, type Observable } from "rxjs";
+import type { ActorDefinition, ActorRef } from "./actor/behavior.ts";
+import { LocalChild } from "./actor/local-child.ts";
+import { ActorCell } from "./actor/cell.ts";
+import { formatPath, isValidName } from "./actor/path.ts";
+import { BreakerRegistry } from "./breaker/index.ts";
+import { InvalidArgument, SystemStopped } from "./errors.ts";
+import type { DeadLetter, LifecycleEvent } from "./events.ts";
+import { Fabric } from "./internal/fabric.ts";
+import { Router } from "./internal/router.ts";
+import { createLogger, type LogLevel, type Logger } from "./log.ts";
+import { SystemMetrics, type ActorSample } from "./metrics/system-metrics.ts";
+import { actor, supervisor, type ActorChildOptions, type ActorChildSpec, type ChildSpec, type SupervisorOptions } from "./supervision/child-spec.ts";
+import type { ChildExit, ChildHandle, ChildInfo } from "./supervision/child-handle.ts";
+import { Supervisor } from "./supervision/supervisor.ts";
+import { PoolChild } from "./threads/pool-child.ts";
+import { WorkerChild } from "./threads/worker-child.ts";
+import type { CellReport } from "./threads/notifications.ts";
+
+export interface ActorSystemOptions {
+  /** The node name in every path: fed://<node>/… */
+  node?: string;
+  /** Directory of the node's LMDB environment; persistent actors need it. */
+  persistence?: { path: string };
+  /** Options of the root ("user") supervisor. */
+  supervision?: Partial<SupervisorOptions>;
+  maxFrameBytes?: number;
+  logLevel?: LogLevel;
+}
+
+/** The root guardian tolerates more than a leaf supervisor: it is the last line before the node fails. */
+export const DEFAULT_ROOT_SUPERVISION = { strategy: "one-for-one", intensity: 10, periodMs: 10_000 } as const;
+
+export class ActorSystem {
+  readonly node: string;
+  readonly events$: Observable<LifecycleEvent>;
+  readonly deadLetters$: Observable<DeadLetter>;
+  readonly metrics: SystemMetrics;
+  readonly breakers = new BreakerRegistry();
+  readonly log: Logger;
+  /** The node's durable store (a NodeStore) when persistence is configured. */
+  readonly store: unknown;
+  private readonly events = new Subject<LifecycleEvent>();
+  private readonly fabric: Fabric;
+  private readonly router: Router;
+  private readonly root: Supervisor;
+  private readonly actors = new Map<string, LocalChild | WorkerChild | PoolChild>();
+  private readonly workerReports = new Map<string, CellReport>();
+  private workerSeq = 0;
+  private stopped = false;
+
+  private constructor(private readonly opts: ActorSystemOptions, store: unknown) {
+    this.node = opts.node ?? "local";
+    if (!isValidName(this.node)) throw new InvalidArgument("node", `"${this.node}" must match [A-Za-z0-9][A-Za-z0-9._-]*`);
+    this.store = store;
+    this.log = createLogger({ node: this.node }, opts.logLevel);
+    this.fabric = new Fabric(this.node, "main", store);
+    this.router = new Router(this.fabric);
+    this.events$ = this.events.asObservable();
+    this.deadLetters$ = this.fabric.deadLetters$.asObservable();
+    this.metrics = new SystemMetrics(this.node, {
+      actors: () => this.samples(),
+      breakers: () => this.breakers.snapshot().map((b) => ({ target: b.target, state: breakerStateValue(b.state) })),
+    });
+    this.fabric.deadLetters$.subscribe((letter) => this.metrics.deadLetter(letter.reason));
+    const rootSpec = supervisor("user", [], { ...DEFAULT_ROOT_SUPERVISION, ...opts.supervision });
+    this.root = new Supervisor(formatPath(this.node, "user"), rootSpec, (spec, parent, onExit) => this.createChild(spec, parent, onExit), this.events, (exit) => {
+      this.log.error("root-supervisor-failed", { reason: exit.kind === "crash" ? exit.reason : "normal" });
+    });
+  }
+
+  /** Starts a system; with `persistence`, opens the node's LMDB environment first. */
+  static async start(opts: ActorSystemOptions = {}): Promise<ActorSystem> {
+    const store = opts.persistence !== undefined
+      ? (await import("./persistence/index.ts")).openNodeStore({ path: opts.persistence.path })
+      : undefined;
+    const system = new ActorSystem(opts, store);
+    await system.root.start();
+    return system;
+  }
+
+  /** Spawns an actor under the root supervisor and returns its ref. */
+  async spawn<M, A>(definition: ActorDefinition<M, A>, args: A, opts: ActorChildOptions & { name?: string } = {}): Promise<ActorRef<M>> {
+    const spec = actor(opts.name ?? definition.id, definition, args, opts);
+    const handle = await this.startChild(spec);
+    return this.ref<M>(handle.path);
+  }
+
+  /** Starts a child (an actor or a whole supervisor tree) under the root supervisor. */
+  startChild(spec: ChildSpec): Promise<ChildHandle> {
+    if (this.stopped) return Promise.reject(new SystemStopped(this.node));
+    return this.root.startChild(spec);
+  }
+
+  /** Stops and removes a child of the root supervisor. */
+  stopChild(id: string): Promise<boolean> {
+    return this.root.stopChild(id);
+  }
+
+  /** A ref by path; valid whether or not the actor runs yet, and across its restarts. */
+  ref<M>(path: string): ActorRef<M> {
+    return this.fabric.ref<M>(path);
+  }
+
+  /** The path of a child under the root: pathOf("core", "counter") → fed://node/user/core/counter */
+  pathOf(...ids: string[]): string {
+    return formatPath(this.node, "user", ...ids);
+  }
+
+  /** A typed ref to a child described by its spec, under the given supervisor ids. */
+  refOf<M>(spec: ActorChildSpec<M, never> | ActorChildSpec<M, unknown>, ...parents: string[]): ActorRef<M> {
+    return this.ref<M>(this.pathOf(...parents, spec.id));
+  }
+
+  /** The supervision tree with each actor's status, mailbox depth and restarts. */
+  async tree(): Promise<ChildInfo> {
+    await Promise.all([...this.actors.values()].map((a) => (a instanceof WorkerChild ? a.report() : undefined)));
+    return this.root.describe();
+  }
+
+  /** The router used by a federation transport to reach other nodes. */
+  get routing(): Router {
+    return this.router;
+  }
+
+  get deadLetterCount(): number {
+    return this.fabric.deadLetterCount;
+  }
+
+  /** Stops every actor in reverse start order, then closes the store. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.root.stop();
+    this.router.close();
+    const store = this.store as { close?: () => Promise<void> } | undefined;
+    await store?.close?.();
+    this.events.complete();
+  }
+
+  private createChild(spec: ChildSpec, parentPath: string, onExit: (exit: ChildExit) => void): ChildHandle {
+    const path = `${parentPath}/${spec.id}`;
+    if (spec.kind === "supervisor") {
+      return new Supervisor(path, spec, (s, p, e) => this.createChild(s, p, e), this.events, onExit);
+    }
+    const forget = (exit: ChildExit) => onExit(exit);
+    let child: LocalChild | WorkerChild | PoolChild;
+    switch (spec.placement) {
+      case "local": {
+        const local = new LocalChild(path, spec, this.fabric, forget, this.log);
+        local.cell.observeMs = this.metrics.processingObserver(path);
+        child = local;
+        break;
+      }
+      case "worker":
+        child = new WorkerChild(path, spec, {
+          node: this.node,
+          fabric: this.fabric,
+          router: this.router,
+          nextWorkerId: () => ++this.workerSeq,
+          notification: (n) => {
+            if (n.n === "dead-letters") {
+              for (const letter of n.letters) this.fabric.deadLetters$.next(letter);
+            } else if (n.n === "stats") {
+              for (const cell of n.cells) this.workerReports.set(cell.path, cell);
+            }
+          },
+          ...(this.opts.maxFrameBytes ? { maxFrameBytes: this.opts.maxFrameBytes } : {}),
+          ...(this.opts.persistence ? { storePath: this.opts.persistence.path } : {}),
+        }, forget);
+        break;
+      case "pool":
+        child = new PoolChild(path, spec, this.fabric, forget, this.opts.maxFrameBytes);
+        break;
+    }
+    this.actors.set(path, child);
+    return child;
+  }
+
+  private *samples(): Iterable<ActorSample> {
+    for (const [path, child] of this.actors) {
+      if (child instanceof LocalChild) {
+        const cell: ActorCell<unknown> = child.cell;
+        yield { path, placement: "local", received: cell.stats.received, processed: cell.stats.processed, mailboxDepth: cell.mailbox.size, restarts: cell.restarts };
+      } else if (child instanceof PoolChild) {
+        const info = child.describe();
+        yield { path, placement: "pool", received: child.processed + child.mailbox.size, processed: child.processed, mailboxDepth: child.mailbox.size, restarts: info.restarts };
+      } else {
+        const report = this.workerReports.get(path);
+        const info = child.describe();
+        yield { path, placement: "worker", received: report?.received ?? 0, processed: report?.processed ?? 0, mailboxDepth: report?.mailboxDepth ?? 0, restarts: info.restarts };
+      }
+    }
+  }
+}
+
+function breakerStateValue(state: string): number {
+  if (state === "open" || state === "forced-open") return 2;
+  if (state === "half-open") return 1;
+  return 0;
+}

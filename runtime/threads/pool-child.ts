@@ -1,0 +1,152 @@
+/**
+ * A supervised stateless actor served by a piscina pool: up to `2 × threads` messages are
+ * in flight at once (the mailbox holds the rest), each handled in whichever pool thread is
+ * free. A message whose task throws fails its ask with ActorCrashed and is reported to the
+ * supervisor as a failure, so a pool that keeps failing escalates like any other child.
+ */
+import { Piscina } from "piscina";
+import { Mailbox, maxWaitingSenders } from "../actor/mailbox.ts";
+import { describeError } from "../actor/cell.ts";
+import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
+import { ActorCrashed, ActorStopped, MailboxFull } from "../errors.ts";
+import type { Envelope } from "../internal/envelope.ts";
+import { envelopeProblem } from "../internal/envelope.ts";
+import type { Deliverable, Fabric } from "../internal/fabric.ts";
+import type { ActorChildSpec } from "../supervision/child-spec.ts";
+import type { ChildExit, ChildHandle, ChildInfo } from "../supervision/child-handle.ts";
+import type { PoolTask, PoolTaskResult } from "./pool-task.ts";
+
+const here = import.meta.url;
+const TASK_ENTRY = new URL(`./pool-task${here.endsWith(".ts") ? ".ts" : ".js"}`, here).href;
+const POOL_BOOT = new URL("./pool-boot.mjs", here).href;
+
+export class PoolChild implements ChildHandle, Deliverable {
+  readonly placement = "pool" as const;
+  readonly mailbox: Mailbox<Envelope>;
+  processed = 0;
+  private pool: Piscina | undefined;
+  private inFlight = 0;
+  private running = false;
+  private restarts = 0;
+  private readonly codec: FrameCodec;
+
+  constructor(
+    readonly path: string,
+    private readonly spec: ActorChildSpec,
+    private readonly fabric: Fabric,
+    private readonly onExit: (exit: ChildExit) => void,
+    private readonly maxFrameBytes?: number,
+  ) {
+    this.mailbox = new Mailbox(spec.mailbox);
+    this.codec = createFrameCodec({ resolveRef: (p) => fabric.ref(p), ...(maxFrameBytes ? { maxFrameBytes } : {}) });
+    fabric.register(path, this);
+  }
+
+  async start(): Promise<void> {
+    this.pool ??= new Piscina({ filename: POOL_BOOT, minThreads: 1, maxThreads: this.spec.poolThreads });
+    this.fabric.register(this.path, this);
+    this.running = true;
+    this.pump();
+  }
+
+  async restart(): Promise<void> {
+    this.restarts++;
+    await this.start();
+  }
+
+  async halt(): Promise<void> {
+    this.running = false;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.fabric.unregister(this.path);
+    const stopped = new ActorStopped(this.path);
+    for (const env of this.mailbox.drain()) this.fabric.reject(env, "actor-stopped", stopped);
+    this.mailbox.releaseWaiters();
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+
+  accept(env: Envelope): void {
+    if (env.ackTo !== undefined) {
+      const ackTo = env.ackTo;
+      this.acceptWhenRoom(env).then(() => this.fabric.deliver({ to: ackTo, msg: true }), (e) => this.fabric.failTemp(ackTo, e));
+      return;
+    }
+    if (this.mailbox.offer(env)) this.pump();
+    else this.fabric.reject(env, "mailbox-full", new MailboxFull(this.path, this.mailbox.config.capacity));
+  }
+
+  async acceptWhenRoom(env: Envelope): Promise<void> {
+    const { capacity, overflow } = this.mailbox.config;
+    while (!this.mailbox.offer(env)) {
+      if (overflow !== "backpressure" || this.mailbox.waiting >= maxWaitingSenders(capacity)) throw new MailboxFull(this.path, capacity);
+      await this.mailbox.waitForRoom();
+    }
+    this.pump();
+  }
+
+  describe(): ChildInfo {
+    return { path: this.path, placement: "pool", status: this.running ? "running" : "suspended", restarts: this.restarts, mailboxDepth: this.mailbox.size, processed: this.processed };
+  }
+
+  private pump(): void {
+    const limit = this.spec.poolThreads * 2;
+    while (this.running && this.pool !== undefined && this.inFlight < limit) {
+      const env = this.mailbox.poll();
+      if (env === undefined) return;
+      this.dispatch(this.pool, env);
+    }
+  }
+
+  private dispatch(pool: Piscina, env: Envelope): void {
+    this.inFlight++;
+    let frame: Uint8Array;
+    try {
+      frame = this.codec.encode([{ to: env.to, msg: env.msg }]).bytes.slice();
+    } catch (error) {
+      this.inFlight--;
+      this.fabric.reject(env, "encode-error", error as never);
+      return;
+    }
+    const task: PoolTask = {
+      entry: TASK_ENTRY,
+      node: this.fabric.node,
+      path: this.path,
+      moduleUrl: this.spec.definition.moduleUrl,
+      definitionId: this.spec.definition.id,
+      args: this.spec.args,
+      frame,
+      ...(this.maxFrameBytes ? { maxFrameBytes: this.maxFrameBytes } : {}),
+    };
+    (pool.run(task, { transferList: [frame.buffer as ArrayBuffer] }) as Promise<PoolTaskResult>).then(
+      (result) => {
+        this.inFlight--;
+        this.processed++;
+        this.deliverOutbox(result.frame);
+        this.pump();
+      },
+      (error: unknown) => {
+        this.inFlight--;
+        this.processed++;
+        const reason = describeError(error);
+        if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorCrashed(this.path, reason));
+        this.onExit({ kind: "crash", reason });
+        this.pump();
+      },
+    );
+  }
+
+  private deliverOutbox(frame: Uint8Array): void {
+    const decoded = this.codec.decode(frame);
+    if (!decoded.ok) {
+      this.fabric.deadLetter({ to: this.path, msg: null }, "decode-error", decoded.error.message);
+      return;
+    }
+    for (const value of decoded.values) {
+      if (envelopeProblem(value) === undefined) this.fabric.deliver(value as Envelope);
+    }
+  }
+}

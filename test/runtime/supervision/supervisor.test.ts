@@ -1,0 +1,131 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { firstValueFrom, filter } from "rxjs";
+import { ActorSystem, actor, supervisor, type LifecycleEvent, type StrategyName } from "../../../runtime/index.ts";
+import { counter, failsToStart, startLog, type CounterMsg } from "../../fixtures/actors.ts";
+
+const NO_BACKOFF = { minMs: 0, maxMs: 0, jitter: 0 };
+
+async function tree(strategy: StrategyName) {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  const events: LifecycleEvent[] = [];
+  system.events$.subscribe((e) => events.push(e));
+  const children = ["a", "b", "c", "d"].map((id) => actor(id, counter, 0));
+  await system.startChild(supervisor("sup", children, { strategy, intensity: 5, periodMs: 10_000, backoff: NO_BACKOFF }));
+  const ref = (id: string) => system.ref<CounterMsg>(system.pathOf("sup", id));
+  for (const id of ["a", "b", "c", "d"]) ref(id).tell({ type: "add", n: 100 });
+  startLog.length = 0;
+  events.length = 0;
+  return { system, events, ref };
+}
+
+async function crashAndSettle(system: ActorSystem, events: LifecycleEvent[], ref: (id: string) => ReturnType<ActorSystem["ref"]>, id: string, expectRestarts: number) {
+  const done = new Promise<void>((resolve) => {
+    const check = () => events.filter((e) => e.type === "restarted").length >= expectRestarts && resolve();
+    system.events$.subscribe(check);
+  });
+  ref(id).tell({ type: "crash", reason: "test" } satisfies CounterMsg);
+  await done;
+}
+
+async function values(ref: (id: string) => { ask<R>(make: (r: never) => CounterMsg): Promise<R> }) {
+  const out: Record<string, number> = {};
+  for (const id of ["a", "b", "c", "d"]) out[id] = await ref(id).ask<number>((replyTo) => ({ type: "get", replyTo }) as CounterMsg);
+  return out;
+}
+
+test("one-for-one restarts only the failed child", async () => {
+  const { system, events, ref } = await tree("one-for-one");
+  await crashAndSettle(system, events, ref, "b", 1);
+  assert.deepEqual(startLog, ["stop fed://s/user/sup/b", "start fed://s/user/sup/b"]);
+  assert.deepEqual(await values(ref as never), { a: 100, b: 0, c: 100, d: 100 });
+  await system.stop();
+});
+
+test("one-for-all stops every child in reverse start order and restarts all in start order", async () => {
+  const { system, events, ref } = await tree("one-for-all");
+  await crashAndSettle(system, events, ref, "b", 4);
+  assert.deepEqual(startLog, [
+    "stop fed://s/user/sup/d", "stop fed://s/user/sup/c", "stop fed://s/user/sup/b", "stop fed://s/user/sup/a",
+    "start fed://s/user/sup/a", "start fed://s/user/sup/b", "start fed://s/user/sup/c", "start fed://s/user/sup/d",
+  ]);
+  assert.deepEqual(await values(ref as never), { a: 0, b: 0, c: 0, d: 0 });
+  await system.stop();
+});
+
+test("rest-for-one restarts the failed child and those started after it, in order", async () => {
+  const { system, events, ref } = await tree("rest-for-one");
+  await crashAndSettle(system, events, ref, "b", 3);
+  assert.deepEqual(startLog, [
+    "stop fed://s/user/sup/d", "stop fed://s/user/sup/c", "stop fed://s/user/sup/b",
+    "start fed://s/user/sup/b", "start fed://s/user/sup/c", "start fed://s/user/sup/d",
+  ]);
+  assert.deepEqual(await values(ref as never), { a: 100, b: 0, c: 0, d: 0 });
+  await system.stop();
+});
+
+test("exceeding restart intensity stops the children and escalates to the parent, which restarts the subtree", async () => {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  const events: LifecycleEvent[] = [];
+  system.events$.subscribe((e) => events.push(e));
+  await system.startChild(supervisor("sup", [actor("a", counter, 0), actor("b", counter, 0)], { intensity: 2, periodMs: 60_000, backoff: NO_BACKOFF }));
+  const a = system.ref<CounterMsg>(system.pathOf("sup", "a"));
+  const escalated = firstValueFrom(system.events$.pipe(filter((e) => e.type === "escalated")));
+  const subtreeRestarted = firstValueFrom(system.events$.pipe(filter((e) => e.type === "restarted" && e.path === "fed://s/user/sup")));
+  for (let i = 0; i < 3; i++) {
+    a.tell({ type: "crash", reason: `crash ${i}` });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal((await escalated).path, "fed://s/user/sup");
+  await subtreeRestarted;
+  const failedOfSup = events.find((e) => e.type === "failed" && e.path === "fed://s/user/sup");
+  assert.ok(failedOfSup && failedOfSup.type === "failed" && failedOfSup.code === "RESTART_INTENSITY_EXCEEDED");
+  assert.equal(await a.ask<number>((replyTo) => ({ type: "get", replyTo })), 0, "the subtree runs again");
+  await system.stop();
+});
+
+test("a transient child that stops normally is not restarted; one that crashes is", async () => {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  const events: LifecycleEvent[] = [];
+  system.events$.subscribe((e) => events.push(e));
+  await system.startChild(supervisor("sup", [actor("t1", counter, 0, { restart: "transient" }), actor("t2", counter, 0, { restart: "transient" })], { backoff: NO_BACKOFF }));
+  const stopped = firstValueFrom(system.events$.pipe(filter((e) => e.type === "stopped" && e.path.endsWith("/t1"))));
+  system.ref<CounterMsg>(system.pathOf("sup", "t1")).tell({ type: "stop" });
+  assert.equal((await stopped).type, "stopped");
+  const restarted = firstValueFrom(system.events$.pipe(filter((e) => e.type === "restarted")));
+  system.ref<CounterMsg>(system.pathOf("sup", "t2")).tell({ type: "crash", reason: "x" });
+  assert.equal((await restarted).path, "fed://s/user/sup/t2");
+  assert.equal(events.filter((e) => e.type === "restarted" && e.path.endsWith("/t1")).length, 0);
+  await system.stop();
+});
+
+test("a temporary child is never restarted", async () => {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  const ref = await system.spawn(counter, 0, { name: "tmp", restart: "temporary" });
+  const stopped = firstValueFrom(system.events$.pipe(filter((e) => e.type === "stopped")));
+  ref.tell({ type: "crash", reason: "x" });
+  assert.equal((await stopped).path, ref.path);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const tree = await system.tree();
+  assert.equal(tree.children?.length, 0);
+  await system.stop();
+});
+
+test("children start in order and stop in reverse order", async () => {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  startLog.length = 0;
+  await system.startChild(supervisor("sup", ["x", "y", "z"].map((id) => actor(id, counter, 0))));
+  await system.stop();
+  assert.deepEqual(startLog, [
+    "start fed://s/user/sup/x", "start fed://s/user/sup/y", "start fed://s/user/sup/z",
+    "stop fed://s/user/sup/z", "stop fed://s/user/sup/y", "stop fed://s/user/sup/x",
+  ]);
+});
+
+test("a child that fails to start fails its supervisor's start and the started siblings are stopped", async () => {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  startLog.length = 0;
+  await assert.rejects(system.startChild(supervisor("sup", [actor("ok", counter, 0), actor("bad", failsToStart, undefined)])), /cannot start/);
+  assert.deepEqual(startLog, ["start fed://s/user/sup/ok", "stop fed://s/user/sup/ok"]);
+  await system.stop();
+});
