@@ -4,22 +4,26 @@
  * Never put message payloads (which may hold patient text) into an error message.
  */
 
-export type ErrorCode =
-  | "ASK_TIMEOUT"
-  | "MAILBOX_FULL"
-  | "ACTOR_NOT_FOUND"
-  | "ACTOR_STOPPED"
-  | "ACTOR_CRASHED"
-  | "WORKER_CRASHED"
-  | "DECODE_ERROR"
-  | "FRAME_TOO_LARGE"
-  | "ENCODE_ERROR"
-  | "BREAKER_OPEN"
-  | "RESTART_INTENSITY_EXCEEDED"
-  | "PERSISTENCE_ERROR"
-  | "INVALID_PATH"
-  | "INVALID_ARGUMENT"
-  | "SYSTEM_STOPPED";
+/** Every stable code; docs/errors.md lists the same set (a test keeps them equal). */
+export const ERROR_CODES = [
+  "ASK_TIMEOUT",
+  "MAILBOX_FULL",
+  "ACTOR_NOT_FOUND",
+  "ACTOR_STOPPED",
+  "ACTOR_CRASHED",
+  "WORKER_CRASHED",
+  "DECODE_ERROR",
+  "FRAME_TOO_LARGE",
+  "ENCODE_ERROR",
+  "BREAKER_OPEN",
+  "RESTART_INTENSITY_EXCEEDED",
+  "PERSISTENCE_ERROR",
+  "INVALID_PATH",
+  "INVALID_ARGUMENT",
+  "SYSTEM_STOPPED",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export abstract class FedrouterError extends Error {
   abstract readonly code: ErrorCode;
@@ -157,6 +161,10 @@ export function errorFromWire(fields: { code?: unknown; message?: unknown } & Re
     case "ENCODE_ERROR": return new EncodeError(s("reason"));
     case "BREAKER_OPEN": return new BreakerOpen(s("target"), n("retryAtMs"));
     case "PERSISTENCE_ERROR": return new PersistenceError(s("store"), s("reason"));
+    case "RESTART_INTENSITY_EXCEEDED": return new RestartIntensityExceeded(s("supervisor"), n("maxRestarts"), n("periodMs"));
+    case "INVALID_PATH": return new InvalidPath(s("path"), s("reason"));
+    case "INVALID_ARGUMENT": return new InvalidArgument(s("field"), s("reason"));
+    case "SYSTEM_STOPPED": return new SystemStopped(s("node"));
     default: return new Error(typeof fields.message === "string" ? fields.message : "remote failure");
   }
 }

@@ -1,7 +1,7 @@
 /**
  * fedrouter's actor runtime: typed actors over worker threads, OTP-style supervision,
  * circuit breakers, a msgpack codec and LMDB persistence. Generic: nothing here knows about
- * hospitals, models or privacy.
+ * the domain it serves: it could run any federation of nodes.
  */
 export { ActorSystem, DEFAULT_ROOT_SUPERVISION, type ActorSystemOptions } from "./system.ts";
 export {

@@ -1,7 +1,7 @@
 /**
  * The actor system of one node: the main thread's fabric and router, the root supervisor
  * ("user" guardian), lifecycle events, dead letters, metrics and breakers. Everything an
- * embedding service touches goes through here; it knows nothing about hospitals or privacy.
+ * embedding service touches goes through here; it knows nothing about the domain built on it.
  */
 import { Subject, type Observable } from "rxjs";
 import type { ActorDefinition, ActorRef } from "./actor/behavior.ts";
@@ -113,7 +113,7 @@ export class ActorSystem {
   }
 
   /** A typed ref to a child described by its spec, under the given supervisor ids. */
-  refOf<M>(spec: ActorChildSpec<M, never> | ActorChildSpec<M, unknown>, ...parents: string[]): ActorRef<M> {
+  refOf<M, A>(spec: ActorChildSpec<M, A>, ...parents: string[]): ActorRef<M> {
     return this.ref<M>(this.pathOf(...parents, spec.id));
   }
 

@@ -54,7 +54,7 @@ export class PortChannel {
     const codecOpts = { resolveRef: opts.resolveRef, ...(opts.maxFrameBytes ? { maxFrameBytes: opts.maxFrameBytes } : {}) };
     this.encoder = createFrameCodec(codecOpts);
     this.decoder = createFrameCodec(codecOpts);
-    this.maxBatch = opts.maxBatch ?? 4_096;
+    this.maxBatch = opts.maxBatch ?? 256;
     port.on("message", (value) => this.receive(value));
   }
 

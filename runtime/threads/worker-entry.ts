@@ -3,6 +3,7 @@
  * thread over parentPort and exposes its control plane through comlink. It reports failures
  * and never decides about restarts: the supervisor in the main thread does.
  */
+/// <reference path="../internal/comlink-node-adapter.d.ts" />
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import * as Comlink from "comlink";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";

@@ -3,6 +3,7 @@
  * comlink control plane, and turns an unexpected exit into one `exited` reason. A control
  * call never hangs on a dead worker: it races the worker's exit.
  */
+/// <reference path="../internal/comlink-node-adapter.d.ts" />
 import { MessageChannel, Worker } from "node:worker_threads";
 import * as Comlink from "comlink";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";

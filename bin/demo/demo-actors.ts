@@ -1,0 +1,52 @@
+/** The actors of the local demo node: plain runtime examples, nothing hospital-specific yet. */
+import { defineActor, persistent, type ActorRef } from "../../runtime/index.ts";
+
+export type TallyMsg =
+  | { type: "add"; n: number }
+  | { type: "get"; replyTo: ActorRef<number> }
+  | { type: "crash" }
+  | { type: "exit-thread" };
+
+/** A counter kept in memory; lives in a dedicated worker in the demo. */
+export const tally = defineActor(import.meta.url, "tally", () => {
+  let total = 0;
+  return {
+    receive(msg: TallyMsg) {
+      switch (msg.type) {
+        case "add":
+          total += msg.n;
+          return;
+        case "get":
+          msg.replyTo.tell(total);
+          return;
+        case "crash":
+          throw new Error("asked to crash");
+        case "exit-thread":
+          process.exit(3);
+      }
+    },
+  };
+});
+
+export type HashMsg = { type: "hash"; rounds: number; seed: string; replyTo: ActorRef<string> };
+
+/** Stateless CPU work (iterated SHA-256) for the piscina pool. */
+export const hasher = defineActor(import.meta.url, "hasher", () => ({
+  async receive(msg: HashMsg) {
+    const { createHash } = await import("node:crypto");
+    let digest = msg.seed;
+    for (let i = 0; i < msg.rounds; i++) digest = createHash("sha256").update(digest).digest("hex");
+    msg.replyTo.tell(digest.slice(0, 16));
+  },
+}));
+
+export type VisitsMsg = { type: "visit"; replyTo: ActorRef<number> };
+
+/** A durable counter: every acknowledged visit survives a crash of the process. */
+export const visits = defineActor(import.meta.url, "visits", () =>
+  persistent<VisitsMsg, number>({
+    durability: "sync",
+    initial: 0,
+    handle: (count, msg) => ({ state: count + 1, events: [{ at: Date.now() }], reply: () => msg.replyTo.tell(count + 1) }),
+  }),
+);

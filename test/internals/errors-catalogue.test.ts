@@ -1,0 +1,26 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as errors from "../../runtime/errors.ts";
+import { ERROR_CODES, FedrouterError, errorFromWire } from "../../runtime/errors.ts";
+
+const catalogue = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
+const documented = [...catalogue.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+
+test("docs/errors.md lists exactly the codes of runtime/errors.ts", () => {
+  assert.deepEqual([...documented].sort(), [...ERROR_CODES].sort());
+});
+
+test("every error class has a code from the catalogue and survives the wire as the same class", () => {
+  const classes = Object.values(errors).filter(
+    (v): v is new (...args: never[]) => FedrouterError => typeof v === "function" && v.prototype instanceof FedrouterError,
+  );
+  assert.equal(classes.length, ERROR_CODES.length, "one class per code");
+  for (const Class of classes) {
+    const instance = new (Class as unknown as new (...args: unknown[]) => FedrouterError)("7", 5, "9") // "7" and "9" read as strings and as numbers alike;
+    assert.ok((ERROR_CODES as readonly string[]).includes(instance.code), `${Class.name} has a catalogued code`);
+    const rebuilt = errorFromWire(JSON.parse(JSON.stringify(instance)));
+    assert.equal(rebuilt.constructor, Class, `${instance.code} rebuilds as ${Class.name}`);
+    assert.equal(rebuilt.message, instance.message, `${instance.code} keeps its fields`);
+  }
+});

@@ -1,0 +1,25 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const root = new URL("../", import.meta.url).pathname;
+
+test("the README's library example runs as written", async () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/<!-- example: ([\w.-]+) -->\s*```ts\n([\s\S]*?)```/g)];
+  assert.ok(blocks.length >= 2, "the README marks its example files");
+  const dir = join(root, "test", ".readme-run");
+  mkdirSync(dir, { recursive: true });
+  try {
+    for (const [, name, code] of blocks) writeFileSync(join(dir, name!), code!);
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", join(dir, "main.ts")], { cwd: root, timeout: 30_000 });
+    assert.match(stdout, /started fed:\/\/clinic\/user\/core\/counter/);
+    assert.match(stdout, /total 42/);
+    assert.match(stdout, /stopped fed:\/\/clinic\/user\/core$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,78 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MessageChannel } from "node:worker_threads";
+import fc from "fast-check";
+import { PortChannel, type PortLike } from "../../../runtime/threads/port-channel.ts";
+import { createFrameCodec } from "../../../runtime/codec/index.ts";
+import type { Envelope } from "../../../runtime/internal/envelope.ts";
+import type { FedrouterError } from "../../../runtime/errors.ts";
+
+function receiver() {
+  const { port1, port2 } = new MessageChannel();
+  const got: Envelope[] = [];
+  const bad: FedrouterError[] = [];
+  new PortChannel(port2 as unknown as PortLike, {
+    envelope: (env) => got.push(env),
+    malformed: (error) => bad.push(error),
+    unsendable: () => undefined,
+  }, { resolveRef: (path) => ({ path }) });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+  return { port1, port2, got, bad, settle, close: () => { port1.close(); port2.close(); } };
+}
+
+test("random bytes, truncated frames and non-frames on the port never throw out of the receive loop", async () => {
+  const r = receiver();
+  const valid = createFrameCodec().encode([{ to: "fed://n/user/a", msg: { type: "ping", n: 1 } }]).bytes;
+  const junk = fc.sample(fc.uint8Array({ maxLength: 200 }), { numRuns: 200, seed: 42 });
+  for (const bytes of junk) r.port1.postMessage({ f: bytes });
+  for (let cut = 0; cut < valid.length; cut++) r.port1.postMessage({ f: valid.slice(0, cut) });
+  r.port1.postMessage("not a frame");
+  r.port1.postMessage({ f: "not bytes" });
+  r.port1.postMessage({ f: valid });
+  await r.settle();
+  assert.deepEqual(r.got.at(-1), { to: "fed://n/user/a", msg: { type: "ping", n: 1 } }, "a valid frame after the garbage still arrives");
+  assert.ok(r.bad.length >= valid.length + 2, "each bad input was reported");
+  assert.ok(r.bad.every((e) => e.code === "DECODE_ERROR" || e.code === "FRAME_TOO_LARGE"));
+  r.close();
+});
+
+test("a frame whose values are not envelopes is reported value by value", async () => {
+  const r = receiver();
+  const frame = createFrameCodec().encode([42, { to: "fed://n/user/a" }, { to: "fed://n/user/b", msg: 1 }, { to: 7, msg: 1 }]).bytes;
+  r.port1.postMessage({ f: frame });
+  await r.settle();
+  assert.deepEqual(r.got, [{ to: "fed://n/user/b", msg: 1 }]);
+  assert.equal(r.bad.length, 3);
+  r.close();
+});
+
+test("envelopes posted in one turn travel as one frame, in order", async () => {
+  const { port1, port2 } = new MessageChannel();
+  const frames: unknown[] = [];
+  port2.on("message", (m) => frames.push(m));
+  const sender = new PortChannel(port1 as unknown as PortLike, { envelope: () => undefined, malformed: () => undefined, unsendable: () => undefined }, { resolveRef: (p) => p });
+  for (let i = 0; i < 100; i++) sender.post({ to: "fed://n/user/a", msg: i });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(frames.length, 1);
+  const decoded = createFrameCodec().decode((frames[0] as { f: Uint8Array }).f);
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.values.map((v) => (v as Envelope).msg), Array.from({ length: 100 }, (_, i) => i));
+  port1.close();
+  port2.close();
+});
+
+test("an envelope that cannot be encoded is refused alone; the rest of its batch goes out", async () => {
+  const { port1, port2 } = new MessageChannel();
+  const got: Envelope[] = [];
+  new PortChannel(port2 as unknown as PortLike, { envelope: (e) => got.push(e), malformed: () => undefined, unsendable: () => undefined }, { resolveRef: (p) => p });
+  const refused: Envelope[] = [];
+  const sender = new PortChannel(port1 as unknown as PortLike, { envelope: () => undefined, malformed: () => undefined, unsendable: (env) => refused.push(env) }, { resolveRef: (p) => p });
+  sender.post({ to: "fed://n/user/a", msg: 1 });
+  sender.post({ to: "fed://n/user/a", msg: { type: "bad", f: () => 1 } });
+  sender.post({ to: "fed://n/user/a", msg: 3 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(got.map((e) => e.msg), [1, 3]);
+  assert.equal(refused.length, 1);
+  port1.close();
+  port2.close();
+});
