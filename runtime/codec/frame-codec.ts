@@ -18,12 +18,23 @@
  *   - per-frame definitions (a plain, non-sequential Packr) put each shape's keys once in
  *     every frame that uses it: each frame stands alone, any decoder can read it, and a bad
  *     frame affects only itself.
- * Measured (Node 20, 2-core VM, 256 envelopes of ~100 bytes per frame, encode + decode):
- * per-frame 1.33 M msg/s, a table shared out of band 1.37 M msg/s (not available to us),
- * plain maps 0.98 M msg/s, JSON 1.50 M msg/s in and out of strings that a MessagePort would
- * then copy again. Per-frame definitions cost about 3% at that batch size, so we take the
- * robust one. With under about 8 values per frame, the decoder's per-frame warm-up of record
- * readers costs more than records save, so such frames use plain msgpack maps (same decoder).
+ * Measured with msgpackr's native string extractor (Node 20, a busy 2-core VM, best of 7;
+ * envelopes of ~100 bytes, encode + decode, in M msg/s):
+ *   values per frame        256    8     4
+ *   per-frame records       2.1   0.65  0.52
+ *   table shared in advance 1.9   1.66  1.50   (not available to us: for comparison only)
+ *   plain maps              1.4   1.14  1.13
+ *   JSON stringify + parse  1.3   1.1   1.1    (and a MessagePort would copy its string)
+ * At the batch sizes a busy port sends, per-frame records cost nothing measurable, so we take
+ * the robust design. In a small frame, msgpackr's decoder spends more on compiling a reader
+ * per shape (it does so on a shape's 4th object, afresh in every frame) than records save;
+ * frames of fewer than MIN_VALUES_FOR_RECORDS values are therefore plain msgpack maps, which
+ * the same decoder reads.
+ *
+ * What arrives differently from what was sent: -0 as 0; a Map as a plain object and a Set
+ * as an array; an Error as its toJSON() or { name, message }; a class instance as a plain
+ * object of its own fields (or its toJSON()); a key "__proto__" as "__proto_" (msgpackr's
+ * guard against prototype pollution); a lone UTF-16 surrogate as U+FFFD.
  */
 import { Packr, Unpackr } from "msgpackr";
 import { DecodeError, EncodeError, FrameTooLarge, InvalidArgument } from "../errors.ts";
@@ -68,7 +79,7 @@ export interface FrameCodec {
   decode(bytes: Uint8Array, attachments?: readonly ArrayBuffer[]): DecodeResult;
 }
 
-/** Below this many values per frame, plain maps beat records (see the module comment). */
+/** Below this many values per frame, plain maps beat records (crossover measured at 8–16). */
 const MIN_VALUES_FOR_RECORDS = 16;
 
 /**
@@ -145,7 +156,7 @@ function refuse(reason: string, byteLength: number): DecodeResult {
 const isStackOverflow = (error: unknown): boolean =>
   error instanceof RangeError && error.message.includes("call stack");
 
-/** msgpackr's failure as a typed error; never quotes the value (it may hold patient text). */
+/** msgpackr's failure as a typed error; never quotes the value (it may hold sensitive text). */
 function asEncodeError(error: unknown): EncodeError | FrameTooLarge {
   if (error instanceof EncodeError || error instanceof FrameTooLarge) return error;
   if (isStackOverflow(error)) return new EncodeError("the value is cyclic or nested too deeply");

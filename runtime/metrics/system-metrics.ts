@@ -3,7 +3,8 @@
  * live as plain numbers on the cells and are read at scrape time (collect), so a message
  * costs no label lookup; only the processing-time histogram is observed per message.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import { LatencyHistogram } from "./latency-histogram.ts";
 import type { DeadLetterReason } from "../events.ts";
 
 export interface ActorSample {
@@ -28,7 +29,7 @@ export interface MetricsSources {
 
 export class SystemMetrics {
   readonly registry = new Registry();
-  private readonly processing: Histogram<"actor">;
+  private readonly processing: LatencyHistogram;
   private readonly deadLetters: Counter<"reason">;
 
   constructor(node: string, sources: MetricsSources) {
@@ -90,19 +91,19 @@ export class SystemMetrics {
       labelNames: ["reason"],
       registers,
     });
-    this.processing = new Histogram({
-      name: "fedrouter_actor_processing_seconds",
-      help: "Time an actor spent handling one message (main-thread actors)",
-      labelNames: ["actor"],
-      buckets: [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],
-      registers,
-    });
+    this.processing = new LatencyHistogram(
+      "fedrouter_actor_processing_seconds",
+      "Time an actor spent handling one message (main-thread actors)",
+      "actor",
+      [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10],
+      this.registry,
+    );
   }
 
   /** A per-actor observer for the cell's hot path (the labelled child is resolved once). */
   processingObserver(actorPath: string): (ms: number) => void {
-    const child = this.processing.labels({ actor: actorPath });
-    return (ms) => child.observe(ms / 1_000);
+    const series = this.processing.seriesOf(actorPath);
+    return (ms) => series.observe(ms / 1_000);
   }
 
   deadLetter(reason: DeadLetterReason, count = 1): void {

@@ -22,7 +22,7 @@ function receiver() {
 
 test("random bytes, truncated frames and non-frames on the port never throw out of the receive loop", async () => {
   const r = receiver();
-  const valid = createFrameCodec().encode([{ to: "fed://n/user/a", msg: { type: "ping", n: 1 } }]).bytes;
+  const valid = createFrameCodec().encode([["fed://n/user/a"], [0, { type: "ping", n: 1 }]]).bytes;
   const junk = fc.sample(fc.uint8Array({ maxLength: 200 }), { numRuns: 200, seed: 42 });
   for (const bytes of junk) r.port1.postMessage({ f: bytes });
   for (let cut = 0; cut < valid.length; cut++) r.port1.postMessage({ f: valid.slice(0, cut) });
@@ -36,13 +36,15 @@ test("random bytes, truncated frames and non-frames on the port never throw out 
   r.close();
 });
 
-test("a frame whose values are not envelopes is reported value by value", async () => {
+test("rows that are not envelopes are reported row by row; a frame without its path table is refused", async () => {
   const r = receiver();
-  const frame = createFrameCodec().encode([42, { to: "fed://n/user/a" }, { to: "fed://n/user/b", msg: 1 }, { to: 7, msg: 1 }]).bytes;
+  const codec = createFrameCodec();
+  const frame = codec.encode([["fed://n/user/a", "fed://n/user/b"], 42, [0], [1, 1], [7, 1], [0, 2, 5, null, null, null]]).bytes;
   r.port1.postMessage({ f: frame });
+  r.port1.postMessage({ f: codec.encode([{ to: "fed://n/user/a", msg: 1 }]).bytes });
   await r.settle();
   assert.deepEqual(r.got, [{ to: "fed://n/user/b", msg: 1 }]);
-  assert.equal(r.bad.length, 3);
+  assert.equal(r.bad.length, 5, "42, [0], an unknown path index, a non-string ask, and the table-less frame");
   r.close();
 });
 
@@ -56,7 +58,8 @@ test("envelopes posted in one turn travel as one frame, in order", async () => {
   assert.equal(frames.length, 1);
   const decoded = createFrameCodec().decode((frames[0] as { f: Uint8Array }).f);
   assert.ok(decoded.ok);
-  assert.deepEqual(decoded.values.map((v) => (v as Envelope).msg), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(decoded.values[0], ["fed://n/user/a"], "the path is written once per frame");
+  assert.deepEqual(decoded.values.slice(1), Array.from({ length: 100 }, (_, i) => [0, i]));
   port1.close();
   port2.close();
 });

@@ -1,0 +1,45 @@
+/**
+ * Runs benchmark suites: `node --import tsx bench/run.ts runtime` (or `npm run bench -- runtime`,
+ * or `fedrouter bench runtime`). Each suite prints its table and writes bench/results/<suite>.json.
+ * No suite named: all of them. An unknown name: an error listing the suites, exit code 2.
+ */
+import { pathToFileURL } from "node:url";
+import { buildReport, formatTable, writeReport, type BenchResult } from "./report.ts";
+
+type Suite = () => Promise<BenchResult[]>;
+
+const SUITES: Record<string, { describe: string; load: () => Promise<Suite> }> = {
+  runtime: {
+    describe: "cross-thread and same-thread tell, cross-thread ask latency, durable updates (vs MessagePort, direct calls, lmdb-js)",
+    load: async () => (await import("./runtime/suite.ts")).runRuntimeSuite,
+  },
+};
+
+export const KNOWN_SUITES: readonly string[] = Object.keys(SUITES);
+
+/**
+ * Runs the named suites in order (all when `suites` is empty). An unknown name runs nothing:
+ * it prints the known suites and sets the process exit code to 2.
+ */
+export async function runBenchmarks(suites: string[]): Promise<void> {
+  const names = suites.length === 0 ? [...KNOWN_SUITES] : suites;
+  const unknown = names.filter((name) => !Object.hasOwn(SUITES, name));
+  if (unknown.length > 0) {
+    const list = KNOWN_SUITES.map((name) => `  ${name.padEnd(10)} ${SUITES[name]!.describe}`).join("\n");
+    process.stderr.write(`unknown benchmark suite${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}\nknown suites:\n${list}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  for (const name of names) {
+    const run = await SUITES[name]!.load();
+    process.stdout.write(`suite ${name}: running (this takes about a minute)…\n`);
+    const results = await run();
+    const report = buildReport(name, results);
+    const path = writeReport(report);
+    process.stdout.write(`\n${formatTable(report)}\n\nwritten: ${path}\n`);
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runBenchmarks(process.argv.slice(2));
+}
