@@ -22,15 +22,17 @@ export interface TellOptions {
 export interface ActorRef<M> {
   readonly path: string;
   /** Fire and forget. A full mailbox turns the message into a dead letter (both policies). */
-  tell(msg: M, opts?: TellOptions): void;
+  // Function-typed properties, not methods: TypeScript checks their parameters strictly, so
+  // an ActorRef<string> is not accepted where an ActorRef<number> is expected.
+  readonly tell: (msg: M, opts?: TellOptions) => void;
   /**
    * Tell with backpressure: resolves once the target's mailbox has accepted the message.
    * Under the "backpressure" policy it waits for room; under "drop-newest" it rejects with
    * MailboxFull when the mailbox is full.
    */
-  send(msg: M, opts?: TellOptions): Promise<void>;
+  readonly send: (msg: M, opts?: TellOptions) => Promise<void>;
   /** Request–reply: `make` builds the message around a one-shot reply ref. */
-  ask<R>(make: (replyTo: ActorRef<R>) => M, opts?: AskOptions): Promise<R>;
+  readonly ask: <R>(make: (replyTo: ActorRef<R>) => M, opts?: AskOptions) => Promise<R>;
 }
 
 export interface ActorLogger {

@@ -69,7 +69,7 @@ export async function runPoolTask(task: PoolTask): Promise<PoolTaskResult> {
     log,
     store: undefined,
     nowMs: Date.now,
-    lookup: (path) => new CollectingRef(path, outbox) as ActorRef<never>,
+    lookup: <T>(path: string) => new CollectingRef(path, outbox) as unknown as ActorRef<T>,
     stopSelf: () => undefined,
   };
   await behavior.receive(env.msg, ctx);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { firstValueFrom, filter } from "rxjs";
-import { ActorSystem, actor, supervisor, type LifecycleEvent, type StrategyName } from "../../../runtime/index.ts";
+import { ActorSystem, actor, supervisor, type ActorRef, type LifecycleEvent, type StrategyName } from "../../../runtime/index.ts";
 import { counter, failsToStart, startLog, type CounterMsg } from "../../fixtures/actors.ts";
 
 const NO_BACKOFF = { minMs: 0, maxMs: 0, jitter: 0 };
@@ -19,7 +19,7 @@ async function tree(strategy: StrategyName) {
   return { system, events, ref };
 }
 
-async function crashAndSettle(system: ActorSystem, events: LifecycleEvent[], ref: (id: string) => ReturnType<ActorSystem["ref"]>, id: string, expectRestarts: number) {
+async function crashAndSettle(system: ActorSystem, events: LifecycleEvent[], ref: (id: string) => ActorRef<CounterMsg>, id: string, expectRestarts: number) {
   const done = new Promise<void>((resolve) => {
     const check = () => events.filter((e) => e.type === "restarted").length >= expectRestarts && resolve();
     system.events$.subscribe(check);
@@ -28,9 +28,9 @@ async function crashAndSettle(system: ActorSystem, events: LifecycleEvent[], ref
   await done;
 }
 
-async function values(ref: (id: string) => { ask<R>(make: (r: never) => CounterMsg): Promise<R> }) {
+async function values(ref: (id: string) => ActorRef<CounterMsg>) {
   const out: Record<string, number> = {};
-  for (const id of ["a", "b", "c", "d"]) out[id] = await ref(id).ask<number>((replyTo) => ({ type: "get", replyTo }) as CounterMsg);
+  for (const id of ["a", "b", "c", "d"]) out[id] = await ref(id).ask<number>((replyTo) => ({ type: "get", replyTo }));
   return out;
 }
 
@@ -38,7 +38,7 @@ test("one-for-one restarts only the failed child", async () => {
   const { system, events, ref } = await tree("one-for-one");
   await crashAndSettle(system, events, ref, "b", 1);
   assert.deepEqual(startLog, ["stop fed://s/user/sup/b", "start fed://s/user/sup/b"]);
-  assert.deepEqual(await values(ref as never), { a: 100, b: 0, c: 100, d: 100 });
+  assert.deepEqual(await values(ref), { a: 100, b: 0, c: 100, d: 100 });
   await system.stop();
 });
 
@@ -49,7 +49,7 @@ test("one-for-all stops every child in reverse start order and restarts all in s
     "stop fed://s/user/sup/d", "stop fed://s/user/sup/c", "stop fed://s/user/sup/b", "stop fed://s/user/sup/a",
     "start fed://s/user/sup/a", "start fed://s/user/sup/b", "start fed://s/user/sup/c", "start fed://s/user/sup/d",
   ]);
-  assert.deepEqual(await values(ref as never), { a: 0, b: 0, c: 0, d: 0 });
+  assert.deepEqual(await values(ref), { a: 0, b: 0, c: 0, d: 0 });
   await system.stop();
 });
 
@@ -60,7 +60,7 @@ test("rest-for-one restarts the failed child and those started after it, in orde
     "stop fed://s/user/sup/d", "stop fed://s/user/sup/c", "stop fed://s/user/sup/b",
     "start fed://s/user/sup/b", "start fed://s/user/sup/c", "start fed://s/user/sup/d",
   ]);
-  assert.deepEqual(await values(ref as never), { a: 100, b: 0, c: 0, d: 0 });
+  assert.deepEqual(await values(ref), { a: 100, b: 0, c: 0, d: 0 });
   await system.stop();
 });
 

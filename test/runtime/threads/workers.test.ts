@@ -122,3 +122,36 @@ test("two worker actors talk to each other through the main thread, with refs in
     await system.stop();
   }
 });
+
+test("backpressure across threads: send waits for room in the worker's mailbox and nothing is dropped", async () => {
+  const system = await ActorSystem.start({ node: "w", logLevel: "silent" });
+  try {
+    const ref = await system.spawn(counter, 0, { placement: "worker", mailbox: { capacity: 2, overflow: "backpressure" } });
+    let dead = 0;
+    system.deadLetters$.subscribe(() => dead++);
+    // Slow the actor down so its mailbox is full while the sends arrive.
+    const slow = ref.ask<string>((replyTo) => ({ type: "sleep", ms: 100, replyTo }));
+    await Promise.all(Array.from({ length: 300 }, () => ref.send({ type: "add", n: 1 })));
+    await slow;
+    assert.equal(await ref.ask<number>((replyTo) => ({ type: "get", replyTo })), 300);
+    assert.equal(dead, 0);
+  } finally {
+    await system.stop();
+  }
+});
+
+test("drop-newest across threads: tells past the worker mailbox's capacity become dead letters", async () => {
+  const system = await ActorSystem.start({ node: "w", logLevel: "silent" });
+  try {
+    const ref = await system.spawn(counter, 0, { placement: "worker", mailbox: { capacity: 5, overflow: "drop-newest" } });
+    const slow = ref.ask<string>((replyTo) => ({ type: "sleep", ms: 100, replyTo }));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the sleep is being handled, the mailbox is empty
+    for (let i = 0; i < 50; i++) ref.tell({ type: "add", n: 1 });
+    await slow;
+    assert.equal(await ref.ask<number>((replyTo) => ({ type: "get", replyTo })), 5);
+    await new Promise((resolve) => setTimeout(resolve, 60)); // dead letters are batched from the worker
+    assert.match(await system.metrics.text(), /fedrouter_dead_letters_total\{reason="mailbox-full",node="w"\} 45/);
+  } finally {
+    await system.stop();
+  }
+});
