@@ -68,6 +68,11 @@ export class ActorSystem {
       breakers: () => this.breakers.snapshot().map((b) => ({ target: b.target, state: breakerStateValue(b.state) })),
     });
     this.fabric.deadLetters$.subscribe((letter) => this.metrics.deadLetter(letter.reason));
+    this.events.subscribe((e) => {
+      if (e.type === "failed") this.log.warn("actor-failed", { path: e.path, reason: e.reason, ...(e.code ? { code: e.code } : {}) });
+      else if (e.type === "escalated") this.log.error("supervisor-escalated", { path: e.path, reason: e.reason });
+      else if (e.type === "restarted") this.log.info("actor-restarted", { path: e.path, restarts: e.restarts, delayMs: e.delayMs });
+    });
     const rootSpec = supervisor("user", [], { ...DEFAULT_ROOT_SUPERVISION, ...opts.supervision });
     this.root = new Supervisor(formatPath(this.node, "user"), rootSpec, (spec, parent, onExit) => this.createChild(spec, parent, onExit), this.events, (exit) => {
       this.log.error("root-supervisor-failed", { reason: exit.kind === "crash" ? exit.reason : "normal" });
@@ -184,6 +189,13 @@ export class ActorSystem {
 
   private *samples(): Iterable<ActorSample> {
     for (const [path, child] of this.actors) {
+      if (child.stopped) {
+        // Stopped for good (a temporary child, a removed one): it leaves the metrics too.
+        this.actors.delete(path);
+        this.workerReports.delete(path);
+        this.metrics.forgetActor(path);
+        continue;
+      }
       if (child instanceof LocalChild) {
         const cell: ActorCell<unknown> = child.cell;
         yield { path, placement: "local", received: cell.stats.received, processed: cell.stats.processed, mailboxDepth: cell.mailbox.size, restarts: cell.restarts };

@@ -21,7 +21,7 @@ export async function runLocalDemo(opts: LocalDemoOptions): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   say(`fedrouter demo — one local node (the three-hospital federation arrives with the federation and router issues)`);
   say(`  LMDB environment: ${dataDir}`);
-  const system = await ActorSystem.start({ node: "local", persistence: { path: dataDir }, logLevel: "warn" });
+  const system = await ActorSystem.start({ node: "local", persistence: { path: dataDir }, logLevel: "error" });
   system.events$.subscribe((e) => say(`  event  ${describe(e)}`));
 
   await system.startChild(

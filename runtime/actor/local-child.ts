@@ -32,6 +32,10 @@ export class LocalChild implements ChildHandle {
     return this.cell.stop(timeoutMs);
   }
 
+  get stopped(): boolean {
+    return this.cell.status === "stopped";
+  }
+
   describe(): ChildInfo {
     return {
       path: this.path,

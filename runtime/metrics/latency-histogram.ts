@@ -70,6 +70,10 @@ export class LatencyHistogram {
     return { name: this.name, help: this.help, type: this.type, values, aggregator: "sum" };
   }
 
+  remove(labelValue: string): void {
+    this.series.delete(labelValue);
+  }
+
   reset(): void {
     this.series.clear();
   }

@@ -106,6 +106,11 @@ export class SystemMetrics {
     return (ms) => series.observe(ms / 1_000);
   }
 
+  /** Drops an actor's own series (the sources stop listing it by themselves). */
+  forgetActor(actorPath: string): void {
+    this.processing.remove(actorPath);
+  }
+
   deadLetter(reason: DeadLetterReason, count = 1): void {
     this.deadLetters.inc({ reason }, count);
   }

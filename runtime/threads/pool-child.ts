@@ -24,6 +24,8 @@ export class PoolChild implements ChildHandle, Deliverable {
   readonly placement = "pool" as const;
   readonly mailbox: Mailbox<Envelope>;
   processed = 0;
+  /** Set by the final stop, never by a halt before a restart. */
+  stopped = false;
   private pool: Piscina | undefined;
   private inFlight = 0;
   private running = false;
@@ -43,6 +45,7 @@ export class PoolChild implements ChildHandle, Deliverable {
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
     this.pool ??= new Piscina({ filename: POOL_BOOT, minThreads: 1, maxThreads: this.spec.poolThreads });
     this.fabric.register(this.path, this);
     this.running = true;
@@ -59,6 +62,7 @@ export class PoolChild implements ChildHandle, Deliverable {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.running = false;
     this.fabric.unregister(this.path);
     const stopped = new ActorStopped(this.path);

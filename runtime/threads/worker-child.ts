@@ -29,6 +29,8 @@ export class WorkerChild implements ChildHandle {
   private host: WorkerHost | undefined;
   private restarts = 0;
   private lastReport: CellReport | undefined;
+  /** Set by the final stop, never by a halt before a restart. */
+  stopped = false;
 
   constructor(
     readonly path: string,
@@ -40,6 +42,7 @@ export class WorkerChild implements ChildHandle {
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
     const host = new WorkerHost({
       node: this.ctx.node,
       id: this.ctx.nextWorkerId(),
@@ -88,6 +91,7 @@ export class WorkerChild implements ChildHandle {
   }
 
   async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
     this.ctx.router.down(this.path);
     await this.shutdownThread(timeoutMs);
     this.ctx.router.remove(this.path, new ActorStopped(this.path));

@@ -108,6 +108,7 @@ test("a temporary child is never restarted", async () => {
   await new Promise((resolve) => setTimeout(resolve, 30));
   const tree = await system.tree();
   assert.equal(tree.children?.length, 0);
+  assert.doesNotMatch(await system.metrics.text(), /user\/tmp/, "a child stopped for good leaves the metrics");
   await system.stop();
 });
 
