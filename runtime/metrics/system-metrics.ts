@@ -27,6 +27,13 @@ export interface MetricsSources {
   breakers(): Iterable<BreakerSample>;
 }
 
+const PER_ACTOR: readonly { name: string; help: string; kind: "counter" | "gauge"; read(a: ActorSample): number }[] = [
+  { name: "fedrouter_actor_messages_in_total", help: "Messages accepted into an actor's mailbox", kind: "counter", read: (a) => a.received },
+  { name: "fedrouter_actor_messages_out_total", help: "Messages taken out of an actor's mailbox and handled", kind: "counter", read: (a) => a.processed },
+  { name: "fedrouter_actor_mailbox_depth", help: "Messages waiting in an actor's mailbox", kind: "gauge", read: (a) => a.mailboxDepth },
+  { name: "fedrouter_actor_restarts_total", help: "Restarts of an actor by its supervisor", kind: "counter", read: (a) => a.restarts },
+];
+
 export class SystemMetrics {
   readonly registry = new Registry();
   private readonly processing: LatencyHistogram;
@@ -35,46 +42,25 @@ export class SystemMetrics {
   constructor(node: string, sources: MetricsSources) {
     this.registry.setDefaultLabels({ node });
     const registers = [this.registry];
-    new Counter({
-      name: "fedrouter_actor_messages_in_total",
-      help: "Messages accepted into an actor's mailbox",
-      labelNames: ["actor", "placement"],
-      registers,
-      collect() {
-        this.reset();
-        for (const a of sources.actors()) this.inc({ actor: a.path, placement: a.placement }, a.received);
-      },
-    });
-    new Counter({
-      name: "fedrouter_actor_messages_out_total",
-      help: "Messages taken out of an actor's mailbox and handled",
-      labelNames: ["actor", "placement"],
-      registers,
-      collect() {
-        this.reset();
-        for (const a of sources.actors()) this.inc({ actor: a.path, placement: a.placement }, a.processed);
-      },
-    });
-    new Gauge({
-      name: "fedrouter_actor_mailbox_depth",
-      help: "Messages waiting in an actor's mailbox",
-      labelNames: ["actor", "placement"],
-      registers,
-      collect() {
-        this.reset();
-        for (const a of sources.actors()) this.set({ actor: a.path, placement: a.placement }, a.mailboxDepth);
-      },
-    });
-    new Counter({
-      name: "fedrouter_actor_restarts_total",
-      help: "Restarts of an actor by its supervisor",
-      labelNames: ["actor", "placement"],
-      registers,
-      collect() {
-        this.reset();
-        for (const a of sources.actors()) this.inc({ actor: a.path, placement: a.placement }, a.restarts);
-      },
-    });
+    for (const metric of PER_ACTOR) {
+      const config = {
+        name: metric.name,
+        help: metric.help,
+        labelNames: ["actor", "placement"] as const,
+        registers,
+        // Read at scrape time from the plain counts the cells keep.
+        collect(this: Counter<"actor" | "placement"> | Gauge<"actor" | "placement">) {
+          this.reset();
+          for (const a of sources.actors()) {
+            const labels = { actor: a.path, placement: a.placement };
+            if (this instanceof Gauge) this.set(labels, metric.read(a));
+            else this.inc(labels, metric.read(a));
+          }
+        },
+      };
+      if (metric.kind === "counter") new Counter(config);
+      else new Gauge(config);
+    }
     new Gauge({
       name: "fedrouter_breaker_state",
       help: "Circuit breaker state: 0 closed, 1 half-open, 2 open",
