@@ -143,6 +143,7 @@ export class ActorSystem {
     this.stopped = true;
     await this.root.stop();
     this.router.close();
+    this.breakers.dispose();
     const store = this.store as { close?: () => Promise<void> } | undefined;
     await store?.close?.();
     this.events.complete();

@@ -119,3 +119,14 @@ test("events$ reports started for every spawn, in order", async () => {
   assert.deepEqual((await all).map((e) => e.path), ["fed://t1/user/a", "fed://t1/user/b", "fed://t1/user/c"]);
   await system.stop();
 });
+
+test("breaker states of the system's registry are exported as metrics", async () => {
+  await withSystem(async (system) => {
+    const breaker = system.breakers.get("fed://peer/user/x");
+    breaker.forceOpen();
+    system.breakers.get("fed://peer/user/y");
+    const text = await system.metrics.text();
+    assert.equal(metricValue(text, "fedrouter_breaker_state", 'target="fed://peer/user/x"'), 2);
+    assert.equal(metricValue(text, "fedrouter_breaker_state", 'target="fed://peer/user/y"'), 0);
+  });
+});
