@@ -52,6 +52,7 @@ export class ActorSystem {
   private readonly actors = new Map<string, LocalChild | WorkerChild | PoolChild>();
   private readonly workerReports = new Map<string, CellReport>();
   private workerSeq = 0;
+  private refreshing: Promise<void> | undefined;
   private stopped = false;
 
   private constructor(private readonly opts: ActorSystemOptions, store: unknown) {
@@ -64,6 +65,7 @@ export class ActorSystem {
     this.events$ = this.events.asObservable();
     this.deadLetters$ = this.fabric.deadLetters$.asObservable();
     this.metrics = new SystemMetrics(this.node, {
+      refresh: () => this.refreshWorkerReports(),
       actors: () => this.samples(),
       breakers: () => this.breakers.snapshot().map((b) => ({ target: b.target, state: breakerStateValue(b.state) })),
     });
@@ -186,6 +188,20 @@ export class ActorSystem {
     }
     this.actors.set(path, child);
     return child;
+  }
+
+  /** Asks every worker for fresh counts; concurrent scrapes share one round of asks. */
+  private refreshWorkerReports(): Promise<void> {
+    this.refreshing ??= Promise.all(
+      [...this.actors.values()].map(async (child) => {
+        if (!(child instanceof WorkerChild)) return;
+        const report = await child.report();
+        if (report !== undefined) this.workerReports.set(child.path, report);
+      }),
+    ).then(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
   }
 
   private *samples(): Iterable<ActorSample> {

@@ -23,6 +23,8 @@ export interface BreakerSample {
 }
 
 export interface MetricsSources {
+  /** Brings samples of actors in other threads up to date before a scrape. */
+  refresh?(): Promise<void>;
   actors(): Iterable<ActorSample>;
   breakers(): Iterable<BreakerSample>;
 }
@@ -49,7 +51,8 @@ export class SystemMetrics {
         labelNames: ["actor", "placement"] as const,
         registers,
         // Read at scrape time from the plain counts the cells keep.
-        collect(this: Counter<"actor" | "placement"> | Gauge<"actor" | "placement">) {
+        async collect(this: Counter<"actor" | "placement"> | Gauge<"actor" | "placement">) {
+          await sources.refresh?.();
           this.reset();
           for (const a of sources.actors()) {
             const labels = { actor: a.path, placement: a.placement };

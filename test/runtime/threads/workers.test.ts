@@ -155,3 +155,17 @@ test("drop-newest across threads: tells past the worker mailbox's capacity becom
     await system.stop();
   }
 });
+
+test("a scrape asks worker threads for fresh counts", async () => {
+  const system = await ActorSystem.start({ node: "w", logLevel: "silent" });
+  try {
+    const ref = await system.spawn(counter, 0, { placement: "worker", name: "scraped" });
+    for (let i = 0; i < 25; i++) ref.tell({ type: "add", n: 1 });
+    await ref.ask<number>((replyTo) => ({ type: "get", replyTo }));
+    // No wait for the periodic (1 s) stats report: the scrape itself asks the worker.
+    const text = await system.metrics.text();
+    assert.match(text, /fedrouter_actor_messages_in_total\{actor="fed:\/\/w\/user\/scraped",placement="worker",node="w"\} 26/);
+  } finally {
+    await system.stop();
+  }
+});
