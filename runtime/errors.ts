@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   "INVALID_PATH",
   "INVALID_ARGUMENT",
   "SYSTEM_STOPPED",
+  "PEER_UNAVAILABLE",
+  "PEER_REFUSED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -145,6 +147,20 @@ export class SystemStopped extends FedrouterError {
   }
 }
 
+export class PeerUnavailable extends FedrouterError {
+  readonly code = "PEER_UNAVAILABLE";
+  constructor(readonly peer: string, readonly reason: string) {
+    super(`node ${peer} is not reachable: ${reason}`);
+  }
+}
+
+export class PeerRefused extends FedrouterError {
+  readonly code = "PEER_REFUSED";
+  constructor(readonly peer: string, readonly reason: string) {
+    super(`connection with ${peer} refused: ${reason}`);
+  }
+}
+
 /** Stable code → error, used to rebuild a failure that crossed a thread or the network. */
 export function errorFromWire(fields: { code?: unknown; message?: unknown } & Record<string, unknown>): Error {
   const s = (k: string) => String(fields[k] ?? "");
@@ -165,6 +181,8 @@ export function errorFromWire(fields: { code?: unknown; message?: unknown } & Re
     case "INVALID_PATH": return new InvalidPath(s("path"), s("reason"));
     case "INVALID_ARGUMENT": return new InvalidArgument(s("field"), s("reason"));
     case "SYSTEM_STOPPED": return new SystemStopped(s("node"));
+    case "PEER_UNAVAILABLE": return new PeerUnavailable(s("peer"), s("reason"));
+    case "PEER_REFUSED": return new PeerRefused(s("peer"), s("reason"));
     default: return new Error(typeof fields.message === "string" ? fields.message : "remote failure");
   }
 }

@@ -20,6 +20,7 @@ import type { ChildExit, ChildHandle, ChildInfo } from "./supervision/child-hand
 import { Supervisor } from "./supervision/supervisor.ts";
 import { PoolChild } from "./threads/pool-child.ts";
 import { WorkerChild } from "./threads/worker-child.ts";
+import { RemoteTransport, checkRemoteOptions, type RemoteOptions } from "./remote/transport.ts";
 import type { CellReport } from "./threads/notifications.ts";
 
 export interface ActorSystemOptions {
@@ -31,6 +32,8 @@ export interface ActorSystemOptions {
   supervision?: Partial<SupervisorOptions>;
   maxFrameBytes?: number;
   logLevel?: LogLevel;
+  /** Listen for and connect to other nodes over gRPC (see runtime/remote). */
+  remote?: RemoteOptions;
 }
 
 /** The root guardian tolerates more than a leaf supervisor: it is the last line before the node fails. */
@@ -53,6 +56,8 @@ export class ActorSystem {
   private readonly workerReports = new Map<string, CellReport>();
   private workerSeq = 0;
   private refreshing: Promise<void> | undefined;
+  /** The federation transport, when started with `remote`. */
+  transport: RemoteTransport | undefined;
   private stopped = false;
 
   private constructor(private readonly opts: ActorSystemOptions, store: unknown) {
@@ -88,6 +93,16 @@ export class ActorSystem {
       : undefined;
     const system = new ActorSystem(opts, store);
     await system.root.start();
+    if (opts.remote !== undefined) {
+      checkRemoteOptions(system.node, opts.remote);
+      system.transport = new RemoteTransport(system.node, system.router, system.breakers, system.log, opts.remote);
+      try {
+        await system.transport.start();
+      } catch (error) {
+        await system.stop();
+        throw error;
+      }
+    }
     return system;
   }
 
@@ -144,6 +159,7 @@ export class ActorSystem {
     if (this.stopped) return;
     this.stopped = true;
     await this.root.stop();
+    await this.transport?.stop();
     this.router.close();
     this.breakers.dispose();
     const store = this.store as { close?: () => Promise<void> } | undefined;

@@ -29,7 +29,10 @@ export class Router {
   private readonly pending = new Map<string, { tag: string; deadlineMs: number }>();
   private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly fabric: Fabric) {
+  private readonly localPrefix: string;
+
+  constructor(readonly fabric: Fabric) {
+    this.localPrefix = `fed://${fabric.node}/`;
     fabric.uplink = (env, transfer) => this.route(env, transfer);
     this.sweep = setInterval(() => this.forgetExpired(Date.now()), PENDING_SWEEP_MS);
     this.sweep.unref();
@@ -92,6 +95,11 @@ export class Router {
   }
 
   private route(env: Envelope, transfer?: readonly ArrayBuffer[]): void {
+    if (!env.to.startsWith(this.localPrefix)) {
+      if (this.remote !== undefined) this.remote(env, transfer);
+      else this.fabric.reject(env, "no-such-actor", new ActorNotFound(env.to));
+      return;
+    }
     const tag = tempTag(env.to);
     if (tag !== undefined) {
       const target = this.targets.get(tag);
@@ -101,8 +109,7 @@ export class Router {
     }
     const route = this.routes.get(env.to);
     if (route === undefined) {
-      if (this.remote !== undefined && !env.to.startsWith(`fed://${this.fabric.node}/`)) this.remote(env, transfer);
-      else this.fabric.reject(env, "no-such-actor", new ActorNotFound(env.to));
+      this.fabric.reject(env, "no-such-actor", new ActorNotFound(env.to));
       return;
     }
     if (route.target !== undefined) this.forward(route.target, env, transfer);

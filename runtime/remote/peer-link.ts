@@ -1,0 +1,186 @@
+/**
+ * The link to one peer node: a bounded outbound queue flushed as batches onto the peer's
+ * gRPC stream (respecting the stream's backpressure: no write while the last one has not
+ * drained), and the bookkeeping of asks sent to that peer so that a broken stream fails
+ * them at once with PeerUnavailable and the peer's circuit breaker sees every outcome.
+ */
+import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
+import { BreakerOpen, MailboxFull, PeerUnavailable, type FedrouterError } from "../errors.ts";
+import type { CircuitBreaker, Permit } from "../breaker/index.ts";
+import type { Envelope } from "../internal/envelope.ts";
+import type { Fabric } from "../internal/fabric.ts";
+import { toRows } from "../internal/frame-rows.ts";
+import type { WireFrame } from "./proto.ts";
+
+/** What a link writes to: a gRPC duplex stream, client or server side. */
+export interface FrameStream {
+  write(frame: WireFrame): boolean;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+export interface LinkOptions {
+  /** Envelopes that may wait for the stream; past it tells are dead letters and asks fail. */
+  outboundCapacity: number;
+  maxFrameBytes: number;
+  /** Envelopes per batch frame. */
+  maxBatch: number;
+}
+
+export const DEFAULT_LINK = { outboundCapacity: 10_000, maxFrameBytes: 4 * 1024 * 1024, maxBatch: 256 } as const satisfies LinkOptions;
+
+interface PendingAsk {
+  permit: Permit;
+  timer: NodeJS.Timeout;
+}
+
+export class PeerLink {
+  private stream: FrameStream | undefined;
+  private queue: Envelope[] = [];
+  private draining = false;
+  private scheduled = false;
+  private readonly pending = new Map<string, PendingAsk>();
+  private readonly encoder: FrameCodec;
+  lastDownReason = "not connected yet";
+  framesSent = 0;
+
+  constructor(
+    readonly peer: string,
+    private readonly fabric: Fabric,
+    readonly breaker: CircuitBreaker,
+    private readonly opts: LinkOptions,
+  ) {
+    this.encoder = createFrameCodec({ maxFrameBytes: opts.maxFrameBytes });
+  }
+
+  get isUp(): boolean {
+    return this.stream !== undefined;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** The stream is open and handshaken: queued envelopes go out. */
+  up(stream: FrameStream): void {
+    this.stream = stream;
+    this.draining = false;
+    this.schedule();
+  }
+
+  /** The stream broke: asks waiting on this peer fail now; tells stay queued for the next stream. */
+  down(reason: string, stream?: FrameStream): void {
+    // A stream that was already replaced by a newer one takes nothing down with it.
+    if (stream !== undefined && stream !== this.stream) return;
+    if (this.stream === undefined && this.pending.size === 0) return;
+    this.stream = undefined;
+    this.lastDownReason = reason;
+    for (const [askPath, ask] of this.pending) {
+      clearTimeout(ask.timer);
+      this.breaker.onError(ask.permit);
+      this.fabric.failTemp(askPath, new PeerUnavailable(this.peer, reason));
+    }
+    this.pending.clear();
+    const kept: Envelope[] = [];
+    for (const env of this.queue) {
+      if (env.ask !== undefined || env.ackTo !== undefined) this.fabric.reject(env, "no-such-actor", new PeerUnavailable(this.peer, reason));
+      else kept.push(env);
+    }
+    this.queue = kept;
+  }
+
+  send(env: Envelope): void {
+    const waiter = env.ask ?? env.ackTo;
+    if (waiter !== undefined) {
+      const admission = this.breaker.tryAcquire();
+      if (admission.type === "refused") {
+        this.fabric.reject(env, "no-such-actor", admission.error as BreakerOpen);
+        return;
+      }
+      if (this.stream === undefined) {
+        // Fail fast, and let the breaker count it: a peer that stays down opens its breaker.
+        this.breaker.onError(admission.permit);
+        this.fabric.reject(env, "no-such-actor", new PeerUnavailable(this.peer, this.lastDownReason));
+        return;
+      }
+      const timeoutMs = Math.max(0, (env.deadlineMs ?? Date.now() + 30_000) - Date.now());
+      const timer = setTimeout(() => {
+        // The asker's own deadline fails the ask; here the peer is charged a failure.
+        if (this.pending.delete(waiter)) this.breaker.onError(admission.permit);
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(waiter, { permit: admission.permit, timer });
+    } else if (this.breaker.state === "open" || this.breaker.state === "forced-open") {
+      this.fabric.deadLetter(env, "no-such-actor", `circuit breaker for ${this.peer} is open`);
+      return;
+    }
+    if (this.queue.length >= this.opts.outboundCapacity) {
+      this.settle(waiter, false);
+      this.fabric.reject(env, "mailbox-full", new MailboxFull(`fed://${this.peer}`, this.opts.outboundCapacity));
+      return;
+    }
+    this.queue.push(env);
+    this.schedule();
+  }
+
+  /** An envelope from this peer addressed to one of our temp paths: an answer. */
+  answered(tempPath: string): void {
+    this.settle(tempPath, true);
+  }
+
+  close(reason: string): void {
+    this.down(reason);
+    for (const env of this.queue.splice(0)) this.fabric.reject(env, "actor-stopped", new PeerUnavailable(this.peer, reason));
+  }
+
+  private settle(waiter: string | undefined, ok: boolean): void {
+    if (waiter === undefined) return;
+    const ask = this.pending.get(waiter);
+    if (ask === undefined) return;
+    this.pending.delete(waiter);
+    clearTimeout(ask.timer);
+    if (ok) this.breaker.onSuccess(ask.permit);
+    else this.breaker.onError(ask.permit);
+  }
+
+  private schedule(): void {
+    if (!this.scheduled && !this.draining && this.stream !== undefined && this.queue.length > 0) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Writes batches until the queue is empty or the stream asks us to wait for 'drain'. */
+  private flush(): void {
+    this.scheduled = false;
+    const stream = this.stream;
+    while (stream !== undefined && stream === this.stream && !this.draining && this.queue.length > 0) {
+      let writable = true;
+      for (const bytes of this.encode(this.queue.splice(0, this.opts.maxBatch))) {
+        this.framesSent++;
+        writable = stream.write({ batch: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+      }
+      if (!writable) {
+        this.draining = true;
+        stream.once("drain", () => {
+          this.draining = false;
+          this.schedule();
+        });
+      }
+    }
+  }
+
+  /** Frames for the batch; an envelope that cannot be encoded is refused alone, the rest go. */
+  private encode(batch: Envelope[]): Uint8Array[] {
+    try {
+      return [this.encoder.encode(toRows(batch)).bytes];
+    } catch (error) {
+      if (batch.length === 1) {
+        this.settle(batch[0]!.ask ?? batch[0]!.ackTo, false);
+        this.fabric.reject(batch[0]!, "encode-error", error as FedrouterError);
+        return [];
+      }
+      const half = batch.length >> 1;
+      return [...this.encode(batch.slice(0, half)), ...this.encode(batch.slice(half))];
+    }
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * The federation transport: one gRPC bidirectional stream per pair of nodes (the node whose
+ * id sorts first dials), mutual TLS with the peer's identity read from its certificate and
+ * checked against the id it claims, a handshake with protocol version and node id, bounded
+ * queues, reconnect with backoff and jitter, and a circuit breaker per peer. A peer that
+ * sends anything malformed loses its stream, with the reason, and nobody else is disturbed.
+ */
+import type { PeerCertificate } from "node:tls";
+import * as grpc from "@grpc/grpc-js";
+import { Subject } from "rxjs";
+import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
+import { InvalidArgument, PeerRefused } from "../errors.ts";
+import { readRows } from "../internal/frame-rows.ts";
+import type { Router } from "../internal/router.ts";
+import type { BreakerRegistry } from "../breaker/index.ts";
+import type { Logger } from "../log.ts";
+import { backoffDelayMs, type BackoffPolicy } from "../supervision/backoff.ts";
+import { DEFAULT_LINK, PeerLink, type FrameStream, type LinkOptions } from "./peer-link.ts";
+import { PROTOCOL_VERSION, transportService, type WireFrame } from "./proto.ts";
+
+export interface RemotePeer {
+  readonly id: string;
+  /** host:port */
+  readonly address: string;
+}
+
+export type RemoteSecurity =
+  | { readonly kind: "mtls"; readonly caPem: Buffer; readonly certPem: Buffer; readonly keyPem: Buffer }
+  /** Plaintext: only where the configuration says so explicitly (tests of the insecure path). */
+  | { readonly kind: "insecure" };
+
+export interface RemoteOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  listen: string;
+  peers: readonly RemotePeer[];
+  security: RemoteSecurity;
+  /** The node id a certificate vouches for; default: its subject CN. */
+  identityOf?: (cert: PeerCertificate) => string | undefined;
+  link?: Partial<LinkOptions>;
+  reconnect?: BackoffPolicy;
+  keepaliveMs?: number;
+  handshakeTimeoutMs?: number;
+}
+
+export const DEFAULT_REMOTE = {
+  reconnect: { minMs: 100, maxMs: 5_000, jitter: 0.2 },
+  keepaliveMs: 10_000,
+  handshakeTimeoutMs: 5_000,
+} as const;
+
+export interface Refusal {
+  readonly peer: string;
+  readonly reason: string;
+  readonly atMs: number;
+}
+
+type Duplex = grpc.ClientDuplexStream<WireFrame, WireFrame> | grpc.ServerDuplexStream<WireFrame, WireFrame>;
+
+export class RemoteTransport {
+  /** Every refused or closed-for-cause connection, also logged. */
+  readonly refusals$ = new Subject<Refusal>();
+  address = "";
+  private readonly links = new Map<string, PeerLink>();
+  private readonly server = new grpc.Server(this.grpcOptions());
+  private readonly clients = new Map<string, grpc.Client>();
+  private readonly attempts = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly decoder: FrameCodec;
+  private readonly linkOptions: LinkOptions;
+  private stopped = false;
+
+  constructor(
+    private readonly node: string,
+    private readonly router: Router,
+    breakers: BreakerRegistry,
+    private readonly log: Logger,
+    private readonly opts: RemoteOptions,
+  ) {
+    this.linkOptions = { ...DEFAULT_LINK, ...opts.link };
+    this.decoder = createFrameCodec({ maxFrameBytes: this.linkOptions.maxFrameBytes, resolveRef: (path) => router.fabric.ref(path) });
+    for (const peer of opts.peers) {
+      if (peer.id === node) continue;
+      this.links.set(peer.id, new PeerLink(peer.id, router.fabric, breakers.get(`fed://${peer.id}`), this.linkOptions));
+    }
+    router.remote = (env) => {
+      const peer = env.to.slice(6, env.to.indexOf("/", 6));
+      const link = this.links.get(peer);
+      if (link !== undefined) link.send(env);
+      else router.fabric.reject(env, "no-such-actor", new PeerRefused(peer, "no such node in the cluster"));
+    };
+  }
+
+  async start(): Promise<void> {
+    const Transport = transportService();
+    this.server.addService(Transport.service, { Connect: (call: grpc.ServerDuplexStream<WireFrame, WireFrame>) => this.accept(call) });
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(this.opts.listen, this.serverCredentials(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    this.address = `${this.opts.listen.slice(0, this.opts.listen.lastIndexOf(":"))}:${port}`;
+    for (const peer of this.opts.peers) if (peer.id !== this.node && this.node < peer.id) this.dial(peer);
+  }
+
+  /** Link states, for operators and tests. */
+  peers(): { peer: string; up: boolean; queued: number; breaker: string; lastDownReason: string }[] {
+    return [...this.links.values()].map((l) => ({ peer: l.peer, up: l.isUp, queued: l.queued, breaker: l.breaker.state, lastDownReason: l.lastDownReason }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    for (const link of this.links.values()) link.close("transport stopped");
+    for (const client of this.clients.values()) client.close();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    this.server.forceShutdown();
+    this.refusals$.complete();
+  }
+
+  private dial(peer: RemotePeer): void {
+    if (this.stopped) return;
+    const link = this.links.get(peer.id)!;
+    const admission = link.breaker.tryAcquire();
+    if (admission.type === "refused") {
+      this.later(Math.max(50, admission.error.retryAtMs - Date.now()), () => this.dial(peer));
+      return;
+    }
+    let client = this.clients.get(peer.id);
+    if (client === undefined) {
+      const Transport = transportService();
+      client = new Transport(peer.address, this.clientCredentials(peer.id), this.grpcOptions());
+      this.clients.set(peer.id, client);
+    }
+    const call = (client as unknown as { Connect(): grpc.ClientDuplexStream<WireFrame, WireFrame> }).Connect();
+    let connected = false;
+    let ended = false;
+    call.write({ handshake: this.handshake() });
+    this.expectHandshake(call, (hello) => (hello.node_id === peer.id ? undefined : `answered as "${hello.node_id}", expected "${peer.id}"`), peer.id, () => {
+      connected = true;
+      link.breaker.onSuccess(admission.permit);
+      this.attempts.set(peer.id, 0);
+      this.log.info("peer-connected", { peer: peer.id, address: peer.address, role: "dialer" });
+    }, (reason) => {
+      if (ended) return;
+      ended = true;
+      if (!connected) link.breaker.onError(admission.permit);
+      this.retry(peer, reason);
+    });
+  }
+
+  private retry(peer: RemotePeer, reason: string): void {
+    if (this.stopped) return;
+    const attempt = (this.attempts.get(peer.id) ?? 0) + 1;
+    this.attempts.set(peer.id, attempt);
+    const delayMs = backoffDelayMs(attempt, this.opts.reconnect ?? DEFAULT_REMOTE.reconnect);
+    this.log.info("peer-reconnect", { peer: peer.id, attempt, delayMs, reason });
+    this.later(delayMs, () => this.dial(peer));
+  }
+
+  private accept(call: grpc.ServerDuplexStream<WireFrame, WireFrame>): void {
+    const certificate = this.opts.security.kind === "mtls" ? call.getAuthContext().sslPeerCertificate : undefined;
+    const certifiedAs = certificate !== undefined ? (this.opts.identityOf ?? commonName)(certificate) : undefined;
+    this.expectHandshake(call, (hello) => {
+      if (!this.links.has(hello.node_id)) return `unknown node "${hello.node_id}"`;
+      if (this.opts.security.kind === "mtls" && certifiedAs !== hello.node_id) {
+        return `certificate identity "${certifiedAs ?? "none"}" does not match the claimed node "${hello.node_id}"`;
+      }
+      return undefined;
+    }, undefined, () => {
+      call.write({ handshake: this.handshake() });
+    }, () => undefined);
+  }
+
+  /**
+   * Waits for the peer's handshake, validates it, then runs the stream: batches are decoded
+   * and routed; anything malformed closes the stream with its reason.
+   */
+  private expectHandshake(
+    call: Duplex,
+    check: (hello: NonNullable<WireFrame["handshake"]>) => string | undefined,
+    expectedPeer: string | undefined,
+    onUp: () => void,
+    onDown: (reason: string) => void,
+  ): void {
+    let peer = expectedPeer ?? "unknown";
+    let link: PeerLink | undefined;
+    let closed = false;
+    const close = (reason: string, refuse: boolean) => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timeout);
+      if (refuse) {
+        this.log.warn("peer-refused", { peer, reason });
+        this.refusals$.next({ peer, reason, atMs: Date.now() });
+        try {
+          call.write({ close: { reason } });
+        } catch {
+          // The stream may already be gone.
+        }
+      }
+      if ("cancel" in call) call.cancel();
+      else call.end();
+      if (link !== undefined) link.down(reason, call as unknown as FrameStream);
+      onDown(reason);
+    };
+    const timeout = setTimeout(() => close("no handshake in time", true), this.opts.handshakeTimeoutMs ?? DEFAULT_REMOTE.handshakeTimeoutMs);
+    call.on("data", (frame: WireFrame) => {
+      if (closed) return;
+      if (link === undefined) {
+        if (frame.handshake === undefined) return close(frame.close ? `peer closed: ${frame.close.reason}` : "first frame is not a handshake", frame.close === undefined);
+        const hello = frame.handshake;
+        peer = String(hello.node_id ?? "unknown").slice(0, 128);
+        if (hello.protocol_version !== PROTOCOL_VERSION) return close(`protocol version ${hello.protocol_version} is not supported (this node speaks ${PROTOCOL_VERSION})`, true);
+        const problem = check(hello);
+        if (problem !== undefined) return close(problem, true);
+        clearTimeout(timeout);
+        link = this.links.get(peer)!;
+        onUp();
+        link.up(call as unknown as FrameStream);
+        return;
+      }
+      if (frame.close !== undefined) return close(`peer closed: ${frame.close.reason}`, false);
+      if (frame.batch === undefined) return close("frame after the handshake is not a batch", true);
+      this.receive(peer, link, frame.batch, (reason) => close(reason, true));
+    });
+    call.on("error", (error: Error) => close(`stream error: ${error.message}`, false));
+    call.on("end", () => close("stream ended", false));
+  }
+
+  private receive(peer: string, link: PeerLink, batch: Uint8Array, refuse: (reason: string) => void): void {
+    const decoded = this.decoder.decode(batch);
+    if (!decoded.ok) return refuse(decoded.error.message);
+    const local = `fed://${this.node}/`;
+    let problem: string | undefined;
+    readRows(decoded.values, (env) => {
+      if (problem !== undefined) return;
+      if (!env.to.startsWith(local)) {
+        problem = `envelope for ${env.to.slice(0, 80)} is not addressed to this node`;
+        return;
+      }
+      if (env.to.includes("/temp/")) link.answered(env.to);
+      this.router.inbound(env);
+    }, (reason) => {
+      problem ??= reason;
+    });
+    if (problem !== undefined) refuse(`malformed batch from ${peer}: ${problem}`);
+  }
+
+  private handshake(): NonNullable<WireFrame["handshake"]> {
+    return { protocol_version: PROTOCOL_VERSION, node_id: this.node, max_frame_bytes: this.linkOptions.maxFrameBytes };
+  }
+
+  private later(delayMs: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private grpcOptions(): grpc.ChannelOptions {
+    const keepaliveMs = this.opts?.keepaliveMs ?? DEFAULT_REMOTE.keepaliveMs;
+    const maxBytes = (this.opts?.link?.maxFrameBytes ?? DEFAULT_LINK.maxFrameBytes) + 1_024;
+    return {
+      "grpc.keepalive_time_ms": keepaliveMs,
+      "grpc.keepalive_timeout_ms": Math.max(1_000, keepaliveMs / 2),
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": Math.max(1_000, keepaliveMs / 2),
+      "grpc.max_receive_message_length": maxBytes,
+      "grpc.max_send_message_length": maxBytes,
+    };
+  }
+
+  private serverCredentials(): grpc.ServerCredentials {
+    const security = this.opts.security;
+    if (security.kind === "insecure") return grpc.ServerCredentials.createInsecure();
+    return grpc.ServerCredentials.createSsl(security.caPem, [{ cert_chain: security.certPem, private_key: security.keyPem }], true);
+  }
+
+  private clientCredentials(peer: string): grpc.ChannelCredentials {
+    const security = this.opts.security;
+    if (security.kind === "insecure") return grpc.credentials.createInsecure();
+    const identityOf = this.opts.identityOf ?? commonName;
+    return grpc.credentials.createSsl(security.caPem, security.keyPem, security.certPem, {
+      // The address is an IP or host of the deployment; the identity is the node id in the certificate.
+      checkServerIdentity: (_host, cert) =>
+        identityOf(cert) === peer ? undefined : new Error(`server certificate identity "${identityOf(cert) ?? "none"}" is not "${peer}"`),
+    });
+  }
+}
+
+function commonName(cert: PeerCertificate): string | undefined {
+  const cn = cert.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+/** Checks peers and the listen address before anything binds. */
+export function checkRemoteOptions(node: string, opts: RemoteOptions): void {
+  if (!/^[^:]+:\d+$/.test(opts.listen)) throw new InvalidArgument("remote.listen", `"${opts.listen}" is not host:port`);
+  const ids = new Set<string>();
+  for (const [i, peer] of opts.peers.entries()) {
+    if (!/^[^:]+:\d+$/.test(peer.address)) throw new InvalidArgument(`remote.peers[${i}].address`, `"${peer.address}" is not host:port`);
+    if (ids.has(peer.id)) throw new InvalidArgument(`remote.peers[${i}].id`, `"${peer.id}" appears twice`);
+    ids.add(peer.id);
+  }
+  void node;
+}

@@ -1,0 +1,91 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { firstValueFrom } from "rxjs";
+import { ActorSystem, PeerUnavailable, type RemoteSecurity } from "../../../runtime/index.ts";
+import { createDevPki, readTlsFiles } from "../../../runtime/remote/dev-certs.ts";
+import { counter, type CounterMsg } from "../../fixtures/actors.ts";
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "fedrouter-remote-"));
+  createDevPki(join(dir, "pki"), ["node-a", "node-b", "node-c"]);
+  createDevPki(join(dir, "rogue"), ["node-b"], { caName: "rogue CA" });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function mtls(id: string, pki = "pki"): RemoteSecurity {
+  return readTlsFiles(join(dir, pki, "ca.crt"), join(dir, pki, `${id}.crt`), join(dir, pki, `${id}.key`));
+}
+
+async function pair(securityA: RemoteSecurity, securityB: RemoteSecurity, portA: number, portB: number) {
+  const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
+  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: securityB } });
+  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: securityA } });
+  return { a, b };
+}
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test("tell and ask cross nodes over mutual TLS, in order, both directions", async () => {
+  const { a, b } = await pair(mtls("node-a"), mtls("node-b"), 47101, 47102);
+  try {
+    const onB = await b.spawn(counter, 0, { name: "counter" });
+    const onA = await a.spawn(counter, 100, { name: "counter" });
+    await until(() => a.transport!.peers()[0]!.up && b.transport!.peers()[0]!.up);
+    const remoteOnB = a.ref<CounterMsg>("fed://node-b/user/counter");
+    for (let i = 1; i <= 500; i++) remoteOnB.tell({ type: "add", n: i });
+    assert.equal(await remoteOnB.ask<number>((replyTo) => ({ type: "get", replyTo })), 125_250);
+    assert.equal(await onB.ask<number>((replyTo) => ({ type: "get", replyTo })), 125_250);
+    assert.equal(await b.ref<CounterMsg>("fed://node-b/user/counter").ask<number>((replyTo) => ({ type: "get", replyTo })), 125_250);
+    const remoteOnA = b.ref<CounterMsg>("fed://node-a/user/counter");
+    assert.equal(await remoteOnA.ask<number>((replyTo) => ({ type: "get", replyTo })), 100);
+    void onA;
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test("a certificate from another CA is refused; a valid certificate claiming another node's id is refused and logged", async () => {
+  // node-a presents a certificate signed by a rogue CA.
+  const rogue = { ...mtls("node-b", "rogue"), caPem: mtls("node-a").caPem };
+  const { a, b } = await pair(rogue, mtls("node-b"), 47111, 47112);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(b.transport!.peers()[0]!.up, false, "no stream from a foreign CA");
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+  // node-c's genuine certificate used by a process claiming to be node-a.
+  const { a: a2, b: b2 } = await pair(mtls("node-c"), mtls("node-b"), 47121, 47122);
+  try {
+    const refusal = await firstValueFrom(b2.transport!.refusals$);
+    assert.match(refusal.reason, /certificate identity "node-c" does not match the claimed node "node-a"/);
+    assert.equal(b2.transport!.peers()[0]!.up, false);
+  } finally {
+    await a2.stop();
+    await b2.stop();
+  }
+});
+
+test("a plaintext client is refused by a TLS node", async () => {
+  const { a, b } = await pair({ kind: "insecure" }, mtls("node-b"), 47131, 47132);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(b.transport!.peers()[0]!.up, false);
+    await assert.rejects(a.ref<CounterMsg>("fed://node-b/user/counter").ask<number>((replyTo) => ({ type: "get", replyTo })), PeerUnavailable);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
