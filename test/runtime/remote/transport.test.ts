@@ -16,7 +16,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function mtls(id: string, pki = "pki"): RemoteSecurity {
+function mtls(id: string, pki = "pki") {
   return readTlsFiles(join(dir, pki, "ca.crt"), join(dir, pki, `${id}.crt`), join(dir, pki, `${id}.key`));
 }
 
