@@ -18,6 +18,61 @@ program
   });
 
 program
+  .command("launch")
+  .description("Start one hospital's node: its actors, LMDB state and the mTLS transport to the other hospitals")
+  .requiredOption("--hospital <id>", "the hospital id in the cluster config")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .action(async (opts: { hospital: string; config: string }) => {
+    const { launchHospital, LaunchError } = await import("./cluster/launch.ts");
+    try {
+      const node = await launchHospital(opts);
+      const { hospital } = node;
+      process.stdout.write(`${hospital.id}: transport listening on ${node.system.transport?.address} (${node.cluster.tls.insecure ? "PLAINTEXT" : "mTLS"}), ` +
+        `${hospital.actors.length} actors, state in LMDB; Ctrl-C stops it\n`);
+      await new Promise<void>((done) => {
+        process.once("SIGINT", done);
+        process.once("SIGTERM", done);
+      });
+      process.stdout.write(`${hospital.id}: stopping (actors in reverse order, streams, LMDB)\n`);
+      await node.stop();
+      process.stdout.write(`${hospital.id}: stopped\n`);
+    } catch (error) {
+      if (error instanceof LaunchError) {
+        process.stderr.write(`fedrouter launch: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+        return;
+      }
+      throw error;
+    }
+  });
+
+program
+  .command("keys")
+  .description("Development certificates")
+  .command("init")
+  .description("Create a dev CA and a certificate per hospital of the cluster config, plus an operator certificate (system openssl)")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .option("--out <dir>", "where to write them", "keys")
+  .action(async (opts: { config: string; out: string }) => {
+    const { loadCluster, ConfigError } = await import("./cluster/config.ts");
+    const { createDevPki } = await import("../runtime/index.ts");
+    try {
+      const cluster = await loadCluster(opts.config);
+      const ids = [...cluster.hospitals.map((h) => h.id), ...cluster.tls.operators];
+      const pki = createDevPki(opts.out, ids);
+      process.stdout.write(`dev CA ${pki.caCertPath}\n${pki.certificates.map((c) => `  ${c.id}: ${c.certPath}`).join("\n")}\n` +
+        `These are development certificates (private keys unencrypted, 0600): do not use them in a deployment.\n`);
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`fedrouter keys init: invalid cluster config ${error.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      throw error;
+    }
+  });
+
+program
   .command("bench")
   .description("Run benchmark suites (e.g. `fedrouter bench runtime`); results go to bench/results/<suite>.json")
   .argument("[suites...]", "suites to run (default: all)")

@@ -4,7 +4,7 @@
  * only — a real deployment brings its own PKI. Private keys are written 0600.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgument } from "../errors.ts";
 
@@ -53,6 +53,8 @@ export function createDevPki(dir: string, ids: readonly string[], opts: { days?:
       chmodSync(keyPath, 0o600);
       writeFileSync(extPath, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${id},DNS:localhost,IP:127.0.0.1,IP:::1\n`);
       openssl(["x509", "-req", "-in", csrPath, "-CA", caCertPath, "-CAkey", caKeyPath, "-CAcreateserial", "-out", certPath, "-days", days, "-extfile", extPath]);
+      rmSync(csrPath);
+      rmSync(extPath);
     }
     return { id, certPath, keyPath };
   });

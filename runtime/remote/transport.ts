@@ -42,6 +42,9 @@ export interface RemoteOptions {
   handshakeTimeoutMs?: number;
 }
 
+// grpc-js logs its own errors to stderr; every failure here is reported by us, with context.
+grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+
 export const DEFAULT_REMOTE = {
   reconnect: { minMs: 100, maxMs: 5_000, jitter: 0.2 },
   keepaliveMs: 10_000,
@@ -68,6 +71,7 @@ export class RemoteTransport {
   private readonly decoder: FrameCodec;
   private readonly linkOptions: LinkOptions;
   private stopped = false;
+  private readonly calls = new Set<Duplex>();
 
   constructor(
     private readonly node: string,
@@ -109,8 +113,21 @@ export class RemoteTransport {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     for (const link of this.links.values()) link.close("transport stopped");
+    // Say goodbye on every stream, then end it: peers see a clean close, not a timeout.
+    for (const call of this.calls) {
+      try {
+        call.write({ close: { reason: `${this.node} is shutting down` } });
+      } catch {
+        // Already closed.
+      }
+      if ("cancel" in call) call.cancel();
+      else call.end();
+    }
     for (const client of this.clients.values()) client.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    await Promise.race([
+      new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())),
+      new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref()),
+    ]);
     this.server.forceShutdown();
     this.refusals$.complete();
   }
@@ -126,7 +143,12 @@ export class RemoteTransport {
     let client = this.clients.get(peer.id);
     if (client === undefined) {
       const Transport = transportService();
-      client = new Transport(peer.address, this.clientCredentials(peer.id), this.grpcOptions());
+      client = new Transport(peer.address, this.clientCredentials(peer.id), {
+        ...this.grpcOptions(),
+        // TLS server name = the peer's node id (its certificate carries it as CN and DNS SAN),
+        // so the address may be an IP without SNI carrying one.
+        ...(this.opts.security.kind === "mtls" ? { "grpc.ssl_target_name_override": peer.id, "grpc.default_authority": peer.id } : {}),
+      });
       this.clients.set(peer.id, client);
     }
     const call = (client as unknown as { Connect(): grpc.ClientDuplexStream<WireFrame, WireFrame> }).Connect();
@@ -183,9 +205,11 @@ export class RemoteTransport {
     let peer = expectedPeer ?? "unknown";
     let link: PeerLink | undefined;
     let closed = false;
+    this.calls.add(call);
     const close = (reason: string, refuse: boolean) => {
       if (closed) return;
       closed = true;
+      this.calls.delete(call);
       clearTimeout(timeout);
       if (refuse) {
         this.log.warn("peer-refused", { peer, reason });

@@ -1,0 +1,169 @@
+/**
+ * The typed, validated description of a federation: `cluster.config.ts` exports
+ * `defineCluster({...})`. A wrong config fails at start with one line per problem, each
+ * naming the field, the value and what was expected.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit");
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: "must be host:port, e.g. 127.0.0.1:7101", abort: true }).refine((v) => {
+  const port = Number(v.slice(v.lastIndexOf(":") + 1));
+  return port > 0 && port < 65_536;
+}, "port must be 1–65535");
+const epsilon = z.number().finite().nonnegative();
+
+export const ACTOR_PLACEMENTS = ["local", "worker", "pool"] as const;
+
+const actorSchema = z.strictObject({
+  /** A name from the actor catalogue (bin/cluster/catalogue.ts). */
+  name: z.string().min(1),
+  placement: z.enum(ACTOR_PLACEMENTS).default("local"),
+  poolThreads: z.number().int().min(1).max(64).optional(),
+});
+
+const hospitalSchema = z.strictObject({
+  id,
+  region: z.string().min(1),
+  /** Where the node's transport listens (gRPC, mTLS). */
+  address: hostPort,
+  /** Where the node's Admin service listens (gRPC, mTLS, operator certificates only). */
+  admin: hostPort,
+  /** Certificate and key of this hospital; default keys/<id>.crt and keys/<id>.key. */
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  /** The node's LMDB environment; default .data/<id>. */
+  dataDir: z.string().min(1).optional(),
+  actors: z.array(actorSchema).default([]),
+});
+
+const departmentBudgets = z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, "department names are lowercase"), epsilon);
+
+export const clusterSchema = z.strictObject({
+  name: z.string().min(1),
+  tls: z.strictObject({
+    /** The CA that signs every hospital and operator certificate. */
+    ca: z.string().min(1).default("keys/ca.crt"),
+    /** Certificate CNs allowed to use the Admin service (the REPL). */
+    operators: z.array(z.string().min(1)).min(1).default(["operator"]),
+    /** Plaintext between nodes. Only for tests of the insecure path; never in a deployment. */
+    insecure: z.boolean().default(false),
+  }).default({ ca: "keys/ca.crt", operators: ["operator"], insecure: false }),
+  hospitals: z.array(hospitalSchema).min(1),
+  privacy: z.strictObject({
+    delta: z.number().gt(0).lt(1).default(1e-5),
+    departments: departmentBudgets.default({ emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2 }),
+    reset: z.enum(["daily", "weekly", "monthly"]).default("monthly"),
+    timeZone: z.string().min(1).default("UTC").refine(isTimeZone, "is not an IANA time zone (e.g. Europe/Berlin)"),
+  }).default({ delta: 1e-5, departments: { emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2 }, reset: "monthly", timeZone: "UTC" }),
+  model: z.strictObject({
+    /** A local Hugging Face GPT-2 directory. */
+    path: z.string().min(1),
+  }).optional(),
+}).superRefine((cluster, ctx) => {
+  const seen = new Map<string, number>();
+  cluster.hospitals.forEach((h, i) => {
+    if (seen.has(h.id)) ctx.addIssue({ code: "custom", path: ["hospitals", i, "id"], message: `"${h.id}" is also hospitals[${seen.get(h.id)}].id` });
+    seen.set(h.id, i);
+  });
+  const addresses = new Map<string, string>();
+  cluster.hospitals.forEach((h, i) => {
+    for (const field of ["address", "admin"] as const) {
+      const other = addresses.get(h[field]);
+      if (other !== undefined) ctx.addIssue({ code: "custom", path: ["hospitals", i, field], message: `${h[field]} is already used by ${other}` });
+      addresses.set(h[field], `hospitals[${i}].${field}`);
+    }
+  });
+});
+
+export type ClusterInput = z.input<typeof clusterSchema>;
+export type ClusterConfig = z.output<typeof clusterSchema> & { readonly file: string };
+export type HospitalConfig = ClusterConfig["hospitals"][number];
+
+/** Typed identity for cluster.config.ts; validation happens when the config is loaded. */
+export function defineCluster(config: ClusterInput): ClusterInput {
+  return config;
+}
+
+export class ConfigError extends Error {
+  readonly code = "INVALID_CONFIG";
+  constructor(readonly file: string, readonly problems: readonly string[]) {
+    super(`${file}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Validates a config object; every problem is one line naming its field. */
+export function parseCluster(input: unknown, file: string): ClusterConfig {
+  const result = clusterSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(file, result.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeIssue(issue, input)}`));
+  }
+  return { ...result.data, file };
+}
+
+/** Loads and validates a cluster.config.ts (or .js/.mjs/.json). */
+export async function loadCluster(path: string): Promise<ClusterConfig> {
+  const file = resolve(path);
+  let input: unknown;
+  try {
+    input = file.endsWith(".json") ? JSON.parse(readFileSync(file, "utf8")) : ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (error) {
+    throw new ConfigError(file, [`cannot load: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  if (input === undefined) throw new ConfigError(file, ["has no default export (export default defineCluster({...}))"]);
+  return parseCluster(input, file);
+}
+
+/** A path from the config, resolved against the config file's folder. */
+export function configPath(cluster: ClusterConfig, path: string): string {
+  return isAbsolute(path) ? path : resolve(dirname(cluster.file), path);
+}
+
+export function hospitalFiles(cluster: ClusterConfig, hospital: HospitalConfig): { ca: string; cert: string; key: string; dataDir: string } {
+  return {
+    ca: configPath(cluster, cluster.tls.ca),
+    cert: configPath(cluster, hospital.cert ?? `keys/${hospital.id}.crt`),
+    key: configPath(cluster, hospital.key ?? `keys/${hospital.id}.key`),
+    dataDir: configPath(cluster, hospital.dataDir ?? `.data/${hospital.id}`),
+  };
+}
+
+export function findHospital(cluster: ClusterConfig, id: string): HospitalConfig {
+  const hospital = cluster.hospitals.find((h) => h.id === id);
+  if (hospital === undefined) {
+    throw new ConfigError(cluster.file, [`--hospital "${id}" is not in hospitals (known: ${cluster.hospitals.map((h) => h.id).join(", ")})`]);
+  }
+  return hospital;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "") || "(root)";
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const value = valueAt(input, issue.path);
+  const shown = value === undefined ? "" : ` (got ${JSON.stringify(value)?.slice(0, 60)})`;
+  if (issue.code === "invalid_type" && value === undefined) return `is required (${issue.expected})`;
+  if (issue.code === "unrecognized_keys") return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  return `${issue.message}${shown}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * `fedrouter launch --hospital <id>`: one hospital's node — actor system with its LMDB
+ * environment, the actors its config lists, and the federation transport over mTLS. Every
+ * problem an operator can fix (config, certificates, a busy port) is a `LaunchError` with a
+ * message that names it; the CLI prints it and exits non-zero.
+ */
+import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../../runtime/index.ts";
+import { ACTOR_CATALOGUE } from "./catalogue.ts";
+import { ConfigError, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
+
+export class LaunchError extends Error {
+  readonly code = "LAUNCH_FAILED";
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export interface RunningHospital {
+  readonly cluster: ClusterConfig;
+  readonly hospital: HospitalConfig;
+  readonly system: ActorSystem;
+  stop(): Promise<void>;
+}
+
+export async function launchHospital(opts: { config: string; hospital: string }): Promise<RunningHospital> {
+  let cluster: ClusterConfig;
+  let hospital: HospitalConfig;
+  try {
+    cluster = await loadCluster(opts.config);
+    hospital = findHospital(cluster, opts.hospital);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new LaunchError(`invalid cluster config ${error.message}`, 2);
+    throw error;
+  }
+  const children = actorSpecs(cluster, hospital);
+  const files = hospitalFiles(cluster, hospital);
+  const security: RemoteSecurity = cluster.tls.insecure ? { kind: "insecure" } : tlsFiles(files);
+  let system: ActorSystem;
+  try {
+    system = await ActorSystem.start({
+      node: hospital.id,
+      persistence: { path: files.dataDir },
+      remote: {
+        listen: hospital.address,
+        peers: cluster.hospitals.map((h) => ({ id: h.id, address: h.address })),
+        security,
+      },
+    });
+  } catch (error) {
+    throw asLaunchError(error, hospital);
+  }
+  try {
+    await system.startChild(supervisor("node", children, { strategy: "one-for-one", intensity: 5, periodMs: 30_000 }));
+  } catch (error) {
+    await system.stop();
+    throw new LaunchError(`${hospital.id}: an actor failed to start: ${error instanceof Error ? error.message : String(error)}`, 1);
+  }
+  return { cluster, hospital, system, stop: () => system.stop() };
+}
+
+function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): ChildSpec[] {
+  const index = cluster.hospitals.indexOf(hospital);
+  return hospital.actors.map((entry, i) => {
+    const definition = ACTOR_CATALOGUE[entry.name];
+    if (definition === undefined) {
+      throw new LaunchError(
+        `invalid cluster config ${cluster.file}:\n  - hospitals[${index}].actors[${i}].name: "${entry.name}" is not a known actor (known: ${Object.keys(ACTOR_CATALOGUE).join(", ")})`,
+        2,
+      );
+    }
+    return actor(entry.name, definition, undefined, { placement: entry.placement, ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}) });
+  });
+}
+
+function tlsFiles(files: { ca: string; cert: string; key: string }): RemoteSecurity {
+  try {
+    return readTlsFiles(files.ca, files.cert, files.key);
+  } catch (error) {
+    throw new LaunchError(`${error instanceof Error ? error.message : String(error)}`, 2);
+  }
+}
+
+function asLaunchError(error: unknown, hospital: HospitalConfig): LaunchError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/EADDRINUSE|No address added out of total/.test(message)) {
+    return new LaunchError(`${hospital.id}: ${hospital.address} is already in use (another node, or a previous run still shutting down?)`, 1);
+  }
+  return new LaunchError(`${hospital.id}: could not start: ${message}`, 1);
+}
