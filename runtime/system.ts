@@ -8,7 +8,7 @@ import type { ActorDefinition, ActorRef } from "./actor/behavior.ts";
 import { LocalChild } from "./actor/local-child.ts";
 import { ActorCell } from "./actor/cell.ts";
 import { formatPath, isValidName } from "./actor/path.ts";
-import { BreakerRegistry } from "./breaker/index.ts";
+import { BreakerRegistry, type BreakerRegistryOptions } from "./breaker/index.ts";
 import { InvalidArgument, SystemStopped } from "./errors.ts";
 import type { DeadLetter, LifecycleEvent } from "./events.ts";
 import { Fabric } from "./internal/fabric.ts";
@@ -32,6 +32,8 @@ export interface ActorSystemOptions {
   supervision?: Partial<SupervisorOptions>;
   maxFrameBytes?: number;
   logLevel?: LogLevel;
+  /** Defaults and per-target overrides of circuit breakers (peers are `fed://<node>`). */
+  breakers?: BreakerRegistryOptions;
   /** Listen for and connect to other nodes over gRPC (see runtime/remote). */
   remote?: RemoteOptions;
 }
@@ -44,7 +46,7 @@ export class ActorSystem {
   readonly events$: Observable<LifecycleEvent>;
   readonly deadLetters$: Observable<DeadLetter>;
   readonly metrics: SystemMetrics;
-  readonly breakers = new BreakerRegistry();
+  readonly breakers: BreakerRegistry;
   readonly log: Logger;
   /** The node's durable store (a NodeStore) when persistence is configured. */
   readonly store: unknown;
@@ -64,6 +66,7 @@ export class ActorSystem {
     this.node = opts.node ?? "local";
     if (!isValidName(this.node)) throw new InvalidArgument("node", `"${this.node}" must match [A-Za-z0-9][A-Za-z0-9._-]*`);
     this.store = store;
+    this.breakers = new BreakerRegistry(opts.breakers);
     this.log = createLogger({ node: this.node }, opts.logLevel);
     this.fabric = new Fabric(this.node, "main", store);
     this.router = new Router(this.fabric);

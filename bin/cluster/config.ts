@@ -18,8 +18,12 @@ const epsilon = z.number().finite().nonnegative();
 export const ACTOR_PLACEMENTS = ["local", "worker", "pool"] as const;
 
 const actorSchema = z.strictObject({
-  /** A name from the actor catalogue (bin/cluster/catalogue.ts). */
-  name: z.string().min(1),
+  /** The child's name under the node's supervisor; also the catalogue entry unless `module` is given. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be [A-Za-z0-9._-]"),
+  /** A module of your own (path relative to the config) exporting a defineActor() result… */
+  module: z.string().min(1).optional(),
+  /** …whose id is this (default: `name`). */
+  definition: z.string().min(1).optional(),
   placement: z.enum(ACTOR_PLACEMENTS).default("local"),
   poolThreads: z.number().int().min(1).max(64).optional(),
 });

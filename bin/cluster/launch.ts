@@ -5,8 +5,10 @@
  * message that names it; the CLI prints it and exits non-zero.
  */
 import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../../runtime/index.ts";
+import { pathToFileURL } from "node:url";
+import { loadDefinition } from "../../runtime/threads/load-definition.ts";
 import { ACTOR_CATALOGUE } from "./catalogue.ts";
-import { ConfigError, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
+import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 export class LaunchError extends Error {
   readonly code = "LAUNCH_FAILED";
@@ -32,7 +34,7 @@ export async function launchHospital(opts: { config: string; hospital: string })
     if (error instanceof ConfigError) throw new LaunchError(`invalid cluster config ${error.message}`, 2);
     throw error;
   }
-  const children = actorSpecs(cluster, hospital);
+  const children = await actorSpecs(cluster, hospital);
   const files = hospitalFiles(cluster, hospital);
   const security: RemoteSecurity = cluster.tls.insecure ? { kind: "insecure" } : tlsFiles(files);
   let system: ActorSystem;
@@ -58,18 +60,28 @@ export async function launchHospital(opts: { config: string; hospital: string })
   return { cluster, hospital, system, stop: () => system.stop() };
 }
 
-function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): ChildSpec[] {
+async function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): Promise<ChildSpec[]> {
   const index = cluster.hospitals.indexOf(hospital);
-  return hospital.actors.map((entry, i) => {
-    const definition = ACTOR_CATALOGUE[entry.name];
+  const specs: ChildSpec[] = [];
+  for (const [i, entry] of hospital.actors.entries()) {
+    const field = `hospitals[${index}].actors[${i}]`;
+    let definition = entry.module === undefined ? ACTOR_CATALOGUE[entry.name] : undefined;
+    if (entry.module !== undefined) {
+      try {
+        definition = await loadDefinition(pathToFileURL(configPath(cluster, entry.module)).href, entry.definition ?? entry.name);
+      } catch (error) {
+        throw new LaunchError(`invalid cluster config ${cluster.file}:\n  - ${field}.module: ${error instanceof Error ? error.message : String(error)}`, 2);
+      }
+    }
     if (definition === undefined) {
       throw new LaunchError(
-        `invalid cluster config ${cluster.file}:\n  - hospitals[${index}].actors[${i}].name: "${entry.name}" is not a known actor (known: ${Object.keys(ACTOR_CATALOGUE).join(", ")})`,
+        `invalid cluster config ${cluster.file}:\n  - ${field}.name: "${entry.name}" is not a known actor (known: ${Object.keys(ACTOR_CATALOGUE).join(", ")}; or give a module)`,
         2,
       );
     }
-    return actor(entry.name, definition, undefined, { placement: entry.placement, ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}) });
-  });
+    specs.push(actor(entry.name, definition, undefined, { placement: entry.placement, ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}) }));
+  }
+  return specs;
 }
 
 function tlsFiles(files: { ca: string; cert: string; key: string }): RemoteSecurity {

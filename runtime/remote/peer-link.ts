@@ -41,6 +41,7 @@ export class PeerLink {
   private readonly pending = new Map<string, PendingAsk>();
   private readonly encoder: FrameCodec;
   lastDownReason = "not connected yet";
+  private everUp = false;
   framesSent = 0;
 
   constructor(
@@ -63,6 +64,7 @@ export class PeerLink {
   /** The stream is open and handshaken: queued envelopes go out. */
   up(stream: FrameStream): void {
     this.stream = stream;
+    this.everUp = true;
     this.draining = false;
     this.schedule();
   }
@@ -97,8 +99,10 @@ export class PeerLink {
         return;
       }
       if (this.stream === undefined) {
-        // Fail fast, and let the breaker count it: a peer that stays down opens its breaker.
-        this.breaker.onError(admission.permit);
+        // Fail fast. A peer we had and lost is charged the failure, so one that stays down
+        // opens its breaker; one not reached yet (the cluster is still forming) is not.
+        if (this.everUp) this.breaker.onError(admission.permit);
+        else this.breaker.release(admission.permit);
         this.fabric.reject(env, "no-such-actor", new PeerUnavailable(this.peer, this.lastDownReason));
         return;
       }
