@@ -4,76 +4,39 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ActorSystem, BreakerOpen, PeerUnavailable, createDevPki, readTlsFiles } from "../../runtime/index.ts";
+import { ActorSystem, BreakerOpen, PeerUnavailable, readTlsFiles } from "../../runtime/index.ts";
+import { exited, testCluster, until, type TestCluster } from "../fixtures/cluster-processes.ts";
 import type { ProbeMsg, ProbeStats } from "../fixtures/probe-actors.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HOSPITALS = ["hospital-a", "hospital-b", "hospital-c"];
-const BASE = 30_000 + Math.floor(Math.random() * 20_000);
-const address = (i: number) => `127.0.0.1:${BASE + i}`;
 
 let dir: string;
-let configFile: string;
+let cluster: TestCluster;
 let driver: ActorSystem;
 const nodes = new Map<string, ChildProcess>();
 
-function launch(id: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "launch", "--hospital", id, "--config", configFile], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${id} did not start: ${out}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("transport listening")) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${id} exited with ${code}: ${out}`)));
-    nodes.set(id, child);
-  });
-}
-
-function stopped(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+async function launch(id: string): Promise<void> {
+  nodes.set(id, await cluster.launch(id));
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "fedrouter-3h-"));
-  createDevPki(join(dir, "keys"), ["driver", ...HOSPITALS]);
-  configFile = join(dir, "cluster.config.json");
   const probeModule = fileURLToPath(new URL("../fixtures/probe-actors.ts", import.meta.url));
-  writeFileSync(configFile, JSON.stringify({
-    name: "three-hospitals-test",
-    hospitals: [
-      ...HOSPITALS.map((id, i) => ({ id, region: "test", address: address(i + 1), admin: address(i + 11), actors: [{ name: "probe", module: probeModule }] })),
-      { id: "driver", region: "test", address: address(0), admin: address(10) },
-    ],
-  }));
+  cluster = testCluster(dir, HOSPITALS, () => [{ name: "probe", module: probeModule }], ["driver"]);
   await Promise.all(HOSPITALS.map(launch));
   driver = await ActorSystem.start({
     node: "driver",
     logLevel: "silent",
     breakers: { defaults: { window: { kind: "count", size: 4 }, minimumCalls: 4, failureRateThreshold: 0.5, openDurationMs: 1_000, halfOpenProbes: 1 } },
     remote: {
-      listen: address(0),
-      peers: [{ id: "driver", address: address(0) }, ...HOSPITALS.map((id, i) => ({ id, address: address(i + 1) }))],
-      security: readTlsFiles(join(dir, "keys", "ca.crt"), join(dir, "keys", "driver.crt"), join(dir, "keys", "driver.key")),
+      listen: cluster.address("driver"),
+      peers: ["driver", ...HOSPITALS].map((id) => ({ id, address: cluster.address(id) })),
+      security: readTlsFiles(join(cluster.keys, "ca.crt"), join(cluster.keys, "driver.crt"), join(cluster.keys, "driver.key")),
       reconnect: { minMs: 50, maxMs: 500, jitter: 0.2 },
     },
   });
@@ -94,8 +57,7 @@ before(async () => {
 
 after(async () => {
   await driver?.stop();
-  for (const child of nodes.values()) child.kill("SIGTERM");
-  await Promise.all([...nodes.values()].map(stopped));
+  await cluster?.stopAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -116,7 +78,7 @@ test("tell and ask across every pair of hospitals, each pair's order preserved",
 test("SIGKILL one hospital: asks fail fast, its breaker opens; restarted, it reconnects and serves again", async () => {
   const victim = nodes.get("hospital-c")!;
   victim.kill("SIGKILL");
-  await stopped(victim);
+  await exited(victim);
   await until(() => !driver.transport!.peers().find((p) => p.peer === "hospital-c")!.up, "the driver to notice");
   const errors: string[] = [];
   for (let i = 0; i < 6; i++) {
