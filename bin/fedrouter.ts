@@ -8,13 +8,20 @@ const program = new Command()
 
 program
   .command("demo")
-  .description("Start one local node (actors in the main thread, a worker thread and a piscina pool, LMDB state) and show it working")
-  .option("--data-dir <dir>", "where the node keeps its LMDB environment", ".data/demo")
-  .option("--once", "run the demonstration and exit instead of staying up", false)
-  .option("--status-every <seconds>", "seconds between status lines while running", parsePositive, 10)
-  .action(async (opts: { dataDir: string; once: boolean; statusEvery: number }) => {
-    const { runLocalDemo } = await import("./demo/local-node.ts");
-    await runLocalDemo(opts);
+  .description("Launch every hospital of the cluster config as its own process, supervised (or --local: one node in this process, narrated)")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .option("--local", "run the single-node runtime demonstration instead of the federation", false)
+  .option("--data-dir <dir>", "with --local: where the node keeps its LMDB environment", ".data/demo")
+  .option("--once", "start, show that it works, and exit instead of staying up", false)
+  .option("--status-every <seconds>", "with --local: seconds between status lines while running", parsePositive, 10)
+  .action(async (opts: { config: string; local: boolean; dataDir: string; once: boolean; statusEvery: number }) => {
+    if (opts.local) {
+      const { runLocalDemo } = await import("./demo/local-node.ts");
+      await runLocalDemo(opts);
+      return;
+    }
+    const { runFederationDemo } = await import("./demo/federation-demo.ts");
+    process.exitCode = await runFederationDemo(opts);
   });
 
 program
