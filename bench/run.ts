@@ -13,6 +13,10 @@ const SUITES: Record<string, { describe: string; load: () => Promise<Suite> }> =
     describe: "cross-thread and same-thread tell, cross-thread ask latency, durable updates (vs MessagePort, direct calls, lmdb-js)",
     load: async () => (await import("./runtime/suite.ts")).runRuntimeSuite,
   },
+  remote: {
+    describe: "tell throughput (plaintext, mTLS) and ask latency (mTLS) to a second process on loopback (vs raw grpc-js)",
+    load: async () => (await import("./remote/suite.ts")).runRemoteSuite,
+  },
 };
 
 export const KNOWN_SUITES: readonly string[] = Object.keys(SUITES);

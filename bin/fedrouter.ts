@@ -35,7 +35,7 @@ program
       const node = await launchHospital(opts);
       const { hospital } = node;
       process.stdout.write(`${hospital.id}: transport listening on ${node.system.transport?.address} (${node.cluster.tls.insecure ? "PLAINTEXT" : "mTLS"}), ` +
-        `${hospital.actors.length} actors, state in LMDB; Ctrl-C stops it\n`);
+        `admin on ${node.admin.address}, ${hospital.actors.length} actors, state in LMDB; Ctrl-C stops it\n`);
       await new Promise<void>((done) => {
         process.once("SIGINT", done);
         process.once("SIGTERM", done);
@@ -47,6 +47,33 @@ program
       if (error instanceof LaunchError) {
         process.stderr.write(`fedrouter launch: ${error.message}\n`);
         process.exitCode = error.exitCode;
+        return;
+      }
+      throw error;
+    }
+  });
+
+program
+  .command("repl")
+  .description("An operator REPL on a live hospital node (Admin service over mTLS with the operator certificate); works with piped input")
+  .requiredOption("--hospital <id>", "the hospital id in the cluster config")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .option("--operator <name>", "the operator certificate to use (keys/<name>.crt)", "operator")
+  .action(async (opts: { hospital: string; config: string; operator: string }) => {
+    const { loadCluster, findHospital, configPath, ConfigError } = await import("./cluster/config.ts");
+    const { readTlsFiles } = await import("../runtime/index.ts");
+    const { runRepl } = await import("./repl/index.ts");
+    try {
+      const cluster = await loadCluster(opts.config);
+      const hospital = findHospital(cluster, opts.hospital);
+      const security = cluster.tls.insecure
+        ? ({ kind: "insecure" } as const)
+        : readTlsFiles(configPath(cluster, cluster.tls.ca), configPath(cluster, `keys/${opts.operator}.crt`), configPath(cluster, `keys/${opts.operator}.key`));
+      await runRepl({ address: hospital.admin, security, input: process.stdin, output: process.stdout, node: hospital.id });
+    } catch (error) {
+      if (error instanceof ConfigError || (error as { code?: string }).code === "INVALID_ARGUMENT") {
+        process.stderr.write(`fedrouter repl: ${error instanceof ConfigError ? `invalid cluster config ${error.message}` : (error as Error).message}\n`);
+        process.exitCode = 2;
         return;
       }
       throw error;

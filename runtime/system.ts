@@ -7,9 +7,9 @@ import { Subject, type Observable } from "rxjs";
 import type { ActorDefinition, ActorRef } from "./actor/behavior.ts";
 import { LocalChild } from "./actor/local-child.ts";
 import { ActorCell } from "./actor/cell.ts";
-import { formatPath, isValidName } from "./actor/path.ts";
+import { formatPath, isValidName, parsePath } from "./actor/path.ts";
 import { BreakerRegistry, type BreakerRegistryOptions } from "./breaker/index.ts";
-import { InvalidArgument, SystemStopped } from "./errors.ts";
+import { ActorNotFound, InvalidArgument, SystemStopped } from "./errors.ts";
 import type { DeadLetter, LifecycleEvent } from "./events.ts";
 import { Fabric } from "./internal/fabric.ts";
 import { Router } from "./internal/router.ts";
@@ -127,6 +127,27 @@ export class ActorSystem {
     return this.root.stopChild(id);
   }
 
+  /**
+   * Restarts one running actor (or a whole subtree) of this node under its own supervisor,
+   * as an operator asks; a "restarted" event follows. Throws ActorNotFound for a path that
+   * names no child here, ActorStopped when it (or its supervisor) is not running.
+   */
+  async restartActor(path: string): Promise<ChildInfo> {
+    const { node, segments } = parsePath(path);
+    if (node !== this.node || segments[0] !== "user") throw new ActorNotFound(path);
+    if (segments.length === 1) throw new InvalidArgument("path", `${path} is the root guardian; restart its children instead`);
+    let parent: Supervisor = this.root;
+    for (let depth = 2; depth < segments.length; depth++) {
+      const supervisorPath = formatPath(node, ...segments.slice(0, depth));
+      const next = parent.childHandles.find((h) => h.path === supervisorPath);
+      if (!(next instanceof Supervisor)) throw new ActorNotFound(path);
+      parent = next;
+    }
+    const info = await parent.restartChild(segments[segments.length - 1]!);
+    if (info === undefined) throw new ActorNotFound(path);
+    return info;
+  }
+
   /** A ref by path; valid whether or not the actor runs yet, and across its restarts. */
   ref<M>(path: string): ActorRef<M> {
     return this.fabric.ref<M>(path);
@@ -211,6 +232,8 @@ export class ActorSystem {
 
   /** Asks every worker for fresh counts; concurrent scrapes share one round of asks. */
   private refreshWorkerReports(): Promise<void> {
+    // Synchronously, before any metric of this scrape is read (the histogram has no collect).
+    this.sweepStopped();
     this.refreshing ??= Promise.all(
       [...this.actors.values()].map(async (child) => {
         if (!(child instanceof WorkerChild)) return;
@@ -223,15 +246,19 @@ export class ActorSystem {
     return this.refreshing;
   }
 
+  /** Children stopped for good (a temporary child, a removed one) leave the metrics too. */
+  private sweepStopped(): void {
+    for (const [path, child] of this.actors) {
+      if (!child.stopped) continue;
+      this.actors.delete(path);
+      this.workerReports.delete(path);
+      this.metrics.forgetActor(path);
+    }
+  }
+
   private *samples(): Iterable<ActorSample> {
     for (const [path, child] of this.actors) {
-      if (child.stopped) {
-        // Stopped for good (a temporary child, a removed one): it leaves the metrics too.
-        this.actors.delete(path);
-        this.workerReports.delete(path);
-        this.metrics.forgetActor(path);
-        continue;
-      }
+      if (child.stopped) continue;
       if (child instanceof LocalChild) {
         const cell: ActorCell<unknown> = child.cell;
         yield { path, placement: "local", received: cell.stats.received, processed: cell.stats.processed, mailboxDepth: cell.mailbox.size, restarts: cell.restarts };

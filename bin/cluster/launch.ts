@@ -5,6 +5,7 @@
  * message that names it; the CLI prints it and exits non-zero.
  */
 import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../../runtime/index.ts";
+import { AdminServer } from "../../runtime/remote/admin-server.ts";
 import { pathToFileURL } from "node:url";
 import { loadDefinition } from "../../runtime/threads/load-definition.ts";
 import { ACTOR_CATALOGUE } from "./catalogue.ts";
@@ -21,6 +22,7 @@ export interface RunningHospital {
   readonly cluster: ClusterConfig;
   readonly hospital: HospitalConfig;
   readonly system: ActorSystem;
+  readonly admin: AdminServer;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,26 @@ export async function launchHospital(opts: { config: string; hospital: string })
     await system.stop();
     throw new LaunchError(`${hospital.id}: an actor failed to start: ${error instanceof Error ? error.message : String(error)}`, 1);
   }
-  return { cluster, hospital, system, stop: () => system.stop() };
+  let admin: AdminServer;
+  try {
+    admin = await AdminServer.start(system, { listen: hospital.admin, security, operatorIds: cluster.tls.operators });
+  } catch (error) {
+    await system.stop();
+    const message = error instanceof Error ? error.message : String(error);
+    throw /EADDRINUSE|No address added/.test(message)
+      ? new LaunchError(`${hospital.id}: admin address ${hospital.admin} is already in use`, 1)
+      : new LaunchError(`${hospital.id}: the admin service could not start: ${message}`, 1);
+  }
+  return {
+    cluster,
+    hospital,
+    system,
+    admin,
+    async stop() {
+      await admin.stop();
+      await system.stop();
+    },
+  };
 }
 
 async function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): Promise<ChildSpec[]> {

@@ -4,6 +4,7 @@
  * drained), and the bookkeeping of asks sent to that peer so that a broken stream fails
  * them at once with PeerUnavailable and the peer's circuit breaker sees every outcome.
  */
+import { Mailbox } from "../actor/mailbox.ts";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
 import { BreakerOpen, MailboxFull, PeerUnavailable, type FedrouterError } from "../errors.ts";
 import type { CircuitBreaker, Permit } from "../breaker/index.ts";
@@ -35,7 +36,10 @@ interface PendingAsk {
 
 export class PeerLink {
   private stream: FrameStream | undefined;
-  private queue: Envelope[] = [];
+  /** A ring buffer: taking a batch off the front costs the batch, not the queue's length. */
+  private readonly queue: Mailbox<Envelope>;
+  /** Mirrors the breaker's state$, so a tell does not run the breaker's state machine. */
+  private breakerOpen = false;
   private draining = false;
   private scheduled = false;
   private readonly pending = new Map<string, PendingAsk>();
@@ -51,6 +55,10 @@ export class PeerLink {
     private readonly opts: LinkOptions,
   ) {
     this.encoder = createFrameCodec({ maxFrameBytes: opts.maxFrameBytes });
+    this.queue = new Mailbox<Envelope>({ capacity: opts.outboundCapacity, overflow: "drop-newest" });
+    breaker.state$.subscribe((change) => {
+      this.breakerOpen = change.to === "open" || change.to === "forced-open";
+    });
   }
 
   get isUp(): boolean {
@@ -58,7 +66,7 @@ export class PeerLink {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.size;
   }
 
   /** The stream is open and handshaken: queued envelopes go out. */
@@ -82,12 +90,10 @@ export class PeerLink {
       this.fabric.failTemp(askPath, new PeerUnavailable(this.peer, reason));
     }
     this.pending.clear();
-    const kept: Envelope[] = [];
-    for (const env of this.queue) {
+    for (const env of this.queue.drain()) {
       if (env.ask !== undefined || env.ackTo !== undefined) this.fabric.reject(env, "no-such-actor", new PeerUnavailable(this.peer, reason));
-      else kept.push(env);
+      else this.queue.offer(env);
     }
-    this.queue = kept;
   }
 
   send(env: Envelope): void {
@@ -113,16 +119,15 @@ export class PeerLink {
       }, timeoutMs);
       timer.unref();
       this.pending.set(waiter, { permit: admission.permit, timer });
-    } else if (this.breaker.state === "open" || this.breaker.state === "forced-open") {
+    } else if (this.breakerOpen) {
       this.fabric.deadLetter(env, "no-such-actor", `circuit breaker for ${this.peer} is open`);
       return;
     }
-    if (this.queue.length >= this.opts.outboundCapacity) {
+    if (!this.queue.offer(env)) {
       this.settle(waiter, false);
       this.fabric.reject(env, "mailbox-full", new MailboxFull(`fed://${this.peer}`, this.opts.outboundCapacity));
       return;
     }
-    this.queue.push(env);
     this.schedule();
   }
 
@@ -133,7 +138,7 @@ export class PeerLink {
 
   close(reason: string): void {
     this.down(reason);
-    for (const env of this.queue.splice(0)) this.fabric.reject(env, "actor-stopped", new PeerUnavailable(this.peer, reason));
+    for (const env of this.queue.drain()) this.fabric.reject(env, "actor-stopped", new PeerUnavailable(this.peer, reason));
   }
 
   private settle(waiter: string | undefined, ok: boolean): void {
@@ -147,7 +152,7 @@ export class PeerLink {
   }
 
   private schedule(): void {
-    if (!this.scheduled && !this.draining && this.stream !== undefined && this.queue.length > 0) {
+    if (!this.scheduled && !this.draining && this.stream !== undefined && this.queue.size > 0) {
       this.scheduled = true;
       queueMicrotask(() => this.flush());
     }
@@ -157,9 +162,11 @@ export class PeerLink {
   private flush(): void {
     this.scheduled = false;
     const stream = this.stream;
-    while (stream !== undefined && stream === this.stream && !this.draining && this.queue.length > 0) {
+    while (stream !== undefined && stream === this.stream && !this.draining && this.queue.size > 0) {
       let writable = true;
-      for (const bytes of this.encode(this.queue.splice(0, this.opts.maxBatch))) {
+      const batch: Envelope[] = [];
+      while (batch.length < this.opts.maxBatch && this.queue.size > 0) batch.push(this.queue.poll()!);
+      for (const bytes of this.encode(batch)) {
         this.framesSent++;
         writable = stream.write({ batch: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
       }

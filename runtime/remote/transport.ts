@@ -86,11 +86,17 @@ export class RemoteTransport {
       if (peer.id === node) continue;
       this.links.set(peer.id, new PeerLink(peer.id, router.fabric, breakers.get(`fed://${peer.id}`), this.linkOptions));
     }
+    // Floods go to one peer: remember the last prefix so a tell costs one startsWith.
+    let lastPrefix = "";
+    let lastLink: PeerLink | undefined;
     router.remote = (env) => {
+      if (lastLink !== undefined && env.to.startsWith(lastPrefix)) return lastLink.send(env);
       const peer = env.to.slice(6, env.to.indexOf("/", 6));
       const link = this.links.get(peer);
-      if (link !== undefined) link.send(env);
-      else router.fabric.reject(env, "no-such-actor", new PeerRefused(peer, "no such node in the cluster"));
+      if (link === undefined) return router.fabric.reject(env, "no-such-actor", new PeerRefused(peer, "no such node in the cluster"));
+      lastPrefix = `fed://${peer}/`;
+      lastLink = link;
+      link.send(env);
     };
   }
 

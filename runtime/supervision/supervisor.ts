@@ -3,9 +3,10 @@
  * exit is judged by its restart type, the restart intensity and the strategy; exits are
  * handled one at a time (an RxJS concatMap), so restarts never interleave. When intensity
  * is exceeded the supervisor stops its children and fails itself, escalating to its parent.
+ * An operator's restart of one child (restartChild) waits in the same queue.
  */
 import { Subject, concatMap, defer, firstValueFrom, timer, type Subscription } from "rxjs";
-import { RestartIntensityExceeded } from "../errors.ts";
+import { ActorStopped, RestartIntensityExceeded } from "../errors.ts";
 import type { LifecycleEvent } from "../events.ts";
 import { describeError } from "../actor/cell.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -20,6 +21,9 @@ interface Child {
   running: boolean;
 }
 
+/** An exit to judge, or an operator's request queued behind the exits. */
+type Job = { child: Child; exit: ChildExit } | { run: () => Promise<void> };
+
 type SupervisorState = "new" | "running" | "stopping" | "stopped" | "failed";
 
 export class Supervisor implements ChildHandle {
@@ -28,7 +32,9 @@ export class Supervisor implements ChildHandle {
   private state: SupervisorState = "new";
   private history: number[] = [];
   private restarts = 0;
-  private readonly exits = new Subject<{ child: Child; exit: ChildExit }>();
+  private readonly exits = new Subject<Job>();
+  /** Operator restarts still queued: failed when the supervisor stops, so nobody waits forever. */
+  private readonly pendingRestarts = new Set<(error: Error) => void>();
   private subscription: Subscription | undefined;
 
   constructor(
@@ -44,7 +50,7 @@ export class Supervisor implements ChildHandle {
     this.state = "running";
     this.history = [];
     this.subscription = this.exits
-      .pipe(concatMap(({ child, exit }) => defer(() => this.handleExit(child, exit))))
+      .pipe(concatMap((job) => defer(() => ("run" in job ? job.run() : this.handleExit(job.child, job.exit)))))
       .subscribe();
     this.children = [];
     try {
@@ -85,6 +91,47 @@ export class Supervisor implements ChildHandle {
     return true;
   }
 
+  /**
+   * Restarts one running child because an operator asked (halt, then start afresh; a cell
+   * keeps its mailbox), then emits "restarted". Not counted against restart intensity:
+   * nothing failed. Resolves with the child's description, or undefined when there is no
+   * such child; rejects with ActorStopped when the child or this supervisor is not running.
+   */
+  restartChild(id: string): Promise<ChildInfo | undefined> {
+    const child = this.children.find((c) => c.spec.id === id);
+    if (child === undefined) return Promise.resolve(undefined);
+    if (this.state !== "running") return Promise.reject(new ActorStopped(child.handle.path));
+    return new Promise<ChildInfo>((resolve, reject) => {
+      this.pendingRestarts.add(reject);
+      this.exits.next({
+        run: async () => {
+          if (!this.pendingRestarts.delete(reject)) return;
+          try {
+            resolve(await this.restartInPlace(child));
+          } catch (error) {
+            reject(error);
+          }
+        },
+      });
+    });
+  }
+
+  private async restartInPlace(child: Child): Promise<ChildInfo> {
+    if (this.state !== "running" || !child.running || !this.children.includes(child)) throw new ActorStopped(child.handle.path);
+    // A supervisor's restart() only starts it again: stop its subtree first. A cell, a worker
+    // or a pool restarts in place through restart(), which halts the old behaviour itself.
+    if (child.handle.placement === "supervisor") await child.handle.halt(child.spec.shutdownMs);
+    try {
+      await child.handle.restart();
+    } catch (error) {
+      this.exits.next({ child, exit: { kind: "crash", reason: `restart failed: ${describeError(error)}` } });
+      throw error;
+    }
+    const info = await child.handle.describe();
+    this.emit({ type: "restarted", path: child.handle.path, restarts: info.restarts, delayMs: 0 });
+    return info;
+  }
+
   async restart(): Promise<void> {
     this.restarts++;
     await this.start();
@@ -97,6 +144,7 @@ export class Supervisor implements ChildHandle {
   async stop(_timeoutMs?: number): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopping";
+    this.failPendingRestarts();
     await this.stopChildren();
     this.subscription?.unsubscribe();
     this.state = "stopped";
@@ -133,6 +181,7 @@ export class Supervisor implements ChildHandle {
       const error = new RestartIntensityExceeded(this.path, this.spec.options.intensity, this.spec.options.periodMs);
       this.emit({ type: "escalated", path: this.path, reason: error.message });
       this.state = "failed";
+      this.failPendingRestarts();
       await this.stopChildren();
       this.subscription?.unsubscribe();
       this.onExit({ kind: "crash", reason: error.message, code: error.code });
@@ -173,6 +222,11 @@ export class Supervisor implements ChildHandle {
     child.running = false;
     await child.handle.stop(child.spec.shutdownMs);
     this.emit({ type: "stopped", path: child.handle.path, reason });
+  }
+
+  private failPendingRestarts(): void {
+    for (const reject of this.pendingRestarts) reject(new ActorStopped(this.path));
+    this.pendingRestarts.clear();
   }
 
   /** Reverse start order, each within its own shutdown timeout. */
