@@ -1,0 +1,56 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createDevPki } from "../../../runtime/index.ts";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+function launch(config: string, hospital: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "launch", "--hospital", hospital, "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+test("launch refuses a bad config (exit 2), a missing certificate (exit 2) and a busy port (exit 1), each with a clear message", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-launch-"));
+  const blocker = createServer();
+  try {
+    const port = await new Promise<number>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)));
+    const hospitals = [{ id: "h-a", region: "r", address: `127.0.0.1:${port}`, admin: "127.0.0.1:1" }];
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ name: "t", hospitals: [{ ...hospitals[0], address: "nowhere" }] }));
+    const badRun = await launch(bad, "h-a");
+    assert.equal(badRun.code, 2);
+    assert.match(badRun.stderr, /hospitals\[0\]\.address: must be host:port/);
+
+    const good = join(dir, "cluster.config.json");
+    writeFileSync(good, JSON.stringify({ name: "t", hospitals }));
+    const noCert = await launch(good, "h-a");
+    assert.equal(noCert.code, 2);
+    assert.match(noCert.stderr, /cannot read .*ca\.crt \(run `fedrouter keys init`/);
+
+    createDevPki(join(dir, "keys"), ["h-a"]);
+    const busy = await launch(good, "h-a");
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+
+    const unknown = await launch(good, "h-z");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--hospital "h-z" is not in hospitals \(known: h-a\)/);
+  } finally {
+    blocker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
