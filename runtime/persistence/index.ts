@@ -1,6 +1,5 @@
 /** Durable actor state on LMDB: the node store and the persistent-actor behaviour. */
 export {
-  DEFAULT_NODE_STORE,
   openNodeStore,
   type ActorStore,
   type Durability,

@@ -58,11 +58,27 @@ export function persistent<M, S>(spec: PersistentSpec<M, S>): Behavior<M> {
   let failure: Error | undefined;
   // Bumped at every start, so a write of an earlier incarnation cannot fail a newer one.
   let incarnation = 0;
+  // Made once per incarnation, not per message: a message costs one closure, for its reply.
+  let acknowledge: (decision: PersistentDecision<S>) => void = () => undefined;
+  let persistFailed: (error: unknown) => void = () => undefined;
 
   return {
     async start(ctx) {
-      incarnation++;
+      const mine = ++incarnation;
       failure = undefined;
+      const crash = (event: string, error: unknown) => {
+        if (mine !== incarnation) return;
+        failure ??= error instanceof Error ? error : new PersistenceError(ctx.path, String(error));
+        ctx.log.error(event, { path: ctx.path, code: (failure as { code?: unknown }).code ?? null });
+      };
+      acknowledge = (decision) => {
+        try {
+          decision.reply?.();
+        } catch (error) {
+          crash("reply-failed", error); // a defect in user code: crash like any other
+        }
+      };
+      persistFailed = (error) => crash("persist-failed", error);
       store = nodeStoreOf(ctx).actor<S>(spec.id ?? storeIdOf(ctx.path), { durability: spec.durability });
       // Writes of a previous incarnation may still be in flight: wait for them, so that the
       // state read below is the last one committed and the write chain starts from it.
@@ -75,32 +91,18 @@ export function persistent<M, S>(spec: PersistentSpec<M, S>): Behavior<M> {
       if (!store) throw new PersistenceError(ctx.path, "message received before start() loaded the state");
       const decision = spec.handle(state, msg, ctx);
       if (!decision) return;
-      const events = decision.events ?? [];
-      if (decision.state === undefined && events.length === 0 && !decision.reply) return;
-      const written = store.persist({ ...(decision.state === undefined ? {} : { state: decision.state }), events });
+      if (decision.state === undefined && !decision.events?.length && !decision.reply) return;
+      // The decision is a PersistUpdate as it is: the store reads `state` and `events` now.
+      const written = store.persist(decision);
       if (decision.state !== undefined) state = decision.state;
-      const mine = incarnation;
-      const crash = (event: string, error: unknown) => {
-        if (mine !== incarnation) return;
-        failure ??= error instanceof Error ? error : new PersistenceError(ctx.path, String(error));
-        ctx.log.error(event, { path: ctx.path, code: (failure as { code?: unknown }).code ?? null });
-      };
-      written.then(
-        () => {
-          try {
-            decision.reply?.();
-          } catch (error) {
-            crash("reply-failed", error); // a defect in user code: crash like any other
-          }
-        },
-        (error: unknown) => crash("persist-failed", error),
-      );
+      const ack = acknowledge;
+      written.then(decision.reply ? () => ack(decision) : undefined, persistFailed);
     },
   };
 }
 
 /** The NodeStore the runtime placed in `ctx.store`; a clear error when there is none. */
-function nodeStoreOf(ctx: ActorContext<unknown>): NodeStore {
+function nodeStoreOf<M>(ctx: ActorContext<M>): NodeStore {
   const store = ctx.store as Partial<NodeStore> | undefined | null;
   if (!store || typeof store.actor !== "function") {
     throw new InvalidArgument("ctx.store", `${ctx.path} is a persistent actor but its system has no NodeStore (start the system with a store path)`);

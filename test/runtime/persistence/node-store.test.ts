@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, test } from "node:test";
+import { open } from "lmdb";
 import { InvalidArgument, PersistenceError } from "../../../runtime/errors.ts";
 import { openNodeStore, type NodeStore } from "../../../runtime/persistence/index.ts";
 
@@ -13,8 +14,8 @@ function tempDir(): string {
   dirs.push(dir);
   return dir;
 }
-function openAt(dir: string, maxActors?: number): NodeStore {
-  const store = openNodeStore({ path: dir, ...(maxActors ? { maxActors } : {}) });
+function openAt(dir: string): NodeStore {
+  const store = openNodeStore({ path: dir });
   stores.push(store);
   return store;
 }
@@ -109,6 +110,18 @@ describe("openNodeStore", () => {
     assert.equal(openAt(dir).actor<string>("user/cache", { durability: "async" }).state(), "warm");
   });
 
+  test("close() still writes the persists queued in the same turn, and they resolve", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    const actor = store.actor<string>("user/late", { durability: "sync" });
+    const written = actor.persist({ state: "last words", events: ["bye"] });
+    await store.close();
+    assert.deepEqual(await written, { seq: 1 });
+    const reopened = openAt(dir).actor<string>("user/late", { durability: "sync" });
+    assert.equal(reopened.state(), "last words");
+    assert.deepEqual([...reopened.journal()].map((e) => e.event), ["bye"]);
+  });
+
   test("an empty persist resolves only after every earlier persist", async () => {
     const store = openAt(tempDir());
     const actor = store.actor<number>("user/b", { durability: "sync" });
@@ -139,6 +152,24 @@ describe("openNodeStore", () => {
     assert.deepEqual([...actor.journal()].map((e) => e.event), [1, 100, 101]);
   });
 
+  test("a refused write fails the writes queued behind it in later blocks: no gap, no head that skips", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    const actor = store.actor<number>("user/g", { durability: "sync" });
+    await actor.persist({ state: 1, events: [1] });
+    await openAt(dir).actor<number>("user/g", { durability: "sync" }).persist({ state: 100, events: [100] });
+    const refused = actor.persist({ state: 2, events: [2] }); // block 1: expects the token the interloper replaced
+    await Promise.resolve(); // block 1 is sent; the next persist opens block 2, in flight behind it
+    const behind = actor.persist({ state: 3, events: [3] });
+    await assert.rejects(refused, /refused/);
+    await assert.rejects(behind, PersistenceError);
+    await store.close();
+    const reopened = openAt(dir).actor<number>("user/g", { durability: "sync" });
+    assert.equal(reopened.state(), 100);
+    assert.equal(reopened.lastSeq(), 2);
+    assert.deepEqual([...reopened.journal()].map((e) => [e.seq, e.event]), [[1, 1], [2, 100]]);
+  });
+
   test("bad ids and a second durability for the same id are InvalidArgument", () => {
     const store = openAt(tempDir());
     for (const id of ["", "/x", "x/", "a//b", "../etc", "user/ä", "x y", "a".repeat(300), ".hidden"]) {
@@ -150,12 +181,92 @@ describe("openNodeStore", () => {
     assert.throws(() => first.journal(0), InvalidArgument);
   });
 
-  test("more actor stores than maxActors is a PersistenceError naming the fix", () => {
-    const store = openAt(tempDir(), 2);
-    store.actor("user/one", { durability: "sync" });
-    store.actor("user/two", { durability: "sync" });
-    assert.throws(() => store.actor("user/three", { durability: "sync" }), (e: unknown) =>
-      e instanceof PersistenceError && e.store.endsWith("#user/three") && /maxActors/.test(e.reason));
+  test("every actor shares two databases: 600 actor stores open in one environment and are listed", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    const ids = Array.from({ length: 600 }, (_, i) => `user/many/a${String(i).padStart(3, "0")}`);
+    for (const id of ids) store.actor(id, { durability: "async" });
+    assert.deepEqual(store.actorIds(), ids);
+    await store.close();
+    assert.deepEqual(openAt(dir).actorIds(), ids);
+  });
+
+  test("an actor store that never persisted is listed after reopening, with no state and seq 0", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    store.actor("user/idle", { durability: "sync" });
+    await store.actor<number>("user/busy", { durability: "sync" }).persist({ state: 1, events: ["x"] });
+    await store.close();
+    const reopened = openAt(dir);
+    assert.deepEqual(reopened.actorIds(), ["user/busy", "user/idle"]);
+    const idle = reopened.actor<number>("user/idle", { durability: "sync" });
+    assert.equal(idle.state(), undefined);
+    assert.equal(idle.lastSeq(), 0);
+    assert.deepEqual([...idle.journal()], []);
+  });
+
+  test("two actors' journals never mix, even when one id is a prefix of the other", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    const ids = ["user/a", "user/a.b", "user/a/b", "user/ab", "user/a-"];
+    const actors = ids.map((id) => store.actor<string>(id, { durability: "sync" }));
+    // Interleaved and concurrent: one transaction holds every actor's entries.
+    await Promise.all([1, 2, 3, 4].flatMap((n) => actors.map((actor, i) => actor.persist({ state: `${ids[i]}@${n}`, events: [`${ids[i]}#${n}`] }))));
+    await store.close();
+    const reopened = openAt(dir);
+    ids.forEach((id) => {
+      const actor = reopened.actor<string>(id, { durability: "sync" });
+      assert.equal(actor.state(), `${id}@4`);
+      assert.equal(actor.lastSeq(), 4);
+      assert.deepEqual([...actor.journal()].map((e) => [e.seq, e.event]), [1, 2, 3, 4].map((n) => [n, `${id}#${n}`]), id);
+      assert.deepEqual([...actor.journal(2, 3)].map((e) => e.event), [`${id}#2`, `${id}#3`], id);
+      assert.deepEqual([...actor.journal(5)], [], id);
+    });
+  });
+
+  test("a persist with events only keeps the stored state; one with a state only keeps the seq", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    const actor = store.actor<{ total: number }>("user/mixed", { durability: "sync" });
+    assert.deepEqual(await actor.persist({ events: ["before any state"] }), { seq: 1 });
+    assert.equal(actor.state(), undefined);
+    await actor.persist({ state: { total: 7 }, events: ["a"] });
+    // In one burst: events only, then a state only, then events only again.
+    const burst = [actor.persist({ events: ["b", "c"] }), actor.persist({ state: { total: 8 } }), actor.persist({ events: ["d"] })];
+    assert.deepEqual(await Promise.all(burst), [{ seq: 4 }, { seq: 4 }, { seq: 5 }]);
+    await store.close();
+    const reopened = openAt(dir).actor<{ total: number }>("user/mixed", { durability: "sync" });
+    assert.deepEqual(reopened.state(), { total: 8 });
+    assert.equal(reopened.lastSeq(), 5);
+    assert.deepEqual([...reopened.journal()].map((e) => e.event), ["before any state", "a", "b", "c", "d"]);
+    assert.deepEqual(await reopened.persist({ events: ["e"] }), { seq: 6 });
+    assert.deepEqual(reopened.state(), { total: 8 });
+  });
+
+  test("the layout on disk: a [seq, state] record per actor in `state`, entries keyed [id, seq] in `journal`", async () => {
+    const dir = tempDir();
+    const store = openAt(dir);
+    await store.actor<{ total: number }>("user/ledger", { durability: "sync" }).persist({ state: { total: 2 }, events: [{ add: 1 }, { add: 1 }] });
+    await store.close();
+    const raw = open({ path: dir, noSubdir: false });
+    try {
+      assert.deepEqual(raw.openDB("state", { useVersions: true }).get("user/ledger"), [2, { total: 2 }]);
+      assert.deepEqual([...raw.openDB("journal", {}).getRange({})].map(({ key, value }) => [key, value]), [
+        [["user/ledger", 1], { add: 1 }],
+        [["user/ledger", 2], { add: 1 }],
+      ]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("an environment with the old per-actor databases is refused, naming the fix", async () => {
+    const dir = tempDir();
+    const old = open({ path: dir, noSubdir: false, maxDbs: 4 });
+    await old.openDB("user/counter/state", { useVersions: true }).put("state", 41);
+    await old.close();
+    assert.throws(() => openAt(dir), (e: unknown) =>
+      e instanceof PersistenceError && e.store === dir && /user\/counter\/state/.test(e.reason) && /empty one/.test(e.reason));
   });
 
   test("a closed store refuses every call with PersistenceError", async () => {

@@ -167,6 +167,19 @@ describe("persistent", () => {
     assert.equal(await new Promise((resolve) => void behavior.receive({ type: "add", n: 1, reply: resolve }, ctx)), 101);
   });
 
+  test("a reply that throws crashes the actor after its write is durable, like any defect", async () => {
+    const { store } = openTemp();
+    const behavior = counter();
+    const ctx = contextFor<CounterMsg>(store);
+    await behavior.start?.(ctx);
+    void behavior.receive({ type: "add", n: 5, reply: () => { throw new Error("bug in the reply"); } }, ctx);
+    await store.actor("user/counter", { durability: "sync" }).persist({});
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(ctx.errors, ["reply-failed"]);
+    assert.equal(store.actor<number>("user/counter", { durability: "sync" }).state(), 5);
+    assert.throws(() => behavior.receive({ type: "get", reply: () => undefined }, ctx), /bug in the reply/);
+  });
+
   test("the store id defaults to the actor path without scheme and node", async () => {
     const { store } = openTemp();
     await counter().start?.(contextFor<CounterMsg>(store, "fed://node-a/user/shard.3"));
