@@ -22,7 +22,10 @@ test("kill -9 of a node never loses or duplicates an acknowledged change, in the
     let previousState = 0;
     for (let round = 1; round <= ROUNDS; round++) {
       const placement = round % 2 === 1 ? "local" : "worker";
-      const { readyAt, maxAcked, killDelayMs } = await runWriterUntilKilled(WRITER, [dir, placement]);
+      const round_ = await runWriterUntilKilled(WRITER, [dir, placement]);
+      const readyAt = round_.readyAt.get("") ?? -1;
+      const maxAcked = round_.maxAcked.get("") ?? 0;
+      const killDelayMs = round_.killDelayMs;
       const where = `round ${round} (${placement}, killed ${killDelayMs} ms after the first ack)`;
       assert.equal(readyAt, previousState, `${where}: the actor resumes from the state left by the last round`);
       const store = openNodeStore({ path: dir });

@@ -6,76 +6,26 @@
  * prefix whose last value is the stored state.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { openNodeStore } from "../../runtime/persistence/index.ts";
+import { runWriterUntilKilled } from "./fixtures/run-until-killed.ts";
 
 const ROUNDS = 12;
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const WRITER = fileURLToPath(new URL("./fixtures/durable-writer.ts", import.meta.url));
-const FIRST_ACK_TIMEOUT_MS = 15_000;
 
-/** The actors of test/faults/fixtures/durable-writer.ts; the first one is killed on its first ack. */
+/** The actors of test/faults/fixtures/durable-writer.ts. */
 const COUNTERS = ["user/counter", "user/counter-b", "user/counter-c", "user/counter-d"];
-
-interface Round {
-  /** Per actor id, the state the writer recovered at start. */
-  readyAt: Map<string, number>;
-  /** Per actor id, the highest total the writer acknowledged before it was killed. */
-  maxAcked: Map<string, number>;
-  killDelayMs: number;
-}
-
-/** Starts the writer, kills it 50–400 ms after its first ack of the main counter, and reports what it acknowledged. */
-function runWriterUntilKilled(dir: string): Promise<Round> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WRITER, dir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    const killDelayMs = 50 + Math.floor(Math.random() * 351);
-    const readyAt = new Map<string, number>();
-    const maxAcked = new Map<string, number>();
-    let partial = "";
-    let stderr = "";
-    let killTimer: NodeJS.Timeout | undefined;
-    const giveUp = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`writer sent no ack within ${FIRST_ACK_TIMEOUT_MS} ms; stderr: ${stderr}`));
-    }, FIRST_ACK_TIMEOUT_MS);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
-        const [word, id, value] = line.split(" ");
-        if (word === "ready" && id !== undefined) readyAt.set(id, Number(value));
-        else if (word === "ack" && id !== undefined) maxAcked.set(id, Math.max(maxAcked.get(id) ?? 0, Number(value)));
-        else stderr += `unexpected stdout line: ${line}\n`;
-      }
-      if (maxAcked.has(COUNTERS[0]!) && !killTimer) {
-        clearTimeout(giveUp);
-        killTimer = setTimeout(() => child.kill("SIGKILL"), killDelayMs);
-      }
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk; });
-    child.on("error", reject);
-    // "close" fires after stdout is drained, so every ack the writer got out is counted.
-    child.on("close", (code, signal) => {
-      clearTimeout(giveUp);
-      clearTimeout(killTimer);
-      if (signal !== "SIGKILL") reject(new Error(`writer exited by itself (code ${code}, signal ${signal}); stderr: ${stderr}`));
-      else resolve({ readyAt, maxAcked, killDelayMs });
-    });
-  });
-}
 
 test("SIGKILL at random moments never loses an acknowledged write nor leaves a gap or duplicate", { timeout: 90_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fedrouter-kill9-"));
   try {
     const previousState = new Map(COUNTERS.map((id) => [id, 0]));
     for (let round = 1; round <= ROUNDS; round++) {
-      const { readyAt, maxAcked, killDelayMs } = await runWriterUntilKilled(dir);
+      const { readyAt, maxAcked, killDelayMs } = await runWriterUntilKilled(WRITER, [dir]);
       const where = `round ${round} (killed ${killDelayMs} ms after the first ack)`;
       assert.ok((maxAcked.get(COUNTERS[0]!) ?? 0) > (readyAt.get(COUNTERS[0]!) ?? 0), `${where}: the writer acknowledged something`);
 
