@@ -1,0 +1,150 @@
+/**
+ * Noise calibration: the smallest noise that makes a mechanism meet an (ε, δ) target. Never
+ * returns noise that misses the target: every search keeps its answer on the safe side of an
+ * exact (or upper-bound) privacy condition and stops there.
+ */
+import type { Accountant } from "./events.ts";
+import { gaussian, poissonSampled } from "./events.ts";
+import { requireParameter } from "./errors.ts";
+import { logNormalCdf } from "./normal.ts";
+import { RdpAccountant } from "./rdp.ts";
+
+const requireSensitivity = (sensitivity: number): void =>
+  requireParameter(Number.isFinite(sensitivity) && sensitivity >= 0, "sensitivity", sensitivity, "must be a finite number ≥ 0 (the query's L2, or for Laplace L1, sensitivity)");
+const requireTargetDelta = (delta: number, field = "delta"): void =>
+  requireParameter(delta > 0 && delta < 1, field, delta, "must lie in (0, 1); typical targets are below 1/dataset size");
+
+/**
+ * The exact δ at which the Gaussian mechanism N(0, σ²) on a query of L2 sensitivity Δ is
+ * (ε, δ)-DP (Balle & Wang 2018, "Improving the Gaussian Mechanism for Differential Privacy",
+ * arXiv:1805.06530, Thm 8): δ = Φ(Δ/(2σ) − εσ/Δ) − e^ε·Φ(−Δ/(2σ) − εσ/Δ). Evaluated as
+ * Φ(a)·(1 − e^{ε + log Φ(b) − log Φ(a)}), so it keeps its relative accuracy when δ is tiny.
+ * @example gaussianDelta(1, 1 / 3); // ≈ 0.78760074 (dp_accounting pld/accountant_test)
+ */
+export function gaussianDelta(epsilon: number, sigma: number, sensitivity = 1): number {
+  requireParameter(epsilon >= 0, "epsilon", epsilon, "must be a number ≥ 0");
+  requireParameter(sigma >= 0, "sigma", sigma, "must be a number ≥ 0 (the noise standard deviation)");
+  requireSensitivity(sensitivity);
+  if (sensitivity === 0 || epsilon === Infinity) return 0;
+  if (sigma === 0) return 1;
+  const ratio = sensitivity / sigma;
+  const logA = logNormalCdf(ratio / 2 - epsilon / ratio);
+  const logB = epsilon + logNormalCdf(-ratio / 2 - epsilon / ratio);
+  return Math.max(0, Math.exp(logA) * -Math.expm1(logB - logA));
+}
+
+/**
+ * The smallest σ for which the Gaussian mechanism is (ε, δ)-DP: the analytic Gaussian mechanism
+ * of Balle & Wang 2018 (Algorithm 1 solves Thm 8's condition δ(ε; σ) = δ). Their algorithm
+ * reparametrises to dodge cancellation; `gaussianDelta` evaluates the condition in log space
+ * instead, so we bisect σ directly, to adjacent doubles, and return the side with δ(ε; σ) ≤ δ.
+ * Valid for every ε ≥ 0, unlike `classicGaussianSigma`, and never larger than it.
+ * @example analyticGaussianSigma(1, 0.78760074); // ≈ 1/3 (dp_accounting test_get_smallest_gaussian_noise)
+ */
+export function analyticGaussianSigma(epsilon: number, delta: number, sensitivity = 1): number {
+  requireParameter(Number.isFinite(epsilon) && epsilon >= 0, "epsilon", epsilon, "must be a finite number ≥ 0");
+  requireTargetDelta(delta);
+  requireSensitivity(sensitivity);
+  if (sensitivity === 0) return 0;
+  const meets = (sigma: number): boolean => gaussianDelta(epsilon, sigma, sensitivity) <= delta;
+  // δ(ε; σ) falls strictly from 1 (σ → 0) to 0 (σ → ∞): bracket within a factor of two.
+  let hi = sensitivity;
+  while (!meets(hi)) hi *= 2;
+  let lo = hi / 2;
+  while (meets(lo)) {
+    hi = lo;
+    lo /= 2;
+  }
+  for (;;) {
+    const mid = lo + (hi - lo) / 2;
+    if (mid <= lo || mid >= hi) return hi;
+    if (meets(mid)) hi = mid;
+    else lo = mid;
+  }
+}
+
+/**
+ * The classic Gaussian calibration σ = Δ·√(2·ln(1.25/δ))/ε (Dwork & Roth 2014, Thm A.1), kept
+ * for comparison. Its proof holds only for 0 < ε < 1, so other ε are refused; it is also looser
+ * than `analyticGaussianSigma` wherever it holds.
+ * @example classicGaussianSigma(0.5, 1e-5); // ≈ 9.6896
+ */
+export function classicGaussianSigma(epsilon: number, delta: number, sensitivity = 1): number {
+  requireParameter(epsilon > 0 && epsilon < 1, "epsilon", epsilon, "the classic bound (Dwork & Roth 2014, Thm A.1) holds only for 0 < ε < 1; use analyticGaussianSigma");
+  requireTargetDelta(delta);
+  requireSensitivity(sensitivity);
+  return (sensitivity * Math.sqrt(2 * Math.log(1.25 / delta))) / epsilon;
+}
+
+/**
+ * The Laplace scale b = Δ/ε that makes the Laplace mechanism ε-DP for a query of L1 sensitivity Δ
+ * (Dwork, McSherry, Nissim & Smith 2006; Dwork & Roth 2014, Thm 3.6).
+ * @example laplaceScale(0.5, 2); // 4
+ */
+export function laplaceScale(epsilon: number, sensitivity = 1): number {
+  requireParameter(Number.isFinite(epsilon) && epsilon > 0, "epsilon", epsilon, "must be a finite number > 0");
+  requireSensitivity(sensitivity);
+  return sensitivity / epsilon;
+}
+
+export interface NoiseMultiplierRequest {
+  readonly targetEpsilon: number;
+  readonly targetDelta: number;
+  /** Poisson sampling rate q: batch size / dataset size. */
+  readonly samplingRate: number;
+  /** Number of DP-SGD steps. */
+  readonly steps: number;
+  /** A fresh, empty accountant per call (default: an RdpAccountant over DEFAULT_RDP_ORDERS). */
+  readonly accountant?: () => Accountant;
+  /** Stop once the bracket's upper end is within this factor of its lower end. */
+  readonly relativeTolerance?: number;
+}
+
+/** Defaults of `noiseMultiplierFor`; the search never looks above maxNoiseMultiplier (Opacus: MAX_SIGMA = 1e6). */
+export const DEFAULT_NOISE_SEARCH = { relativeTolerance: 1e-9, maxNoiseMultiplier: 1e6, minNoiseMultiplier: 1e-6 } as const;
+
+/**
+ * The smallest noise multiplier z = σ/Δ such that `steps` steps of the Poisson-subsampled
+ * Gaussian with rate q are (targetEpsilon, targetDelta)-DP under the given accountant — Opacus's
+ * `get_noise_multiplier` and dp_accounting's `mechanism_calibration`, by bisection on z (ε falls
+ * as z grows). Returns the upper end of the final bracket, whose ε is ≤ targetEpsilon.
+ * @example noiseMultiplierFor({ targetEpsilon: 8, targetDelta: 1e-5, samplingRate: 0.04, steps: 2000 }); // ≈ 1.355 (Opacus: 1.3562 at its 0.01 tolerance)
+ */
+export function noiseMultiplierFor(request: NoiseMultiplierRequest): number {
+  const { targetEpsilon, targetDelta, samplingRate, steps } = request;
+  const makeAccountant = request.accountant ?? (() => new RdpAccountant());
+  const tolerance = request.relativeTolerance ?? DEFAULT_NOISE_SEARCH.relativeTolerance;
+  requireParameter(Number.isFinite(targetEpsilon) && targetEpsilon > 0, "targetEpsilon", targetEpsilon, "must be a finite number > 0");
+  requireTargetDelta(targetDelta, "targetDelta");
+  requireParameter(samplingRate >= 0 && samplingRate <= 1, "samplingRate", samplingRate, "must lie in [0, 1] (batch size / dataset size)");
+  requireParameter(Number.isSafeInteger(steps) && steps >= 1, "steps", steps, "must be a positive integer");
+  requireParameter(tolerance > 0 && tolerance < 1, "relativeTolerance", tolerance, "must lie in (0, 1)");
+  if (samplingRate === 0) return 0;
+  const meets = (z: number): boolean => {
+    const accountant = makeAccountant();
+    accountant.compose(poissonSampled(samplingRate, gaussian(z, 1)), steps);
+    return accountant.epsilon(targetDelta) <= targetEpsilon;
+  };
+  let lo = 1;
+  let hi = 1;
+  while (!meets(hi)) {
+    lo = hi;
+    hi *= 2;
+    requireParameter(hi <= DEFAULT_NOISE_SEARCH.maxNoiseMultiplier, "targetEpsilon", targetEpsilon,
+      `is out of reach below noise multiplier ${DEFAULT_NOISE_SEARCH.maxNoiseMultiplier}; raise targetEpsilon or targetDelta, or lower steps or samplingRate`);
+  }
+  if (lo === hi) {
+    // z = 1 already meets the target: halve until it does not (or the noise is negligible).
+    while (meets(lo)) {
+      hi = lo;
+      lo /= 2;
+      if (lo < DEFAULT_NOISE_SEARCH.minNoiseMultiplier) return hi;
+    }
+  }
+  while (hi > lo * (1 + tolerance)) {
+    const mid = lo + (hi - lo) / 2;
+    if (meets(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
