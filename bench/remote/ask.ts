@@ -12,7 +12,7 @@ import type { ActorSystem } from "../../runtime/index.ts";
 import { compared, type BenchResult } from "../report.ts";
 import { latencies, type Budget } from "../runtime/measure.ts";
 import { LABEL } from "../runtime/message.ts";
-import type { EchoMsg, EchoReply } from "./actors.ts";
+import type { EchoMsg, EchoReply } from "../runtime/actors.ts";
 import { HOSPITAL } from "./processes.ts";
 import type { RawClient } from "./raw-client.ts";
 

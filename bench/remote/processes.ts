@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const ACTORS_MODULE = fileURLToPath(new URL("./actors.ts", import.meta.url));
+const ACTORS_MODULE = fileURLToPath(new URL("../runtime/actors.ts", import.meta.url));
 const RAW_SERVER = fileURLToPath(new URL("./raw-server.ts", import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
@@ -100,7 +100,7 @@ export interface ClusterFiles {
 
 /**
  * A two-node cluster config in `dir`: the hospital runs the suite's `sink` and `echo`
- * actors (from bench/remote/actors.ts); the benchmark process is the second node, with no
+ * actors (from bench/runtime/actors.ts, the same as the runtime suite); the benchmark process is the second node, with no
  * actors. Certificates are read from `dir/keys` (createDevPki) unless `insecure`.
  */
 export async function writeCluster(dir: string, insecure: boolean): Promise<ClusterFiles> {

@@ -12,7 +12,7 @@ import { Packr } from "msgpackr";
 import { compared, type BenchResult } from "../report.ts";
 import { rates, type Budget } from "../runtime/measure.ts";
 import { addMessage, type AddMsg, type Tally } from "../runtime/message.ts";
-import type { SinkMsg } from "./actors.ts";
+import type { SinkMsg } from "../runtime/actors.ts";
 import { HOSPITAL } from "./processes.ts";
 import type { RawClient } from "./raw-client.ts";
 
