@@ -10,8 +10,8 @@ import { ActorSystem, createFrameCodec } from "../../runtime/index.ts";
 import { transportService, type WireFrame } from "../../runtime/remote/proto.ts";
 import { counter, type CounterMsg } from "../fixtures/actors.ts";
 
-const B = "127.0.0.1:47201";
-const C = "127.0.0.1:47202";
+const B = "127.0.0.1:27201";
+const C = "127.0.0.1:27202";
 const MAX_FRAME = 64 * 1024;
 
 interface Outcome {

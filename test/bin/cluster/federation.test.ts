@@ -8,7 +8,8 @@ import { until } from "../../fixtures/cluster-processes.ts";
 
 test("the federation launcher creates dev keys, starts every hospital, restarts one that dies, and stops them all", { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-fed-"));
-  const base = 30_000 + Math.floor(Math.random() * 20_000);
+  // Below the ephemeral range (32768+), so no outgoing connection can hold one of these ports.
+  const base = 20_000 + Math.floor(Math.random() * 12_000);
   const config = join(dir, "cluster.config.json");
   writeFileSync(config, JSON.stringify({
     name: "fed-test",

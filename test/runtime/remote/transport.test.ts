@@ -36,7 +36,7 @@ async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
 }
 
 test("tell and ask cross nodes over mutual TLS, in order, both directions", async () => {
-  const { a, b } = await pair(mtls("node-a"), mtls("node-b"), 47101, 47102);
+  const { a, b } = await pair(mtls("node-a"), mtls("node-b"), 27101, 27102);
   try {
     const onB = await b.spawn(counter, 0, { name: "counter" });
     const onA = await a.spawn(counter, 100, { name: "counter" });
@@ -58,7 +58,7 @@ test("tell and ask cross nodes over mutual TLS, in order, both directions", asyn
 test("a certificate from another CA is refused; a valid certificate claiming another node's id is refused and logged", async () => {
   // node-a presents a certificate signed by a rogue CA.
   const rogue = { ...mtls("node-b", "rogue"), caPem: mtls("node-a").caPem };
-  const { a, b } = await pair(rogue, mtls("node-b"), 47111, 47112);
+  const { a, b } = await pair(rogue, mtls("node-b"), 27111, 27112);
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(b.transport!.peers()[0]!.up, false, "no stream from a foreign CA");
@@ -67,7 +67,7 @@ test("a certificate from another CA is refused; a valid certificate claiming ano
     await b.stop();
   }
   // node-c's genuine certificate used by a process claiming to be node-a.
-  const { a: a2, b: b2 } = await pair(mtls("node-c"), mtls("node-b"), 47121, 47122);
+  const { a: a2, b: b2 } = await pair(mtls("node-c"), mtls("node-b"), 27121, 27122);
   try {
     const refusal = await firstValueFrom(b2.transport!.refusals$);
     assert.match(refusal.reason, /certificate identity "node-c" does not match the claimed node "node-a"/);
@@ -79,7 +79,7 @@ test("a certificate from another CA is refused; a valid certificate claiming ano
 });
 
 test("a plaintext client is refused by a TLS node", async () => {
-  const { a, b } = await pair({ kind: "insecure" }, mtls("node-b"), 47131, 47132);
+  const { a, b } = await pair({ kind: "insecure" }, mtls("node-b"), 27131, 27132);
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(b.transport!.peers()[0]!.up, false);
