@@ -6,7 +6,7 @@
 import type { Accountant } from "./events.ts";
 import { gaussian, poissonSampled } from "./events.ts";
 import { requireParameter } from "./errors.ts";
-import { logNormalCdf } from "./normal.ts";
+import { erf, logNormalCdf } from "./normal.ts";
 import { RdpAccountant } from "./rdp.ts";
 
 const requireSensitivity = (sensitivity: number): void =>
@@ -15,10 +15,37 @@ const requireTargetDelta = (delta: number, field = "delta"): void =>
   requireParameter(delta > 0 && delta < 1, field, delta, "must lie in (0, 1); typical targets are below 1/dataset size");
 
 /**
+ * P(m − h < Z ≤ m + h) = ∫_{−h}^{h} φ(m + t) dt for a narrow interval (h < ½), to full relative
+ * precision, by the series φ(m)·Σ_{n even} 2h·fₙ/(n+1) with fₙ = Heₙ(m)·hⁿ/n!, from
+ * e^{xt − t²/2} = Σ Heₙ(x)·tⁿ/n! (probabilists' Hermite polynomials). The recurrence
+ * f_{n+1} = (mh·fₙ − h²·f_{n−1})/(n+1) keeps every number bounded, and here mh = −ε/2.
+ */
+function narrowNormalMass(m: number, h: number): number {
+  if (0.5 * m * m > 745) return 0; // φ(m) underflows: the mass is below 1e-300 (and the series could overflow)
+  const mh = m * h;
+  let fPrevious = 0;
+  let f = 1; // f₀
+  let sum = 0;
+  for (let n = 0; n < 10_000; n++) {
+    if (n % 2 === 0) {
+      const term = (2 * h * f) / (n + 1);
+      sum += term;
+      if (n > Math.abs(mh) + 2 && Math.abs(term) <= 1e-17 * sum) break;
+    }
+    const fNext = (mh * f - h * h * fPrevious) / (n + 1);
+    fPrevious = f;
+    f = fNext;
+  }
+  return (Math.exp(-0.5 * m * m) / Math.sqrt(2 * Math.PI)) * sum;
+}
+
+/**
  * The exact δ at which the Gaussian mechanism N(0, σ²) on a query of L2 sensitivity Δ is
  * (ε, δ)-DP (Balle & Wang 2018, "Improving the Gaussian Mechanism for Differential Privacy",
- * arXiv:1805.06530, Thm 8): δ = Φ(Δ/(2σ) − εσ/Δ) − e^ε·Φ(−Δ/(2σ) − εσ/Δ). Evaluated as
- * Φ(a)·(1 − e^{ε + log Φ(b) − log Φ(a)}), so it keeps its relative accuracy when δ is tiny.
+ * arXiv:1805.06530, Thm 8): δ = Φ(a) − e^ε·Φ(b) with a = Δ/(2σ) − εσ/Δ, b = −Δ/(2σ) − εσ/Δ.
+ * Evaluated so that a tiny δ keeps its relative accuracy: δ = P(b < Z ≤ a) − (e^ε − 1)·Φ(b), the
+ * probability through erf, or by its series when σ > Δ makes (b, a] narrow; deep in the tail
+ * (a < −1, σ ≤ Δ) as Φ(a)·(1 − e^{ε + log Φ(b) − log Φ(a)}).
  * @example gaussianDelta(1, 1 / 3); // ≈ 0.78760074 (dp_accounting pld/accountant_test)
  */
 export function gaussianDelta(epsilon: number, sigma: number, sensitivity = 1): number {
@@ -28,9 +55,18 @@ export function gaussianDelta(epsilon: number, sigma: number, sensitivity = 1): 
   if (sensitivity === 0 || epsilon === Infinity) return 0;
   if (sigma === 0) return 1;
   const ratio = sensitivity / sigma;
-  const logA = logNormalCdf(ratio / 2 - epsilon / ratio);
-  const logB = epsilon + logNormalCdf(-ratio / 2 - epsilon / ratio);
-  return Math.max(0, Math.exp(logA) * -Math.expm1(logB - logA));
+  const middle = -epsilon / ratio;
+  const a = middle + ratio / 2;
+  const b = middle - ratio / 2;
+  const logB = logNormalCdf(b);
+  if (ratio >= 1 && a < -1) {
+    const logA = logNormalCdf(a);
+    return Math.max(0, Math.exp(logA) * -Math.expm1(epsilon + logB - logA));
+  }
+  const between = ratio < 1 ? narrowNormalMass(middle, ratio / 2) : 0.5 * (erf(a * Math.SQRT1_2) - erf(b * Math.SQRT1_2));
+  if (epsilon === 0) return between;
+  const logExpm1Epsilon = epsilon > 1 ? epsilon + Math.log1p(-Math.exp(-epsilon)) : Math.log(Math.expm1(epsilon));
+  return Math.max(0, between - Math.exp(logExpm1Epsilon + logB));
 }
 
 /**
@@ -108,7 +144,7 @@ export const DEFAULT_NOISE_SEARCH = { relativeTolerance: 1e-9, maxNoiseMultiplie
  * Gaussian with rate q are (targetEpsilon, targetDelta)-DP under the given accountant — Opacus's
  * `get_noise_multiplier` and dp_accounting's `mechanism_calibration`, by bisection on z (ε falls
  * as z grows). Returns the upper end of the final bracket, whose ε is ≤ targetEpsilon.
- * @example noiseMultiplierFor({ targetEpsilon: 8, targetDelta: 1e-5, samplingRate: 0.04, steps: 2000 }); // ≈ 1.355 (Opacus: 1.3562 at its 0.01 tolerance)
+ * @example noiseMultiplierFor({ targetEpsilon: 8, targetDelta: 1e-5, samplingRate: 0.04, steps: 2000 }); // ≈ 1.3561 (Opacus: 1.3562 at its 0.01 tolerance)
  */
 export function noiseMultiplierFor(request: NoiseMultiplierRequest): number {
   const { targetEpsilon, targetDelta, samplingRate, steps } = request;

@@ -2,22 +2,26 @@
  * log A_α for the Poisson-subsampled Gaussian (Mironov, Talwar & Zhang 2019, "Rényi
  * Differential Privacy of the Sampled Gaussian Mechanism", arXiv:1908.10530, Sec. 3.3), where
  * A_α = E_{z∼N(0,σ²)}[((1−q) + q·e^{(2z−1)/(2σ²)})^α] and the RDP at order α is log(A_α)/(α−1).
- * Never rounds toward a smaller A_α than it can justify: a fractional series that does not
- * converge returns +∞, which excludes that order from any ε.
+ * Also: the one Gaussian a nested composition of Gaussians amounts to, for Poisson sampling.
+ * Never rounds toward a smaller A_α than it can justify: a fractional series adds its remainder
+ * bound, and one that does not converge returns +∞, which excludes that order from any ε.
  */
+import type { PrivacyEvent } from "./events.ts";
 import { logErfc } from "./normal.ts";
 
 const LOG_HALF = Math.log(0.5);
 /** Past this many terms a fractional series counts as divergent (+∞); 1e-10 needs ≈ 1e10^{1/(α+2)}. */
 const MAX_FRACTIONAL_TERMS = 1_000_000;
-/** Stop once the remainder bound is below e^{−23} ≈ 1e-10 of A_α − 1. */
-const LOG_RELATIVE_REMAINDER = -23;
-const LOG_DOUBLE_RESOLUTION = -37;
+/** Stop once the remainder bound is below e^{−27} ≈ 2e-12 of A_α − 1… */
+const LOG_RELATIVE_REMAINDER = -27;
+/** …or below e^{−39} ≈ 1e-17 of A_α, under what a double resolves of A_α ≈ 1 anyway. */
+const LOG_ABSOLUTE_REMAINDER = -39;
 
 /** log(e^a + e^b). */
 function logAdd(a: number, b: number): number {
   if (a === -Infinity) return b;
   if (b === -Infinity) return a;
+  if (a === Infinity || b === Infinity) return Infinity;
   return Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
 }
 
@@ -83,9 +87,9 @@ function logMomentInteger(q: number, sigma: number, alpha: number): number {
  * Both series decay only polynomially, as i^{−(α+2)}: the exponential factors cancel exactly,
  * which is why dp_accounting's 1000-term cap gives up (returns ∞) at small α for moderate q. So
  * we stop by the alternating-series bound instead: once the signs alternate and both terms
- * shrink, the remainder is at most the last terms, and we stop when they fall below 1e-10 of
- * A_α − 1 (which the RDP is made of, so tiny q keeps its relative accuracy) and add them to the
- * total, so the result is never below A_α.
+ * shrink, the remainder is at most the last terms, and we stop when they fall below 2e-12 of
+ * A_α − 1 (which the RDP is made of, so tiny q keeps its relative accuracy) or below 1e-17 of
+ * A_α (huge σ), and add them to the total, so the result is never below A_α.
  */
 function logMomentFractional(q: number, sigma: number, alpha: number): number {
   const logQ = Math.log(q);
@@ -110,9 +114,9 @@ function logMomentFractional(q: number, sigma: number, alpha: number): number {
       addSigned(total, a1.sign, a1.log);
       if (total.sign < 0) return Infinity;
       const remainder = logAdd(logS0, logS1);
-      // A_α − 1, floored at the resolution of A_α ≈ 1 in doubles (e^{−37} ≈ 1e-16).
-      const logExcess = Math.max(total.log > 0 ? logExpm1(total.log) : -Infinity, LOG_DOUBLE_RESOLUTION);
-      if (remainder < logExcess + LOG_RELATIVE_REMAINDER) return logAdd(total.log, remainder);
+      const logExcess = total.log > 0 ? logExpm1(total.log) : -Infinity; // log(A_α − 1)
+      const tolerance = Math.max(logExcess + LOG_RELATIVE_REMAINDER, total.log + LOG_ABSOLUTE_REMAINDER);
+      if (remainder < tolerance) return logAdd(total.log, remainder);
     }
     lastS0 = logS0;
     lastS1 = logS1;
@@ -128,4 +132,37 @@ function logMomentFractional(q: number, sigma: number, alpha: number): number {
  */
 export function logSubsampledGaussianMoment(q: number, sigma: number, alpha: number): number {
   return Number.isInteger(alpha) ? logMomentInteger(q, sigma, alpha) : logMomentFractional(q, sigma, alpha);
+}
+
+/**
+ * The noise multiplier of the single Gaussian equivalent to a composition of Gaussians,
+ * (Σ zᵢ⁻²)^{−1/2} (Mironov, Talwar & Zhang 2019, Sec. 3; dp_accounting's
+ * `_effective_gaussian_noise_multiplier`), or null when the event is not built from Gaussians.
+ */
+export function effectiveNoiseMultiplier(event: PrivacyEvent): number | null {
+  const precision = gaussianPrecision(event);
+  return precision === null ? null : 1 / Math.sqrt(precision);
+}
+
+/** Σ (Δ/σ)², the "precision" that composes additively; null for a non-Gaussian event. */
+function gaussianPrecision(event: PrivacyEvent): number | null {
+  switch (event.kind) {
+    case "gaussian":
+      return event.sensitivity === 0 ? 0 : (event.sensitivity / event.sigma) ** 2;
+    case "selfComposed": {
+      const inner = gaussianPrecision(event.event);
+      return inner === null ? null : inner * event.count;
+    }
+    case "composed": {
+      let total = 0;
+      for (const inner of event.events) {
+        const p = gaussianPrecision(inner);
+        if (p === null) return null;
+        total += p;
+      }
+      return total;
+    }
+    default:
+      return null;
+  }
 }

@@ -6,7 +6,9 @@
  */
 import type { Accountant, PrivacyEvent, Unsupported } from "./events.ts";
 import { UnsupportedPrivacyEvent, requireParameter } from "./errors.ts";
-import { logSubsampledGaussianMoment } from "./rdp-sampled-gaussian.ts";
+import { effectiveNoiseMultiplier, logSubsampledGaussianMoment } from "./rdp-sampled-gaussian.ts";
+
+export { effectiveNoiseMultiplier } from "./rdp-sampled-gaussian.ts";
 
 /**
  * Opacus's `RDPAccountant.DEFAULT_ALPHAS` (`accountants/rdp.py`), also the grid of
@@ -85,8 +87,9 @@ export function rdpSubsampledGaussian(q: number, noiseMultiplier: number, alpha:
   if (q === 0 || noiseMultiplier === Infinity) return 0;
   if (alpha === Infinity || noiseMultiplier === 0) return Infinity;
   if (q === 1) return alpha / (2 * noiseMultiplier * noiseMultiplier);
-  // A_α ≥ 1 in exact arithmetic; a rounding below it must not report a negative divergence.
-  return Math.max(0, logSubsampledGaussianMoment(q, noiseMultiplier, alpha) / (alpha - 1));
+  // A_α ≥ 1 in exact arithmetic: a rounding below it reports 0, and a NaN (σ below ~1e-154) +∞.
+  const rdp = logSubsampledGaussianMoment(q, noiseMultiplier, alpha) / (alpha - 1);
+  return Number.isNaN(rdp) ? Infinity : Math.max(0, rdp);
 }
 
 function requireCurve(orders: readonly number[], rdp: ArrayLike<number>): void {
@@ -145,39 +148,6 @@ export function rdpToDelta(orders: readonly number[], rdp: ArrayLike<number>, ep
   return { delta: Math.min(Math.exp(best.logDelta), 1), order: best.order };
 }
 
-/**
- * The noise multiplier of the single Gaussian equivalent to a composition of Gaussians,
- * (Σ zᵢ⁻²)^{−1/2} (Mironov, Talwar & Zhang 2019, Sec. 3; dp_accounting's
- * `_effective_gaussian_noise_multiplier`), or null when the event is not built from Gaussians.
- */
-export function effectiveNoiseMultiplier(event: PrivacyEvent): number | null {
-  const precision = gaussianPrecision(event);
-  return precision === null ? null : 1 / Math.sqrt(precision);
-}
-
-/** Σ (Δ/σ)², the "precision" that composes additively; null for a non-Gaussian event. */
-function gaussianPrecision(event: PrivacyEvent): number | null {
-  switch (event.kind) {
-    case "gaussian":
-      return event.sensitivity === 0 ? 0 : (event.sensitivity / event.sigma) ** 2;
-    case "selfComposed": {
-      const inner = gaussianPrecision(event.event);
-      return inner === null ? null : inner * event.count;
-    }
-    case "composed": {
-      let total = 0;
-      for (const inner of event.events) {
-        const p = gaussianPrecision(inner);
-        if (p === null) return null;
-        total += p;
-      }
-      return total;
-    }
-    default:
-      return null;
-  }
-}
-
 /** Validates an event's numbers (throwing InvalidPrivacyParameter, named by path) and finds what RDP cannot count. */
 function unsupportedIn(event: PrivacyEvent, path: string): Unsupported | null {
   switch (event.kind) {
@@ -199,7 +169,7 @@ function unsupportedIn(event: PrivacyEvent, path: string): Unsupported | null {
       requireRate(event.samplingRate, `${path}.samplingRate`);
       const inner = unsupportedIn(event.event, `${path}.event`);
       if (inner !== null) return inner;
-      if (gaussianPrecision(event.event) !== null) return null;
+      if (effectiveNoiseMultiplier(event.event) !== null) return null;
       return { kind: "unsupported", event, reason: `the RDP accountant amplifies only Gaussian mechanisms by Poisson sampling, not "${event.event.kind}"` };
     }
     case "selfComposed":
@@ -277,6 +247,7 @@ export class RdpAccountant implements Accountant {
     this.#rdp = new Float64Array(orders.length);
   }
 
+  /** Unsupported for what RDP cannot count; throws InvalidPrivacyParameter on a malformed number. Changes nothing. */
   check(event: PrivacyEvent): Unsupported | null {
     return unsupportedIn(event, event.kind);
   }
