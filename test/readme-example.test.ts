@@ -19,6 +19,10 @@ test("the README's library example runs as written", async () => {
     assert.match(stdout, /started fed:\/\/clinic\/user\/core\/counter/);
     assert.match(stdout, /total 42/);
     assert.match(stdout, /stopped fed:\/\/clinic\/user\/core$/m);
+    const privacy = await promisify(execFile)(process.execPath, ["--import", "tsx", join(dir, "privacy.ts")], { cwd: root, timeout: 60_000 });
+    assert.match(privacy.stdout, /^DP-SGD 2\.597 2\.382$/m);
+    assert.match(privacy.stdout, /^answer 0\.726$/m);
+    assert.match(privacy.stdout, /^sigma 7\.0318 true$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

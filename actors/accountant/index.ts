@@ -1,0 +1,13 @@
+/**
+ * The Accountant's public face. Today: its privacy mathematics — events, accountants (RDP,
+ * PLD), composition theorems, calibration, secure noise and budget periods. The ledger, the
+ * audit trail and the actor arrive with the rest of the Accountant issue.
+ */
+export * from "./events.ts";
+export { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "./errors.ts";
+export { RdpAccountant, DEFAULT_RDP_ORDERS, computeRdp, rdpToEpsilon, rdpToDelta, rdpGaussian, rdpSubsampledGaussian } from "./rdp.ts";
+export { PldAccountant, DEFAULT_PLD_OPTIONS, type PldAccountantOptions } from "./pld.ts";
+export { basicComposition, advancedComposition, optimalHomogeneousComposition } from "./composition.ts";
+export { analyticGaussianSigma, classicGaussianSigma, gaussianDelta, laplaceScale, noiseMultiplierFor, DEFAULT_NOISE_SEARCH } from "./calibration.ts";
+export { addGaussianNoise, addLaplaceNoise, discreteGaussian, discreteLaplace, cryptoRandomSource, DEFAULT_NOISE_OPTIONS, type RandomSource } from "./noise.ts";
+export { periodOf, DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, RESET_SCHEDULES, type BudgetPeriod, type ResetSchedule } from "./periods.ts";
