@@ -33,6 +33,9 @@ export async function runFederationDemo(opts: { config: string; once: boolean })
     return 0;
   }
   say("");
+  say("Try, in another terminal:");
+  say(`  npx fedrouter repl --hospital ${cluster.hospitals[0]!.id}            # the operator REPL: .tree, .ask node/visits {"type":"visit"}, .events`);
+  say(`  printf '.tree\\n' | npx fedrouter repl --hospital ${cluster.hospitals.at(-1)!.id}   # scripted`);
   say("Ctrl-C stops the federation (each hospital stops its actors in reverse order and closes LMDB).");
   const stop = new Promise<{ reason: string }>((resolve) => {
     const handler = () => resolve({ reason: "interrupted" });
