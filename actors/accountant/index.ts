@@ -11,3 +11,4 @@ export { basicComposition, advancedComposition, optimalHomogeneousComposition } 
 export { analyticGaussianSigma, classicGaussianSigma, gaussianDelta, laplaceScale, noiseMultiplierFor, DEFAULT_NOISE_SEARCH } from "./calibration.ts";
 export { addGaussianNoise, addLaplaceNoise, discreteGaussian, discreteLaplace, cryptoRandomSource, DEFAULT_NOISE_OPTIONS, type RandomSource } from "./noise.ts";
 export { periodOf, DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, RESET_SCHEDULES, type BudgetPeriod, type ResetSchedule } from "./periods.ts";
+export * from "./ledger.ts";
