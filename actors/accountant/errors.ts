@@ -33,3 +33,14 @@ export class UnsupportedPrivacyEvent extends Error {
 export function requireParameter(ok: boolean, field: string, value: number, reason: string): void {
   if (!ok) throw new InvalidPrivacyParameter(field, value, reason);
 }
+
+/** An audit entry or canonical value that cannot be recorded: wrong type, too long, not encodable. */
+export class InvalidAuditEntry extends Error {
+  readonly code = "INVALID_AUDIT_ENTRY";
+  constructor(readonly field: string, readonly reason: string) {
+    super(`audit field ${field} is invalid: ${reason}`);
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}

@@ -4,7 +4,7 @@
  * audit trail and the actor arrive with the rest of the Accountant issue.
  */
 export * from "./events.ts";
-export { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "./errors.ts";
+export { InvalidPrivacyParameter, UnsupportedPrivacyEvent, InvalidAuditEntry } from "./errors.ts";
 export { RdpAccountant, DEFAULT_RDP_ORDERS, computeRdp, rdpToEpsilon, rdpToDelta, rdpGaussian, rdpSubsampledGaussian } from "./rdp.ts";
 export { PldAccountant, DEFAULT_PLD_OPTIONS, type PldAccountantOptions } from "./pld.ts";
 export { basicComposition, advancedComposition, optimalHomogeneousComposition } from "./composition.ts";
@@ -12,3 +12,4 @@ export { analyticGaussianSigma, classicGaussianSigma, gaussianDelta, laplaceScal
 export { addGaussianNoise, addLaplaceNoise, discreteGaussian, discreteLaplace, cryptoRandomSource, DEFAULT_NOISE_OPTIONS, type RandomSource } from "./noise.ts";
 export { periodOf, DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, RESET_SCHEDULES, type BudgetPeriod, type ResetSchedule } from "./periods.ts";
 export * from "./ledger.ts";
+export { appendAudit, verifyAudit, toJsonLines, hashEntry, GENESIS_HASH, AUDIT_ACTIONS, type AuditEntry, type AuditFields, type AuditVerdict, type AuditAction } from "./audit.ts";

@@ -1,0 +1,160 @@
+/**
+ * The Accountant's tamper-evident audit trail (SPEC §5): a hash chain of entries. Pure — the
+ * ledger stores entries in its journal. Each hash = SHA-256(prevHash bytes ‖ canonical msgpack
+ * of the entry without `hash`). Entries carry no request content (only its sha256) and no free
+ * text except `detail` (≤ 200 chars, no newlines).
+ *
+ * What verifyAudit detects: an edited entry, a deleted, swapped or reordered entry, a removed
+ * first entry. Truncation at the TAIL leaves a valid shorter chain: it is detectable only with
+ * an anchor, `expectedLastHash`, kept by the caller outside the trail.
+ */
+import { createHash } from "node:crypto";
+import { canonicalMsgpack } from "./canonical.ts";
+import { InvalidAuditEntry } from "./errors.ts";
+import type { PrivacyEvent } from "./events.ts";
+
+export const GENESIS_HASH = "0".repeat(64);
+export const AUDIT_ACTIONS = ["reserve", "commit", "release", "refuse", "expire", "reset", "set-budget"] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export const MAX_DETAIL = 200;
+const MAX_ID = 128;
+
+export interface AuditEntry {
+  seq: number;
+  atMs: number;
+  /** Who: a user id or operator. */
+  actor: string;
+  action: AuditAction;
+  user?: string;
+  department?: string;
+  requestId?: string;
+  /** sha256 hex of the request content — never the content. */
+  contentHash?: string;
+  event?: PrivacyEvent;
+  cost?: { epsilon: number; delta: number };
+  remaining?: { epsilon: number; delta: number };
+  detail?: string;
+  prevHash: string;
+  hash: string;
+}
+export type AuditFields = Omit<AuditEntry, "seq" | "prevHash" | "hash">;
+
+export type AuditVerdict =
+  | { ok: true; count: number; lastHash: string }
+  /** firstBad: the seq written in the first entry that fails; index: its 0-based position in the input. */
+  | { ok: false; firstBad: number; index: number; reason: "edited" | "deleted-or-reordered" | "truncated-head" | "bad-genesis" | "malformed"; detail: string };
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const ID = /^[\x21-\x7e]+$/;
+const KEYS = new Set(["seq", "atMs", "actor", "action", "user", "department", "requestId", "contentHash", "event", "cost", "remaining", "detail", "prevHash", "hash"]);
+
+function bad(field: string, reason: string): never {
+  throw new InvalidAuditEntry(field, reason);
+}
+function checkId(field: string, v: unknown, required: boolean): void {
+  if (v === undefined) { if (required) bad(field, "required"); return; }
+  if (typeof v !== "string" || v.length === 0 || v.length > MAX_ID || !ID.test(v)) bad(field, `must be 1..${MAX_ID} printable non-space ASCII characters`);
+}
+function checkPair(field: string, v: unknown): void {
+  if (v === undefined) return;
+  const p = v as { epsilon?: unknown; delta?: unknown };
+  if (typeof v !== "object" || v === null || Object.keys(v).length !== 2 || typeof p.epsilon !== "number" || typeof p.delta !== "number" || !Number.isFinite(p.epsilon) || !Number.isFinite(p.delta))
+    bad(field, "must be { epsilon, delta } of finite numbers");
+}
+function checkEvent(v: unknown, depth = 0): void {
+  if (depth > 32 || typeof v !== "object" || v === null) bad("event", "must be a PrivacyEvent");
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "kind") { if (typeof x !== "string" || !/^[a-zA-Z]{1,32}$/.test(x)) bad("event.kind", "must be a kind name"); }
+    else if (k === "event") checkEvent(x, depth + 1);
+    else if (k === "events") { if (!Array.isArray(x)) bad("event.events", "must be an array"); x.forEach((e) => checkEvent(e, depth + 1)); }
+    else if (typeof x !== "number" || !Number.isFinite(x)) bad(`event.${k}`, "must be a finite number");
+  }
+}
+
+/** The containsText guard: throws InvalidAuditEntry on any field of the wrong type or holding free text. */
+export function checkAuditFields(f: AuditFields): void {
+  for (const k of Object.keys(f)) if (!KEYS.has(k) || k === "seq" || k === "prevHash" || k === "hash") bad(k, "unknown field");
+  if (typeof f.atMs !== "number" || !Number.isSafeInteger(f.atMs) || f.atMs < 0) bad("atMs", "must be a non-negative integer of ms");
+  checkId("actor", f.actor, true);
+  if (!(AUDIT_ACTIONS as readonly string[]).includes(f.action)) bad("action", `must be one of ${AUDIT_ACTIONS.join(", ")}`);
+  checkId("user", f.user, false);
+  checkId("department", f.department, false);
+  checkId("requestId", f.requestId, false);
+  if (f.contentHash !== undefined && (typeof f.contentHash !== "string" || !HEX64.test(f.contentHash))) bad("contentHash", "must be 64 lowercase hex digits (sha256), never the content");
+  if (f.event !== undefined) checkEvent(f.event);
+  checkPair("cost", f.cost);
+  checkPair("remaining", f.remaining);
+  if (f.detail !== undefined && (typeof f.detail !== "string" || f.detail.length > MAX_DETAIL || /[\r\n\u2028\u2029]/.test(f.detail))) bad("detail", `must be a string of at most ${MAX_DETAIL} characters without newlines`);
+}
+
+/** The entry's own key/values minus `hash`, undefined fields dropped. */
+function body(e: Omit<AuditEntry, "hash"> & { hash?: string }): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (k !== "hash" && v !== undefined) o[k] = v;
+  return o;
+}
+
+export function hashEntry(e: Omit<AuditEntry, "hash"> & { hash?: string }): string {
+  return createHash("sha256").update(Buffer.from(e.prevHash, "hex")).update(canonicalMsgpack(body(e))).digest("hex");
+}
+
+export function appendAudit(prev: AuditEntry | undefined, fields: AuditFields): AuditEntry {
+  checkAuditFields(fields);
+  const base = { ...(body(fields as AuditEntry) as AuditFields), seq: prev ? prev.seq + 1 : 1, prevHash: prev ? prev.hash : GENESIS_HASH };
+  return { ...base, hash: hashEntry(base) };
+}
+
+export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastHash?: string } = {}): AuditVerdict {
+  let prev: AuditEntry | undefined;
+  let count = 0;
+  for (const e of entries) {
+    const at = typeof e?.seq === "number" ? e.seq : count + 1;
+    if (typeof e !== "object" || e === null || !Number.isSafeInteger(e.seq) || typeof e.hash !== "string" || !HEX64.test(e.hash) || typeof e.prevHash !== "string" || !HEX64.test(e.prevHash))
+      return { ok: false, firstBad: at, index: count, reason: "malformed", detail: `entry #${count + 1} lacks a valid seq, hash or prevHash` };
+    let h: string;
+    try {
+      h = hashEntry(e);
+    } catch (err) {
+      return { ok: false, firstBad: at, index: count, reason: "malformed", detail: `entry seq ${e.seq} cannot be encoded: ${(err as Error).message}` };
+    }
+    if (h !== e.hash) return { ok: false, firstBad: e.seq, index: count, reason: "edited", detail: `entry seq ${e.seq}: hash does not match its content` };
+    if (prev === undefined) {
+      if (e.seq !== 1 || e.prevHash !== GENESIS_HASH) {
+        const reason = e.seq !== 1 ? "truncated-head" : "bad-genesis";
+        return { ok: false, firstBad: e.seq, index: count, reason, detail: `first entry is seq ${e.seq} with prevHash ${e.prevHash.slice(0, 12)}…; expected seq 1 after the genesis hash` };
+      }
+    } else if (e.seq !== prev.seq + 1 || e.prevHash !== prev.hash) {
+      return { ok: false, firstBad: e.seq, index: count, reason: "deleted-or-reordered", detail: `entry seq ${e.seq} does not follow seq ${prev.seq}` };
+    }
+    prev = e;
+    count++;
+  }
+  const lastHash = prev ? prev.hash : GENESIS_HASH;
+  if (opts.expectedLastHash !== undefined && opts.expectedLastHash !== lastHash)
+    return { ok: false, firstBad: count + 1, index: count, reason: "deleted-or-reordered", detail: `chain ends at seq ${count} with a hash other than the anchor: entries after it are missing (tail truncation)` };
+  return { ok: true, count, lastHash };
+}
+
+const ORDER = ["seq", "atMs", "actor", "action", "user", "department", "requestId", "contentHash", "event", "cost", "remaining", "detail", "prevHash", "hash"];
+function stable(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stable);
+  if (typeof v === "object" && v !== null) {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) o[k] = stable((v as Record<string, unknown>)[k]);
+    return o;
+  }
+  return v;
+}
+
+/** Export: one JSON object per line (entry fields in a fixed order, nested keys sorted), filtered by atMs ∈ [fromMs, toMs]. */
+export function toJsonLines(entries: Iterable<AuditEntry>, opts: { fromMs?: number; toMs?: number } = {}): string {
+  const lines: string[] = [];
+  for (const e of entries) {
+    if (opts.fromMs !== undefined && e.atMs < opts.fromMs) continue;
+    if (opts.toMs !== undefined && e.atMs > opts.toMs) continue;
+    const o: Record<string, unknown> = {};
+    for (const k of ORDER) { const v = (e as unknown as Record<string, unknown>)[k]; if (v !== undefined) o[k] = stable(v); }
+    lines.push(JSON.stringify(o));
+  }
+  return lines.length ? lines.join("\n") + "\n" : "";
+}
