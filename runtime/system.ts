@@ -97,7 +97,7 @@ export class ActorSystem {
     const system = new ActorSystem(opts, store);
     await system.root.start();
     if (opts.remote !== undefined) {
-      checkRemoteOptions(system.node, opts.remote);
+      checkRemoteOptions(opts.remote);
       system.transport = new RemoteTransport(system.node, system.router, system.breakers, system.log, opts.remote);
       try {
         await system.transport.start();

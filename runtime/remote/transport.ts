@@ -64,7 +64,7 @@ export class RemoteTransport {
   readonly refusals$ = new Subject<Refusal>();
   address = "";
   private readonly links = new Map<string, PeerLink>();
-  private readonly server = new grpc.Server(this.grpcOptions());
+  private readonly server: grpc.Server;
   private readonly clients = new Map<string, grpc.Client>();
   private readonly attempts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -81,6 +81,9 @@ export class RemoteTransport {
     private readonly opts: RemoteOptions,
   ) {
     this.linkOptions = { ...DEFAULT_LINK, ...opts.link };
+    // Built here, not as a field initializer: fields initialise before `opts` is assigned,
+    // which silently gave the server the default keepalive and message-size limits.
+    this.server = new grpc.Server(this.grpcOptions());
     this.decoder = createFrameCodec({ maxFrameBytes: this.linkOptions.maxFrameBytes, resolveRef: (path) => router.fabric.ref(path) });
     for (const peer of opts.peers) {
       if (peer.id === node) continue;
@@ -287,8 +290,8 @@ export class RemoteTransport {
   }
 
   private grpcOptions(): grpc.ChannelOptions {
-    const keepaliveMs = this.opts?.keepaliveMs ?? DEFAULT_REMOTE.keepaliveMs;
-    const maxBytes = (this.opts?.link?.maxFrameBytes ?? DEFAULT_LINK.maxFrameBytes) + 1_024;
+    const keepaliveMs = this.opts.keepaliveMs ?? DEFAULT_REMOTE.keepaliveMs;
+    const maxBytes = this.linkOptions.maxFrameBytes + 1_024;
     return {
       "grpc.keepalive_time_ms": keepaliveMs,
       "grpc.keepalive_timeout_ms": Math.max(1_000, keepaliveMs / 2),
@@ -323,7 +326,7 @@ function commonName(cert: PeerCertificate): string | undefined {
 }
 
 /** Checks peers and the listen address before anything binds. */
-export function checkRemoteOptions(node: string, opts: RemoteOptions): void {
+export function checkRemoteOptions(opts: RemoteOptions): void {
   if (!/^[^:]+:\d+$/.test(opts.listen)) throw new InvalidArgument("remote.listen", `"${opts.listen}" is not host:port`);
   const ids = new Set<string>();
   for (const [i, peer] of opts.peers.entries()) {
@@ -331,5 +334,4 @@ export function checkRemoteOptions(node: string, opts: RemoteOptions): void {
     if (ids.has(peer.id)) throw new InvalidArgument(`remote.peers[${i}].id`, `"${peer.id}" appears twice`);
     ids.add(peer.id);
   }
-  void node;
 }
