@@ -11,6 +11,7 @@
  * PMFs by FFT; `count` repetitions raise the spectrum to the power `count` (pld-math.ts).
  */
 import type { Accountant, PrivacyEvent, Unsupported } from "./events.ts";
+import { findUnsupported, type SamplingRule } from "./event-check.ts";
 import { UnsupportedPrivacyEvent, requireParameter } from "./errors.ts";
 import {
   BLATANT_PMF, IDENTITY_PMF, type LossPmf, type PrivacyLossDistribution, composePlds, connectTheDots, normalCdf,
@@ -193,48 +194,14 @@ export function pureDpPld(epsilon: number, interval = 1e-4): PrivacyLossDistribu
 
 // ---------------------------------------------------------------- the accountant
 
-/** Each named number must be finite and ≥ 0; returns null, so a case can end with it. */
-function requireNonNegative(path: string, fields: Record<string, number>): null {
-  for (const [name, value] of Object.entries(fields)) requireParameter(Number.isFinite(value) && value >= 0, `${path}.${name}`, value, "must be a finite number ≥ 0");
-  return null;
-}
 const requireCount = (value: number, field: string): void =>
   requireParameter(Number.isSafeInteger(value) && value >= 1, field, value, "must be a positive integer");
 
-/** Throws InvalidPrivacyParameter on a malformed number (named by path); else the first sub-event it cannot count, or null. */
-function unsupportedIn(event: PrivacyEvent, path: string): Unsupported | null {
-  switch (event.kind) {
-    case "gaussian": return requireNonNegative(path, { sigma: event.sigma, sensitivity: event.sensitivity });
-    case "laplace": return requireNonNegative(path, { scale: event.scale, sensitivity: event.sensitivity });
-    case "gnmax": return requireNonNegative(path, { sigma: event.sigma });
-    case "exponential":
-      requireParameter(event.epsilon >= 0, `${path}.epsilon`, event.epsilon, "must be a number ≥ 0 (Infinity allowed)");
-      return null;
-    case "poissonSampled": {
-      const rate = event.samplingRate;
-      requireParameter(rate >= 0 && rate <= 1, `${path}.samplingRate`, rate, "a sampling rate must lie in [0, 1]");
-      const inner = unsupportedIn(event.event, `${path}.event`);
-      if (inner !== null || event.event.kind === "gaussian" || event.event.kind === "laplace") return inner;
-      // Amplification by Poisson sampling is written for additive noise under add/remove
-      // neighbours (dp_accounting from_gaussian/laplace_mechanism with sampling_prob);
-      // GNMax's √2 is a replace-one sensitivity.
-      return { kind: "unsupported", event, reason: `the PLD accountant samples only gaussian and laplace events, not "${event.event.kind}"` };
-    }
-    case "selfComposed":
-      requireCount(event.count, `${path}.count`);
-      return unsupportedIn(event.event, `${path}.event`);
-    case "composed":
-      for (const [i, inner] of event.events.entries()) {
-        const found = unsupportedIn(inner, `${path}.events[${i}]`);
-        if (found !== null) return found;
-      }
-      return null;
-    default: {
-      const unknown: { kind: string } = event;
-      return { kind: "unsupported", event, reason: `unknown event kind "${unknown.kind}"` };
-    }
-  }
-}
+// Amplification by Poisson sampling is written for additive noise under add/remove
+// neighbours (dp_accounting from_gaussian/laplace_mechanism with sampling_prob);
+// GNMax's √2 is a replace-one sensitivity.
+const pldSampling: SamplingRule = (inner) =>
+  inner.kind === "gaussian" || inner.kind === "laplace" ? null : `the PLD accountant samples only gaussian and laplace events, not "${inner.kind}"`;
 
 /** Adds a checked event to a multiset of mechanisms: composition commutes, so only counts matter. */
 function tally(event: PrivacyEvent, count: number, into: Map<string, { mechanism: PrivacyEvent; count: number }>): void {
@@ -270,7 +237,7 @@ export class PldAccountant implements Accountant {
   }
 
   check(event: PrivacyEvent): Unsupported | null {
-    return unsupportedIn(event, event.kind);
+    return findUnsupported(event, pldSampling);
   }
 
   compose(event: PrivacyEvent, count = 1): void {

@@ -5,6 +5,7 @@
  * composition adds curves, and a series that fails to converge counts as +∞ at its order.
  */
 import type { Accountant, PrivacyEvent, Unsupported } from "./events.ts";
+import { findUnsupported, type SamplingRule } from "./event-check.ts";
 import { UnsupportedPrivacyEvent, requireParameter } from "./errors.ts";
 import { effectiveNoiseMultiplier, logSubsampledGaussianMoment } from "./rdp-sampled-gaussian.ts";
 
@@ -23,8 +24,6 @@ const requireOrder = (alpha: number, field = "alpha"): void =>
   requireParameter(alpha > 1, field, alpha, "a Rényi order must be > 1 (Infinity allowed); use DEFAULT_RDP_ORDERS");
 const requireNonNegative = (value: number, field: string): void =>
   requireParameter(value >= 0, field, value, "must be a number ≥ 0 (not NaN)");
-const requireFiniteNonNegative = (value: number, field: string): void =>
-  requireParameter(Number.isFinite(value) && value >= 0, field, value, "must be a finite number ≥ 0");
 const requireRate = (q: number, field: string): void =>
   requireParameter(q >= 0 && q <= 1, field, q, "a sampling rate must lie in [0, 1] (batch size / dataset size)");
 const requireCount = (count: number, field: string): void =>
@@ -148,45 +147,9 @@ export function rdpToDelta(orders: readonly number[], rdp: ArrayLike<number>, ep
   return { delta: Math.min(Math.exp(best.logDelta), 1), order: best.order };
 }
 
-/** Validates an event's numbers (throwing InvalidPrivacyParameter, named by path) and finds what RDP cannot count. */
-function unsupportedIn(event: PrivacyEvent, path: string): Unsupported | null {
-  switch (event.kind) {
-    case "gaussian":
-      requireFiniteNonNegative(event.sigma, `${path}.sigma`);
-      requireFiniteNonNegative(event.sensitivity, `${path}.sensitivity`);
-      return null;
-    case "laplace":
-      requireFiniteNonNegative(event.scale, `${path}.scale`);
-      requireFiniteNonNegative(event.sensitivity, `${path}.sensitivity`);
-      return null;
-    case "exponential":
-      requireNonNegative(event.epsilon, `${path}.epsilon`);
-      return null;
-    case "gnmax":
-      requireFiniteNonNegative(event.sigma, `${path}.sigma`);
-      return null;
-    case "poissonSampled": {
-      requireRate(event.samplingRate, `${path}.samplingRate`);
-      const inner = unsupportedIn(event.event, `${path}.event`);
-      if (inner !== null) return inner;
-      if (effectiveNoiseMultiplier(event.event) !== null) return null;
-      return { kind: "unsupported", event, reason: `the RDP accountant amplifies only Gaussian mechanisms by Poisson sampling, not "${event.event.kind}"` };
-    }
-    case "selfComposed":
-      requireCount(event.count, `${path}.count`);
-      return unsupportedIn(event.event, `${path}.event`);
-    case "composed":
-      for (const [i, inner] of event.events.entries()) {
-        const found = unsupportedIn(inner, `${path}.events[${i}]`);
-        if (found !== null) return found;
-      }
-      return null;
-    default: {
-      const unknown: { kind: string } = event;
-      return { kind: "unsupported", event, reason: `unknown event kind "${unknown.kind}"` };
-    }
-  }
-}
+/** Poisson sampling amplifies only Gaussians here (Mironov–Talwar–Zhang 2019). */
+const rdpSampling: SamplingRule = (inner) =>
+  effectiveNoiseMultiplier(inner) !== null ? null : `the RDP accountant amplifies only Gaussian mechanisms by Poisson sampling, not "${inner.kind}"`;
 
 /** The RDP curve of a checked event over `orders`; composition adds curves (Mironov 2017, Prop. 1). */
 function curveOf(event: PrivacyEvent, orders: readonly number[]): Float64Array {
@@ -224,7 +187,7 @@ function curveOf(event: PrivacyEvent, orders: readonly number[]): Float64Array {
  */
 export function computeRdp(event: PrivacyEvent, orders: readonly number[] = DEFAULT_RDP_ORDERS): Float64Array {
   orders.forEach((alpha, i) => requireOrder(alpha, `orders[${i}]`));
-  const unsupported = unsupportedIn(event, event.kind);
+  const unsupported = findUnsupported(event, rdpSampling);
   if (unsupported !== null) throw new UnsupportedPrivacyEvent(unsupported);
   return curveOf(event, orders);
 }
@@ -249,7 +212,7 @@ export class RdpAccountant implements Accountant {
 
   /** Unsupported for what RDP cannot count; throws InvalidPrivacyParameter on a malformed number. Changes nothing. */
   check(event: PrivacyEvent): Unsupported | null {
-    return unsupportedIn(event, event.kind);
+    return findUnsupported(event, rdpSampling);
   }
 
   /** Adds `count` copies of the event; the curve is computed once, then scaled. All or nothing. */
