@@ -222,7 +222,8 @@ export function describeError(error: unknown): string {
   return String(error).slice(0, 500);
 }
 
-async function waitAtMost(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+/** Waits for `promise` (ignoring its failure) or `timeoutMs`, whichever comes first. */
+export async function waitAtMost(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     promise.catch(() => undefined),

@@ -4,6 +4,7 @@
  * fail with WorkerCrashed, messages sent meanwhile are buffered, and the restart starts a
  * fresh thread at the same path.
  */
+import { waitAtMost } from "../actor/cell.ts";
 import { ActorStopped, WorkerCrashed } from "../errors.ts";
 import type { Envelope } from "../internal/envelope.ts";
 import type { Fabric } from "../internal/fabric.ts";
@@ -131,10 +132,7 @@ export class WorkerChild implements ChildHandle {
     this.host = undefined;
     if (host === undefined) return;
     if (host.isAlive) {
-      await Promise.race([
-        host.call((c) => c.stop(this.path, timeoutMs)).catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, timeoutMs + 100).unref()),
-      ]);
+      await waitAtMost(host.call((c) => c.stop(this.path, timeoutMs)), timeoutMs + 100);
     }
     await host.terminate();
     this.ctx.router.failPending(host.tag, () => new ActorStopped(this.path));

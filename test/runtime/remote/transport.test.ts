@@ -7,6 +7,7 @@ import { firstValueFrom } from "rxjs";
 import { ActorSystem, PeerUnavailable, type RemoteSecurity } from "../../../runtime/index.ts";
 import { createDevPki, readTlsFiles } from "../../../runtime/remote/dev-certs.ts";
 import { counter, type CounterMsg } from "../../fixtures/actors.ts";
+import { until } from "../../fixtures/cluster-processes.ts";
 
 let dir: string;
 before(() => {
@@ -27,20 +28,13 @@ async function pair(securityA: RemoteSecurity, securityB: RemoteSecurity, portA:
   return { a, b };
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 test("tell and ask cross nodes over mutual TLS, in order, both directions", async () => {
   const { a, b } = await pair(mtls("node-a"), mtls("node-b"), 27101, 27102);
   try {
     const onB = await b.spawn(counter, 0, { name: "counter" });
     const onA = await a.spawn(counter, 100, { name: "counter" });
-    await until(() => a.transport!.peers()[0]!.up && b.transport!.peers()[0]!.up);
+    await until(() => a.transport!.peers()[0]!.up && b.transport!.peers()[0]!.up, "both links up");
     const remoteOnB = a.ref<CounterMsg>("fed://node-b/user/counter");
     for (let i = 1; i <= 500; i++) remoteOnB.tell({ type: "add", n: i });
     assert.equal(await remoteOnB.ask<number>((replyTo) => ({ type: "get", replyTo })), 125_250);
