@@ -28,11 +28,17 @@ export interface AuditEntry {
   user?: string;
   department?: string;
   requestId?: string;
+  /** The reservation (ledger charge id) this entry is about. */
+  reservation?: string;
+  /** The caller's idempotency key of a reserve. */
+  key?: string;
   /** sha256 hex of the request content — never the content. */
   contentHash?: string;
   event?: PrivacyEvent;
   cost?: { epsilon: number; delta: number };
   remaining?: { epsilon: number; delta: number };
+  /** set-budget: the new limit of `user` (when set) or of `department`. */
+  limit?: { epsilon: number; delta: number };
   detail?: string;
   prevHash: string;
   hash: string;
@@ -46,7 +52,7 @@ export type AuditVerdict =
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const ID = /^[\x21-\x7e]+$/;
-const KEYS = new Set(["seq", "atMs", "actor", "action", "user", "department", "requestId", "contentHash", "event", "cost", "remaining", "detail", "prevHash", "hash"]);
+const KEYS = new Set(["seq", "atMs", "actor", "action", "user", "department", "requestId", "reservation", "key", "contentHash", "event", "cost", "remaining", "limit", "detail", "prevHash", "hash"]);
 
 function bad(field: string, reason: string): never {
   throw new InvalidAuditEntry(field, reason);
@@ -80,10 +86,13 @@ export function checkAuditFields(f: AuditFields): void {
   checkId("user", f.user, false);
   checkId("department", f.department, false);
   checkId("requestId", f.requestId, false);
+  checkId("reservation", f.reservation, false);
+  checkId("key", f.key, false);
   if (f.contentHash !== undefined && (typeof f.contentHash !== "string" || !HEX64.test(f.contentHash))) bad("contentHash", "must be 64 lowercase hex digits (sha256), never the content");
   if (f.event !== undefined) checkEvent(f.event);
   checkPair("cost", f.cost);
   checkPair("remaining", f.remaining);
+  checkPair("limit", f.limit);
   if (f.detail !== undefined && (typeof f.detail !== "string" || f.detail.length > MAX_DETAIL || /[\r\n\u2028\u2029]/.test(f.detail))) bad("detail", `must be a string of at most ${MAX_DETAIL} characters without newlines`);
 }
 
@@ -135,7 +144,7 @@ export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastH
   return { ok: true, count, lastHash };
 }
 
-const ORDER = ["seq", "atMs", "actor", "action", "user", "department", "requestId", "contentHash", "event", "cost", "remaining", "detail", "prevHash", "hash"];
+const ORDER = ["seq", "atMs", "actor", "action", "user", "department", "requestId", "reservation", "key", "contentHash", "event", "cost", "remaining", "limit", "detail", "prevHash", "hash"];
 function stable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stable);
   if (typeof v === "object" && v !== null) {
