@@ -240,3 +240,41 @@ export class RdpAccountant implements Accountant {
     return Array.from(this.#rdp);
   }
 }
+
+/**
+ * `rdpToEpsilon` for one fixed grid and δ, for hot paths (the ledger converts a scope's
+ * curve on every reserve): the per-order constants log1p(−1/α) and (log δ + log α)/(α−1) are
+ * computed once, so a conversion is two adds and one compare per order. Same edge cases,
+ * same result as `rdpToEpsilon(orders, rdp, delta).epsilon` (a test checks they agree).
+ * @example
+ * const toEpsilon = epsilonConverter(DEFAULT_RDP_ORDERS, 1e-5);
+ * toEpsilon(computeRdp(gaussian(2))); // = rdpToEpsilon(DEFAULT_RDP_ORDERS, …, 1e-5).epsilon
+ */
+export function epsilonConverter(orders: readonly number[], delta: number): (rdp: ArrayLike<number>) => number {
+  requireCurve(orders, orders);
+  requireParameter(delta >= 0 && delta < 1, "delta", delta, "must lie in [0, 1); typical targets are below 1/dataset size");
+  const n = orders.length;
+  // Kept as two terms, added in rdpToEpsilon's order, so that rounding agrees bit for bit.
+  const usable = (alpha: number) => alpha !== Infinity && delta !== 0 && alpha > 1.01;
+  const logTerm = Float64Array.from(orders, (alpha) => (usable(alpha) ? Math.log1p(-1 / alpha) : 0));
+  const deltaTerm = Float64Array.from(orders, (alpha) => (usable(alpha) ? (Math.log(delta) + Math.log(alpha)) / (alpha - 1) : alpha === Infinity ? 0 : -Infinity));
+  const isPure = orders.map((alpha) => alpha === Infinity);
+  const deltaSquared = delta * delta;
+  // Above this rdp the KL test δ² + expm1(−rdp) > 0 is surely false (twice the root of its
+  // boundary, so rounding cannot matter): expm1 runs only on the tiny values it can decide.
+  const klCutoff = -2 * Math.log1p(-deltaSquared);
+  return (rdp) => {
+    if (rdp.length !== n) requireCurve(orders, rdp);
+    let best = Infinity;
+    for (let i = 0; i < n; i++) {
+      const r = rdp[i]!;
+      let eps: number;
+      if (isPure[i]) eps = r;
+      else if (delta === 0) eps = r === 0 ? 0 : Infinity;
+      else if (r <= 0 || (r < klCutoff && deltaSquared + Math.expm1(-r) > 0)) eps = 0;
+      else eps = r + logTerm[i]! - deltaTerm[i]!;
+      if (eps < best) best = eps;
+    }
+    return Math.max(0, best);
+  };
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   DEFAULT_RDP_ORDERS, RdpAccountant, computeRdp, effectiveNoiseMultiplier, rdpGaussian, rdpLaplace, rdpPureDp,
-  rdpSubsampledGaussian, rdpToDelta, rdpToEpsilon,
+  rdpSubsampledGaussian, rdpToDelta, rdpToEpsilon, epsilonConverter,
 } from "../../../actors/accountant/rdp.ts";
 import { logSubsampledGaussianMoment } from "../../../actors/accountant/rdp-sampled-gaussian.ts";
 import {
@@ -322,4 +322,16 @@ test("the doc examples hold", () => {
   const accountant = new RdpAccountant();
   accountant.compose(poissonSampled(0.04, gaussian(1.5)), 2250);
   assertClose(accountant.epsilon(1e-5), 7.32911117143, 1e-10, "RdpAccountant example");
+});
+
+test("property: epsilonConverter equals rdpToEpsilon on random curves, orders and δ (incl. δ = 0, pure orders, tiny rdp)", () => {
+  const curve = fc.double({ min: 0, max: 50, noNaN: true }).chain((scale) =>
+    fc.array(fc.oneof(fc.double({ min: 0, max: scale, noNaN: true }), fc.constantFrom(0, 1e-12, 1e-10, Infinity)), { minLength: 3, maxLength: 3 }));
+  fc.assert(
+    fc.property(fc.constantFrom<readonly number[]>(DEFAULT_RDP_ORDERS, [1.005, 1.5, 2, 8, Infinity]), fc.constantFrom(0, 1e-12, 1e-5, 0.3, 0.99), curve, (orders, delta, base) => {
+      const rdp = Float64Array.from(orders, (_, i) => base[i % 3]! * (1 + i / orders.length));
+      assert.equal(epsilonConverter(orders, delta)(rdp), rdpToEpsilon(orders, rdp, delta).epsilon);
+    }),
+    { numRuns: 300 },
+  );
 });
