@@ -1,14 +1,17 @@
 /**
- * Plain-data types of the budget ledger (ledger.ts): configuration, charges, state, decisions
- * and the ledger's error class with its stable codes.
+ * Plain-data types of the budget ledger (ledger.ts): configuration, charges, decisions, the
+ * facts a ledger is rebuilt from, and the ledger's error class with its stable codes.
  */
 import type { Accountant, PrivacyEvent } from "./events.ts";
 import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, type ResetSchedule } from "./periods.ts";
 
 export interface LedgerConfig {
   readonly departments: Readonly<Record<string, { readonly epsilon: number }>>;
+  /** Per-user limits; a user not listed gets `defaultUserEpsilon` (or is refused, see `knownUsersOnly`). */
   readonly users?: Readonly<Record<string, { readonly epsilon: number }>>;
   readonly defaultUserEpsilon: number;
+  /** When true, a user not listed in `users` is UNKNOWN_USER instead of getting the default limit. */
+  readonly knownUsersOnly?: boolean;
   readonly delta: number;
   readonly reset: ResetSchedule;
   readonly timeZone: string;
@@ -24,10 +27,11 @@ export const DEFAULT_LEDGER_CONFIG: LedgerConfig = Object.freeze({
   reservationTtlMs: 5 * 60_000,
 });
 
-/** Accountant factories: `bound` decides first; `tight` (optional) only when `bound` would refuse. */
-export interface LedgerAccountants {
-  readonly bound: () => Accountant;
-  readonly tight?: () => Accountant;
+export interface LedgerOptions {
+  /** Rényi orders of the bound accountant (default: Opacus's grid). */
+  readonly orders?: readonly number[];
+  /** The tight accountant, consulted only where RDP would refuse; null for RDP alone (default: PLD). */
+  readonly tight?: (() => Accountant) | null;
 }
 
 export type ChargeState = "reserved" | "committed" | "released";
@@ -52,16 +56,20 @@ export interface Charge {
   readonly expired?: boolean;
 }
 
-export interface LedgerState {
-  readonly config: LedgerConfig;
-  readonly charges: Readonly<Record<string, Charge>>;
-  /** Idempotency key → charge id. */
-  readonly byKey: Readonly<Record<string, string>>;
-  readonly nextSeq: number;
-}
+/**
+ * What happened to a ledger, as data: the ledger applies facts without deciding again, so a
+ * ledger rebuilt from its facts (the audit trail) equals the one that produced them.
+ * Derived fields (period, expiry) come from `atMs` and the configuration.
+ */
+export type LedgerFact =
+  | { readonly type: "reserved"; readonly id: string; readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent; readonly atMs: number }
+  | { readonly type: "committed"; readonly id: string; readonly actual: PrivacyEvent }
+  | { readonly type: "expired"; readonly id: string }
+  | { readonly type: "released"; readonly id: string }
+  | { readonly type: "limit"; readonly scope: "user" | "department"; readonly name: string; readonly epsilon: number };
 
 export type LedgerErrorCode =
-  | "UNKNOWN_DEPARTMENT" | "INVALID_LEDGER_REQUEST" | "IDEMPOTENCY_KEY_REUSED" | "UNKNOWN_RESERVATION"
+  | "UNKNOWN_DEPARTMENT" | "UNKNOWN_USER" | "INVALID_LEDGER_REQUEST" | "IDEMPOTENCY_KEY_REUSED" | "UNKNOWN_RESERVATION"
   | "COMMIT_EXCEEDS_RESERVATION" | "ALREADY_SETTLED" | "OUTPUT_ALREADY_RELEASED";
 
 /** A defect in what the caller asked; the ledger is unchanged. Never a refusal for lack of budget. */
@@ -74,11 +82,33 @@ export class LedgerError extends Error {
   }
 }
 
+/** ε left to a user and to a department in the current period. */
 export interface Remaining { readonly user: number; readonly department: number }
 
 export type ReserveDecision =
-  | { readonly type: "reserved"; readonly charge: Charge; readonly remaining: Remaining; readonly state: LedgerState; readonly writes: readonly Charge[] }
-  | { readonly type: "duplicate"; readonly charge: Charge; readonly state: LedgerState; readonly writes: readonly Charge[] }
-  | { readonly type: "refused"; readonly reason: "user" | "department"; readonly remaining: Remaining; readonly needed: number; readonly resetsAtMs: number; readonly state: LedgerState; readonly writes: readonly Charge[] };
+  /** `cost`: ε of the event alone (tight). `remaining`: after this reservation, by RDP where that admits it: never more than the truth. */
+  | { readonly type: "reserved"; readonly charge: Charge; readonly remaining: Remaining; readonly cost: number }
+  /** The key was seen before: the original charge, nothing charged again. */
+  | { readonly type: "duplicate"; readonly charge: Charge }
+  | { readonly type: "refused"; readonly reason: "user" | "department"; readonly remaining: Remaining; readonly needed: number; readonly resetsAtMs: number };
 
 export interface ReserveRequest { readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent; readonly nowMs: number }
+
+/** `changed`: false when the call repeated one already applied (idempotent). */
+export interface SettleResult { readonly charge: Charge; readonly changed: boolean; readonly remaining: Remaining; readonly cost: number }
+
+export interface ScopeView { readonly limit: number; readonly spent: number; readonly remaining: number }
+
+export interface BudgetView {
+  readonly period: string;
+  readonly resetsAtMs: number;
+  readonly user: ScopeView;
+  /** Present when a department was named. */
+  readonly department?: ScopeView & { readonly name: string };
+}
+
+export interface PeriodReport {
+  readonly period: string;
+  readonly departments: readonly (ScopeView & { readonly name: string; readonly charges: number })[];
+  readonly users: readonly (ScopeView & { readonly name: string; readonly charges: number })[];
+}

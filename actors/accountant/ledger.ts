@@ -1,253 +1,527 @@
 /**
- * The two-phase budget ledger (SPEC §5, STYLE §2): reservations, commits and budgets over plain
- * data. Pure: state in, decision out — no I/O, no clock (every call takes `nowMs`), no actor.
- * Each operation returns a new `state` (the input is never mutated) and `writes`, the charges it
- * created or changed, for the behaviour to persist before it answers.
+ * The two-phase budget ledger (SPEC §5, STYLE §2): reservations, commits and budgets. No I/O,
+ * no clock (every call takes `nowMs`), no actor: the behaviour persists what it decides. Never
+ * admits a reservation that would take a user's or a department's composed ε above its limit.
  *
  * Spend rule: what a user (or department) has spent in a period is the composition of every
- * charge of that period — committed charges at their `actual` event, outstanding reservations at
- * their worst-case `event` — as ε at the configured δ, computed by an accountant, never by adding
- * ε floats. A reserve is admitted iff the spend including the new event is ≤ the limit for both
- * the user and the department.
+ * charge of that period — committed charges at their `actual` event, open reservations at
+ * their worst-case `event` — as ε at the configured δ, computed by an accountant, never by
+ * adding or subtracting ε floats. A reserve is admitted iff the spend including the new event
+ * is ≤ the limit for both the user and the department.
  *
- * Two accountants decide: first the RDP accountant (`bound`), then, only when it would refuse,
- * the PLD accountant (`tight`). Sound because each is, on its own, a valid upper bound on the true
- * ε of the composition: RDP by the RDP→(ε, δ) conversion (Mironov 2017, Prop. 3; Canonne, Kamath &
- * Steinke 2020), PLD by its pessimistic discretisation (Meiser & Mohammadi 2018; dp_accounting).
- * Admitting when either bound is ≤ the limit therefore never admits a true ε above the limit.
- * The order is for speed only: PLD is tighter (PLD ε ≤ RDP ε up to the PLD grid, since RDP
- * conversion loses slack the PLD keeps — Zhu, Dong & Wang 2022, "Optimal accounting of
- * differential privacy via characteristic function"), so the cheap RDP answer settles most
- * requests and PLD is only paid for near the limit.
+ * Two accountants decide: first RDP (the bound), then, only when it would refuse, the tight
+ * accountant (PLD by default). Sound because each is, on its own, a valid upper bound on the
+ * true ε of the composition: RDP by the RDP→(ε, δ) conversion (Mironov 2017, Prop. 3; Canonne,
+ * Kamath & Steinke 2020), PLD by its pessimistic discretisation (Meiser & Mohammadi 2018;
+ * dp_accounting). Admitting when either bound is ≤ the limit never admits a true ε above the
+ * limit. The order is for speed: PLD is tighter (Zhu, Dong & Wang 2022) but costs milliseconds,
+ * so the cheap RDP answer settles most requests and PLD is paid for near the limit only.
  *
- * State size: charges are kept per period; `prune` drops settled charges of periods that ended
- * more than one reservation TTL ago, so state is bounded by one or two periods of traffic.
- * Idempotency keys are remembered as long as their charge is kept.
+ * Why a mutable class and not state-in/state-out functions: a ledger serves tens of thousands of
+ * reserves a second, and copying the charge table per call, or recomposing a period's events,
+ * is O(charges) per call. Here each scope (period × user, period × department) keeps the RDP
+ * curve of its committed charges — RDP composition is the exact sum of curves, and committed
+ * charges only ever add — beside its open reservations, whose curves are summed afresh on each
+ * check (a release never subtracts a float). A call validates everything before it changes
+ * anything, so a throw leaves the ledger as it was.
+ *
+ * Rebuilding: every change is a `LedgerFact` (reserved, committed, expired, released, limit);
+ * `apply` replays a fact without deciding again, so the audit trail rebuilds the ledger exactly.
  */
-import { PldAccountant } from "./pld.ts";
-import { RdpAccountant } from "./rdp.ts";
 import { UnsupportedPrivacyEvent } from "./errors.ts";
 import type { Accountant, PrivacyEvent } from "./events.ts";
-import { periodOf } from "./periods.ts";
-import { DEFAULT_LEDGER_CONFIG, LedgerError, type Charge, type LedgerAccountants, type LedgerConfig, type LedgerState, type ReserveDecision, type ReserveRequest } from "./ledger-types.ts";
+import { periodOf, type BudgetPeriod } from "./periods.ts";
+import { PldAccountant } from "./pld.ts";
+import { computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, RdpAccountant } from "./rdp.ts";
+import {
+  DEFAULT_LEDGER_CONFIG, LedgerError, type BudgetView, type Charge, type LedgerConfig, type LedgerFact, type LedgerOptions,
+  type PeriodReport, type Remaining, type ReserveDecision, type ReserveRequest, type ScopeView, type SettleResult,
+} from "./ledger-types.ts";
 export * from "./ledger-types.ts";
 
-/** RDP first (fast, an upper bound), PLD only when RDP would refuse (tighter, also an upper bound). */
-export const DEFAULT_LEDGER_ACCOUNTANTS: LedgerAccountants = { bound: () => new RdpAccountant(), tight: () => new PldAccountant() };
+/** What one scope (a user or a department, in one period) has spent. */
+interface Scope {
+  /** Σ of the RDP curves of committed charges. */
+  readonly committed: Float64Array;
+  /** Committed events by canonical key, with counts: what the tight accountant composes. */
+  readonly committedEvents: Map<string, { readonly event: PrivacyEvent; count: number }>;
+  /** Open reservations' worst-case events, by charge id. */
+  readonly open: Map<string, CheckedEvent>;
+  /** Bumped on every change; the tight cache is valid for one version. */
+  version: number;
+  tightVersion: number;
+  readonly tight: Map<string, number>;
+}
 
-export function emptyLedger(config: LedgerConfig = DEFAULT_LEDGER_CONFIG): LedgerState {
+interface CheckedEvent { readonly key: string; readonly event: PrivacyEvent; readonly curve: Float64Array }
+
+/** Curves of events seen lately; bounded so that a stream of distinct events cannot grow it. */
+const MAX_CACHED_CURVES = 4_096;
+const NO_EXTRA = "";
+
+const eventKey = (event: PrivacyEvent): string => JSON.stringify(event);
+
+function requireLimit(value: number, field: string): void {
+  if (!(typeof value === "number" && value >= 0 && Number.isFinite(value))) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} = ${value} must be a finite ε ≥ 0`, field);
+}
+function requireNow(nowMs: number): void {
+  if (typeof nowMs !== "number" || !Number.isFinite(nowMs)) throw new LedgerError("INVALID_LEDGER_REQUEST", `nowMs = ${nowMs} must be a finite epoch time in ms`, "nowMs");
+}
+function requireName(value: string, field: string): void {
+  if (typeof value !== "string" || value.length === 0 || value.length > 128) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} must be a string of 1..128 characters`, field);
+}
+
+/** Checks a configuration; throws LedgerError naming the field. */
+export function validateLedgerConfig(config: LedgerConfig): LedgerConfig {
   requireLimit(config.defaultUserEpsilon, "defaultUserEpsilon");
-  for (const [d, b] of Object.entries(config.departments)) requireLimit(b.epsilon, `departments.${d}.epsilon`);
-  for (const [u, b] of Object.entries(config.users ?? {})) requireLimit(b.epsilon, `users.${u}.epsilon`);
+  for (const [d, b] of Object.entries(config.departments)) requireLimit(b?.epsilon, `departments.${d}.epsilon`);
+  for (const [u, b] of Object.entries(config.users ?? {})) requireLimit(b?.epsilon, `users.${u}.epsilon`);
   if (!(config.delta > 0 && config.delta < 1)) throw new LedgerError("INVALID_LEDGER_REQUEST", `delta = ${config.delta} must lie in (0, 1)`, "delta");
   if (!(config.reservationTtlMs > 0)) throw new LedgerError("INVALID_LEDGER_REQUEST", `reservationTtlMs = ${config.reservationTtlMs} must be > 0`, "reservationTtlMs");
   periodOf(0, config.reset, config.timeZone); // validates schedule and time zone
-  return { config, charges: {}, byKey: {}, nextSeq: 1 };
+  return config;
 }
 
-function requireLimit(value: number, field: string): void {
-  if (!(value >= 0 && Number.isFinite(value))) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} = ${value} must be a finite ε ≥ 0`, field);
-}
-function requireNow(nowMs: number): void {
-  if (!Number.isFinite(nowMs)) throw new LedgerError("INVALID_LEDGER_REQUEST", `nowMs = ${nowMs} must be a finite epoch time in ms`, "nowMs");
-}
-function requireName(value: string, field: string): void {
-  if (typeof value !== "string" || value.length === 0) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} must be a non-empty string`, field);
-}
-/** Throws UnsupportedPrivacyEvent / InvalidPrivacyParameter for an event the accountants cannot count. */
-function requireEvent(event: PrivacyEvent, accountants: LedgerAccountants): void {
-  for (const make of [accountants.bound, accountants.tight]) {
-    if (make === undefined) continue;
-    const unsupported = make().check(event);
-    if (unsupported !== null) throw new UnsupportedPrivacyEvent(unsupported);
-  }
-}
-
-export const userLimit = (config: LedgerConfig, user: string): number => config.users?.[user]?.epsilon ?? config.defaultUserEpsilon;
-function departmentLimit(config: LedgerConfig, department: string): number {
-  const limit = config.departments[department]?.epsilon;
-  if (limit === undefined) throw new LedgerError("UNKNOWN_DEPARTMENT", `department "${department}" has no budget; configure it in departments (known: ${Object.keys(config.departments).join(", ")})`, "department");
-  return limit;
-}
-
-/** The events a scope has spent in `period`: committed at `actual`, reserved at worst case. */
-function eventsOf(state: LedgerState, period: string, match: (c: Charge) => boolean): PrivacyEvent[] {
-  const out: PrivacyEvent[] = [];
-  for (const c of Object.values(state.charges)) {
-    if (c.period !== period || c.state === "released" || !match(c)) continue;
-    out.push(c.state === "committed" ? c.actual ?? c.event : c.event);
-  }
-  return out;
-}
-
-function epsilonWith(make: () => Accountant, events: readonly PrivacyEvent[], delta: number): number {
+/**
+ * ε of composing `events`, from scratch: the RDP bound, or the tight accountant's where that is
+ * smaller (computed only when the bound exceeds `limit`). The reference the ledger's incremental
+ * bookkeeping is tested against.
+ */
+export function spendOf(events: readonly PrivacyEvent[], delta: number, options: LedgerOptions = {}, limit = -Infinity): number {
   if (events.length === 0) return 0;
-  const accountant = make();
+  const rdp = new RdpAccountant(options.orders ?? DEFAULT_RDP_ORDERS);
+  for (const e of events) rdp.compose(e);
+  const bound = rdp.epsilon(delta);
+  const tight = options.tight === undefined ? () => new PldAccountant() : options.tight;
+  if (bound <= limit || tight === null) return bound;
+  const accountant = tight();
   for (const e of events) accountant.compose(e);
-  return accountant.epsilon(delta);
+  return Math.min(bound, accountant.epsilon(delta));
 }
 
-/** ε of `events`: the bound accountant's, or the tight one's where that is smaller. Both are valid upper bounds. */
-export function spendOf(events: readonly PrivacyEvent[], delta: number, accountants: LedgerAccountants = DEFAULT_LEDGER_ACCOUNTANTS, limit = -Infinity): number {
-  const bound = epsilonWith(accountants.bound, events, delta);
-  if (bound <= limit || accountants.tight === undefined) return bound;
-  return Math.min(bound, epsilonWith(accountants.tight, events, delta));
-}
+export class Ledger {
+  #config: LedgerConfig;
+  readonly #orders: readonly number[];
+  readonly #toEpsilon: (rdp: ArrayLike<number>) => number;
+  readonly #tight: (() => Accountant) | null;
+  readonly #charges = new Map<string, Charge>();
+  readonly #byKey = new Map<string, string>();
+  /** Reserved charges, for expiry. */
+  readonly #open = new Map<string, Charge>();
+  readonly #scopes = new Map<string, Scope>();
+  readonly #curves = new Map<string, CheckedEvent>();
+  readonly #costs = new Map<string, number>();
+  readonly #scratch: Float64Array;
+  #nextSeq = 1;
+  #period: BudgetPeriod | undefined;
 
-/** Reserves the worst-case `event`, or refuses; the same key never charges twice. */
-export function reserve(state: LedgerState, req: ReserveRequest, accountants: LedgerAccountants = DEFAULT_LEDGER_ACCOUNTANTS): ReserveDecision {
-  const { config } = state;
-  requireName(req.key, "key");
-  requireName(req.user, "user");
-  requireNow(req.nowMs);
-  const deptLimit = departmentLimit(config, req.department);
-  const existingId = state.byKey[req.key];
-  if (existingId !== undefined) {
-    const charge = state.charges[existingId]!;
-    if (charge.user !== req.user || charge.department !== req.department || JSON.stringify(charge.event) !== JSON.stringify(req.event)) {
-      throw new LedgerError("IDEMPOTENCY_KEY_REUSED", `key "${req.key}" was first used for another request (${charge.id}); use a fresh key per request`, "key");
+  constructor(config: LedgerConfig = DEFAULT_LEDGER_CONFIG, options: LedgerOptions = {}) {
+    this.#config = validateLedgerConfig(config);
+    this.#orders = options.orders ?? DEFAULT_RDP_ORDERS;
+    this.#toEpsilon = epsilonConverter(this.#orders, config.delta);
+    this.#tight = options.tight === undefined ? () => new PldAccountant() : options.tight;
+    this.#scratch = new Float64Array(this.#orders.length);
+  }
+
+  get config(): LedgerConfig {
+    return this.#config;
+  }
+
+  /** Number of charges held (open and settled, until pruned). */
+  get size(): number {
+    return this.#charges.size;
+  }
+
+  /** Plain data of everything held: equal for two ledgers that applied the same facts. */
+  snapshot(): { readonly config: LedgerConfig; readonly charges: readonly Charge[] } {
+    return { config: this.#config, charges: [...this.#charges.values()].sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : 1)) };
+  }
+
+  charge(id: string): Charge | undefined {
+    return this.#charges.get(id);
+  }
+
+  /** The budget period containing `nowMs` (cached: Intl is slow). */
+  periodAt(nowMs: number): BudgetPeriod {
+    requireNow(nowMs);
+    const p = this.#period;
+    if (p !== undefined && nowMs >= p.startMs && nowMs < p.endMs) return p;
+    const period = periodOf(nowMs, this.#config.reset, this.#config.timeZone);
+    this.#period = period;
+    return period;
+  }
+
+  userLimit(user: string): number {
+    const limit = this.#config.users?.[user]?.epsilon;
+    if (limit !== undefined) return limit;
+    if (this.#config.knownUsersOnly) throw new LedgerError("UNKNOWN_USER", `user "${user}" has no budget; add it to users (or turn knownUsersOnly off to give unknown users ${this.#config.defaultUserEpsilon})`, "user");
+    return this.#config.defaultUserEpsilon;
+  }
+
+  departmentLimit(department: string): number {
+    const limit = typeof department === "string" ? this.#config.departments[department]?.epsilon : undefined;
+    if (limit === undefined) throw new LedgerError("UNKNOWN_DEPARTMENT", `department "${department}" has no budget; configure it in departments (known: ${Object.keys(this.#config.departments).join(", ")})`, "department");
+    return limit;
+  }
+
+  /**
+   * ε of `event` alone at the ledger's δ: the RDP bound or the tight accountant's, whichever is
+   * smaller, cached per event (the tight one costs milliseconds, once per distinct event).
+   * Throws on an event it cannot count.
+   */
+  costOf(event: PrivacyEvent): number {
+    const checked = this.#checked(event);
+    let cost = this.#costs.get(checked.key);
+    if (cost === undefined) {
+      cost = this.#spend(undefined, checked, -Infinity);
+      if (this.#costs.size >= MAX_CACHED_CURVES) this.#costs.clear();
+      this.#costs.set(checked.key, cost);
     }
-    return { type: "duplicate", charge, state, writes: [] };
+    return cost;
   }
-  requireEvent(req.event, accountants);
-  const period = periodOf(req.nowMs, config.reset, config.timeZone);
-  const limits = { user: userLimit(config, req.user), department: deptLimit };
-  const scopes = [
-    { reason: "user" as const, limit: limits.user, events: eventsOf(state, period.key, (c) => c.user === req.user) },
-    { reason: "department" as const, limit: limits.department, events: eventsOf(state, period.key, (c) => c.department === req.department) },
-  ];
-  const after = scopes.map((s) => spendOf([...s.events, req.event], config.delta, accountants, s.limit));
-  const refusedAt = after.findIndex((spent, i) => !(spent <= scopes[i]!.limit));
-  if (refusedAt >= 0) {
-    const before = scopes.map((s) => spendOf(s.events, config.delta, accountants));
-    const remaining = { user: Math.max(0, limits.user - before[0]!), department: Math.max(0, limits.department - before[1]!) };
-    const needed = spendOf([req.event], config.delta, accountants);
-    return { type: "refused", reason: scopes[refusedAt]!.reason, remaining, needed, resetsAtMs: period.endMs, state, writes: [] };
+
+  /** Reserves the worst-case `event`, or refuses; the same key never charges twice. */
+  reserve(req: ReserveRequest): ReserveDecision {
+    requireName(req.key, "key");
+    requireName(req.user, "user");
+    requireNow(req.nowMs);
+    const deptLimit = this.departmentLimit(req.department);
+    const userLimit = this.userLimit(req.user);
+    const existingId = this.#byKey.get(req.key);
+    if (existingId !== undefined) {
+      const charge = this.#charges.get(existingId)!;
+      if (charge.user !== req.user || charge.department !== req.department || eventKey(charge.event) !== eventKey(req.event)) {
+        throw new LedgerError("IDEMPOTENCY_KEY_REUSED", `key "${req.key}" was first used for another request (${charge.id}); use a fresh key per request`, "key");
+      }
+      return { type: "duplicate", charge };
+    }
+    const checked = this.#checked(req.event);
+    const period = this.periodAt(req.nowMs);
+    const userScope = this.#peekScope(period.key, "user", req.user);
+    const deptScope = this.#peekScope(period.key, "department", req.department);
+    const userAfter = this.#spend(userScope, checked, userLimit);
+    const deptAfter = userAfter <= userLimit ? this.#spend(deptScope, checked, deptLimit) : Infinity;
+    if (!(userAfter <= userLimit && deptAfter <= deptLimit)) {
+      const remaining = {
+        user: Math.max(0, userLimit - this.#spend(userScope, undefined, -Infinity)),
+        department: Math.max(0, deptLimit - this.#spend(deptScope, undefined, -Infinity)),
+      };
+      return { type: "refused", reason: userAfter <= userLimit ? "department" : "user", remaining, needed: this.costOf(req.event), resetsAtMs: period.endMs };
+    }
+    const id = `res-${this.#nextSeq}`;
+    const charge = this.#applyReserved({ type: "reserved", id, key: req.key, user: req.user, department: req.department, event: req.event, atMs: req.nowMs }, checked);
+    return {
+      type: "reserved",
+      charge,
+      remaining: { user: Math.max(0, userLimit - userAfter), department: Math.max(0, deptLimit - deptAfter) },
+      cost: this.costOf(req.event),
+    };
   }
-  const id = `res-${state.nextSeq}`;
-  const charge: Charge = {
-    id, key: req.key, user: req.user, department: req.department, event: req.event, state: "reserved",
-    period: period.key, periodEndMs: period.endMs, createdMs: req.nowMs, expiresMs: req.nowMs + config.reservationTtlMs,
-  };
-  const next: LedgerState = { ...state, charges: { ...state.charges, [id]: charge }, byKey: { ...state.byKey, [req.key]: id }, nextSeq: state.nextSeq + 1 };
-  const remaining = { user: Math.max(0, limits.user - after[0]!), department: Math.max(0, limits.department - after[1]!) };
-  return { type: "reserved", charge, remaining, state: next, writes: [charge] };
-}
 
-export interface SettleResult { readonly charge: Charge; readonly state: LedgerState; readonly writes: readonly Charge[] }
+  /**
+   * Commits what was actually spent. `actual` must be no worse than the reservation at every
+   * Rényi order (its RDP curve ≤ the reserved one pointwise): then no composition with it costs
+   * more than with the reservation, which ε alone would not ensure (a pure-DP and a Gaussian
+   * event of equal ε compose differently). Committing again with the same actual is idempotent.
+   */
+  commit(req: { readonly id: string; readonly actual: PrivacyEvent; readonly nowMs: number }): SettleResult {
+    requireNow(req.nowMs);
+    const charge = this.#chargeOf(req.id);
+    if (charge.state === "committed" && charge.actual !== undefined && eventKey(charge.actual) === eventKey(req.actual)) {
+      return { charge, changed: false, remaining: this.#remainingOf(charge), cost: this.costOf(charge.actual) };
+    }
+    if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}${charge.expired ? " (expired at its worst case)" : ""}`, "id");
+    const actual = this.#checked(req.actual);
+    const reserved = this.#checked(charge.event);
+    if (actual.key !== reserved.key) {
+      const worseAt = actual.curve.findIndex((r, i) => !(r <= reserved.curve[i]!));
+      if (worseAt >= 0) {
+        throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `reservation ${charge.id} reserved ε ${this.#toEpsilon(reserved.curve).toFixed(4)}; the actual event costs more at Rényi order ${this.#orders[worseAt]} (ε ${this.#toEpsilon(actual.curve).toFixed(4)} alone); reserve the larger event first`, "actual");
+      }
+      this.#requireStillWithin(charge, actual);
+    }
+    const settled = this.#applySettled(charge, { ...charge, state: "committed", actual: req.actual }, actual);
+    return { charge: settled, changed: true, remaining: this.#remainingOf(settled), cost: this.costOf(req.actual) };
+  }
 
-function chargeOf(state: LedgerState, id: string): Charge {
-  const charge = state.charges[id];
-  if (charge === undefined) throw new LedgerError("UNKNOWN_RESERVATION", `no reservation "${id}" in this ledger (pruned, or never reserved)`, "id");
-  return charge;
-}
-const withCharge = (state: LedgerState, charge: Charge): LedgerState => ({ ...state, charges: { ...state.charges, [charge.id]: charge } });
-const sameEvent = (a: PrivacyEvent | undefined, b: PrivacyEvent): boolean => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+  /** Releases a reservation, freeing its budget; only while no noisy output left the system. */
+  release(req: { readonly id: string; readonly noisyOutputReleased: boolean }): SettleResult {
+    const charge = this.#chargeOf(req.id);
+    if (charge.state === "released") return { charge, changed: false, remaining: this.#remainingOf(charge), cost: 0 };
+    if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}`, "id");
+    if (req.noisyOutputReleased !== false) throw new LedgerError("OUTPUT_ALREADY_RELEASED", `reservation ${charge.id} produced a noisy output that was released; commit it instead`, "noisyOutputReleased");
+    const settled = this.#applySettled(charge, { ...charge, state: "released" }, undefined);
+    return { charge: settled, changed: true, remaining: this.#remainingOf(settled), cost: 0 };
+  }
 
-/**
- * Commits what was actually spent: `actual` must not cost more than the reservation —
- * ε(actual) ≤ ε(event) at the ledger's δ, with the tight accountant when configured (else the bound).
- * Committing again with the same actual is idempotent; with another one, ALREADY_SETTLED.
- * A different actual must also keep the scopes' composed spend within bounds (requireStillWithin).
- */
-export function commit(state: LedgerState, req: { readonly id: string; readonly actual: PrivacyEvent; readonly nowMs: number }, accountants: LedgerAccountants = DEFAULT_LEDGER_ACCOUNTANTS): SettleResult {
-  requireNow(req.nowMs);
-  const charge = chargeOf(state, req.id);
-  if (charge.state === "committed" && sameEvent(charge.actual, req.actual)) return { charge, state, writes: [] };
-  if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}${charge.expired ? " (expired at its worst case)" : ""}`, "id");
-  requireEvent(req.actual, accountants);
-  if (!sameEvent(req.actual, charge.event)) {
-    const make = accountants.tight ?? accountants.bound;
-    const actualEps = epsilonWith(make, [req.actual], state.config.delta);
-    const reservedEps = epsilonWith(make, [charge.event], state.config.delta);
-    if (!(actualEps <= reservedEps)) {
-      throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `reservation ${charge.id} reserved ε ${reservedEps.toFixed(4)}, the actual event costs ε ${actualEps.toFixed(4)}; reserve the larger event first`, "actual");
+  /** Reservations whose `expiresMs` ≤ `nowMs`, oldest first: each must be committed at its worst case (`expire`). */
+  overdue(nowMs: number): Charge[] {
+    requireNow(nowMs);
+    const out: Charge[] = [];
+    for (const c of this.#open.values()) if (c.expiresMs <= nowMs) out.push(c);
+    return out;
+  }
+
+  /** Commits an overdue reservation at its worst case: reservations never vanish. */
+  expire(id: string): Charge {
+    const charge = this.#chargeOf(id);
+    if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}`, "id");
+    return this.#applySettled(charge, { ...charge, state: "committed", actual: charge.event, expired: true }, this.#checked(charge.event));
+  }
+
+  /** Sets a user's or a department's limit; validated first. */
+  setLimit(scope: "user" | "department", name: string, epsilon: number): void {
+    requireName(name, scope);
+    requireLimit(epsilon, "epsilon");
+    this.apply({ type: "limit", scope, name, epsilon });
+  }
+
+  /** Applies a fact without deciding (replay of the audit trail). Throws LedgerError when it does not fit this ledger. */
+  apply(fact: LedgerFact): void {
+    switch (fact.type) {
+      case "reserved":
+        if (this.#charges.has(fact.id) || this.#byKey.has(fact.key)) throw new LedgerError("INVALID_LEDGER_REQUEST", `fact reserves ${fact.id} (key ${fact.key}) twice`, "id");
+        this.#applyReserved(fact, this.#checked(fact.event));
+        return;
+      case "committed":
+      case "expired": {
+        const charge = this.#chargeOf(fact.id);
+        if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `fact settles ${fact.id}, already ${charge.state}`, "id");
+        const actual = fact.type === "committed" ? fact.actual : charge.event;
+        this.#applySettled(charge, { ...charge, state: "committed", actual, ...(fact.type === "expired" ? { expired: true } : {}) }, this.#checked(actual));
+        return;
+      }
+      case "released": {
+        const charge = this.#chargeOf(fact.id);
+        if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `fact releases ${fact.id}, already ${charge.state}`, "id");
+        this.#applySettled(charge, { ...charge, state: "released" }, undefined);
+        return;
+      }
+      case "limit": {
+        const key = fact.scope === "user" ? "users" : "departments";
+        const next = { ...this.#config, [key]: { ...(this.#config[key] ?? {}), [fact.name]: { epsilon: fact.epsilon } } };
+        this.#config = validateLedgerConfig(next);
+        for (const scope of this.#scopes.values()) scope.version++; // limits changed: refresh caches
+        return;
+      }
     }
   }
-  const settled: Charge = { ...charge, state: "committed", actual: req.actual };
-  const next = withCharge(state, settled);
-  if (!sameEvent(req.actual, charge.event)) requireStillWithin(state, next, settled, accountants);
-  return { charge: settled, state: next, writes: [settled] };
-}
 
-/**
- * ε(actual) ≤ ε(event) alone does not make the composition with the rest smaller (a pure-DP and a
- * Gaussian event of equal ε compose differently), so a commit of a different event must also
- * keep the user's and the department's spend ≤ max(limit, spend with the reservation).
- */
-function requireStillWithin(before: LedgerState, after: LedgerState, charge: Charge, accountants: LedgerAccountants): void {
-  const { config } = before;
-  const scopes = [
-    { name: `user ${charge.user}`, limit: userLimit(config, charge.user), match: (c: Charge) => c.user === charge.user },
-    { name: `department ${charge.department}`, limit: departmentLimit(config, charge.department), match: (c: Charge) => c.department === charge.department },
-  ];
-  for (const s of scopes) {
-    const spentAfter = spendOf(eventsOf(after, charge.period, s.match), config.delta, accountants, s.limit);
-    if (spentAfter <= s.limit) continue;
-    const spentBefore = spendOf(eventsOf(before, charge.period, s.match), config.delta, accountants);
-    if (!(spentAfter <= spentBefore)) {
-      throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `committing ${charge.id} with this actual event raises the spend of ${s.name} to ε ${spentAfter.toFixed(4)} (limit ${s.limit}); commit the reserved event instead`, "actual");
+  /** Spent and remaining ε of a user (and a department, when named) in the period containing `nowMs`; tight. */
+  budget(user: string, department: string | undefined, nowMs: number): BudgetView {
+    requireName(user, "user");
+    const period = this.periodAt(nowMs);
+    const view = (limit: number, scope: Scope | undefined): ScopeView => {
+      const spent = this.#spend(scope, undefined, -Infinity);
+      return { limit, spent, remaining: Math.max(0, limit - spent) };
+    };
+    return {
+      period: period.key,
+      resetsAtMs: period.endMs,
+      user: view(this.userLimit(user), this.#peekScope(period.key, "user", user)),
+      ...(department === undefined ? {} : { department: { name: department, ...view(this.departmentLimit(department), this.#peekScope(period.key, "department", department)) } }),
+    };
+  }
+
+  /** A user's charges in `period` (default: the current one), oldest first. */
+  history(user: string, period: string | undefined, nowMs: number): Charge[] {
+    requireName(user, "user");
+    const key = period ?? this.periodAt(nowMs).key;
+    return [...this.#charges.values()].filter((c) => c.user === user && c.period === key).sort((a, b) => a.createdMs - b.createdMs);
+  }
+
+  /** Spend of every department and user that has charges in `period` (default: the current one); tight. */
+  report(period: string | undefined, nowMs: number): PeriodReport {
+    const key = period ?? this.periodAt(nowMs).key;
+    const counts = { user: new Map<string, number>(), department: new Map<string, number>() };
+    for (const c of this.#charges.values()) {
+      if (c.period !== key) continue;
+      counts.user.set(c.user, (counts.user.get(c.user) ?? 0) + 1);
+      counts.department.set(c.department, (counts.department.get(c.department) ?? 0) + 1);
+    }
+    const rows = (kind: "user" | "department", limitOf: (name: string) => number) =>
+      [...counts[kind]].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, charges]) => {
+        const limit = limitOf(name);
+        const spent = this.#spend(this.#peekScope(key, kind, name), undefined, -Infinity);
+        return { name, charges, limit, spent, remaining: Math.max(0, limit - spent) };
+      });
+    const safeLimit = (of: (n: string) => number) => (name: string) => { try { return of(name); } catch { return 0; } };
+    return { period: key, departments: rows("department", safeLimit((n) => this.departmentLimit(n))), users: rows("user", safeLimit((n) => this.userLimit(n))) };
+  }
+
+  /** Drops settled charges (and their keys and scopes) of periods that ended at least one reservation TTL before `nowMs`. */
+  prune(nowMs: number): number {
+    requireNow(nowMs);
+    const ended = new Set<string>();
+    for (const c of this.#charges.values()) {
+      if (c.state === "reserved" || c.periodEndMs + this.#config.reservationTtlMs > nowMs) continue;
+      this.#charges.delete(c.id);
+      this.#byKey.delete(c.key);
+      ended.add(c.period);
+    }
+    for (const key of this.#scopes.keys()) {
+      const period = key.slice(0, key.indexOf("\u0000"));
+      if (ended.has(period) && this.#scopes.get(key)!.open.size === 0) this.#scopes.delete(key);
+    }
+    return ended.size;
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────────────────
+
+  #chargeOf(id: string): Charge {
+    const charge = typeof id === "string" ? this.#charges.get(id) : undefined;
+    if (charge === undefined) throw new LedgerError("UNKNOWN_RESERVATION", `no reservation "${id}" in this ledger (pruned, or never reserved)`, "id");
+    return charge;
+  }
+
+  /** Validates an event for both accountants and returns its RDP curve (cached by canonical key). */
+  #checked(event: PrivacyEvent): CheckedEvent {
+    if (typeof event !== "object" || event === null) throw new LedgerError("INVALID_LEDGER_REQUEST", "event must be a PrivacyEvent object", "event");
+    const key = eventKey(event);
+    const cached = this.#curves.get(key);
+    if (cached !== undefined) return cached;
+    const unsupported = this.#tight?.().check(event) ?? null;
+    if (unsupported !== null) throw new UnsupportedPrivacyEvent(unsupported);
+    const curve = computeRdp(event, this.#orders); // throws InvalidPrivacyParameter / UnsupportedPrivacyEvent
+    if (this.#curves.size >= MAX_CACHED_CURVES) this.#curves.clear();
+    const checked = { key, event, curve };
+    this.#curves.set(key, checked);
+    return checked;
+  }
+
+  #scopeKey(period: string, kind: "user" | "department", name: string): string {
+    return `${period}\u0000${kind}\u0000${name}`;
+  }
+
+  #peekScope(period: string, kind: "user" | "department", name: string): Scope | undefined {
+    return this.#scopes.get(this.#scopeKey(period, kind, name));
+  }
+
+  #scope(period: string, kind: "user" | "department", name: string): Scope {
+    const key = this.#scopeKey(period, kind, name);
+    let scope = this.#scopes.get(key);
+    if (scope === undefined) {
+      scope = { committed: new Float64Array(this.#orders.length), committedEvents: new Map(), open: new Map(), version: 0, tightVersion: -1, tight: new Map() };
+      this.#scopes.set(key, scope);
+    }
+    return scope;
+  }
+
+  /** ε the scope would have spent with `extra` added: RDP, then the tight accountant where RDP exceeds `limit`. */
+  #spend(scope: Scope | undefined, extra: CheckedEvent | undefined, limit: number): number {
+    if (scope === undefined && extra === undefined) return 0;
+    const sum = this.#scratch;
+    if (scope === undefined) sum.fill(0);
+    else {
+      sum.set(scope.committed);
+      for (const c of scope.open.values()) addInto(sum, c.curve);
+    }
+    if (extra !== undefined) addInto(sum, extra.curve);
+    const bound = this.#toEpsilon(sum);
+    if (bound <= limit || this.#tight === null) return bound;
+    return Math.min(bound, this.#tightSpend(scope, extra));
+  }
+
+  #tightSpend(scope: Scope | undefined, extra: CheckedEvent | undefined): number {
+    const extraKey = extra?.key ?? NO_EXTRA;
+    if (scope !== undefined) {
+      if (scope.tightVersion !== scope.version) {
+        scope.tight.clear();
+        scope.tightVersion = scope.version;
+      }
+      const cached = scope.tight.get(extraKey);
+      if (cached !== undefined) return cached;
+    }
+    const accountant = this.#tight!();
+    if (scope !== undefined) {
+      for (const { event, count } of scope.committedEvents.values()) accountant.compose(event, count);
+      for (const c of scope.open.values()) accountant.compose(c.event);
+    }
+    if (extra !== undefined) accountant.compose(extra.event);
+    const epsilon = accountant.epsilon(this.#config.delta);
+    if (scope !== undefined) {
+      if (scope.tight.size >= 64) scope.tight.clear();
+      scope.tight.set(extraKey, epsilon);
+    }
+    return epsilon;
+  }
+
+  #scopesOf(charge: Charge): [Scope, Scope] {
+    return [this.#scope(charge.period, "user", charge.user), this.#scope(charge.period, "department", charge.department)];
+  }
+
+  #applyReserved(fact: Extract<LedgerFact, { type: "reserved" }>, checked: CheckedEvent): Charge {
+    const period = this.periodAt(fact.atMs);
+    const charge: Charge = {
+      id: fact.id, key: fact.key, user: fact.user, department: fact.department, event: checked.event, state: "reserved",
+      period: period.key, periodEndMs: period.endMs, createdMs: fact.atMs, expiresMs: fact.atMs + this.#config.reservationTtlMs,
+    };
+    this.#charges.set(charge.id, charge);
+    this.#byKey.set(charge.key, charge.id);
+    this.#open.set(charge.id, charge);
+    for (const scope of this.#scopesOf(charge)) {
+      scope.open.set(charge.id, checked);
+      scope.version++;
+    }
+    const seq = /^res-(\d+)$/.exec(charge.id);
+    if (seq !== null) this.#nextSeq = Math.max(this.#nextSeq, Number(seq[1]) + 1);
+    return charge;
+  }
+
+  /** Replaces a reserved charge by its settled form; a committed actual adds its curve to both scopes. */
+  #applySettled(before: Charge, settled: Charge, actual: CheckedEvent | undefined): Charge {
+    this.#charges.set(settled.id, settled);
+    this.#open.delete(settled.id);
+    for (const scope of this.#scopesOf(before)) {
+      scope.open.delete(settled.id);
+      if (actual !== undefined) {
+        addInto(scope.committed, actual.curve);
+        const entry = scope.committedEvents.get(actual.key);
+        if (entry === undefined) scope.committedEvents.set(actual.key, { event: actual.event, count: 1 });
+        else entry.count++;
+      }
+      scope.version++;
+    }
+    return settled;
+  }
+
+  #remainingOf(charge: Charge): Remaining {
+    const userLimit = this.#config.users?.[charge.user]?.epsilon ?? this.#config.defaultUserEpsilon;
+    const deptLimit = this.#config.departments[charge.department]?.epsilon ?? 0;
+    return {
+      user: Math.max(0, userLimit - this.#spend(this.#peekScope(charge.period, "user", charge.user), undefined, userLimit)),
+      department: Math.max(0, deptLimit - this.#spend(this.#peekScope(charge.period, "department", charge.department), undefined, deptLimit)),
+    };
+  }
+
+  /**
+   * With a pointwise smaller curve the RDP spend can only fall; a scope admitted by the tight
+   * accountant (RDP above the limit) must not see its tight spend rise above the limit either.
+   */
+  #requireStillWithin(charge: Charge, actual: CheckedEvent): void {
+    if (this.#tight === null) return;
+    const limits = { user: this.userLimit(charge.user), department: this.departmentLimit(charge.department) };
+    for (const kind of ["user", "department"] as const) {
+      const name = kind === "user" ? charge.user : charge.department;
+      const scope = this.#peekScope(charge.period, kind, name)!;
+      const limit = limits[kind];
+      if (this.#spend(scope, undefined, Infinity) <= limit) continue; // RDP within: a smaller curve stays within
+      const before = this.#spend(scope, undefined, limit);
+      const reserved = scope.open.get(charge.id)!;
+      // Swap the reservation for the actual event for one computation; the version bumps keep
+      // the tight cache from remembering the swapped state.
+      scope.open.delete(charge.id);
+      scope.version++;
+      const after = this.#spend(scope, actual, limit);
+      scope.open.set(charge.id, reserved);
+      scope.version++;
+      if (after > limit && after > before) {
+        throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `committing ${charge.id} with this actual event raises the spend of ${kind} ${name} to ε ${after.toFixed(4)} (limit ${limit}); commit the reserved event instead`, "actual");
+      }
     }
   }
 }
 
-/** Releases a reservation, freeing its budget; only while no noisy output left the system. */
-export function release(state: LedgerState, req: { readonly id: string; readonly noisyOutputReleased: boolean }): SettleResult {
-  const charge = chargeOf(state, req.id);
-  if (charge.state === "released") return { charge, state, writes: [] };
-  if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}`, "id");
-  if (req.noisyOutputReleased) throw new LedgerError("OUTPUT_ALREADY_RELEASED", `reservation ${charge.id} produced a noisy output that was released; commit it instead`, "noisyOutputReleased");
-  const settled: Charge = { ...charge, state: "released" };
-  return { charge: settled, state: withCharge(state, settled), writes: [settled] };
-}
-
-/** Reservations past `expiresMs` become commits at their worst case (they never vanish). */
-export function expire(state: LedgerState, nowMs: number): { readonly expired: readonly string[]; readonly state: LedgerState; readonly writes: readonly Charge[] } {
-  requireNow(nowMs);
-  const writes: Charge[] = [];
-  for (const c of Object.values(state.charges)) {
-    if (c.state === "reserved" && c.expiresMs <= nowMs) writes.push({ ...c, state: "committed", actual: c.event, expired: true });
-  }
-  if (writes.length === 0) return { expired: [], state, writes };
-  const charges = { ...state.charges };
-  for (const w of writes) charges[w.id] = w;
-  return { expired: writes.map((w) => w.id), state: { ...state, charges }, writes };
-}
-
-/** Drops settled charges (and their keys) of periods that ended at least one reservation TTL before `nowMs`. */
-export function prune(state: LedgerState, nowMs: number): LedgerState {
-  requireNow(nowMs);
-  const charges: Record<string, Charge> = {};
-  const byKey: Record<string, string> = {};
-  for (const c of Object.values(state.charges)) {
-    if (c.state !== "reserved" && c.periodEndMs + state.config.reservationTtlMs <= nowMs) continue;
-    charges[c.id] = c;
-    byKey[c.key] = c.id;
-  }
-  return { ...state, charges, byKey };
-}
-
-export interface BudgetView {
-  readonly period: string;
-  readonly resetsAtMs: number;
-  readonly user: { readonly limit: number; readonly spent: number; readonly remaining: number };
-  readonly department: { readonly limit: number; readonly spent: number; readonly remaining: number };
-}
-
-/** Spent and remaining ε of a user and a department in the period containing `nowMs`. */
-export function budget(state: LedgerState, user: string, department: string, nowMs: number, accountants: LedgerAccountants = DEFAULT_LEDGER_ACCOUNTANTS): BudgetView {
-  requireName(user, "user");
-  requireNow(nowMs);
-  const deptLimit = departmentLimit(state.config, department);
-  const period = periodOf(nowMs, state.config.reset, state.config.timeZone);
-  const view = (limit: number, match: (c: Charge) => boolean) => {
-    const spent = spendOf(eventsOf(state, period.key, match), state.config.delta, accountants);
-    return { limit, spent, remaining: Math.max(0, limit - spent) };
-  };
-  return {
-    period: period.key,
-    resetsAtMs: period.endMs,
-    user: view(userLimit(state.config, user), (c) => c.user === user),
-    department: view(deptLimit, (c) => c.department === department),
-  };
+function addInto(sum: Float64Array, curve: Float64Array): void {
+  for (let i = 0; i < sum.length; i++) sum[i]! += curve[i]!;
 }

@@ -1,141 +1,191 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { exponential, gaussian, InvalidPrivacyParameter, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../actors/accountant/index.ts";
-import {
-  budget, commit, DEFAULT_LEDGER_CONFIG, emptyLedger, expire, LedgerError, prune, release, reserve,
-  type LedgerAccountants, type LedgerConfig, type LedgerState,
-} from "../../../actors/accountant/ledger.ts";
+import { exponential, gaussian, InvalidPrivacyParameter, PldAccountant, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../actors/accountant/index.ts";
+import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, spendOf, type LedgerConfig, type LedgerFact, type LedgerOptions } from "../../../actors/accountant/ledger.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 10, 0);
 const DECEMBER = Date.UTC(2026, 11, 1, 0, 0, 1);
 const config = (over: Partial<LedgerConfig> = {}): LedgerConfig => ({ ...DEFAULT_LEDGER_CONFIG, defaultUserEpsilon: 2, ...over });
-const rdpOnly: LedgerAccountants = { bound: () => new RdpAccountant() };
-const pldOnly: LedgerAccountants = { bound: () => new PldAccountant() };
+const rdpOnly: LedgerOptions = { tight: null };
+const code = (c: string) => (e: unknown) => e instanceof LedgerError && e.code === c;
 
-function reserveMany(state: LedgerState, event: PrivacyEvent, n: number, user = "u1", department = "emergency", accountants?: LedgerAccountants) {
+function reserveMany(ledger: Ledger, event: PrivacyEvent, n: number, user = "u1", department = "emergency") {
   const types: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = reserve(state, { key: `${user}-${department}-${i}-${types.length}-${Object.keys(state.charges).length}`, user, department, event, nowMs: NOW }, accountants);
-    types.push(d.type);
-    state = d.state;
-  }
-  return { state, types };
+  for (let i = 0; i < n; i++) types.push(ledger.reserve({ key: `${user}-${department}-${ledger.size}-${i}`, user, department, event, nowMs: NOW }).type);
+  return types;
 }
 
 test("exactly the admitted reserves succeed: 4 × exponential(0.5) under a user limit of 2", () => {
   // Pure ε-DP: PLD composes 4 × 0.5 to ≈ 1.99993 ≤ 2 (RDP says 2.103, so the PLD fallback decides), 5 × 0.5 to ≈ 2.4999.
-  const { types } = reserveMany(emptyLedger(config()), exponential(0.5), 6);
-  assert.deepEqual(types, ["reserved", "reserved", "reserved", "reserved", "refused", "refused"]);
+  assert.deepEqual(reserveMany(new Ledger(config()), exponential(0.5), 6), ["reserved", "reserved", "reserved", "reserved", "refused", "refused"]);
 });
 
 test("the PLD fallback matters: a Gaussian the RDP accountant refuses and PLD admits", () => {
   // 4 × gaussian(σ = 4): RDP ε ≈ 2.166 > 2, PLD ε ≈ 1.993 ≤ 2 at δ = 1e-5.
-  const rdp = reserveMany(emptyLedger(config()), gaussian(4), 4, "u1", "emergency", rdpOnly);
-  assert.deepEqual(rdp.types, ["reserved", "reserved", "reserved", "refused"]);
-  const hybrid = reserveMany(emptyLedger(config()), gaussian(4), 5);
-  assert.deepEqual(hybrid.types, ["reserved", "reserved", "reserved", "reserved", "refused"]);
-  const pld = reserveMany(emptyLedger(config()), gaussian(4), 5, "u1", "emergency", pldOnly);
-  assert.deepEqual(pld.types, hybrid.types);
+  assert.deepEqual(reserveMany(new Ledger(config(), rdpOnly), gaussian(4), 4), ["reserved", "reserved", "reserved", "refused"]);
+  assert.deepEqual(reserveMany(new Ledger(config()), gaussian(4), 5), ["reserved", "reserved", "reserved", "reserved", "refused"]);
+});
+
+test("the ledger's incremental spend equals composing the same events from scratch", () => {
+  const ledger = new Ledger(config({ defaultUserEpsilon: 50 }));
+  const events = [gaussian(4), exponential(0.3), gaussian(7, 2), exponential(0.1)];
+  const committed: PrivacyEvent[] = [];
+  for (const [i, e] of events.entries()) {
+    const d = ledger.reserve({ key: `k${i}`, user: "u1", department: "emergency", event: e, nowMs: NOW });
+    assert.equal(d.type, "reserved");
+    if (d.type === "reserved" && i % 2 === 0) { ledger.commit({ id: d.charge.id, actual: e, nowMs: NOW }); committed.push(e); }
+    else committed.push(e); // still reserved: counts at its worst case
+  }
+  const view = ledger.budget("u1", "emergency", NOW);
+  // Equal up to rounding: the PLD convolutions run in another order.
+  assert.ok(Math.abs(view.user.spent - spendOf(events, 1e-5)) < 1e-9, "incremental = from scratch");
+  assert.equal(view.department!.spent, view.user.spent);
+  assert.equal(ledger.costOf(gaussian(4)), spendOf([gaussian(4)], 1e-5));
+  assert.ok(ledger.costOf(gaussian(4)) < spendOf([gaussian(4)], 1e-5, rdpOnly), "cost is the tight ε");
 });
 
 test("the same idempotency key twice is charged once and returns the original charge", () => {
-  const s0 = emptyLedger(config());
+  const ledger = new Ledger(config());
   const req = { key: "k1", user: "u1", department: "general", event: exponential(1), nowMs: NOW };
-  const a = reserve(s0, req);
+  const a = ledger.reserve(req);
+  const b = ledger.reserve({ ...req, nowMs: NOW + 1000 });
   assert.equal(a.type, "reserved");
-  const b = reserve(a.state, { ...req, nowMs: NOW + 1000 });
   assert.equal(b.type, "duplicate");
-  assert.equal(b.state, a.state);
   assert.equal(b.type === "duplicate" && a.type === "reserved" && b.charge.id === a.charge.id, true);
-  assert.ok(Math.abs(budget(b.state, "u1", "general", NOW).user.spent - 1) < 1e-3);
-  assert.throws(() => reserve(a.state, { ...req, event: exponential(0.1) }), (e: unknown) => e instanceof LedgerError && e.code === "IDEMPOTENCY_KEY_REUSED");
+  assert.ok(Math.abs(ledger.budget("u1", "general", NOW).user.spent - 1) < 1e-3);
+  assert.throws(() => ledger.reserve({ ...req, event: exponential(0.1) }), code("IDEMPOTENCY_KEY_REUSED"));
+  assert.throws(() => ledger.reserve({ ...req, user: "u2" }), code("IDEMPOTENCY_KEY_REUSED"));
 });
 
 test("commit with a smaller actual frees budget; release frees it; release after output is an error", () => {
-  let s = emptyLedger(config());
-  const r = reserve(s, { key: "a", user: "u1", department: "general", event: exponential(1.5), nowMs: NOW });
-  assert.equal(r.type, "reserved");
-  if (r.type !== "reserved") return;
-  s = r.state;
-  assert.ok(Math.abs(budget(s, "u1", "general", NOW).user.remaining - 0.5) < 1e-3);
-  const c = commit(s, { id: r.charge.id, actual: exponential(0.5), nowMs: NOW });
-  assert.ok(Math.abs(budget(c.state, "u1", "general", NOW).user.remaining - 1.5) < 1e-3);
-  assert.equal(commit(c.state, { id: r.charge.id, actual: exponential(0.5), nowMs: NOW }).state, c.state); // idempotent
-  assert.throws(() => commit(c.state, { id: r.charge.id, actual: exponential(0.4), nowMs: NOW }), (e: unknown) => e instanceof LedgerError && e.code === "ALREADY_SETTLED");
+  const ledger = new Ledger(config());
+  const r = ledger.reserve({ key: "a", user: "u1", department: "general", event: exponential(1.5), nowMs: NOW });
+  if (r.type !== "reserved") return assert.fail("not reserved");
+  assert.ok(Math.abs(ledger.budget("u1", "general", NOW).user.remaining - 0.5) < 1e-3);
+  const c = ledger.commit({ id: r.charge.id, actual: exponential(0.5), nowMs: NOW });
+  assert.equal(c.changed, true);
+  assert.ok(Math.abs(ledger.budget("u1", "general", NOW).user.remaining - 1.5) < 1e-3);
+  assert.equal(ledger.commit({ id: r.charge.id, actual: exponential(0.5), nowMs: NOW }).changed, false); // idempotent
+  assert.throws(() => ledger.commit({ id: r.charge.id, actual: exponential(0.4), nowMs: NOW }), code("ALREADY_SETTLED"));
 
-  const r2 = reserve(c.state, { key: "b", user: "u1", department: "general", event: exponential(1), nowMs: NOW });
-  assert.equal(r2.type, "reserved");
-  if (r2.type !== "reserved") return;
-  assert.throws(() => release(r2.state, { id: r2.charge.id, noisyOutputReleased: true }), (e: unknown) => e instanceof LedgerError && e.code === "OUTPUT_ALREADY_RELEASED");
-  const rel = release(r2.state, { id: r2.charge.id, noisyOutputReleased: false });
-  assert.ok(Math.abs(budget(rel.state, "u1", "general", NOW).user.remaining - 1.5) < 1e-3);
-  assert.throws(() => commit(rel.state, { id: r2.charge.id, actual: exponential(1), nowMs: NOW }), (e: unknown) => e instanceof LedgerError && e.code === "ALREADY_SETTLED");
+  const r2 = ledger.reserve({ key: "b", user: "u1", department: "general", event: exponential(1), nowMs: NOW });
+  if (r2.type !== "reserved") return assert.fail("not reserved");
+  assert.throws(() => ledger.release({ id: r2.charge.id, noisyOutputReleased: true }), code("OUTPUT_ALREADY_RELEASED"));
+  assert.equal(ledger.release({ id: r2.charge.id, noisyOutputReleased: false }).changed, true);
+  assert.equal(ledger.release({ id: r2.charge.id, noisyOutputReleased: false }).changed, false);
+  assert.ok(Math.abs(ledger.budget("u1", "general", NOW).user.remaining - 1.5) < 1e-3);
+  assert.throws(() => ledger.commit({ id: r2.charge.id, actual: exponential(1), nowMs: NOW }), code("ALREADY_SETTLED"));
 });
 
 test("a commit larger than reserved is COMMIT_EXCEEDS_RESERVATION and leaves the ledger unchanged", () => {
-  const r = reserve(emptyLedger(config()), { key: "a", user: "u1", department: "general", event: gaussian(4), nowMs: NOW });
+  const ledger = new Ledger(config());
+  const r = ledger.reserve({ key: "a", user: "u1", department: "general", event: gaussian(4), nowMs: NOW });
   if (r.type !== "reserved") return assert.fail("not reserved");
-  const before = JSON.stringify(r.state);
-  assert.throws(() => commit(r.state, { id: r.charge.id, actual: gaussian(2), nowMs: NOW }), (e: unknown) => e instanceof LedgerError && e.code === "COMMIT_EXCEEDS_RESERVATION");
-  assert.equal(JSON.stringify(r.state), before);
-  assert.throws(() => commit(r.state, { id: "res-99", actual: gaussian(4), nowMs: NOW }), (e: unknown) => e instanceof LedgerError && e.code === "UNKNOWN_RESERVATION");
+  const before = JSON.stringify(ledger.snapshot());
+  assert.throws(() => ledger.commit({ id: r.charge.id, actual: gaussian(2), nowMs: NOW }), code("COMMIT_EXCEEDS_RESERVATION"));
+  assert.throws(() => ledger.commit({ id: "res-99", actual: gaussian(4), nowMs: NOW }), code("UNKNOWN_RESERVATION"));
+  assert.equal(JSON.stringify(ledger.snapshot()), before);
 });
 
-test("expire commits overdue reservations at their worst case", () => {
-  const r = reserve(emptyLedger(config()), { key: "a", user: "u1", department: "general", event: exponential(1), nowMs: NOW });
+test("a cheaper actual that composes worse than the reservation is refused (ε alone is not enough)", () => {
+  // exponential(0.9) has a smaller ε than gaussian(4) (≈ 0.926) but a larger RDP at low orders.
+  const ledger = new Ledger(config({ defaultUserEpsilon: 1.5 }));
+  assert.deepEqual(reserveMany(ledger, gaussian(4), 2), ["reserved", "reserved"]);
+  const id = ledger.snapshot().charges[1]!.id;
+  assert.throws(() => ledger.commit({ id, actual: exponential(0.9), nowMs: NOW }), code("COMMIT_EXCEEDS_RESERVATION"));
+  assert.equal(ledger.commit({ id, actual: gaussian(6), nowMs: NOW }).charge.state, "committed");
+});
+
+test("overdue reservations expire into commits at their worst case", () => {
+  const ledger = new Ledger(config());
+  const r = ledger.reserve({ key: "a", user: "u1", department: "general", event: exponential(1), nowMs: NOW });
   if (r.type !== "reserved") return assert.fail("not reserved");
-  assert.deepEqual(expire(r.state, NOW + 1000).expired, []);
-  const e = expire(r.state, NOW + DEFAULT_LEDGER_CONFIG.reservationTtlMs);
-  assert.deepEqual(e.expired, [r.charge.id]);
-  const charge = e.state.charges[r.charge.id]!;
+  assert.deepEqual(ledger.overdue(NOW + 1000), []);
+  const overdue = ledger.overdue(NOW + DEFAULT_LEDGER_CONFIG.reservationTtlMs);
+  assert.deepEqual(overdue.map((c) => c.id), [r.charge.id]);
+  const charge = ledger.expire(r.charge.id);
   assert.equal(charge.state, "committed");
+  assert.equal(charge.expired, true);
   assert.deepEqual(charge.actual, exponential(1));
-  assert.ok(Math.abs(budget(e.state, "u1", "general", NOW).user.spent - 1) < 1e-3);
+  assert.ok(Math.abs(ledger.budget("u1", "general", NOW).user.spent - 1) < 1e-3);
+  assert.throws(() => ledger.release({ id: r.charge.id, noisyOutputReleased: false }), code("ALREADY_SETTLED"));
 });
 
 test("user and department limits are both enforced: a shared department runs out for both users", () => {
-  let s = emptyLedger(config({ defaultUserEpsilon: 5 })); // research: ε 2
-  const types: string[] = [];
-  for (const [i, user] of ["alice", "bob", "alice", "bob", "alice", "bob"].entries()) {
-    const d = reserve(s, { key: `k${i}`, user, department: "research", event: exponential(0.5), nowMs: NOW });
-    types.push(`${d.type}${d.type === "refused" ? `:${d.reason}` : ""}`);
-    s = d.state;
-  }
+  const ledger = new Ledger(config({ defaultUserEpsilon: 5 })); // research: ε 2
+  const types = ["alice", "bob", "alice", "bob", "alice", "bob"].map((user, i) => {
+    const d = ledger.reserve({ key: `k${i}`, user, department: "research", event: exponential(0.5), nowMs: NOW });
+    return `${d.type}${d.type === "refused" ? `:${d.reason}` : ""}`;
+  });
   assert.deepEqual(types, ["reserved", "reserved", "reserved", "reserved", "refused:department", "refused:department"]);
-  const user = reserveMany(emptyLedger(config()), exponential(1), 3, "carol", "emergency");
-  assert.deepEqual(user.types, ["reserved", "reserved", "refused"]);
+  assert.deepEqual(reserveMany(new Ledger(config()), exponential(1), 3, "carol", "emergency"), ["reserved", "reserved", "refused"]);
+});
+
+test("a refusal reports what is left, what the request needs and when the budget resets", () => {
+  const ledger = new Ledger(config());
+  reserveMany(ledger, exponential(1), 2, "u1", "general");
+  const d = ledger.reserve({ key: "x", user: "u1", department: "general", event: exponential(1), nowMs: NOW });
+  if (d.type !== "refused") return assert.fail("not refused");
+  assert.equal(d.reason, "user");
+  assert.ok(d.remaining.user >= 0 && d.remaining.user < 0.01, String(d.remaining.user));
+  assert.ok(Math.abs(d.remaining.department - (5 - spendOf([exponential(1), exponential(1)], 1e-5))) < 1e-9, String(d.remaining.department));
+  assert.ok(Math.abs(d.needed - 1) < 1e-3, String(d.needed)); // pure ε = 1, tight
+  assert.equal(d.resetsAtMs, Date.UTC(2026, 11, 1));
 });
 
 test("a new period starts from zero; prune drops settled charges of ended periods", () => {
-  const full = reserveMany(emptyLedger(config()), exponential(1), 2, "u1", "general");
-  const view = budget(full.state, "u1", "general", NOW);
+  const ledger = new Ledger(config());
+  reserveMany(ledger, exponential(1), 2, "u1", "general");
+  const view = ledger.budget("u1", "general", NOW);
   assert.equal(view.period, "2026-11");
   assert.equal(view.resetsAtMs, Date.UTC(2026, 11, 1));
-  assert.equal(reserve(full.state, { key: "x", user: "u1", department: "general", event: exponential(1), nowMs: NOW }).type, "refused");
-  const dec = budget(full.state, "u1", "general", DECEMBER);
+  assert.equal(ledger.reserve({ key: "x", user: "u1", department: "general", event: exponential(1), nowMs: NOW }).type, "refused");
+  const dec = ledger.budget("u1", "general", DECEMBER);
   assert.equal(dec.period, "2026-12");
   assert.equal(dec.user.spent, 0);
-  assert.equal(reserve(full.state, { key: "x", user: "u1", department: "general", event: exponential(1), nowMs: DECEMBER }).type, "reserved");
-  const settled = expire(full.state, NOW + DEFAULT_LEDGER_CONFIG.reservationTtlMs).state;
-  assert.equal(Object.keys(prune(settled, NOW).charges).length, 2);
-  assert.equal(Object.keys(prune(settled, DECEMBER + DEFAULT_LEDGER_CONFIG.reservationTtlMs).charges).length, 0);
+  assert.equal(ledger.reserve({ key: "x", user: "u1", department: "general", event: exponential(1), nowMs: DECEMBER }).type, "reserved");
+  for (const c of ledger.overdue(NOW + DEFAULT_LEDGER_CONFIG.reservationTtlMs)) ledger.expire(c.id);
+  assert.equal(ledger.prune(NOW), 0);
+  assert.equal(ledger.size, 3);
+  ledger.prune(DECEMBER + DEFAULT_LEDGER_CONFIG.reservationTtlMs);
+  assert.deepEqual(ledger.snapshot().charges.map((c) => c.period), ["2026-12"]);
+  assert.equal(ledger.history("u1", "2026-12", DECEMBER).length, 1);
+});
+
+test("setLimit raises or lowers a budget at once; report lists every scope of the period", () => {
+  const ledger = new Ledger(config());
+  reserveMany(ledger, exponential(1), 2, "u1", "general");
+  assert.equal(ledger.reserve({ key: "x", user: "u1", department: "general", event: exponential(1), nowMs: NOW }).type, "refused");
+  ledger.setLimit("user", "u1", 4);
+  assert.equal(ledger.reserve({ key: "x", user: "u1", department: "general", event: exponential(1), nowMs: NOW }).type, "reserved");
+  ledger.setLimit("department", "general", 1);
+  assert.equal(ledger.reserve({ key: "y", user: "u2", department: "general", event: exponential(0.1), nowMs: NOW }).type, "refused");
+  assert.throws(() => ledger.setLimit("user", "u1", -1), code("INVALID_LEDGER_REQUEST"));
+  const report = ledger.report(undefined, NOW);
+  assert.equal(report.period, "2026-11");
+  assert.deepEqual(report.users.map((u) => [u.name, u.charges, u.limit]), [["u1", 3, 4]]);
+  assert.deepEqual(report.departments.map((d) => [d.name, d.charges, d.limit]), [["general", 3, 1]]);
+  assert.ok(Math.abs(report.users[0]!.spent - spendOf([exponential(1), exponential(1), exponential(1)], 1e-5)) < 1e-9, String(report.users[0]!.spent));
 });
 
 test("bad inputs throw typed errors and leave the ledger unchanged", () => {
-  const s = emptyLedger(config());
-  const snapshot = JSON.stringify(s);
+  const ledger = new Ledger(config({ users: { u1: { epsilon: 2 } }, knownUsersOnly: true }));
+  const snapshot = JSON.stringify(ledger.snapshot());
   const base = { key: "k", user: "u1", department: "general", event: exponential(1), nowMs: NOW };
-  const code = (c: string) => (e: unknown) => e instanceof LedgerError && e.code === c;
-  assert.throws(() => reserve(s, { ...base, department: "dentistry" }), code("UNKNOWN_DEPARTMENT"));
-  assert.throws(() => reserve(s, { ...base, user: "" }), code("INVALID_LEDGER_REQUEST"));
-  assert.throws(() => reserve(s, { ...base, key: "" }), code("INVALID_LEDGER_REQUEST"));
-  assert.throws(() => reserve(s, { ...base, nowMs: Number.NaN }), code("INVALID_LEDGER_REQUEST"));
-  assert.throws(() => reserve(s, { ...base, event: exponential(-1) }), InvalidPrivacyParameter);
-  assert.throws(() => reserve(s, { ...base, event: gaussian(Number.NaN) }), InvalidPrivacyParameter);
-  assert.throws(() => reserve(s, { ...base, event: { kind: "teleport" } as unknown as PrivacyEvent }), (e: unknown) => e instanceof UnsupportedPrivacyEvent || e instanceof InvalidPrivacyParameter);
-  assert.throws(() => emptyLedger(config({ defaultUserEpsilon: -1 })), code("INVALID_LEDGER_REQUEST"));
-  assert.equal(JSON.stringify(s), snapshot);
+  assert.throws(() => ledger.reserve({ ...base, department: "dentistry" }), code("UNKNOWN_DEPARTMENT"));
+  assert.throws(() => ledger.reserve({ ...base, user: "mallory" }), code("UNKNOWN_USER"));
+  assert.throws(() => ledger.reserve({ ...base, user: "" }), code("INVALID_LEDGER_REQUEST"));
+  assert.throws(() => ledger.reserve({ ...base, key: "" }), code("INVALID_LEDGER_REQUEST"));
+  assert.throws(() => ledger.reserve({ ...base, nowMs: Number.NaN }), code("INVALID_LEDGER_REQUEST"));
+  assert.throws(() => ledger.reserve({ ...base, event: exponential(-1) }), InvalidPrivacyParameter);
+  assert.throws(() => ledger.reserve({ ...base, event: gaussian(Number.NaN) }), InvalidPrivacyParameter);
+  assert.throws(() => ledger.reserve({ ...base, event: null as unknown as PrivacyEvent }), code("INVALID_LEDGER_REQUEST"));
+  assert.throws(() => ledger.reserve({ ...base, event: { kind: "teleport" } as unknown as PrivacyEvent }), (e: unknown) => e instanceof UnsupportedPrivacyEvent || e instanceof InvalidPrivacyParameter);
+  assert.throws(() => ledger.release({ id: "res-1", noisyOutputReleased: false }), code("UNKNOWN_RESERVATION"));
+  assert.throws(() => new Ledger(config({ defaultUserEpsilon: -1 })), code("INVALID_LEDGER_REQUEST"));
+  assert.throws(() => new Ledger(config({ delta: 1 })), code("INVALID_LEDGER_REQUEST"));
+  assert.equal(JSON.stringify(ledger.snapshot()), snapshot);
 });
 
 type Op =
@@ -150,53 +200,70 @@ const EVENTS = [exponential(0.3), exponential(0.5), gaussian(3), gaussian(5)];
 const requestOf = (key: number) => ({ key: `k${key}`, user: USERS[key % 2]!, department: "general", event: EVENTS[key % 4]! });
 const smaller = (e: PrivacyEvent): PrivacyEvent => (e.kind === "exponential" ? exponential(e.epsilon / 2) : e.kind === "gaussian" ? gaussian(e.sigma * 1.5) : e);
 
-test("property: random reserve/commit/release/expire never overspend and never charge a key twice", () => {
+test("property: random operations never overspend, never charge a key twice, and replaying the facts rebuilds the ledger", () => {
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ op: fc.constant("reserve" as const), key: fc.nat(9) }),
     fc.record({ op: fc.constant("commit" as const), pick: fc.nat(20), shrink: fc.boolean() }),
     fc.record({ op: fc.constant("release" as const), pick: fc.nat(20), output: fc.boolean() }),
     fc.record({ op: fc.constant("expire" as const), advanceMs: fc.nat(400_000) }),
   );
-  fc.assert(fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
-    let s = emptyLedger(config({ defaultUserEpsilon: 2, departments: { general: { epsilon: 3 } } }));
+  const cfg = config({ defaultUserEpsilon: 2, departments: { general: { epsilon: 3 } } });
+  fc.assert(fc.property(fc.array(op, { maxLength: 14 }), (ops) => {
+    const ledger = new Ledger(cfg);
+    const facts: LedgerFact[] = [];
     let now = NOW;
     for (const o of ops) {
-      const ids = Object.keys(s.charges);
-      const before = s;
+      const ids = ledger.snapshot().charges.map((c) => c.id);
+      const before = JSON.stringify(ledger.snapshot());
       try {
         if (o.op === "reserve") {
-          const d = reserve(s, { ...requestOf(o.key), nowMs: now });
-          if (d.type === "duplicate") assert.equal(d.state, s);
-          s = d.state;
+          const d = ledger.reserve({ ...requestOf(o.key), nowMs: now });
+          if (d.type === "reserved") facts.push({ type: "reserved", id: d.charge.id, key: d.charge.key, user: d.charge.user, department: d.charge.department, event: d.charge.event, atMs: now });
+          else assert.equal(JSON.stringify(ledger.snapshot()), before);
         } else if (o.op === "commit" && ids.length > 0) {
-          const c = s.charges[ids[o.pick % ids.length]!]!;
-          s = commit(s, { id: c.id, actual: o.shrink ? smaller(c.event) : c.event, nowMs: now }).state;
+          const c = ledger.charge(ids[o.pick % ids.length]!)!;
+          const actual = o.shrink ? smaller(c.event) : c.event;
+          if (ledger.commit({ id: c.id, actual, nowMs: now }).changed) facts.push({ type: "committed", id: c.id, actual });
         } else if (o.op === "release" && ids.length > 0) {
-          s = release(s, { id: ids[o.pick % ids.length]!, noisyOutputReleased: o.output }).state;
+          const id = ids[o.pick % ids.length]!;
+          if (ledger.release({ id, noisyOutputReleased: o.output }).changed) facts.push({ type: "released", id });
         } else if (o.op === "expire") {
           now += o.advanceMs;
-          s = expire(s, now).state;
+          for (const c of ledger.overdue(now)) { ledger.expire(c.id); facts.push({ type: "expired", id: c.id }); }
         }
       } catch (e) {
         assert.ok(e instanceof LedgerError, String(e));
-        assert.equal(s, before);
+        assert.equal(JSON.stringify(ledger.snapshot()), before);
       }
       for (const user of USERS) {
-        const view = budget(s, user, "general", NOW);
-        assert.ok(view.user.spent <= view.user.limit + 1e-6, `${user} spent ${view.user.spent}`);
-        assert.ok(view.department.spent <= view.department.limit + 1e-6, `general spent ${view.department.spent}`);
+        const view = ledger.budget(user, "general", NOW);
+        assert.ok(view.user.spent <= view.user.limit + 1e-9, `${user} spent ${view.user.spent}`);
+        assert.ok(view.department!.spent <= view.department!.limit + 1e-9, `general spent ${view.department!.spent}`);
       }
-      const keys = Object.values(s.charges).map((c) => c.key);
+      const keys = ledger.snapshot().charges.map((c) => c.key);
       assert.equal(new Set(keys).size, keys.length);
     }
-  }), { numRuns: 25 });
+    // The incremental spend equals composing the period's charges from scratch.
+    for (const user of USERS) {
+      const events = ledger.history(user, undefined, NOW).filter((c) => c.state !== "released").map((c) => c.actual ?? c.event);
+      const spent = ledger.budget(user, undefined, NOW).user.spent;
+      assert.ok(Math.abs(spent - spendOf(events, cfg.delta)) <= 1e-9, `${user}: ${spent} vs ${spendOf(events, cfg.delta)}`);
+    }
+    const replayed = new Ledger(cfg);
+    for (const f of facts) replayed.apply(f);
+    assert.deepEqual(replayed.snapshot(), ledger.snapshot());
+  }), { numRuns: 20 });
 });
 
-test("a cheaper actual that composes worse than the reservation is refused (ε alone is not enough)", () => {
-  // gaussian(4): ε ≈ 0.926; two compose to ≈ 1.356, but gaussian(4) + exponential(0.9) to ≈ 1.805 > 1.5.
-  const r = reserveMany(emptyLedger(config({ defaultUserEpsilon: 1.5 })), gaussian(4), 2, "u1", "emergency");
-  assert.deepEqual(r.types, ["reserved", "reserved"]);
-  const id = Object.keys(r.state.charges)[1]!;
-  assert.throws(() => commit(r.state, { id, actual: exponential(0.9), nowMs: NOW }), (e: unknown) => e instanceof LedgerError && e.code === "COMMIT_EXCEEDS_RESERVATION");
-  assert.equal(commit(r.state, { id, actual: gaussian(6), nowMs: NOW }).charge.state, "committed");
+test("a PLD-admitted scope: committing a pointwise-smaller event is accepted and the spend stays within the limit", () => {
+  const ledger = new Ledger(config());
+  assert.deepEqual(reserveMany(ledger, gaussian(4), 4), ["reserved", "reserved", "reserved", "reserved"]); // admitted by PLD
+  const id = ledger.snapshot().charges[3]!.id;
+  ledger.commit({ id, actual: gaussian(5), nowMs: NOW });
+  const view = ledger.budget("u1", "emergency", NOW);
+  assert.ok(view.user.spent <= 2, String(view.user.spent));
+  const pld = new PldAccountant();
+  pld.compose(gaussian(4), 3);
+  pld.compose(gaussian(5));
+  assert.ok(Math.abs(view.user.spent - pld.epsilon(1e-5)) < 1e-9, `${view.user.spent} vs ${pld.epsilon(1e-5)}`);
 });
