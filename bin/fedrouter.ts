@@ -106,6 +106,35 @@ program
     }
   });
 
+const audit = program
+  .command("audit")
+  .description("Check or export the Accountant's tamper-evident audit trail in a node's LMDB directory")
+  // A usage error (missing or unknown option) exits 2, like the commands' own refusals: 1 means "broken".
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+
+audit
+  .command("verify")
+  .description("Verify the hash chain, the journal's seqs and the anchor in the actor state: exit 0 intact, 1 broken, 2 cannot check")
+  .requiredOption("--data-dir <dir>", "the node's LMDB directory (must exist)")
+  .option("--actor <id>", "the Accountant's actor store id (default: user/accountant)")
+  .action(async (opts: { dataDir: string; actor?: string }) => {
+    const { runAuditVerify } = await import("./audit/audit-command.ts");
+    process.exitCode = await runAuditVerify(opts);
+  });
+
+audit
+  .command("export")
+  .description("Write the audit entries as JSON lines, one object per line, optionally only those in [--from, --to]")
+  .requiredOption("--data-dir <dir>", "the node's LMDB directory (must exist)")
+  .option("--actor <id>", "the Accountant's actor store id (default: user/accountant)")
+  .option("--from <when>", "only entries at or after: ISO date (2026-03-01 is 00:00 UTC, 2026-03-01T12:00:00Z) or epoch ms")
+  .option("--to <when>", "only entries at or before: same forms as --from")
+  .option("--out <file>", "write to this file instead of stdout")
+  .action(async (opts: { dataDir: string; actor?: string; from?: string; to?: string; out?: string }) => {
+    const { runAuditExport } = await import("./audit/audit-command.ts");
+    process.exitCode = await runAuditExport(opts);
+  });
+
 program
   .command("bench")
   .description("Run benchmark suites (e.g. `fedrouter bench runtime`); results go to bench/results/<suite>.json")

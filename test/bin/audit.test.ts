@@ -1,0 +1,117 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { open } from "lmdb";
+import { appendAudit, toJsonLines, type AuditEntry } from "../../actors/accountant/audit.ts";
+import { gaussian } from "../../actors/accountant/events.ts";
+import { openNodeStore } from "../../runtime/persistence/index.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ACTOR = "user/accountant";
+const T0 = Date.UTC(2026, 2, 1); // 2026-03-01T00:00Z
+const HOUR_MS = 3_600_000;
+
+/** Runs the real CLI; never throws on a non-zero exit. */
+function fedrouter(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", ...args], { cwd: ROOT, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A 10-entry trail as the Accountant writes it (one event and the anchor per persist), one entry an hour. */
+async function writeTrail(dir: string): Promise<AuditEntry[]> {
+  const store = openNodeStore({ path: dir });
+  const entries: AuditEntry[] = [];
+  try {
+    const actor = store.actor<{ auditHead: string; auditCount: number }>(ACTOR, { durability: "sync" });
+    for (let i = 0; i < 10; i++) {
+      const entry = appendAudit(entries.at(-1), {
+        atMs: T0 + i * HOUR_MS, actor: "u-17", action: i % 2 ? "commit" : "reserve", user: "u-17", department: "radiology",
+        reservation: `r-${i >> 1}`, event: gaussian(1.5), cost: { epsilon: 0.1, delta: 1e-7 }, remaining: { epsilon: 5 - i * 0.1, delta: 1e-5 },
+      });
+      entries.push(entry);
+      await actor.persist({ state: { auditHead: entry.hash, auditCount: entries.length }, events: [entry] });
+    }
+  } finally {
+    await store.close();
+  }
+  return entries;
+}
+
+test("audit verify: OK on an intact trail (exit 0), BROKEN naming the seq on a tampered one (exit 1), exit 2 without a store", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-audit-cli-"));
+  try {
+    const intact = join(dir, "intact");
+    const entries = await writeTrail(intact);
+    const ok = await fedrouter("audit", "verify", "--data-dir", intact);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `audit trail of ${ACTOR} in ${intact}: OK, 10 entries, head ${entries[9]!.hash.slice(0, 12)}…\n`);
+
+    const broken = join(dir, "broken");
+    cpSync(intact, broken, { recursive: true });
+    const root = open({ path: broken, separateFlushed: true });
+    const journal = root.openDB("journal", {});
+    await journal.put([ACTOR, 4], { ...(journal.get([ACTOR, 4]) as AuditEntry), department: "oncology" });
+    await root.close();
+    const bad = await fedrouter("audit", "verify", "--data-dir", broken);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stdout, /: BROKEN at entry seq 4 \(edited\): entry seq 4: hash does not match its content\n$/);
+
+    const missing = join(dir, "nowhere");
+    const none = await fedrouter("audit", "verify", "--data-dir", missing);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--data-dir .*nowhere does not exist/);
+    assert.ok(!existsSync(missing), "no directory is created");
+
+    const empty = mkdtempSync(join(dir, "empty-"));
+    const notLmdb = await fedrouter("audit", "verify", "--data-dir", empty);
+    assert.equal(notLmdb.code, 2);
+    assert.match(notLmdb.stderr, /holds no LMDB environment/);
+
+    const unknown = await fedrouter("audit", "verify", "--data-dir", intact, "--actor", "user/ledger");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no actor store "user\/ledger" \(it holds "user\/accountant"\)/);
+
+    const noDir = await fedrouter("audit", "verify");
+    assert.equal(noDir.code, 2);
+    assert.match(noDir.stderr, /--data-dir/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("audit export: the window [--from, --to] to --out or stdout, as JSON lines; a bad --from exits 2 naming it", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-audit-cli-"));
+  try {
+    const data = join(dir, "data");
+    const entries = await writeTrail(data);
+    const out = join(dir, "audit.jsonl");
+    const toFile = await fedrouter("audit", "export", "--data-dir", data, "--from", "2026-03-01T02:00:00Z", "--to", String(T0 + 6 * HOUR_MS), "--out", out);
+    assert.equal(toFile.code, 0, toFile.stderr);
+    assert.equal(toFile.stdout, `exported 5 entries of ${ACTOR} to ${out}\n`);
+    const written = readFileSync(out, "utf8");
+    assert.equal(written, toJsonLines(entries.slice(2, 7)));
+    assert.deepEqual(written.trimEnd().split("\n").map((line) => (JSON.parse(line) as AuditEntry).seq), [3, 4, 5, 6, 7]);
+
+    const toStdout = await fedrouter("audit", "export", "--data-dir", data, "--from", "2026-03-01");
+    assert.equal(toStdout.code, 0, toStdout.stderr);
+    assert.equal(toStdout.stdout, toJsonLines(entries));
+
+    for (const [option, value] of [["--from", "yesterday"], ["--to", "2026-02-30"], ["--to", "2026-03-01T12:00"]] as const) {
+      const bad = await fedrouter("audit", "export", "--data-dir", data, option, value);
+      assert.equal(bad.code, 2, `${option} ${value}`);
+      assert.match(bad.stderr, new RegExp(`${option} "${value}" is not an ISO date`));
+    }
+    const reversed = await fedrouter("audit", "export", "--data-dir", data, "--from", "2026-03-02", "--to", "2026-03-01");
+    assert.equal(reversed.code, 2);
+    assert.match(reversed.stderr, /--from 2026-03-02 is after --to 2026-03-01/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
