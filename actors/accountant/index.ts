@@ -1,8 +1,12 @@
 /**
- * The Accountant's public face. Today: its privacy mathematics — events, accountants (RDP,
- * PLD), composition theorems, calibration, secure noise and budget periods. The ledger, the
- * audit trail and the actor arrive with the rest of the Accountant issue.
+ * The Accountant's public face: the actor (`accountant`, its protocol and a typed client), the
+ * ledger and audit trail it keeps, and its privacy mathematics — events, accountants (RDP,
+ * PLD), composition theorems, calibration, secure noise and budget periods.
  */
+export { accountant, AuditTrailBroken } from "./behaviour.ts";
+export { AccountantClient, type ReserveRequest as AccountantReserveRequest } from "./client.ts";
+export * from "./protocol.ts";
+export { readAuditTrail, verifyStoredAudit, exportStoredAudit, streamStoredAudit, AuditStoreError, DEFAULT_AUDIT_ACTOR, type AuditAnchor } from "./audit-store.ts";
 export * from "./events.ts";
 export { InvalidPrivacyParameter, UnsupportedPrivacyEvent, InvalidAuditEntry } from "./errors.ts";
 export { RdpAccountant, DEFAULT_RDP_ORDERS, computeRdp, rdpToEpsilon, rdpToDelta, rdpGaussian, rdpSubsampledGaussian } from "./rdp.ts";

@@ -137,6 +137,11 @@ export class Ledger {
     return { config: this.#config, charges: [...this.#charges.values()].sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : 1)) };
   }
 
+  /** Number of open reservations. */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
   charge(id: string): Charge | undefined {
     return this.#charges.get(id);
   }
@@ -263,10 +268,11 @@ export class Ledger {
   }
 
   /** Commits an overdue reservation at its worst case: reservations never vanish. */
-  expire(id: string): Charge {
+  expire(id: string): SettleResult {
     const charge = this.#chargeOf(id);
     if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}`, "id");
-    return this.#applySettled(charge, { ...charge, state: "committed", actual: charge.event, expired: true }, this.#checked(charge.event));
+    const settled = this.#applySettled(charge, { ...charge, state: "committed", actual: charge.event, expired: true }, this.#checked(charge.event));
+    return { charge: settled, changed: true, remaining: this.#remainingOf(settled), cost: this.costOf(charge.event) };
   }
 
   /** Sets a user's or a department's limit; validated first. */

@@ -104,7 +104,7 @@ test("overdue reservations expire into commits at their worst case", () => {
   assert.deepEqual(ledger.overdue(NOW + 1000), []);
   const overdue = ledger.overdue(NOW + DEFAULT_LEDGER_CONFIG.reservationTtlMs);
   assert.deepEqual(overdue.map((c) => c.id), [r.charge.id]);
-  const charge = ledger.expire(r.charge.id);
+  const { charge } = ledger.expire(r.charge.id);
   assert.equal(charge.state, "committed");
   assert.equal(charge.expired, true);
   assert.deepEqual(charge.actual, exponential(1));

@@ -1,0 +1,225 @@
+/**
+ * The Accountant actor: receives, lets the ledger decide, records the decision in the audit
+ * trail (its LMDB journal), and answers. Never acknowledges anything — a reservation, a commit,
+ * a refusal, even a read — before LMDB has synced every change the answer could reflect.
+ *
+ * Durability. The audit trail is the ledger's journal: each change is one hash-chained entry,
+ * appended with the anchor `{ auditHead, auditCount }` as the actor state, in one synced
+ * transaction; on start the trail is verified and replayed into a fresh ledger (trail.ts), so
+ * what the ledger holds is exactly what the trail proves. Like the runtime's `persistent()`,
+ * the actor pipelines: it applies a decision in memory at once and handles the next message
+ * while LMDB group-commits, and each reply waits for its own write. A later message may see a
+ * change that is not on disk yet, but its answer waits for a write ordered after that change,
+ * so no answer goes out that a crash could contradict. A failed write fails every later one;
+ * the actor then crashes on its next message and restarts from what the trail holds.
+ */
+import { assertNever, defineActor, type ActorContext, type Behavior, type NodeStore, type ActorStore } from "../../runtime/index.ts";
+import { parsePath } from "../../runtime/index.ts";
+import { appendAudit, type AuditEntry, type AuditFields } from "./audit.ts";
+import { verifyStoredAudit, type AuditAnchor } from "./audit-store.ts";
+import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "./errors.ts";
+import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, type Remaining } from "./ledger.ts";
+import { DEFAULT_ACCOUNTANT, type AccountantErrorCode, type AccountantMsg, type AccountantOptions, type Rejected, type RemainingBudget } from "./protocol.ts";
+import { factOf, limitFields, refusedFields, reservedFields, resetFields, settledFields } from "./trail.ts";
+import { invalidMessage, replyToOf } from "./validation.ts";
+
+/** Prune settled charges of ended periods every this many ticks. */
+const PRUNE_EVERY_TICKS = 60;
+
+/** The trail in LMDB does not verify: the Accountant will not charge on top of it. */
+export class AuditTrailBroken extends Error {
+  readonly code = "AUDIT_TRAIL_BROKEN";
+  constructor(readonly store: string, readonly seq: number, readonly reason: string) {
+    super(`the audit trail ${store} is broken at entry seq ${seq} (${reason}); run \`fedrouter audit verify\` and restore the node's LMDB directory from a backup`);
+  }
+}
+
+/**
+ * @example
+ * const spec = actor("accountant", accountant, { ledger: { defaultUserEpsilon: 3 } });
+ * await system.startChild(supervisor("privacy", [spec]));
+ * const client = new AccountantClient(system.refOf(spec, "privacy"));
+ */
+export const accountant = defineActor(import.meta.url, "accountant", (options: AccountantOptions = {}) => accountantBehaviour(options));
+
+function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg> {
+  const tickMs = options.tickMs ?? DEFAULT_ACCOUNTANT.tickMs;
+  let store: ActorStore<AuditAnchor> | undefined;
+  let ledger: Ledger;
+  let delta = DEFAULT_LEDGER_CONFIG.delta;
+  /** The last entry appended (on disk or in flight). */
+  let head: AuditEntry | undefined;
+  let period: string | undefined;
+  let failure: unknown;
+  let timer: NodeJS.Timeout | undefined;
+  let ticks = 0;
+
+  /** Appends entries and the anchor in one synced transaction; resolves once on disk. */
+  const append = (fields: readonly AuditFields[]): Promise<unknown> => {
+    const entries: AuditEntry[] = [];
+    for (const f of fields) entries.push((head = appendAudit(head, f)));
+    const written = store!.persist({ state: { auditHead: head!.hash, auditCount: head!.seq }, events: entries });
+    written.catch((error: unknown) => (failure ??= error));
+    return written;
+  };
+  /** Sends `reply` once everything appended so far is durable (an empty persist is a barrier). */
+  const answer = (written: Promise<unknown>, replyTo: { tell(reply: unknown): void }, reply: unknown): void => {
+    written.then(() => replyTo.tell(reply), () => undefined); // on failure no answer: the asker times out, the actor restarts
+  };
+  const barrier = (): Promise<unknown> => store!.persist({});
+  const budgetOf = (r: Remaining): RemainingBudget => ({ user: { epsilon: r.user, delta }, department: { epsilon: r.department, delta } });
+
+  /** Entries for a period that began since the last one: the trail shows each reset. */
+  const periodEntries = (nowMs: number): AuditFields[] => {
+    const key = ledger.periodAt(nowMs).key;
+    const began = period !== undefined && key !== period;
+    period = key;
+    return began ? [resetFields(nowMs, key)] : [];
+  };
+
+  return {
+    async start(ctx) {
+      failure = undefined;
+      const nodeStore = nodeStoreOf(ctx);
+      const id = options.storeId ?? parsePath(ctx.path).segments.join("/");
+      store = nodeStore.actor<AuditAnchor>(id, { durability: "sync" });
+      await store.recover();
+      const verdict = verifyStoredAudit(nodeStore, id);
+      if (!verdict.ok) throw new AuditTrailBroken(`${nodeStore.path}#${id}`, verdict.firstBad, verdict.reason);
+      ledger = new Ledger({ ...DEFAULT_LEDGER_CONFIG, ...options.ledger }, { tight: options.tight === "none" ? null : undefined });
+      delta = ledger.config.delta;
+      head = undefined;
+      for (const { event } of store.journal()) {
+        head = event as AuditEntry;
+        const fact = factOf(head);
+        if (fact !== null) ledger.apply(fact);
+      }
+      period = head === undefined ? undefined : ledger.periodAt(head.atMs).key;
+      ledger.prune(ctx.nowMs());
+      ctx.log.info("accountant-ready", { path: ctx.path, entries: head?.seq ?? 0, open: ledger.openCount });
+      timer = setInterval(() => ctx.self.tell({ type: "tick" }), tickMs);
+      timer.unref();
+    },
+
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+
+    receive(msg, ctx) {
+      if (failure !== undefined) throw failure;
+      const invalid = invalidMessage(msg);
+      if (invalid !== null) {
+        const replyTo = replyToOf(msg);
+        if (replyTo !== undefined) answer(barrier(), replyTo, invalid);
+        else ctx.log.warn("accountant-invalid-message", { code: invalid.code, field: invalid.field ?? null });
+        return;
+      }
+      const nowMs = ctx.nowMs();
+      try {
+        handle(msg, nowMs);
+      } catch (error) {
+        const rejected = rejectionOf(error);
+        if (rejected === null) throw error; // a defect: crash, restart from the trail
+        answer(barrier(), msg.type === "tick" ? { tell: () => undefined } : msg.replyTo, rejected);
+      }
+    },
+  };
+
+  function handle(msg: AccountantMsg, nowMs: number): void {
+    switch (msg.type) {
+      case "reserve": {
+        const before = periodEntries(nowMs);
+        const decision = ledger.reserve({ key: msg.key, user: msg.user, department: msg.department, event: msg.event, nowMs });
+        const req = { requestId: msg.requestId, contentHash: msg.contentHash };
+        switch (decision.type) {
+          case "reserved":
+            answer(append([...before, reservedFields(decision.charge, decision.cost, decision.remaining, delta, req)]), msg.replyTo, {
+              type: "reserved", reservation: decision.charge.id, cost: { epsilon: decision.cost, delta }, remaining: budgetOf(decision.remaining),
+              expiresAtMs: decision.charge.expiresMs, duplicate: false,
+            });
+            return;
+          case "duplicate": {
+            const { charge } = decision;
+            answer(before.length ? append(before) : barrier(), msg.replyTo, {
+              type: "reserved", reservation: charge.id, cost: { epsilon: ledger.costOf(charge.event), delta },
+              remaining: budgetOf(remainingNow(msg.user, msg.department, nowMs)), expiresAtMs: charge.expiresMs, duplicate: true,
+            });
+            return;
+          }
+          case "refused": {
+            const message = `BUDGET_EXCEEDED: ${decision.reason === "user" ? `user ${msg.user}` : `department ${msg.department}`} has ε ${decision.remaining[decision.reason].toFixed(4)} left, this request needs ${decision.needed.toFixed(4)}; resets ${new Date(decision.resetsAtMs).toISOString()}`;
+            answer(append([...before, refusedFields(nowMs, { ...req, key: msg.key, user: msg.user, department: msg.department, event: msg.event }, decision, delta)]), msg.replyTo, {
+              type: "refused", reason: decision.reason, remaining: budgetOf(decision.remaining), needed: { epsilon: decision.needed, delta }, resetsAtMs: decision.resetsAtMs, message,
+            });
+            return;
+          }
+        }
+        return;
+      }
+      case "commit":
+      case "release": {
+        const result = msg.type === "commit"
+          ? ledger.commit({ id: msg.reservation, actual: msg.actual, nowMs })
+          : ledger.release({ id: msg.reservation, noisyOutputReleased: msg.noisyOutputReleased });
+        const reply = { type: msg.type === "commit" ? "committed" : "released", reservation: result.charge.id, cost: { epsilon: result.cost, delta }, remaining: budgetOf(result.remaining), duplicate: !result.changed };
+        answer(result.changed ? append([...periodEntries(nowMs), settledFields(result.charge, nowMs, result.cost, result.remaining, delta)]) : barrier(), msg.replyTo, reply);
+        return;
+      }
+      case "budget": {
+        const view = ledger.budget(msg.user, msg.department, nowMs);
+        answer(barrier(), msg.replyTo, { type: "budget", delta, ...view });
+        return;
+      }
+      case "history": {
+        const charges = ledger.history(msg.user, msg.period, nowMs);
+        answer(barrier(), msg.replyTo, { type: "history", user: msg.user, period: msg.period ?? ledger.periodAt(nowMs).key, charges });
+        return;
+      }
+      case "setBudget": {
+        ledger.setLimit(msg.scope, msg.name, msg.epsilon);
+        answer(append([limitFields(nowMs, msg.operator, msg.scope, msg.name, msg.epsilon, delta)]), msg.replyTo, { type: "budget-set", scope: msg.scope, name: msg.name, epsilon: msg.epsilon });
+        return;
+      }
+      case "report": {
+        answer(barrier(), msg.replyTo, { type: "report", delta, ...ledger.report(msg.period, nowMs) });
+        return;
+      }
+      case "tick": {
+        const fields = periodEntries(nowMs);
+        for (const charge of ledger.overdue(nowMs)) {
+          const result = ledger.expire(charge.id);
+          fields.push(settledFields(result.charge, nowMs, result.cost, result.remaining, delta));
+        }
+        if (fields.length > 0) void append(fields);
+        if (++ticks % PRUNE_EVERY_TICKS === 0) ledger.prune(nowMs);
+        return;
+      }
+      default:
+        assertNever(msg);
+    }
+  }
+
+  function remainingNow(user: string, department: string, nowMs: number): Remaining {
+    const view = ledger.budget(user, department, nowMs);
+    return { user: view.user.remaining, department: view.department!.remaining };
+  }
+}
+
+const LEDGER_CODES: Partial<Record<string, AccountantErrorCode>> = { INVALID_LEDGER_REQUEST: "INVALID_REQUEST" };
+
+/** The `rejected` reply for an expected failure; null for a defect. */
+function rejectionOf(error: unknown): Rejected | null {
+  if (error instanceof LedgerError) return { type: "rejected", code: LEDGER_CODES[error.code] ?? (error.code as AccountantErrorCode), message: error.message, ...(error.field ? { field: error.field } : {}) };
+  if (error instanceof InvalidPrivacyParameter) return { type: "rejected", code: error.code, message: error.message, field: error.field };
+  if (error instanceof UnsupportedPrivacyEvent) return { type: "rejected", code: error.code, message: error.message, field: "event" };
+  return null;
+}
+
+function nodeStoreOf<M>(ctx: ActorContext<M>): NodeStore {
+  const store = ctx.store as Partial<NodeStore> | undefined | null;
+  if (!store || typeof store.actor !== "function") {
+    throw new Error(`${ctx.path}: the Accountant needs a durable store; start the ActorSystem with { persistence: { path } }`);
+  }
+  return store as NodeStore;
+}

@@ -1,0 +1,87 @@
+/**
+ * The Accountant's protocol: every message another folder (or hospital) may send it and every
+ * reply it sends. Expected failures — no budget left, a malformed request — are reply values,
+ * never throws (STYLE §4). Plain data only: these cross threads and the network as msgpack.
+ */
+import type { ActorRef } from "../../runtime/index.ts";
+import type { PrivacyEvent } from "./events.ts";
+import type { BudgetView, Charge, LedgerConfig, PeriodReport } from "./ledger-types.ts";
+
+/** ε and δ of a cost or of what is left. */
+export interface Privacy { readonly epsilon: number; readonly delta: number }
+
+export interface RemainingBudget { readonly user: Privacy; readonly department: Privacy }
+
+export type AccountantMsg =
+  /** Reserve the worst case of `event` for `user` in `department`; `key` makes retries safe. */
+  | {
+      readonly type: "reserve"; readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent;
+      /** The request this charge is for, and the sha256 of its content (never the content). */
+      readonly requestId?: string; readonly contentHash?: string;
+      readonly replyTo: ActorRef<ReserveReply>;
+    }
+  /** Charge what was actually spent (no worse than reserved at every Rényi order). */
+  | { readonly type: "commit"; readonly reservation: string; readonly actual: PrivacyEvent; readonly replyTo: ActorRef<SettleReply> }
+  /** Free a reservation; refused once a noisy output of it has left the system. */
+  | { readonly type: "release"; readonly reservation: string; readonly noisyOutputReleased: boolean; readonly replyTo: ActorRef<SettleReply> }
+  | { readonly type: "budget"; readonly user: string; readonly department?: string; readonly replyTo: ActorRef<BudgetReply> }
+  /** A user's charges in a period ("2026-11", "2026-W48", "2026-11-24"; default: the current one). */
+  | { readonly type: "history"; readonly user: string; readonly period?: string; readonly replyTo: ActorRef<HistoryReply> }
+  /** Admin: set a user's or a department's ε limit; `operator` is recorded in the audit trail. */
+  | { readonly type: "setBudget"; readonly operator: string; readonly scope: "user" | "department"; readonly name: string; readonly epsilon: number; readonly replyTo: ActorRef<SetBudgetReply> }
+  | { readonly type: "report"; readonly period?: string; readonly replyTo: ActorRef<ReportReply> }
+  /** Internal (its own timer): expire overdue reservations into commits, note a new period. */
+  | { readonly type: "tick" };
+
+/** A request the Accountant could not take: nothing was charged or changed. `code` is stable. */
+export interface Rejected {
+  readonly type: "rejected";
+  readonly code: AccountantErrorCode;
+  readonly message: string;
+  readonly field?: string;
+}
+
+export type AccountantErrorCode =
+  | "INVALID_REQUEST" | "INVALID_PRIVACY_PARAMETER" | "UNSUPPORTED_PRIVACY_EVENT" | "UNKNOWN_DEPARTMENT" | "UNKNOWN_USER"
+  | "IDEMPOTENCY_KEY_REUSED" | "UNKNOWN_RESERVATION" | "COMMIT_EXCEEDS_RESERVATION" | "ALREADY_SETTLED" | "OUTPUT_ALREADY_RELEASED";
+
+export type ReserveReply =
+  | {
+      readonly type: "reserved"; readonly reservation: string;
+      /** ε of this event alone (tight), at the ledger's δ. */
+      readonly cost: Privacy;
+      /** Left after this reservation (a conservative figure: never more than the truth). */
+      readonly remaining: RemainingBudget;
+      readonly expiresAtMs: number;
+      /** True when the key was seen before: the original reservation, charged once. */
+      readonly duplicate: boolean;
+    }
+  | {
+      readonly type: "refused"; readonly reason: "user" | "department"; readonly remaining: RemainingBudget;
+      /** ε of this event alone. */
+      readonly needed: Privacy; readonly resetsAtMs: number; readonly message: string;
+    }
+  | Rejected;
+
+export type SettleReply =
+  | { readonly type: "committed" | "released"; readonly reservation: string; readonly cost: Privacy; readonly remaining: RemainingBudget; readonly duplicate: boolean }
+  | Rejected;
+
+export type BudgetReply = ({ readonly type: "budget"; readonly delta: number } & BudgetView) | Rejected;
+export type HistoryReply = { readonly type: "history"; readonly user: string; readonly period: string; readonly charges: readonly Charge[] } | Rejected;
+export type SetBudgetReply = { readonly type: "budget-set"; readonly scope: "user" | "department"; readonly name: string; readonly epsilon: number } | Rejected;
+export type ReportReply = ({ readonly type: "report"; readonly delta: number } & PeriodReport) | Rejected;
+
+/** Spawn arguments of the Accountant (plain data: they may cross to a worker thread). */
+export interface AccountantOptions {
+  /** Budgets, δ, reset schedule, time zone, reservation TTL; merged over DEFAULT_LEDGER_CONFIG. */
+  readonly ledger?: Partial<LedgerConfig>;
+  /** Actor store id of its journal (the audit trail); default: the actor's path ("user/…/accountant"). */
+  readonly storeId?: string;
+  /** How often overdue reservations are expired and a new period noted (default 1 s). */
+  readonly tickMs?: number;
+  /** "pld" (default): the tight accountant decides near the limit; "none": RDP alone. */
+  readonly tight?: "pld" | "none";
+}
+
+export const DEFAULT_ACCOUNTANT = Object.freeze({ tickMs: 1_000, tight: "pld" as const });

@@ -1,0 +1,87 @@
+/**
+ * Between the ledger and its audit trail: the audit fields that record each decision, and the
+ * ledger fact each entry records, so that replaying the trail rebuilds the ledger exactly.
+ * Pure. Never writes request content: a request is its id and the sha256 of its content.
+ */
+import type { AuditEntry, AuditFields } from "./audit.ts";
+import type { PrivacyEvent } from "./events.ts";
+import type { Charge, LedgerFact, Remaining } from "./ledger-types.ts";
+
+/** Who the Accountant itself is in the trail (expiries, period resets). */
+export const ACCOUNTANT_ACTOR = "accountant";
+
+const pair = (epsilon: number, delta: number) => ({ epsilon, delta });
+const least = (r: Remaining, delta: number) => pair(Math.min(r.user, r.department), delta);
+
+export interface RequestRef { readonly requestId?: string; readonly contentHash?: string }
+
+export function reservedFields(charge: Charge, cost: number, remaining: Remaining, delta: number, req: RequestRef): AuditFields {
+  return {
+    atMs: charge.createdMs, actor: charge.user, action: "reserve", user: charge.user, department: charge.department,
+    ...requestOf(req), reservation: charge.id, key: charge.key, event: charge.event, cost: pair(cost, delta), remaining: least(remaining, delta),
+  };
+}
+
+export function refusedFields(
+  atMs: number, req: RequestRef & { readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent },
+  refusal: { readonly reason: "user" | "department"; readonly remaining: Remaining; readonly needed: number; readonly resetsAtMs: number }, delta: number,
+): AuditFields {
+  return {
+    atMs, actor: req.user, action: "refuse", user: req.user, department: req.department, ...requestOf(req), key: req.key, event: req.event,
+    cost: pair(refusal.needed, delta), remaining: least(refusal.remaining, delta),
+    detail: `${refusal.reason} budget exhausted; resets ${new Date(refusal.resetsAtMs).toISOString()}`,
+  };
+}
+
+export function settledFields(charge: Charge, atMs: number, cost: number, remaining: Remaining, delta: number): AuditFields {
+  const action = charge.state === "released" ? "release" : charge.expired ? "expire" : "commit";
+  return {
+    atMs, actor: action === "expire" ? ACCOUNTANT_ACTOR : charge.user, action, user: charge.user, department: charge.department, reservation: charge.id,
+    ...(charge.state === "committed" ? { event: charge.actual ?? charge.event } : {}), cost: pair(cost, delta), remaining: least(remaining, delta),
+  };
+}
+
+export function limitFields(atMs: number, operator: string, scope: "user" | "department", name: string, epsilon: number, delta: number): AuditFields {
+  return { atMs, actor: operator, action: "set-budget", ...(scope === "user" ? { user: name } : { department: name }), limit: pair(epsilon, delta) };
+}
+
+export function resetFields(atMs: number, period: string): AuditFields {
+  return { atMs, actor: ACCOUNTANT_ACTOR, action: "reset", detail: `budget period ${period} began: every budget starts again` };
+}
+
+function requestOf(req: RequestRef): RequestRef {
+  return { ...(req.requestId === undefined ? {} : { requestId: req.requestId }), ...(req.contentHash === undefined ? {} : { contentHash: req.contentHash }) };
+}
+
+/** A trail entry that names a fact but lacks one of the fields the fact needs. */
+export class MalformedTrailEntry extends Error {
+  readonly code = "MALFORMED_TRAIL_ENTRY";
+  constructor(readonly seq: number, readonly field: string) {
+    super(`audit entry seq ${seq} (a ledger change) lacks ${field}; the trail cannot rebuild the ledger`);
+  }
+}
+
+/** The ledger fact an entry records, or null for entries that change nothing (refusals, resets). */
+export function factOf(entry: AuditEntry): LedgerFact | null {
+  const need = <T>(value: T | undefined, field: string): T => {
+    if (value === undefined) throw new MalformedTrailEntry(entry.seq, field);
+    return value;
+  };
+  switch (entry.action) {
+    case "reserve":
+      return { type: "reserved", id: need(entry.reservation, "reservation"), key: need(entry.key, "key"), user: need(entry.user, "user"), department: need(entry.department, "department"), event: need(entry.event, "event"), atMs: entry.atMs };
+    case "commit":
+      return { type: "committed", id: need(entry.reservation, "reservation"), actual: need(entry.event, "event") };
+    case "expire":
+      return { type: "expired", id: need(entry.reservation, "reservation") };
+    case "release":
+      return { type: "released", id: need(entry.reservation, "reservation") };
+    case "set-budget": {
+      const epsilon = need(entry.limit, "limit").epsilon;
+      return entry.user !== undefined ? { type: "limit", scope: "user", name: entry.user, epsilon } : { type: "limit", scope: "department", name: need(entry.department, "department"), epsilon };
+    }
+    case "refuse":
+    case "reset":
+      return null;
+  }
+}

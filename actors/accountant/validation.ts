@@ -1,0 +1,80 @@
+/**
+ * Validation of what reaches the Accountant from outside (other threads, other hospitals): a
+ * message is checked whole, with zod, before the ledger sees it, so a malformed field is a
+ * `rejected` reply naming the field and the ledger never half-applies a request. Identifiers
+ * follow the audit trail's rule (1..128 printable ASCII characters, no spaces), so whatever the
+ * ledger accepts the trail can record.
+ */
+import { z } from "zod";
+import type { PrivacyEvent } from "./events.ts";
+import type { AccountantMsg, Rejected } from "./protocol.ts";
+
+const MAX_EVENT_DEPTH = 16;
+const MAX_COMPOSED = 1_024;
+
+const id = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+const num = z.number().finite();
+const count = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+const event: z.ZodType<PrivacyEvent> = z.lazy(() =>
+  z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("gaussian"), sigma: num, sensitivity: num }),
+    z.strictObject({ kind: z.literal("laplace"), scale: num, sensitivity: num }),
+    z.strictObject({ kind: z.literal("exponential"), epsilon: num }),
+    z.strictObject({ kind: z.literal("gnmax"), sigma: num }),
+    z.strictObject({ kind: z.literal("poissonSampled"), samplingRate: num, event }),
+    z.strictObject({ kind: z.literal("selfComposed"), event, count }),
+    z.strictObject({ kind: z.literal("composed"), events: z.array(event).min(1).max(MAX_COMPOSED) }),
+  ]),
+) as z.ZodType<PrivacyEvent>;
+
+const ref = z.custom<unknown>((v) => typeof (v as { tell?: unknown } | null)?.tell === "function", "must be an actor ref");
+
+const schemas = {
+  reserve: z.strictObject({ type: z.literal("reserve"), key: id, user: id, department: id, event, requestId: id.optional(), contentHash: z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 in lowercase hex").optional(), replyTo: ref }),
+  commit: z.strictObject({ type: z.literal("commit"), reservation: id, actual: event, replyTo: ref }),
+  release: z.strictObject({ type: z.literal("release"), reservation: id, noisyOutputReleased: z.boolean(), replyTo: ref }),
+  budget: z.strictObject({ type: z.literal("budget"), user: id, department: id.optional(), replyTo: ref }),
+  history: z.strictObject({ type: z.literal("history"), user: id, period: id.optional(), replyTo: ref }),
+  setBudget: z.strictObject({ type: z.literal("setBudget"), operator: id, scope: z.enum(["user", "department"]), name: id, epsilon: z.number().finite().min(0), replyTo: ref }),
+  report: z.strictObject({ type: z.literal("report"), period: id.optional(), replyTo: ref }),
+  tick: z.strictObject({ type: z.literal("tick") }),
+} as const;
+
+function depthOf(v: unknown, depth = 0): number {
+  if (depth > MAX_EVENT_DEPTH || typeof v !== "object" || v === null) return depth;
+  let max = depth;
+  for (const x of Object.values(v)) max = Math.max(max, depthOf(x, depth + 1));
+  return max;
+}
+
+/** null when `msg` is a well-formed AccountantMsg; otherwise the rejection to send back. */
+export function invalidMessage(msg: unknown): Rejected | null {
+  const type = (msg as { type?: unknown } | null)?.type;
+  if (typeof type !== "string" || !Object.hasOwn(schemas, type)) {
+    return { type: "rejected", code: "INVALID_REQUEST", message: `unknown message type ${JSON.stringify(type)}; expected one of ${Object.keys(schemas).join(", ")}`, field: "type" };
+  }
+  const eventField = type === "commit" ? "actual" : "event";
+  if (depthOf((msg as Record<string, unknown>)[eventField]) > MAX_EVENT_DEPTH) {
+    return { type: "rejected", code: "INVALID_REQUEST", message: `${eventField} is nested deeper than ${MAX_EVENT_DEPTH} levels`, field: eventField };
+  }
+  const parsed = schemas[type as keyof typeof schemas].safeParse(msg);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join(".");
+  const unknownKind = issue.path.at(-1) === "kind";
+  return {
+    type: "rejected",
+    code: unknownKind ? "UNSUPPORTED_PRIVACY_EVENT" : "INVALID_REQUEST",
+    message: unknownKind ? `${field}: no accountant here counts this kind of privacy event` : `${type}.${field || "(message)"}: ${issue.message}`,
+    field,
+  };
+}
+
+/** The message's reply ref, when it has one that looks usable. */
+export function replyToOf(msg: unknown): { tell(reply: unknown): void } | undefined {
+  const replyTo = (msg as { replyTo?: { tell?: unknown } } | null)?.replyTo;
+  return typeof replyTo?.tell === "function" ? (replyTo as { tell(reply: unknown): void }) : undefined;
+}
+
+export type { AccountantMsg };
