@@ -47,6 +47,12 @@ interface Scope {
   readonly committedEvents: Map<string, { readonly event: PrivacyEvent; count: number }>;
   /** Open reservations' worst-case events, by charge id. */
   readonly open: Map<string, CheckedEvent>;
+  /**
+   * The same reservations counted per distinct event: their curve sum is Σ count × curve,
+   * recomputed on each check in O(distinct events × orders) — exact, and with no subtraction
+   * when a reservation settles (a count goes down, no float is taken away).
+   */
+  readonly openByEvent: Map<string, { readonly checked: CheckedEvent; count: number }>;
   /** Bumped on every change; the tight cache is valid for one version. */
   version: number;
   tightVersion: number;
@@ -407,7 +413,7 @@ export class Ledger {
     const key = this.#scopeKey(period, kind, name);
     let scope = this.#scopes.get(key);
     if (scope === undefined) {
-      scope = { committed: new Float64Array(this.#orders.length), committedEvents: new Map(), open: new Map(), version: 0, tightVersion: -1, tight: new Map() };
+      scope = { committed: new Float64Array(this.#orders.length), committedEvents: new Map(), open: new Map(), openByEvent: new Map(), version: 0, tightVersion: -1, tight: new Map() };
       this.#scopes.set(key, scope);
     }
     return scope;
@@ -420,7 +426,7 @@ export class Ledger {
     if (scope === undefined) sum.fill(0);
     else {
       sum.set(scope.committed);
-      for (const c of scope.open.values()) addInto(sum, c.curve);
+      for (const { checked, count } of scope.openByEvent.values()) addScaledInto(sum, checked.curve, count);
     }
     if (extra !== undefined) addInto(sum, extra.curve);
     const bound = this.#toEpsilon(sum);
@@ -441,7 +447,7 @@ export class Ledger {
     const accountant = this.#tight!();
     if (scope !== undefined) {
       for (const { event, count } of scope.committedEvents.values()) accountant.compose(event, count);
-      for (const c of scope.open.values()) accountant.compose(c.event);
+      for (const { checked, count } of scope.openByEvent.values()) accountant.compose(checked.event, count);
     }
     if (extra !== undefined) accountant.compose(extra.event);
     const epsilon = accountant.epsilon(this.#config.delta);
@@ -465,10 +471,7 @@ export class Ledger {
     this.#charges.set(charge.id, charge);
     this.#byKey.set(charge.key, charge.id);
     this.#open.set(charge.id, charge);
-    for (const scope of this.#scopesOf(charge)) {
-      scope.open.set(charge.id, checked);
-      scope.version++;
-    }
+    for (const scope of this.#scopesOf(charge)) openIn(scope, charge.id, checked);
     const seq = /^res-(\d+)$/.exec(charge.id);
     if (seq !== null) this.#nextSeq = Math.max(this.#nextSeq, Number(seq[1]) + 1);
     return charge;
@@ -479,7 +482,7 @@ export class Ledger {
     this.#charges.set(settled.id, settled);
     this.#open.delete(settled.id);
     for (const scope of this.#scopesOf(before)) {
-      scope.open.delete(settled.id);
+      closeIn(scope, settled.id);
       if (actual !== undefined) {
         addInto(scope.committed, actual.curve);
         const entry = scope.committedEvents.get(actual.key);
@@ -516,11 +519,9 @@ export class Ledger {
       const reserved = scope.open.get(charge.id)!;
       // Swap the reservation for the actual event for one computation; the version bumps keep
       // the tight cache from remembering the swapped state.
-      scope.open.delete(charge.id);
-      scope.version++;
+      closeIn(scope, charge.id);
       const after = this.#spend(scope, actual, limit);
-      scope.open.set(charge.id, reserved);
-      scope.version++;
+      openIn(scope, charge.id, reserved);
       if (after > limit && after > before) {
         throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `committing ${charge.id} with this actual event raises the spend of ${kind} ${name} to ε ${after.toFixed(4)} (limit ${limit}); commit the reserved event instead`, "actual");
       }
@@ -530,4 +531,25 @@ export class Ledger {
 
 function addInto(sum: Float64Array, curve: Float64Array): void {
   for (let i = 0; i < sum.length; i++) sum[i]! += curve[i]!;
+}
+
+function addScaledInto(sum: Float64Array, curve: Float64Array, count: number): void {
+  for (let i = 0; i < sum.length; i++) sum[i]! += count * curve[i]!;
+}
+
+function openIn(scope: Scope, id: string, checked: CheckedEvent): void {
+  scope.open.set(id, checked);
+  const entry = scope.openByEvent.get(checked.key);
+  if (entry === undefined) scope.openByEvent.set(checked.key, { checked, count: 1 });
+  else entry.count++;
+  scope.version++;
+}
+
+function closeIn(scope: Scope, id: string): void {
+  const checked = scope.open.get(id);
+  if (checked === undefined) return;
+  scope.open.delete(id);
+  const entry = scope.openByEvent.get(checked.key)!;
+  if (--entry.count === 0) scope.openByEvent.delete(checked.key);
+  scope.version++;
 }
