@@ -13,6 +13,10 @@ const SUITES: Record<string, { describe: string; load: () => Promise<Suite> }> =
     describe: "cross-thread and same-thread tell, cross-thread ask latency, durable updates (vs MessagePort, direct calls, lmdb-js)",
     load: async () => (await import("./runtime/suite.ts")).runRuntimeSuite,
   },
+  accountant: {
+    describe: "durable reserve+commit pairs with 64 clients (vs raw synced lmdb-js puts), PLD/RDP time for 1,000 and 10,000 DP-SGD steps, RDP vs PLD ε table",
+    load: async () => (await import("./accountant/suite.ts")).runAccountantSuite,
+  },
   remote: {
     describe: "tell throughput (plaintext, mTLS) and ask latency (mTLS) to a second process on loopback (vs raw grpc-js)",
     load: async () => (await import("./remote/suite.ts")).runRemoteSuite,
