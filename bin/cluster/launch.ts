@@ -8,7 +8,7 @@ import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type Remo
 import { AdminServer } from "../../runtime/remote/admin-server.ts";
 import { pathToFileURL } from "node:url";
 import { loadDefinition } from "../../runtime/threads/load-definition.ts";
-import { ACTOR_CATALOGUE } from "./catalogue.ts";
+import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 export class LaunchError extends Error {
@@ -100,7 +100,8 @@ async function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): Pro
         2,
       );
     }
-    specs.push(actor(entry.name, definition, undefined, { placement: entry.placement, ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}) }));
+    const args = entry.module === undefined ? ACTOR_ARGS[entry.name]?.(cluster) : undefined;
+    specs.push(actor(entry.name, definition, args, { placement: entry.placement, ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}) }));
   }
   return specs;
 }
