@@ -41,9 +41,12 @@ export interface Rejected {
   readonly field?: string;
 }
 
-export type AccountantErrorCode =
-  | "INVALID_REQUEST" | "INVALID_PRIVACY_PARAMETER" | "UNSUPPORTED_PRIVACY_EVENT" | "UNKNOWN_DEPARTMENT" | "UNKNOWN_USER"
-  | "IDEMPOTENCY_KEY_REUSED" | "UNKNOWN_RESERVATION" | "COMMIT_EXCEEDS_RESERVATION" | "ALREADY_SETTLED" | "OUTPUT_ALREADY_RELEASED";
+/** Every code a `rejected` reply can carry (docs/errors.md lists them; a test keeps both equal). */
+export const ACCOUNTANT_ERROR_CODES = [
+  "INVALID_REQUEST", "INVALID_PRIVACY_PARAMETER", "UNSUPPORTED_PRIVACY_EVENT", "UNKNOWN_DEPARTMENT", "UNKNOWN_USER",
+  "IDEMPOTENCY_KEY_REUSED", "UNKNOWN_RESERVATION", "COMMIT_EXCEEDS_RESERVATION", "ALREADY_SETTLED", "OUTPUT_ALREADY_RELEASED",
+] as const;
+export type AccountantErrorCode = (typeof ACCOUNTANT_ERROR_CODES)[number];
 
 export type ReserveReply =
   | {

@@ -3,12 +3,24 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as errors from "../../runtime/errors.ts";
 import { ERROR_CODES, FedrouterError, errorFromWire } from "../../runtime/errors.ts";
+import { ACCOUNTANT_ERROR_CODES, AuditStoreError, AuditTrailBroken, InvalidAuditEntry, InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../actors/accountant/index.ts";
+import { MalformedTrailEntry } from "../../actors/accountant/trail.ts";
 
 const catalogue = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
-const documented = [...catalogue.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+const codesIn = (section: string) => [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+const [runtimeSection, accountantSection] = catalogue.split("\n## The Accountant\n");
+const documented = codesIn(runtimeSection!);
 
 test("docs/errors.md lists exactly the codes of runtime/errors.ts", () => {
   assert.deepEqual([...documented].sort(), [...ERROR_CODES].sort());
+});
+
+test("docs/errors.md lists exactly the Accountant's reply codes and error classes", () => {
+  // LedgerError's codes are reply codes already (its INVALID_LEDGER_REQUEST travels as INVALID_REQUEST).
+  const classes = [new InvalidPrivacyParameter("f", 1, "r"), new UnsupportedPrivacyEvent({ kind: "unsupported", event: { kind: "exponential", epsilon: 1 }, reason: "r" }),
+    new InvalidAuditEntry("f", "r"), new AuditStoreError("p", "a", "m"), new AuditTrailBroken("s", 1, "edited"), new MalformedTrailEntry(1, "f")];
+  const expected = new Set<string>([...ACCOUNTANT_ERROR_CODES, ...classes.map((e) => e.code)]);
+  assert.deepEqual(codesIn(accountantSection ?? "").sort(), [...expected].sort());
 });
 
 test("every error class has a code from the catalogue and survives the wire as the same class", () => {
