@@ -23,6 +23,10 @@ test("the README's library example runs as written", async () => {
     assert.match(privacy.stdout, /^DP-SGD 2\.597 2\.382$/m);
     assert.match(privacy.stdout, /^answer 0\.726$/m);
     assert.match(privacy.stdout, /^sigma 7\.0318 true$/m);
+    const ledger = await promisify(execFile)(process.execPath, ["--import", "tsx", join(dir, "accountant.ts")], { cwd: root, timeout: 60_000 });
+    assert.match(ledger.stdout, /^retry true$/m);
+    assert.match(ledger.stdout, /^spent 0\.561 left 1\.439$/m);
+    assert.match(ledger.stdout, /^BUDGET_EXCEEDED: user dr-lee has ε 1\.4387 left, this request$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
