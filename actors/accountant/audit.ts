@@ -99,18 +99,28 @@ export function checkAuditFields(f: AuditFields): void {
 /** The entry's own key/values minus `hash`, undefined fields dropped. */
 function body(e: Omit<AuditEntry, "hash"> & { hash?: string }): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(e)) if (k !== "hash" && v !== undefined) o[k] = v;
+  for (const k in e) {
+    const v = (e as Record<string, unknown>)[k];
+    if (k !== "hash" && v !== undefined && Object.hasOwn(e, k)) o[k] = v;
+  }
   return o;
 }
 
 export function hashEntry(e: Omit<AuditEntry, "hash"> & { hash?: string }): string {
-  return createHash("sha256").update(Buffer.from(e.prevHash, "hex")).update(canonicalMsgpack(body(e))).digest("hex");
+  return hashBody(body(e), e.prevHash);
+}
+
+function hashBody(entryBody: Record<string, unknown>, prevHash: string): string {
+  return createHash("sha256").update(Buffer.from(prevHash, "hex")).update(canonicalMsgpack(entryBody)).digest("hex");
 }
 
 export function appendAudit(prev: AuditEntry | undefined, fields: AuditFields): AuditEntry {
   checkAuditFields(fields);
-  const base = { ...(body(fields as AuditEntry) as AuditFields), seq: prev ? prev.seq + 1 : 1, prevHash: prev ? prev.hash : GENESIS_HASH };
-  return { ...base, hash: hashEntry(base) };
+  const entry = body(fields as AuditEntry);
+  entry.seq = prev ? prev.seq + 1 : 1;
+  entry.prevHash = prev ? prev.hash : GENESIS_HASH;
+  entry.hash = hashBody(entry, entry.prevHash as string); // body() left out undefined fields: it is the body
+  return entry as unknown as AuditEntry;
 }
 
 export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastHash?: string } = {}): AuditVerdict {

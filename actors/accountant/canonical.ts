@@ -9,7 +9,7 @@ import { InvalidAuditEntry } from "./errors.ts";
 export function canonicalMsgpack(value: unknown): Uint8Array {
   const w = new Writer();
   const at: (string | number)[] = [];
-  enc(value, w, new Set(), at);
+  enc(value, w, at);
   return w.bytes();
 }
 
@@ -82,7 +82,10 @@ class Writer {
 /** Where a value sits, e.g. `$.event.sigma`: built only for an error. */
 const pathOf = (at: readonly (string | number)[]): string => "$" + at.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
 
-function enc(v: unknown, w: Writer, seen: Set<object>, at: (string | number)[]): void {
+/** Deeper than this is a cycle or an abuse: audit values are a few levels deep. */
+const MAX_DEPTH = 64;
+
+function enc(v: unknown, w: Writer, at: (string | number)[]): void {
   if (v === null) { w.byte(0xc0); return; }
   if (v === true) { w.byte(0xc3); return; }
   if (v === false) { w.byte(0xc2); return; }
@@ -110,14 +113,13 @@ function enc(v: unknown, w: Writer, seen: Set<object>, at: (string | number)[]):
   }
   if (typeof v === "string") { w.string(v); return; }
   if (typeof v === "object") {
-    if (seen.has(v)) throw new InvalidAuditEntry(pathOf(at), "cycle");
-    seen.add(v);
+    if (at.length >= MAX_DEPTH) throw new InvalidAuditEntry(pathOf(at.slice(0, 8)), `nested deeper than ${MAX_DEPTH} levels (a cycle?)`);
     if (Array.isArray(v)) {
       const n = v.length;
       if (n < 16) w.byte(0x90 | n); else if (n < 0x10000) { w.byte(0xdc); w.uint(n, 2); } else { w.byte(0xdd); w.uint(n, 4); }
       for (let i = 0; i < n; i++) {
         at.push(i);
-        enc(v[i], w, seen, at);
+        enc(v[i], w, at);
         at.pop();
       }
     } else {
@@ -129,11 +131,10 @@ function enc(v: unknown, w: Writer, seen: Set<object>, at: (string | number)[]):
       for (const k of keys) {
         w.string(k);
         at.push(k);
-        enc((v as Record<string, unknown>)[k], w, seen, at);
+        enc((v as Record<string, unknown>)[k], w, at);
         at.pop();
       }
     }
-    seen.delete(v);
     return;
   }
   throw new InvalidAuditEntry(pathOf(at), `${typeof v} cannot be encoded`);
