@@ -143,7 +143,7 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
             const { charge } = decision;
             answer(before.length ? append(before) : barrier(), msg.replyTo, {
               type: "reserved", reservation: charge.id, cost: { epsilon: ledger.costOf(charge.event), delta },
-              remaining: budgetOf(remainingNow(msg.user, msg.department, nowMs)), expiresAtMs: charge.expiresMs, duplicate: true,
+              remaining: budgetOf(ledger.remaining(msg.user, msg.department, nowMs)), expiresAtMs: charge.expiresMs, duplicate: true,
             });
             return;
           }
@@ -198,11 +198,6 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
       default:
         assertNever(msg);
     }
-  }
-
-  function remainingNow(user: string, department: string, nowMs: number): Remaining {
-    const view = ledger.budget(user, department, nowMs);
-    return { user: view.user.remaining, department: view.department!.remaining };
   }
 }
 

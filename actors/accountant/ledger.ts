@@ -319,6 +319,22 @@ export class Ledger {
     }
   }
 
+  /**
+   * ε left to a user and a department now, the fast way: RDP where RDP shows the scope within its
+   * limit (never more than the truth), the tight accountant only for a scope RDP puts above it.
+   * For answers on the hot path (a retried reserve); `budget` gives the tight figures.
+   */
+  remaining(user: string, department: string, nowMs: number): Remaining {
+    requireName(user, "user");
+    const period = this.periodAt(nowMs).key;
+    const userLimit = this.userLimit(user);
+    const deptLimit = this.departmentLimit(department);
+    return {
+      user: Math.max(0, userLimit - this.#spend(this.#peekScope(period, "user", user), undefined, userLimit)),
+      department: Math.max(0, deptLimit - this.#spend(this.#peekScope(period, "department", department), undefined, deptLimit)),
+    };
+  }
+
   /** Spent and remaining ε of a user (and a department, when named) in the period containing `nowMs`; tight. */
   budget(user: string, department: string | undefined, nowMs: number): BudgetView {
     requireName(user, "user");
