@@ -112,8 +112,8 @@ export class Ledger {
   readonly #tight: (() => Accountant) | null;
   readonly #charges = new Map<string, Charge>();
   readonly #byKey = new Map<string, string>();
-  /** Reserved charges, for expiry. */
-  readonly #open = new Map<string, Charge>();
+  /** Reserved charges, for expiry, with their checked event and their two scopes. */
+  readonly #open = new Map<string, { readonly charge: Charge; readonly checked: CheckedEvent; readonly scopes: readonly [Scope, Scope] }>();
   readonly #scopes = new Map<string, Scope>();
   readonly #curves = new Map<string, CheckedEvent>();
   readonly #costs = new Map<string, number>();
@@ -181,7 +181,10 @@ export class Ledger {
    * Throws on an event it cannot count.
    */
   costOf(event: PrivacyEvent): number {
-    const checked = this.#checked(event);
+    return this.#costOfChecked(this.#checked(event));
+  }
+
+  #costOfChecked(checked: CheckedEvent): number {
     let cost = this.#costs.get(checked.key);
     if (cost === undefined) {
       cost = this.#spend(undefined, checked, -Infinity);
@@ -217,7 +220,7 @@ export class Ledger {
         user: Math.max(0, userLimit - this.#spend(userScope, undefined, -Infinity)),
         department: Math.max(0, deptLimit - this.#spend(deptScope, undefined, -Infinity)),
       };
-      return { type: "refused", reason: userAfter <= userLimit ? "department" : "user", remaining, needed: this.costOf(req.event), resetsAtMs: period.endMs };
+      return { type: "refused", reason: userAfter <= userLimit ? "department" : "user", remaining, needed: this.#costOfChecked(checked), resetsAtMs: period.endMs };
     }
     const id = `res-${this.#nextSeq}`;
     const charge = this.#applyReserved({ type: "reserved", id, key: req.key, user: req.user, department: req.department, event: req.event, atMs: req.nowMs }, checked);
@@ -225,7 +228,7 @@ export class Ledger {
       type: "reserved",
       charge,
       remaining: { user: Math.max(0, userLimit - userAfter), department: Math.max(0, deptLimit - deptAfter) },
-      cost: this.costOf(req.event),
+      cost: this.#costOfChecked(checked),
     };
   }
 
@@ -243,16 +246,17 @@ export class Ledger {
     }
     if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}${charge.expired ? " (expired at its worst case)" : ""}`, "id");
     const actual = this.#checked(req.actual);
-    const reserved = this.#checked(charge.event);
+    const reserved = this.#open.get(charge.id)!.checked;
     if (actual.key !== reserved.key) {
-      const worseAt = actual.curve.findIndex((r, i) => !(r <= reserved.curve[i]!));
+      const worseAt = firstAbove(actual.curve, reserved.curve);
       if (worseAt >= 0) {
         throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `reservation ${charge.id} reserved ε ${this.#toEpsilon(reserved.curve).toFixed(4)}; the actual event costs more at Rényi order ${this.#orders[worseAt]} (ε ${this.#toEpsilon(actual.curve).toFixed(4)} alone); reserve the larger event first`, "actual");
       }
       this.#requireStillWithin(charge, actual);
     }
+    const { scopes } = this.#open.get(charge.id)!;
     const settled = this.#applySettled(charge, { ...charge, state: "committed", actual: req.actual }, actual);
-    return { charge: settled, changed: true, remaining: this.#remainingOf(settled), cost: this.costOf(req.actual) };
+    return { charge: settled, changed: true, remaining: this.#remainingOf(settled, scopes), cost: this.#costOfChecked(actual) };
   }
 
   /** Releases a reservation, freeing its budget; only while no noisy output left the system. */
@@ -269,7 +273,7 @@ export class Ledger {
   overdue(nowMs: number): Charge[] {
     requireNow(nowMs);
     const out: Charge[] = [];
-    for (const c of this.#open.values()) if (c.expiresMs <= nowMs) out.push(c);
+    for (const { charge } of this.#open.values()) if (charge.expiresMs <= nowMs) out.push(charge);
     return out;
   }
 
@@ -277,7 +281,7 @@ export class Ledger {
   expire(id: string): SettleResult {
     const charge = this.#chargeOf(id);
     if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}`, "id");
-    const settled = this.#applySettled(charge, { ...charge, state: "committed", actual: charge.event, expired: true }, this.#checked(charge.event));
+    const settled = this.#applySettled(charge, { ...charge, state: "committed", actual: charge.event, expired: true }, this.#open.get(charge.id)!.checked);
     return { charge: settled, changed: true, remaining: this.#remainingOf(settled), cost: this.costOf(charge.event) };
   }
 
@@ -486,18 +490,23 @@ export class Ledger {
     };
     this.#charges.set(charge.id, charge);
     this.#byKey.set(charge.key, charge.id);
-    this.#open.set(charge.id, charge);
-    for (const scope of this.#scopesOf(charge)) openIn(scope, charge.id, checked);
-    const seq = /^res-(\d+)$/.exec(charge.id);
-    if (seq !== null) this.#nextSeq = Math.max(this.#nextSeq, Number(seq[1]) + 1);
+    const scopes = this.#scopesOf(charge);
+    this.#open.set(charge.id, { charge, checked, scopes });
+    for (const scope of scopes) openIn(scope, charge.id, checked);
+    if (charge.id === `res-${this.#nextSeq}`) this.#nextSeq++;
+    else {
+      const seq = /^res-(\d+)$/.exec(charge.id); // a replayed fact: continue after the highest id seen
+      if (seq !== null) this.#nextSeq = Math.max(this.#nextSeq, Number(seq[1]) + 1);
+    }
     return charge;
   }
 
   /** Replaces a reserved charge by its settled form; a committed actual adds its curve to both scopes. */
   #applySettled(before: Charge, settled: Charge, actual: CheckedEvent | undefined): Charge {
     this.#charges.set(settled.id, settled);
+    const scopes = this.#open.get(settled.id)?.scopes ?? this.#scopesOf(before);
     this.#open.delete(settled.id);
-    for (const scope of this.#scopesOf(before)) {
+    for (const scope of scopes) {
       closeIn(scope, settled.id);
       if (actual !== undefined) {
         addInto(scope.committed, actual.curve);
@@ -510,12 +519,13 @@ export class Ledger {
     return settled;
   }
 
-  #remainingOf(charge: Charge): Remaining {
+  #remainingOf(charge: Charge, scopes?: readonly [Scope, Scope]): Remaining {
     const userLimit = this.#config.users?.[charge.user]?.epsilon ?? this.#config.defaultUserEpsilon;
     const deptLimit = this.#config.departments[charge.department]?.epsilon ?? 0;
+    const [userScope, deptScope] = scopes ?? [this.#peekScope(charge.period, "user", charge.user), this.#peekScope(charge.period, "department", charge.department)];
     return {
-      user: Math.max(0, userLimit - this.#spend(this.#peekScope(charge.period, "user", charge.user), undefined, userLimit)),
-      department: Math.max(0, deptLimit - this.#spend(this.#peekScope(charge.period, "department", charge.department), undefined, deptLimit)),
+      user: Math.max(0, userLimit - this.#spend(userScope, undefined, userLimit)),
+      department: Math.max(0, deptLimit - this.#spend(deptScope, undefined, deptLimit)),
     };
   }
 
@@ -525,11 +535,13 @@ export class Ledger {
    */
   #requireStillWithin(charge: Charge, actual: CheckedEvent): void {
     if (this.#tight === null) return;
-    const limits = { user: this.userLimit(charge.user), department: this.departmentLimit(charge.department) };
-    for (const kind of ["user", "department"] as const) {
-      const name = kind === "user" ? charge.user : charge.department;
-      const scope = this.#peekScope(charge.period, kind, name)!;
-      const limit = limits[kind];
+    const limits = [this.userLimit(charge.user), this.departmentLimit(charge.department)];
+    const scopes = this.#open.get(charge.id)!.scopes;
+    for (const i of [0, 1]) {
+      const kind = i === 0 ? "user" : "department";
+      const name = i === 0 ? charge.user : charge.department;
+      const scope = scopes[i]!;
+      const limit = limits[i]!;
       if (this.#spend(scope, undefined, Infinity) <= limit) continue; // RDP within: a smaller curve stays within
       const before = this.#spend(scope, undefined, limit);
       const reserved = scope.open.get(charge.id)!;
@@ -543,6 +555,12 @@ export class Ledger {
       }
     }
   }
+}
+
+/** Index of the first order where `curve` exceeds `bound`; −1 when it never does. */
+function firstAbove(curve: Float64Array, bound: Float64Array): number {
+  for (let i = 0; i < curve.length; i++) if (!(curve[i]! <= bound[i]!)) return i;
+  return -1;
 }
 
 function addInto(sum: Float64Array, curve: Float64Array): void {
