@@ -36,6 +36,12 @@ export async function runFederationDemo(opts: { config: string; once: boolean })
   say("Try, in another terminal:");
   say(`  npx fedrouter repl --hospital ${cluster.hospitals[0]!.id}            # the operator REPL: .tree, .ask node/visits {"type":"visit"}, .events`);
   say(`  printf '.tree\\n' | npx fedrouter repl --hospital ${cluster.hospitals.at(-1)!.id}   # scripted`);
+  const first = cluster.hospitals.find((h) => h.actors.some((a) => a.name === "accountant"));
+  if (first !== undefined) {
+    say(`  printf '.ask node/accountant {"type":"reserve","key":"q1","user":"dr-lee","department":"radiology","event":{"kind":"gnmax","sigma":40}}\\n' | npx fedrouter repl --hospital ${first.id}`);
+    say(`  printf '.ask node/accountant {"type":"budget","user":"dr-lee","department":"radiology"}\\n' | npx fedrouter repl --hospital ${first.id}   # the charge, composed`);
+    say(`  npx fedrouter audit verify --data-dir .data/${first.id}   # after Ctrl-C: the privacy audit trail, verified`);
+  }
   say("Ctrl-C stops the federation (each hospital stops its actors in reverse order and closes LMDB).");
   const stop = new Promise<{ reason: string }>((resolve) => {
     const handler = () => resolve({ reason: "interrupted" });
