@@ -47,7 +47,7 @@ export async function runAuditVerify(opts: AuditVerifyOptions, io: CommandIo = p
     const verdict = verifyStoredAudit(store, actor);
     const trail = `audit trail of ${actor} in ${opts.dataDir}`;
     if (verdict.ok) {
-      io.stdout.write(`${trail}: OK, ${verdict.count} entries, head ${verdict.lastHash.slice(0, 12)}…\n`);
+      io.stdout.write(`${trail}: OK, ${verdict.count} ${verdict.count === 1 ? "entry" : "entries"}, head ${verdict.lastHash.slice(0, 12)}…\n`);
       return EXIT.ok;
     }
     io.stdout.write(`${trail}: BROKEN at entry seq ${verdict.firstBad} (${verdict.reason}): ${verdict.detail}\n`);

@@ -40,7 +40,7 @@ export async function runFederationDemo(opts: { config: string; once: boolean })
   if (first !== undefined) {
     say(`  printf '.ask node/accountant {"type":"reserve","key":"q1","user":"dr-lee","department":"radiology","event":{"kind":"gnmax","sigma":40}}\\n' | npx fedrouter repl --hospital ${first.id}`);
     say(`  printf '.ask node/accountant {"type":"budget","user":"dr-lee","department":"radiology"}\\n' | npx fedrouter repl --hospital ${first.id}   # the charge, composed`);
-    say(`  npx fedrouter audit verify --data-dir .data/${first.id}   # after Ctrl-C: the privacy audit trail, verified`);
+    say(`  npx fedrouter audit verify --data-dir .data/${first.id}   # the privacy audit trail, verified (also while it runs)`);
   }
   say("Ctrl-C stops the federation (each hospital stops its actors in reverse order and closes LMDB).");
   const stop = new Promise<{ reason: string }>((resolve) => {
