@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { open } from "lmdb";
-import { appendAudit, toJsonLines, type AuditEntry } from "../../actors/accountant/audit.ts";
+import { toJsonLines, type AuditEntry } from "../../actors/accountant/audit.ts";
 import { gaussian } from "../../actors/accountant/events.ts";
-import { openNodeStore } from "../../runtime/persistence/index.ts";
+import { writeAuditTrail } from "../fixtures/node-store.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ACTOR = "user/accountant";
@@ -25,23 +25,11 @@ function fedrouter(...args: string[]): Promise<{ code: number | null; stdout: st
 }
 
 /** A 10-entry trail as the Accountant writes it (one event and the anchor per persist), one entry an hour. */
-async function writeTrail(dir: string): Promise<AuditEntry[]> {
-  const store = openNodeStore({ path: dir });
-  const entries: AuditEntry[] = [];
-  try {
-    const actor = store.actor<{ auditHead: string; auditCount: number }>(ACTOR, { durability: "sync" });
-    for (let i = 0; i < 10; i++) {
-      const entry = appendAudit(entries.at(-1), {
-        atMs: T0 + i * HOUR_MS, actor: "u-17", action: i % 2 ? "commit" : "reserve", user: "u-17", department: "radiology",
-        reservation: `r-${i >> 1}`, event: gaussian(1.5), cost: { epsilon: 0.1, delta: 1e-7 }, remaining: { epsilon: 5 - i * 0.1, delta: 1e-5 },
-      });
-      entries.push(entry);
-      await actor.persist({ state: { auditHead: entry.hash, auditCount: entries.length }, events: [entry] });
-    }
-  } finally {
-    await store.close();
-  }
-  return entries;
+function writeTrail(dir: string): Promise<AuditEntry[]> {
+  return writeAuditTrail(dir, ACTOR, Array.from({ length: 10 }, (_, i) => ({
+    atMs: T0 + i * HOUR_MS, actor: "u-17", action: i % 2 ? "commit" as const : "reserve" as const, user: "u-17", department: "radiology",
+    reservation: `r-${i >> 1}`, event: gaussian(1.5), cost: { epsilon: 0.1, delta: 1e-7 }, remaining: { epsilon: 5 - i * 0.1, delta: 1e-5 },
+  })));
 }
 
 test("audit verify: OK on an intact trail (exit 0), BROKEN naming the seq on a tampered one (exit 1), exit 2 without a store", { timeout: 120_000 }, async () => {

@@ -12,7 +12,6 @@
  * (the seed is in the diagnostics; the moments still vary with the machine's speed).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,12 +23,12 @@ import { accountant, AccountantClient, DEFAULT_LEDGER_CONFIG, periodOf, readAudi
 import {
   actualOf, DEPARTMENT, keyOf, LOOPS, opOf, releases, RESERVED, STORE_ID, SUPERVISOR, USERS, userOf, WRITER_OPTIONS,
 } from "./fixtures/accountant-writer.ts";
+import { killAfterFirstAck } from "./fixtures/run-until-killed.ts";
 
 const ROUNDS = 10;
 const MAX_KILL_DELAY_MS = 1_500;
 const FIRST_ACK_TIMEOUT_MS = 30_000;
 const WRITER = fileURLToPath(new URL("./fixtures/accountant-writer.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TOLERANCE = 1e-9;
 // WRITER_OPTIONS leaves δ and the reset schedule at their defaults.
 const { delta: DELTA, reset: RESET, timeZone: TIME_ZONE } = DEFAULT_LEDGER_CONFIG;
@@ -48,54 +47,30 @@ interface KilledRound {
 }
 
 /** Starts the writer and SIGKILLs it `killDelayMs` after its first acknowledgement; every line it got out is kept. */
-function runUntilKilled(starts: readonly number[], dir: string, killDelayMs: number): Promise<KilledRound> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WRITER, dir, starts.join(",")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    const acks: Ack[] = [];
-    let ready: Ready | undefined;
-    let partial = "";
-    let stderr = "";
-    const unexpected: string[] = [];
-    let killTimer: NodeJS.Timeout | undefined;
-    const spawnedAt = performance.now();
-    let readyMs = -1;
-    let firstAckMs = -1;
-    const giveUp = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`writer sent no ack within ${FIRST_ACK_TIMEOUT_MS} ms; stderr: ${stderr}`));
-    }, FIRST_ACK_TIMEOUT_MS);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
-        const words = line.split(" ");
-        const op = opOf(words[1] ?? "");
-        if (words[0] === "ready" && words.length === 4) {
-          ready = { period: words[1]!, charges: Number(words[2]), open: Number(words[3]) };
-          readyMs = Math.round(performance.now() - spawnedAt);
-        } else if ((words[0] === "reserved" || words[0] === "committed" || words[0] === "released") && words.length === 4 && op !== undefined && (words[3] === "0" || words[3] === "1")) {
-          acks.push({ kind: words[0], key: words[1]!, ...op, reservation: words[2]!, duplicate: words[3] === "1" });
-        } else unexpected.push(line);
+async function runUntilKilled(starts: readonly number[], dir: string, killDelayMs: number): Promise<KilledRound> {
+  const acks: Ack[] = [];
+  let ready: Ready | undefined;
+  const spawnedAt = performance.now();
+  let readyMs = -1;
+  const { firstAckMs } = await killAfterFirstAck(WRITER, [dir, starts.join(",")], {
+    killDelayMs,
+    firstAckTimeoutMs: FIRST_ACK_TIMEOUT_MS,
+    onLine(line) {
+      const words = line.split(" ");
+      const op = opOf(words[1] ?? "");
+      if (words[0] === "ready" && words.length === 4) {
+        ready = { period: words[1]!, charges: Number(words[2]), open: Number(words[3]) };
+        readyMs = Math.round(performance.now() - spawnedAt);
+        return "line";
       }
-      if (acks.length > 0 && !killTimer) {
-        clearTimeout(giveUp);
-        firstAckMs = Math.round(performance.now() - spawnedAt);
-        killTimer = setTimeout(() => child.kill("SIGKILL"), killDelayMs);
+      if ((words[0] === "reserved" || words[0] === "committed" || words[0] === "released") && words.length === 4 && op !== undefined && (words[3] === "0" || words[3] === "1")) {
+        acks.push({ kind: words[0], key: words[1]!, ...op, reservation: words[2]!, duplicate: words[3] === "1" });
+        return "ack";
       }
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    // "close" fires after stdout is drained, so every line the writer got out is counted.
-    child.on("close", (code, signal) => {
-      clearTimeout(giveUp);
-      clearTimeout(killTimer);
-      if (signal !== "SIGKILL") reject(new Error(`writer exited by itself (code ${code}, signal ${signal}); stderr: ${stderr}`));
-      else if (unexpected.length > 0 || partial !== "") reject(new Error(`writer wrote lines outside its protocol: ${JSON.stringify([...unexpected, partial].filter(Boolean))}`));
-      else resolve({ ready, acks, killDelayMs, readyMs, firstAckMs });
-    });
+      return "unexpected";
+    },
   });
+  return { ready, acks, killDelayMs, readyMs, firstAckMs };
 }
 
 /** What the trail holds, checked on the way: it verifies, no key is reserved twice, no reservation settled twice. */

@@ -9,6 +9,7 @@ import { appendAudit, toJsonLines, type AuditEntry, type AuditFields } from "../
 import { AuditStoreError, exportStoredAudit, readAuditTrail, verifyStoredAudit } from "../../../actors/accountant/audit-store.ts";
 import { dpSgd, gaussian, gnmax } from "../../../actors/accountant/events.ts";
 import { openNodeStore } from "../../../runtime/persistence/index.ts";
+import { writeAuditTrail } from "../../fixtures/node-store.ts";
 
 const ACTOR = "user/accountant";
 const T0 = Date.UTC(2026, 2, 1, 8); // 2026-03-01T08:00Z
@@ -35,20 +36,8 @@ function fields(i: number): AuditFields {
 }
 
 /** Writes `count` entries exactly as the Accountant lays them out: one event and the anchor per persist. */
-async function writeTrail(dir: string, count = 30): Promise<AuditEntry[]> {
-  const store = openNodeStore({ path: dir });
-  const entries: AuditEntry[] = [];
-  try {
-    const actor = store.actor<{ auditHead: string; auditCount: number }>(ACTOR, { durability: "sync" });
-    for (let i = 0; i < count; i++) {
-      const entry = appendAudit(entries.at(-1), fields(i));
-      entries.push(entry);
-      await actor.persist({ state: { auditHead: entry.hash, auditCount: entries.length }, events: [entry] });
-    }
-  } finally {
-    await store.close();
-  }
-  return entries;
+function writeTrail(dir: string, count = 30): Promise<AuditEntry[]> {
+  return writeAuditTrail(dir, ACTOR, Array.from({ length: count }, (_, i) => fields(i)));
 }
 
 /** Edits the raw LMDB journal of a copy of `pristine`, then verifies the copy through the node store. */

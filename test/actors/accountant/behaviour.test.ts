@@ -5,12 +5,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { open } from "lmdb";
-import { ActorSystem, actor, openNodeStore, supervisor, type NodeStore } from "../../../runtime/index.ts";
+import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
 import { accountant, AccountantClient, exponential, gaussian, gnmax, readAuditTrail, selfComposed, spendOf, verifyStoredAudit, type AccountantOptions, type PrivacyEvent } from "../../../actors/accountant/index.ts";
+import { tempDir, withNodeStore } from "../../fixtures/node-store.ts";
 
 const STORE_ID = "user/privacy/accountant";
 
@@ -25,30 +23,15 @@ async function withAccountant<T>(dir: string, options: AccountantOptions, run: (
   }
 }
 
-function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fedrouter-accountant-"));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 function trailOf(dir: string): { actions: string[]; verdict: ReturnType<typeof verifyStoredAudit> } {
   // Opened after the system closed its environment.
-  return withStore(dir, (store) => ({ actions: [...readAuditTrail(store, STORE_ID).entries].map((e) => e.action), verdict: verifyStoredAudit(store, STORE_ID) }));
-}
-
-function withStore<T>(dir: string, run: (store: NodeStore) => T): T {
-  const store = openNodeStore({ path: dir });
-  try {
-    return run(store);
-  } finally {
-    void store.close();
-  }
+  return withNodeStore(dir, (store) => ({ actions: [...readAuditTrail(store, STORE_ID).entries].map((e) => e.action), verdict: verifyStoredAudit(store, STORE_ID) }));
 }
 
 const OPTIONS: AccountantOptions = { ledger: { defaultUserEpsilon: 2 } };
 
 test("reserve, commit, release, budget, history, report and setBudget work end to end and every change is in a verified trail", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "fedrouter-accountant-");
   await withAccountant(dir, OPTIONS, async (client) => {
     const r1 = await client.reserve({ key: "q1", user: "dr-lee", department: "radiology", event: selfComposed(gnmax(40), 16), requestId: "req-1", contentHash: "a".repeat(64) });
     assert.equal(r1.type, "reserved");
@@ -85,14 +68,14 @@ test("reserve, commit, release, budget, history, report and setBudget work end t
   const { actions, verdict } = trailOf(dir);
   assert.deepEqual(actions, ["reserve", "commit", "reserve", "release", "set-budget", "refuse"]);
   assert.equal(verdict.ok, true);
-  const entries = withStore(dir, (store) => [...readAuditTrail(store, STORE_ID).entries]);
+  const entries = withNodeStore(dir, (store) => [...readAuditTrail(store, STORE_ID).entries]);
   assert.equal(entries[0]!.requestId, "req-1");
   assert.equal(entries[0]!.contentHash, "a".repeat(64));
   assert.equal(JSON.stringify(entries).includes("prompt"), false);
 });
 
 test("after a restart the ledger is rebuilt from the trail: same budget, retries still duplicates, ids continue", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "fedrouter-accountant-");
   const event = exponential(0.5);
   const first = await withAccountant(dir, OPTIONS, async (client) => {
     const a = await client.reserve({ key: "k1", user: "u1", department: "general", event });
@@ -115,7 +98,7 @@ test("after a restart the ledger is rebuilt from the trail: same budget, retries
 });
 
 test("bad input gets a typed rejection and changes neither the ledger nor the trail", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "fedrouter-accountant-");
   await withAccountant(dir, OPTIONS, async (client, system) => {
     const ok = await client.reserve({ key: "base", user: "u1", department: "general", event: gaussian(8) });
     if (ok.type !== "reserved") return assert.fail("not reserved");
@@ -151,7 +134,7 @@ test("bad input gets a typed rejection and changes neither the ledger nor the tr
 });
 
 test("an overdue reservation expires into a commit at its worst case, recorded in the trail", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "fedrouter-accountant-");
   await withAccountant(dir, { ledger: { reservationTtlMs: 150 }, tickMs: 25 }, async (client) => {
     const r = await client.reserve({ key: "k", user: "u1", department: "general", event: exponential(1) });
     if (r.type !== "reserved") return assert.fail("not reserved");
@@ -171,7 +154,7 @@ test("an overdue reservation expires into a commit at its worst case, recorded i
 });
 
 test("the Accountant refuses to start on a tampered trail, naming the broken entry", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "fedrouter-accountant-");
   await withAccountant(dir, OPTIONS, async (client) => {
     for (let i = 0; i < 3; i++) await client.reserve({ key: `k${i}`, user: "u1", department: "general", event: gaussian(10) });
   });

@@ -7,37 +7,20 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { threadId } from "node:worker_threads";
-import { ActorSystem, actor, openNodeStore, supervisor, type NodeStore } from "../../../runtime/index.ts";
+import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
 import {
   accountant, AccountantClient, exponential, readAuditTrail, spendOf, verifyStoredAudit,
   type AccountantOptions, type AuditEntry, type AuditVerdict, type BudgetReply, type PrivacyEvent,
 } from "../../../actors/accountant/index.ts";
 import { reserveClient, type ReserveClientMsg, type ReserveTally } from "./fixtures/reserve-client.ts";
+import { tempDir, withNodeStore } from "../../fixtures/node-store.ts";
 
 /** The actor path without scheme and node: the Accountant's default store id. */
 const STORE_ID = "user/privacy/accountant";
 const DELTA = 1e-5;
 /** Per ask: 2,000 reserves queue behind one another, and PLD takes ~100 ms per state near the limit. */
 const ASK_TIMEOUT_MS = 90_000;
-
-function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fedrouter-accountant-concurrency-"));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function withStore<T>(dir: string, run: (store: NodeStore) => T): T {
-  const store = openNodeStore({ path: dir });
-  try {
-    return run(store);
-  } finally {
-    void store.close();
-  }
-}
 
 const copies = (event: PrivacyEvent, k: number): PrivacyEvent[] => Array.from({ length: k }, () => event);
 
@@ -96,7 +79,7 @@ async function runConcurrent(dir: string, options: AccountantOptions, department
     await system.stop();
   }
   // Opened after the system closed its environment.
-  return withStore(dir, (store) => ({ tallies, budgets, trail: [...readAuditTrail(store, STORE_ID).entries], verdict: verifyStoredAudit(store, STORE_ID) }));
+  return withNodeStore(dir, (store) => ({ tallies, budgets, trail: [...readAuditTrail(store, STORE_ID).entries], verdict: verifyStoredAudit(store, STORE_ID) }));
 }
 
 /** The claims both scenarios share: exactly N reserved, the rest refused for `reason`, the trail agreeing. */
@@ -133,7 +116,7 @@ test("2,000 concurrent reserves from 4 threads: exactly the N that the budget ad
   const n = admittedBy(event, limit);
   assert.ok(n >= 20 && n <= 40, `N = ${n}`);
   const plans = Array.from({ length: 4 }, () => ({ user: "dr-lee", count: 500 }));
-  const result = await runConcurrent(tempDir(t), { ledger: { delta: DELTA, users: { "dr-lee": { epsilon: limit } }, departments: { radiology: { epsilon: 1_000 } } } }, "radiology", event, plans);
+  const result = await runConcurrent(tempDir(t, "fedrouter-accountant-concurrency-"), { ledger: { delta: DELTA, users: { "dr-lee": { epsilon: limit } }, departments: { radiology: { epsilon: 1_000 } } } }, "radiology", event, plans);
   assertExactlyN(result, n, 2_000, "user");
 
   const budget = result.budgets.get("dr-lee")!;
@@ -149,7 +132,7 @@ test("1,000 concurrent reserves from 4 threads for two users sharing a departmen
   const n = admittedBy(event, limit);
   assert.ok(n >= 5 && n <= 40, `N = ${n}`);
   const plans = ["u-a", "u-b", "u-a", "u-b"].map((user) => ({ user, count: 250 }));
-  const result = await runConcurrent(tempDir(t), { ledger: { delta: DELTA, defaultUserEpsilon: 1_000, departments: { "shared-ward": { epsilon: limit } } } }, "shared-ward", event, plans);
+  const result = await runConcurrent(tempDir(t, "fedrouter-accountant-concurrency-"), { ledger: { delta: DELTA, defaultUserEpsilon: 1_000, departments: { "shared-ward": { epsilon: limit } } } }, "shared-ward", event, plans);
   assertExactlyN(result, n, 1_000, "department");
 
   // Each user's share is whatever the race gave it; together they are N, and the department spent ≤ its limit.
