@@ -58,6 +58,7 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
   const append = (fields: readonly AuditFields[]): Promise<unknown> => {
     const entries: AuditEntry[] = [];
     for (const f of fields) entries.push((head = appendAudit(head, f)));
+    period = ledger.periodAt(head!.atMs).key; // the period of the last change: a reset is noted once
     const written = store!.persist({ state: { auditHead: head!.hash, auditCount: head!.seq }, events: entries });
     written.catch((error: unknown) => (failure ??= error));
     return written;
@@ -69,12 +70,14 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
   const barrier = (): Promise<unknown> => store!.persist({});
   const budgetOf = (r: Remaining): RemainingBudget => ({ user: { epsilon: r.user, delta }, department: { epsilon: r.department, delta } });
 
-  /** Entries for a period that began since the last one: the trail shows each reset. */
+  /**
+   * A reset entry when a period began since the last change, to go before the next one (the trail
+   * shows each reset). Changes nothing itself: `append` moves `period` on, so a request that is
+   * rejected after this was computed leaves the reset for the next change.
+   */
   const periodEntries = (nowMs: number): AuditFields[] => {
     const key = ledger.periodAt(nowMs).key;
-    const began = period !== undefined && key !== period;
-    period = key;
-    return began ? [resetFields(nowMs, key)] : [];
+    return period !== undefined && key !== period ? [resetFields(nowMs, key)] : [];
   };
 
   return {
