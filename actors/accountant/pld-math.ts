@@ -196,6 +196,9 @@ export function composePmfPairs(a1: LossPmf, b1: LossPmf, a2: LossPmf, b2: LossP
  * Mass outside the window, whether it wrapped around or was dropped, is at most tailMass and is
  * charged to +∞; the result then gets the usual tail truncation.
  */
+/** Largest FFT window of a self-composition (4 arrays of this many float64: 64 MiB). */
+export const MAX_SELF_COMPOSE_POINTS = 2 ** 21;
+
 export function selfComposePmfs(pmfs: readonly LossPmf[], count: number, tailMass: number): LossPmf[] {
   if (count === 0) return pmfs.map(() => IDENTITY_PMF);
   if (count === 1 || pmfs.some((p) => p.probs.length === 0)) {
@@ -204,6 +207,10 @@ export function selfComposePmfs(pmfs: readonly LossPmf[], count: number, tailMas
   const bases = pmfs.map((p) => truncateTails(p.lower, p.probs.slice(), p.infinityMass, tailMass));
   const windows = bases.map((p) => chernoffWindow(p.probs, count, tailMass));
   const size = nextPowerOfTwo(Math.max(...windows.map(([low, high]) => high - low + 1), ...bases.map((p) => p.probs.length)));
+  // A window this wide means the composed loss spans hundreds of nats (at the 1e-4 grid, 2²¹
+  // points are ~210 nats): ε is beyond any budget. Count it as blatantly non-private, a valid
+  // (pessimistic) PLD, instead of allocating gigabytes — a reserve of 2⁵⁰ steps must not crash.
+  if (!(size <= MAX_SELF_COMPOSE_POINTS)) return pmfs.map(() => BLATANT_PMF);
   const circular = selfConvolveCircular(bases[0]!.probs, bases[1]?.probs ?? null, count, size);
   return bases.map((pmf, which) => {
     const [low, high] = windows[which]!;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { exponential, gaussian, InvalidPrivacyParameter, PldAccountant, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../actors/accountant/index.ts";
+import { composed, exponential, gaussian, gnmax, InvalidPrivacyParameter, PldAccountant, selfComposed, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../actors/accountant/index.ts";
 import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, spendOf, type LedgerConfig, type LedgerFact, type LedgerOptions } from "../../../actors/accountant/ledger.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 10, 0);
@@ -266,4 +266,21 @@ test("a PLD-admitted scope: committing a pointwise-smaller event is accepted and
   pld.compose(gaussian(4), 3);
   pld.compose(gaussian(5));
   assert.ok(Math.abs(view.user.spent - pld.epsilon(1e-5)) < 1e-9, `${view.user.spent} vs ${pld.epsilon(1e-5)}`);
+});
+
+test("hostile events (2⁵⁰ steps, σ = 1e-6, 1,000 distinct mechanisms) are refused at once by RDP, never crash or stall the ledger", () => {
+  const ledger = new Ledger(config());
+  const hostile = [selfComposed(gnmax(1), 2 ** 50), selfComposed(gnmax(1e-6), 3), composed(...Array.from({ length: 1000 }, (_, i) => gaussian(1 + i / 1000)))];
+  for (const [i, event] of hostile.entries()) {
+    const started = performance.now();
+    const d = ledger.reserve({ key: `h${i}`, user: "u1", department: "general", event, nowMs: NOW });
+    assert.equal(d.type, "refused", `hostile event ${i}`);
+    assert.ok(d.type === "refused" && d.needed > 2, `hostile event ${i} needs more than the limit`);
+    // Not a wall-clock assertion on speed: a bound far above the ~1 ms these take, so a regression to seconds-long PLD shows.
+    assert.ok(performance.now() - started < 20_000, `hostile event ${i} took ${performance.now() - started} ms`);
+  }
+  assert.equal(ledger.size, 0);
+  const pld = new PldAccountant();
+  pld.compose(gnmax(1), 2 ** 50);
+  assert.equal(pld.epsilon(1e-5), Infinity, "a self-composition beyond the FFT window is blatantly non-private, not a RangeError");
 });
