@@ -17,13 +17,13 @@
  * limit. The order is for speed: PLD is tighter (Zhu, Dong & Wang 2022) but costs milliseconds,
  * so the cheap RDP answer settles most requests and PLD is paid for near the limit only.
  *
- * Why a mutable class and not state-in/state-out functions: a ledger serves tens of thousands of
+ * Why a mutable class and not state-in/state-out functions: a ledger serves thousands of
  * reserves a second, and copying the charge table per call, or recomposing a period's events,
  * is O(charges) per call. Here each scope (period × user, period × department) keeps the RDP
  * curve of its committed charges — RDP composition is the exact sum of curves, and committed
- * charges only ever add — beside its open reservations, whose curves are summed afresh on each
- * check (a release never subtracts a float). A call validates everything before it changes
- * anything, so a throw leaves the ledger as it was.
+ * charges only ever add — beside its open reservations counted per distinct event, whose
+ * curves are summed afresh (count × curve) on each check, so a release never subtracts a float.
+ * A call validates everything before it changes anything, so a throw leaves the ledger as it was.
  *
  * Rebuilding: every change is a `LedgerFact` (reserved, committed, expired, released, limit);
  * `apply` replays a fact without deciding again, so the audit trail rebuilds the ledger exactly.
