@@ -136,6 +136,23 @@ audit
   });
 
 program
+  .command("tensor-backend")
+  .description("Show which tfjs backend this machine gets (node-gpu, node, wasm, cpu) and why the better ones were passed over; FEDROUTER_TF_BACKEND forces one")
+  .option("--prefer <name>", "try only this backend: node-gpu | node | wasm | cpu")
+  .action(async (opts: { prefer?: string }) => {
+    const tensor = await import("../native-bindings/index.ts");
+    try {
+      const runtime = await tensor.resolveTensorBackend(opts.prefer === undefined ? {} : { prefer: tensor.parseBackendName(opts.prefer, "--prefer") });
+      process.stdout.write(`${tensor.describeBackend(runtime)}\n`);
+      for (const a of runtime.attempts) process.stdout.write(`  ${a.name.padEnd(9)} ${a.outcome}${a.reason ? `: ${a.reason}` : ""}\n`);
+    } catch (error) {
+      if (!(error instanceof tensor.TensorBackendUnavailable || error instanceof tensor.UnknownTensorBackend)) throw error;
+      process.stderr.write(`fedrouter tensor-backend: ${error.message}\n`);
+      process.exitCode = error instanceof tensor.UnknownTensorBackend ? 2 : 1;
+    }
+  });
+
+program
   .command("bench")
   .description("Run benchmark suites (e.g. `fedrouter bench runtime`); results go to bench/results/<suite>.json")
   .argument("[suites...]", "suites to run (default: all)")

@@ -45,6 +45,19 @@ test("only runtime/codec imports msgpackr and only runtime/persistence imports l
   }
 });
 
+test("only native-bindings/ imports the tfjs packages", () => {
+  for (const dir of ["runtime", "actors", "protocols", "native-bindings", "bin", "bench"]) {
+    for (const file of sources(dir)) {
+      for (const spec of imports(file)) {
+        if (spec.startsWith("@tensorflow/")) assert.ok(file.startsWith("native-bindings/"), `${file} imports ${spec}`);
+      }
+    }
+  }
+  // The resolver imports its packages by name from a table: check that table names each backend package.
+  const resolver = readFileSync(join(root, "native-bindings/tensor/index.ts"), "utf8");
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-backend-cpu"]) assert.ok(resolver.includes(`"${pkg}"`), pkg);
+});
+
 test("the runtime is generic: no hospital, privacy or model vocabulary in runtime/", () => {
   for (const file of sources("runtime")) {
     const text = readFileSync(join(root, file), "utf8");
