@@ -5,10 +5,14 @@ import * as errors from "../../runtime/errors.ts";
 import { ERROR_CODES, FedrouterError, errorFromWire } from "../../runtime/errors.ts";
 import { ACCOUNTANT_ERROR_CODES, AuditStoreError, AuditTrailBroken, InvalidAuditEntry, InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../actors/accountant/index.ts";
 import { MalformedTrailEntry } from "../../actors/accountant/trail.ts";
+import { SafetensorsError } from "../../actors/shard-executor/safetensors.ts";
+import { TensorBackendUnavailable, UnknownTensorBackend } from "../../native-bindings/index.ts";
 
 const catalogue = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
 const codesIn = (section: string) => [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
-const [runtimeSection, accountantSection] = catalogue.split("\n## The Accountant\n");
+const sections = new Map(catalogue.split(/\n## /).map((part, i) => (i === 0 ? ["preamble", part] : [part.slice(0, part.indexOf("\n")), part])));
+const runtimeSection = sections.get("The runtime") ?? "";
+const accountantSection = sections.get("The Accountant");
 const documented = codesIn(runtimeSection!);
 
 test("docs/errors.md lists exactly the codes of runtime/errors.ts", () => {
@@ -36,4 +40,9 @@ test("every error class has a code from the catalogue and survives the wire as t
     assert.equal(rebuilt.constructor, Class, `${instance.code} rebuilds as ${Class.name}`);
     assert.equal(rebuilt.message, instance.message, `${instance.code} keeps its fields`);
   }
+});
+
+test("docs/errors.md lists exactly the codes of the tensor backend resolver and the weights loader", () => {
+  const classes = [new TensorBackendUnavailable([]), new UnknownTensorBackend("x", "y"), new SafetensorsError("f", "r")];
+  assert.deepEqual(codesIn(sections.get("Tensors and weights") ?? "").sort(), classes.map((e) => e.code).sort());
 });
