@@ -6,6 +6,7 @@ import { ERROR_CODES, FedrouterError, errorFromWire } from "../../runtime/errors
 import { ACCOUNTANT_ERROR_CODES, AuditStoreError, AuditTrailBroken, InvalidAuditEntry, InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../actors/accountant/index.ts";
 import { MalformedTrailEntry } from "../../actors/accountant/trail.ts";
 import { SafetensorsError } from "../../actors/shard-executor/safetensors.ts";
+import { TokenizerError } from "../../actors/shard-executor/tokenizer.ts";
 import { TensorBackendUnavailable, UnknownTensorBackend } from "../../native-bindings/index.ts";
 
 const catalogue = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
@@ -42,7 +43,7 @@ test("every error class has a code from the catalogue and survives the wire as t
   }
 });
 
-test("docs/errors.md lists exactly the codes of the tensor backend resolver and the weights loader", () => {
-  const classes = [new TensorBackendUnavailable([]), new UnknownTensorBackend("x", "y"), new SafetensorsError("f", "r")];
+test("docs/errors.md lists exactly the codes of the tensor backend resolver, the weights loader and the tokenizer", () => {
+  const classes = [new TensorBackendUnavailable([]), new UnknownTensorBackend("x", "y"), new SafetensorsError("f", "r"), new TokenizerError("f", "r")];
   assert.deepEqual(codesIn(sections.get("Tensors and weights") ?? "").sort(), classes.map((e) => e.code).sort());
 });
