@@ -135,6 +135,32 @@ audit
     process.exitCode = await runAuditExport(opts);
   });
 
+const model = program.command("model").description("Model directories in the Hugging Face GPT-2 format");
+
+model
+  .command("init")
+  .description("Write a randomly initialised GPT-2 (config.json, model.safetensors, vocab.json, merges.txt) that loads like any Hugging Face checkpoint")
+  .requiredOption("--out <dir>", "the model directory to write")
+  .option("--layers <n>", "transformer blocks", parsePositive, 2)
+  .option("--d-model <n>", "embedding width (n_embd)", parsePositive, 64)
+  .option("--heads <n>", "attention heads (must divide --d-model)", parsePositive, 4)
+  .option("--positions <n>", "context length (n_positions)", parsePositive, 128)
+  .option("--vocab <name>", "the vocabulary: gpt2 (50,257 BPE tokens)", "gpt2")
+  .option("--seed <n>", "seed of the initialisation (same seed, same bytes)", (v) => Number.parseInt(v, 10), 1)
+  .option("--force", "replace a model already in --out", false)
+  .action(async (opts: { out: string; layers: number; dModel: number; heads: number; positions: number; vocab: string; seed: number; force: boolean }) => {
+    const { initModel, InvalidModelShape } = await import("../actors/shard-executor/model-init.ts");
+    try {
+      const started = Date.now();
+      const { parameters } = await initModel({ ...opts, vocab: opts.vocab as "gpt2", progress: (line) => process.stdout.write(`${line}\n`) });
+      process.stdout.write(`wrote ${opts.out}: GPT-2 with ${opts.layers} layers, d_model ${opts.dModel}, ${opts.heads} heads, ${parameters.toLocaleString("en-US")} parameters (seed ${opts.seed}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    } catch (error) {
+      if (!(error instanceof InvalidModelShape)) throw error;
+      process.stderr.write(`fedrouter model init: --${error.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${error.reason}\n`);
+      process.exitCode = 2;
+    }
+  });
+
 program
   .command("tensor-backend")
   .description("Show which tfjs backend this machine gets (node-gpu, node, wasm, cpu) and why the better ones were passed over; FEDROUTER_TF_BACKEND forces one")
