@@ -1,7 +1,9 @@
 /**
- * The ShardExecutor's public face. Today only what reads the model it will run: Hugging Face
- * safetensors (F32, F16, BF16) and the GPT-2 byte-level BPE tokenizer. The model, the forward
- * pass and the actor arrive with their issue.
+ * The ShardExecutor's public face. Today what reads and writes the model it will run: Hugging
+ * Face safetensors (F32, F16, BF16), the GPT-2 byte-level BPE tokenizer, `fedrouter model init`
+ * and the per-stage loader. The forward pass and the actor arrive with their issue.
  */
 export * from "./safetensors.ts";
 export * from "./tokenizer.ts";
+export * from "./model-init.ts";
+export * from "./model-loader.ts";
