@@ -1,9 +1,11 @@
 /**
  * The ShardExecutor's public face. Today what reads and writes the model it will run: Hugging
- * Face safetensors (F32, F16, BF16), the GPT-2 byte-level BPE tokenizer, `fedrouter model init`
- * and the per-stage loader. The forward pass and the actor arrive with their issue.
+ * Face safetensors (F32, F16, BF16), the GPT-2 byte-level BPE tokenizer, `fedrouter model init`,
+ * the per-stage loader and a stage's forward pass (whole sequences, no KV cache yet). The KV
+ * cache, generation and the actor arrive with their issue.
  */
 export * from "./safetensors.ts";
 export * from "./tokenizer.ts";
 export * from "./model-init.ts";
 export * from "./model-loader.ts";
+export * from "./forward.ts";
