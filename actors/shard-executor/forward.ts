@@ -5,8 +5,9 @@
  * comes from native-bindings (`resolveTensorBackend`), never from tfjs itself. Never leaks
  * tensors: each call runs in `tidy`, and `dispose()` frees the weights.
  *
- * Not built yet (issue 5): the KV cache for incremental decoding and batches of prompts of
- * different lengths; this pass recomputes a whole sequence.
+ * Incremental decoding keeps a KV cache per sequence (`createCache`): each call appends the new
+ * positions' keys and values and attends over all of them, so a token costs one position's work.
+ * Not built yet (issue 5): batches of prompts of different lengths in one call.
  */
 import type { TensorRuntime } from "../../native-bindings/index.ts";
 import type { StageWeights } from "./model-loader.ts";
@@ -19,6 +20,23 @@ export interface StageInput {
   readonly tokens?: readonly number[];
   /** Hidden states [length × d_model], row-major (later stages). */
   readonly hidden?: Float32Array;
+}
+
+/** Keys and values of the positions a sequence has seen, per block of the stage. Dispose it when the sequence ends. */
+export class KvCache {
+  /** Positions cached so far. */
+  length = 0;
+  /** Per block of the stage (index 0 = its first block): [heads, length, headDim] each. */
+  readonly layers: ({ k: Tensor; v: Tensor } | undefined)[] = [];
+
+  dispose(): void {
+    for (const kv of this.layers) {
+      kv?.k.dispose();
+      kv?.v.dispose();
+    }
+    this.layers.length = 0;
+    this.length = 0;
+  }
 }
 
 export class Gpt2Stage {
@@ -40,34 +58,56 @@ export class Gpt2Stage {
     return this.#stage.last;
   }
 
+  /** An empty KV cache for one sequence. */
+  createCache(): KvCache {
+    return new KvCache();
+  }
+
   /**
-   * Runs the stage on a whole sequence: hidden states [T × d] out, or logits [T × vocab] from the
-   * last stage.
+   * Runs the stage on the next positions of a sequence: hidden states [n × d] out, or logits
+   * [n × vocab] from the last stage. Without a cache the input is the whole sequence; with one,
+   * it continues after the cached positions and the cache grows by n.
    */
-  forward(input: StageInput): Float32Array {
+  forward(input: StageInput, cache?: KvCache): Float32Array {
     const tf = this.#tf;
     const { config, range } = this.#stage;
     const d = config.dModel;
-    return tf.tidy(() => {
+    const offset = cache?.length ?? 0;
+    const kept: { k: Tensor; v: Tensor }[] = [];
+    const out = tf.tidy(() => {
       let x: Tensor;
       if (this.#stage.first) {
         const tokens = input.tokens;
         if (tokens === undefined || tokens.length === 0) throw new RangeError("the first stage needs at least one token id");
-        if (tokens.length > config.positions) throw new RangeError(`${tokens.length} tokens exceed the context of ${config.positions} positions`);
+        if (offset + tokens.length > config.positions) throw new RangeError(`${offset + tokens.length} tokens exceed the context of ${config.positions} positions`);
         for (const id of tokens) if (!Number.isSafeInteger(id) || id < 0 || id >= config.vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary (0..${config.vocabSize - 1})`);
         const ids = tf.tensor1d(tokens as number[], "int32");
-        const positions = tf.range(0, tokens.length, 1, "int32");
+        const positions = tf.range(offset, offset + tokens.length, 1, "int32");
         x = tf.add(tf.gather(this.#w.get("wte.weight")!, ids), tf.gather(this.#w.get("wpe.weight")!, positions));
       } else {
         const hidden = input.hidden;
         if (hidden === undefined || hidden.length === 0 || hidden.length % d !== 0) throw new RangeError(`a later stage needs hidden states of length × ${d}`);
+        if (offset + hidden.length / d > config.positions) throw new RangeError(`${offset + hidden.length / d} positions exceed the context of ${config.positions}`);
         x = tf.tensor2d(hidden, [hidden.length / d, d]);
       }
-      for (let l = range.from; l < range.to; l++) x = this.#block(x, l);
+      for (let l = range.from; l < range.to; l++) {
+        const step = this.#block(x, l, cache?.layers[l - range.from]);
+        x = step.x;
+        if (cache !== undefined) kept.push({ k: tf.keep(step.k), v: tf.keep(step.v) });
+      }
       if (!this.#stage.last) return x.dataSync() as Float32Array;
       const normed = this.#layerNorm(x, "ln_f");
       return tf.matMul(normed, this.#w.get("wte.weight")!, false, true).dataSync() as Float32Array;
     });
+    if (cache !== undefined) {
+      kept.forEach((kv, i) => {
+        cache.layers[i]?.k.dispose();
+        cache.layers[i]?.v.dispose();
+        cache.layers[i] = kv;
+      });
+      cache.length = offset + out.length / (this.#stage.last ? config.vocabSize : d);
+    }
+    return out;
   }
 
   /** Frees the weights. */
@@ -87,26 +127,30 @@ export class Gpt2Stage {
     return this.#tf.add(this.#tf.matMul(x, this.#w.get(`${prefix}.weight`)!), this.#w.get(`${prefix}.bias`)!);
   }
 
-  #block(x: Tensor, layer: number): Tensor {
+  /** One block on n new positions after `past` (cached keys and values of earlier positions). */
+  #block(x: Tensor, layer: number, past: { k: Tensor; v: Tensor } | undefined): { x: Tensor; k: Tensor; v: Tensor } {
     const tf = this.#tf;
     const { dModel: d, heads } = this.#stage.config;
     const hd = d / heads;
-    const T = x.shape[0]!;
+    const n = x.shape[0]!;
     const p = `h.${layer}`;
     const qkv = this.#linear(this.#layerNorm(x, `${p}.ln_1`), `${p}.attn.c_attn`);
-    // [T, 3d] → three [heads, T, hd]
-    const [q, k, v] = tf.split(qkv, 3, 1).map((t) => tf.transpose(tf.reshape(t, [T, heads, hd]), [1, 0, 2]));
-    const scores = tf.div(tf.matMul(q!, k!, false, true), Math.sqrt(hd)); // [heads, T, T]
-    // Causal mask: position t attends to s ≤ t (−1e9 elsewhere, as HF's masked_bias).
-    const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
+    // [n, 3d] → three [heads, n, hd]
+    const [q, kNew, vNew] = tf.split(qkv, 3, 1).map((t) => tf.transpose(tf.reshape(t, [n, heads, hd]), [1, 0, 2]));
+    const k = past ? tf.concat([past.k, kNew!], 1) : kNew!;
+    const v = past ? tf.concat([past.v, vNew!], 1) : vNew!;
+    const pastLength = past ? past.k.shape[1]! : 0;
+    const scores = tf.div(tf.matMul(q!, k, false, true), Math.sqrt(hd)); // [heads, n, past + n]
+    // Causal mask: new position i (absolute pastLength + i) attends to s ≤ pastLength + i; −1e9 elsewhere, as HF's masked_bias.
+    const mask = tf.linalg.bandPart(tf.ones([n, pastLength + n]), -1, pastLength);
     const masked = tf.add(scores, tf.mul(tf.sub(1, mask), -1e9));
-    const attended = tf.matMul(tf.softmax(masked), v!); // [heads, T, hd]
-    const merged = tf.reshape(tf.transpose(attended, [1, 0, 2]), [T, d]);
-    x = tf.add(x, this.#linear(merged, `${p}.attn.c_proj`));
-    const h = this.#linear(this.#layerNorm(x, `${p}.ln_2`), `${p}.mlp.c_fc`);
+    const attended = tf.matMul(tf.softmax(masked), v); // [heads, n, hd]
+    const merged = tf.reshape(tf.transpose(attended, [1, 0, 2]), [n, d]);
+    const afterAttention = tf.add(x, this.#linear(merged, `${p}.attn.c_proj`));
+    const h = this.#linear(this.#layerNorm(afterAttention, `${p}.ln_2`), `${p}.mlp.c_fc`);
     // GELU-tanh ("gelu_new"): 0.5·h·(1 + tanh(√(2/π)·(h + 0.044715·h³)))
     const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3))));
     const gelu = tf.mul(tf.mul(0.5, h), tf.add(1, tf.tanh(inner)));
-    return tf.add(x, this.#linear(gelu, `${p}.mlp.c_proj`));
+    return { x: tf.add(afterAttention, this.#linear(gelu, `${p}.mlp.c_proj`)), k, v };
   }
 }

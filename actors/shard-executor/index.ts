@@ -1,8 +1,8 @@
 /**
  * The ShardExecutor's public face. Today what reads and writes the model it will run: Hugging
  * Face safetensors (F32, F16, BF16), the GPT-2 byte-level BPE tokenizer, `fedrouter model init`,
- * the per-stage loader and a stage's forward pass (whole sequences, no KV cache yet). The KV
- * cache, generation and the actor arrive with their issue.
+ * the per-stage loader and a stage's forward pass with a KV cache. Batching, sampling,
+ * pipeline generation and the actor arrive with their issue.
  */
 export * from "./safetensors.ts";
 export * from "./tokenizer.ts";

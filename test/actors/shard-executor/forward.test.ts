@@ -53,3 +53,53 @@ test("tfjs logits equal the float64 reference to float32 precision, whole and as
     model.dispose(); stage0.dispose(); stage1.dispose();
   }
 });
+
+test("with a KV cache, decoding token by token gives the same logits as the whole sequence, through two stages as well", { timeout: 120_000 }, async (t) => {
+  const dir = join(tempDir(t, "fedrouter-kv-"), "tiny");
+  await initModel({ out: dir, layers: 2, dModel: 32, heads: 4, positions: 16, vocab: "gpt2", seed: 9 });
+  const whole = await loadGpt2Stage(dir);
+  const runtime = await resolveTensorBackend({ prefer: "wasm" });
+  const model = new Gpt2Stage(runtime, whole);
+  const stage0 = new Gpt2Stage(runtime, await loadGpt2Stage(dir, { from: 0, to: 1 }));
+  const stage1 = new Gpt2Stage(runtime, await loadGpt2Stage(dir, { from: 1, to: 2 }));
+  const tokens = PROMPTS[1]!;
+  const reference = referenceForward(whole.config, whole.tensors, { tokens }, 0, 2);
+  const cache = model.createCache();
+  const [c0, c1] = [stage0.createCache(), stage1.createCache()];
+  // A prompt of three tokens at once (prefill), then one token at a time.
+  const steps = [tokens.slice(0, 3), ...tokens.slice(3).map((tok) => [tok])];
+  let at = 0;
+  for (const step of steps) {
+    const logits = model.forward({ tokens: step }, cache);
+    const piped = stage1.forward({ hidden: stage0.forward({ tokens: step }, c0) }, c1);
+    const expected = reference.slice(at, at + step.length);
+    assert.ok(relativeError(logits, expected) < 1e-4, `cached step at ${at}: ${relativeError(logits, expected)}`);
+    assert.ok(relativeError(piped, expected) < 1e-4, `two cached stages at ${at}`);
+    at += step.length;
+  }
+  assert.equal(cache.length, tokens.length);
+  assert.throws(() => model.forward({ tokens: Array.from({ length: 16 - tokens.length + 1 }, () => 1) }, cache), /exceed the context of 16 positions/);
+  cache.dispose(); c0.dispose(); c1.dispose();
+  model.dispose(); stage0.dispose(); stage1.dispose();
+});
+
+test("decoding 1,000 tokens with a KV cache holds a constant number of tensors (memory released every step)", { timeout: 180_000 }, async (t) => {
+  const dir = join(tempDir(t, "fedrouter-kv-mem-"), "tiny");
+  await initModel({ out: dir, layers: 2, dModel: 32, heads: 4, positions: 1024, vocab: "gpt2", seed: 2 });
+  const runtime = await resolveTensorBackend({ prefer: "wasm" });
+  // The first stage alone (no 50,257-wide head): what grows with the sequence is the cache.
+  const stage = new Gpt2Stage(runtime, await loadGpt2Stage(dir, { from: 0, to: 1 }));
+  const baseline = runtime.tf.memory().numTensors;
+  const cache = stage.createCache();
+  const counts: number[] = [];
+  for (let i = 0; i < 1_000; i++) {
+    const hidden = stage.forward({ tokens: [(i * 7919) % 50_257] }, cache);
+    assert.equal(hidden.length, 32);
+    if (i === 9 || i === 499 || i === 999) counts.push(runtime.tf.memory().numTensors);
+  }
+  assert.equal(cache.length, 1_000);
+  assert.deepEqual(counts, [baseline + 2, baseline + 2, baseline + 2], "one block × (K, V), nothing else kept");
+  cache.dispose();
+  assert.equal(runtime.tf.memory().numTensors, baseline);
+  stage.dispose();
+});
