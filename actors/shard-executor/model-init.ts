@@ -12,6 +12,7 @@
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { seededNormal } from "./random.ts";
 import { writeSafetensors, type TensorToWrite } from "./safetensors.ts";
 
 export interface ModelShape {
@@ -83,30 +84,6 @@ export function gpt2Config(shape: ModelShape, vocabSize = GPT2_VOCAB_SIZE): Reco
     n_layer: shape.layers, n_embd: shape.dModel, n_head: shape.heads, n_positions: shape.positions, n_ctx: shape.positions,
     vocab_size: vocabSize, layer_norm_epsilon: 1e-5, initializer_range: 0.02, bos_token_id: vocabSize - 1, eos_token_id: vocabSize - 1,
     resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1, scale_attn_weights: true, tie_word_embeddings: true,
-  };
-}
-
-/**
- * A seeded generator of N(0, 1) samples: mulberry32 and Box–Muller. Not cryptographic (weights,
- * not noise); written by hand because reproducible initialisation needs a seed, which
- * Math.random and crypto do not take.
- */
-export function seededNormal(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) { const s = spare; spare = undefined; return s; }
-    const r = Math.sqrt(-2 * Math.log(uniform()));
-    const theta = 2 * Math.PI * uniform();
-    spare = r * Math.sin(theta);
-    return r * Math.cos(theta);
   };
 }
 

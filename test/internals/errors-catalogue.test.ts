@@ -7,7 +7,7 @@ import { ACCOUNTANT_ERROR_CODES, AuditStoreError, AuditTrailBroken, InvalidAudit
 import { MalformedTrailEntry } from "../../actors/accountant/trail.ts";
 import { SafetensorsError } from "../../actors/shard-executor/safetensors.ts";
 import { TokenizerError } from "../../actors/shard-executor/tokenizer.ts";
-import { InvalidModelShape, ModelConfigError } from "../../actors/shard-executor/index.ts";
+import { InvalidModelShape, InvalidSamplingOption, ModelConfigError } from "../../actors/shard-executor/index.ts";
 import { TensorBackendUnavailable, UnknownTensorBackend } from "../../native-bindings/index.ts";
 
 const catalogue = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
@@ -45,6 +45,6 @@ test("every error class has a code from the catalogue and survives the wire as t
 });
 
 test("docs/errors.md lists exactly the codes of the tensor backend resolver, the model files (weights, tokenizer, config, model init)", () => {
-  const classes = [new TensorBackendUnavailable([]), new UnknownTensorBackend("x", "y"), new SafetensorsError("f", "r"), new TokenizerError("f", "r"), new ModelConfigError("f", "x", "r"), new InvalidModelShape("x", "r")];
+  const classes = [new TensorBackendUnavailable([]), new UnknownTensorBackend("x", "y"), new SafetensorsError("f", "r"), new TokenizerError("f", "r"), new ModelConfigError("f", "x", "r"), new InvalidModelShape("x", "r"), new InvalidSamplingOption("x", 1, "r")];
   assert.deepEqual(codesIn(sections.get("Tensors and weights") ?? "").sort(), classes.map((e) => e.code).sort());
 });
