@@ -90,8 +90,12 @@ export class Gpt2Stage {
         if (offset + hidden.length / d > config.positions) throw new RangeError(`${offset + hidden.length / d} positions exceed the context of ${config.positions}`);
         x = tf.tensor2d(hidden, [hidden.length / d, d]);
       }
+      // Causal mask, the same for every block: new position i (absolute offset + i) attends to
+      // s ≤ offset + i; −1e9 elsewhere, as HF's masked_bias.
+      const n = x.shape[0]!;
+      const mask = tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([n, offset + n]), -1, offset)), -1e9);
       for (let l = range.from; l < range.to; l++) {
-        const step = this.#block(x, l, cache?.layers[l - range.from]);
+        const step = this.#block(x, l, cache?.layers[l - range.from], mask);
         x = step.x;
         if (cache !== undefined) kept.push({ k: tf.keep(step.k), v: tf.keep(step.v) });
       }
@@ -128,7 +132,7 @@ export class Gpt2Stage {
   }
 
   /** One block on n new positions after `past` (cached keys and values of earlier positions). */
-  #block(x: Tensor, layer: number, past: { k: Tensor; v: Tensor } | undefined): { x: Tensor; k: Tensor; v: Tensor } {
+  #block(x: Tensor, layer: number, past: { k: Tensor; v: Tensor } | undefined, mask: Tensor): { x: Tensor; k: Tensor; v: Tensor } {
     const tf = this.#tf;
     const { dModel: d, heads } = this.#stage.config;
     const hd = d / heads;
@@ -139,11 +143,8 @@ export class Gpt2Stage {
     const [q, kNew, vNew] = tf.split(qkv, 3, 1).map((t) => tf.transpose(tf.reshape(t, [n, heads, hd]), [1, 0, 2]));
     const k = past ? tf.concat([past.k, kNew!], 1) : kNew!;
     const v = past ? tf.concat([past.v, vNew!], 1) : vNew!;
-    const pastLength = past ? past.k.shape[1]! : 0;
     const scores = tf.div(tf.matMul(q!, k, false, true), Math.sqrt(hd)); // [heads, n, past + n]
-    // Causal mask: new position i (absolute pastLength + i) attends to s ≤ pastLength + i; −1e9 elsewhere, as HF's masked_bias.
-    const mask = tf.linalg.bandPart(tf.ones([n, pastLength + n]), -1, pastLength);
-    const masked = tf.add(scores, tf.mul(tf.sub(1, mask), -1e9));
+    const masked = tf.add(scores, mask);
     const attended = tf.matMul(tf.softmax(masked), v); // [heads, n, hd]
     const merged = tf.reshape(tf.transpose(attended, [1, 0, 2]), [n, d]);
     const afterAttention = tf.add(x, this.#linear(merged, `${p}.attn.c_proj`));
