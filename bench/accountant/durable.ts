@@ -22,7 +22,7 @@ import { open, type RootDatabase } from "lmdb";
 import { ActorSystem, actor, supervisor } from "../../runtime/index.ts";
 import { AccountantClient, accountant, gnmax, selfComposed } from "../../actors/accountant/index.ts";
 import { compared, type BenchResult } from "../report.ts";
-import { rates, type Budget } from "../runtime/measure.ts";
+import { concurrentLoops, rates, type Budget } from "../runtime/measure.ts";
 
 /** The concurrency; BENCH_CLIENTS=256 shows where the CPU, not fsync latency, is the limit. */
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
@@ -35,11 +35,7 @@ const ACTUAL = selfComposed(gnmax(40), 8);
 
 type Flushable = Promise<boolean> & { flushed?: PromiseLike<unknown> };
 
-function loops(count: number, each: number, step: (client: number) => Promise<unknown>): Promise<void> {
-  return Promise.all(Array.from({ length: count }, async (_, c) => {
-    for (let i = 0; i < each; i++) await step(c);
-  })).then(() => undefined);
-}
+const loops = concurrentLoops;
 
 export async function durablePairs(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-bench-accountant-"));

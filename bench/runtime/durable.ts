@@ -21,7 +21,7 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import { ActorSystem, type ActorRef } from "../../runtime/index.ts";
 import { compared, type BenchResult } from "../report.ts";
 import { durable, type DurableMsg } from "./actors.ts";
-import { rates, type Budget } from "./measure.ts";
+import { concurrentLoops, rates, type Budget } from "./measure.ts";
 import { LABEL } from "./message.ts";
 
 const WRITERS = 64;
@@ -35,13 +35,7 @@ const SOLO_BUDGET: Budget = { time: 500, iterations: 2, warmupTime: 1, warmupIte
 
 type Flushable = Promise<boolean> & { flushed?: PromiseLike<unknown> };
 
-function writers(count: number, updates: number, write: (writer: number) => Promise<unknown>): Promise<void> {
-  return Promise.all(
-    Array.from({ length: count }, async (_, writer) => {
-      for (let i = 0; i < updates; i++) await write(writer);
-    }),
-  ).then(() => undefined);
-}
+const writers = concurrentLoops;
 
 /** What one raw update writes: a state record and a journal entry, awaited until flushed. */
 function rawUpdates(state: Database, journal: Database, keyOf: (writer: number) => string) {

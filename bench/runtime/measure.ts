@@ -128,3 +128,12 @@ export async function startRawWorker(mode: "count" | "echo"): Promise<RawWorker>
     },
   };
 }
+
+/** `count` concurrent loops, each awaiting `updates` calls of `step(loop)` one after another. */
+export function concurrentLoops(count: number, updates: number, step: (loop: number) => Promise<unknown>): Promise<void> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, loop) => {
+      for (let i = 0; i < updates; i++) await step(loop);
+    }),
+  ).then(() => undefined);
+}

@@ -24,6 +24,7 @@ import {
   actualOf, DEPARTMENT, keyOf, LOOPS, opOf, releases, RESERVED, STORE_ID, SUPERVISOR, USERS, userOf, WRITER_OPTIONS,
 } from "./fixtures/accountant-writer.ts";
 import { killAfterFirstAck } from "./fixtures/run-until-killed.ts";
+import { seededUniform } from "../../actors/shard-executor/random.ts";
 
 const ROUNDS = 10;
 const MAX_KILL_DELAY_MS = 1_500;
@@ -234,21 +235,9 @@ function chargedEvents(trail: Trail, period: string): Map<string, PrivacyEvent[]
   return out;
 }
 
-/** Small, seedable PRNG (mulberry32), so that a failing run's kill delays can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 test("kill -9 of the Accountant while reserving and committing never loses or doubles an acknowledged charge, and its trail always verifies", { timeout: 180_000 }, async (t) => {
   const seed = Number(process.env.FEDROUTER_KILL9_SEED ?? Math.floor(Math.random() * 2 ** 32));
-  const next = random(seed);
+  const next = seededUniform(seed); // seedable, so that a failing run's kill delays can be replayed
   t.diagnostic(`seed ${seed} (FEDROUTER_KILL9_SEED=${seed} replays these kill delays)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fedrouter-kill9-accountant-"));
   try {

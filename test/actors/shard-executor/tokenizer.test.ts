@@ -1,15 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import fc from "fast-check";
 import gpt3 from "gpt-3-encoder";
 import { END_OF_TEXT, Gpt2Tokenizer, TokenizerError } from "../../../actors/shard-executor/tokenizer.ts";
+import { gpt2VocabularyDir } from "../../../actors/shard-executor/model-init.ts";
 import { tempDir } from "../../fixtures/node-store.ts";
 
 // gpt-3-encoder ships GPT-2's vocabulary (encoder.json = vocab.json, vocab.bpe = merges.txt) and its own encoder: an independent implementation to agree with.
-const GPT2_FILES = dirname(createRequire(import.meta.url).resolve("gpt-3-encoder/encoder.json"));
+const GPT2_FILES = gpt2VocabularyDir();
 
 function gpt2Dir(t: { after(fn: () => void): void }): string {
   const dir = tempDir(t, "fedrouter-tok-");
