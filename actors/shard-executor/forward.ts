@@ -7,7 +7,7 @@
  *
  * Incremental decoding keeps a KV cache per sequence (`createCache`): each call appends the new
  * positions' keys and values and attends over all of them, so a token costs one position's work.
- * Not built yet (issue 5): batches of prompts of different lengths in one call.
+ * `forwardBatch` runs several sequences of different lengths in one call, packed row-wise.
  */
 import type { TensorRuntime } from "../../native-bindings/index.ts";
 import type { StageWeights } from "./model-loader.ts";
@@ -69,49 +69,90 @@ export class Gpt2Stage {
    * it continues after the cached positions and the cache grows by n.
    */
   forward(input: StageInput, cache?: KvCache): Float32Array {
+    return this.forwardBatch([{ input, cache }])[0]!;
+  }
+
+  /**
+   * Runs several sequences at once, each of its own length and with its own cache (or none):
+   * the rows of all of them are packed into one [Σn × d] matrix for the LayerNorms, the QKV,
+   * projection and MLP products and the head, so each weight matrix is read once per call,
+   * not once per sequence; only attention is per sequence, over that sequence's own cache and
+   * causal mask. Packing instead of padding (as vLLM's packed batches do) wastes no rows and
+   * needs no attention mask across sequences. One output per item, in order.
+   */
+  forwardBatch(items: readonly { input: StageInput; cache?: KvCache }[]): Float32Array[] {
     const tf = this.#tf;
     const { config, range } = this.#stage;
     const d = config.dModel;
-    const offset = cache?.length ?? 0;
-    const kept: { k: Tensor; v: Tensor }[] = [];
-    const out = tf.tidy(() => {
+    if (items.length === 0) return [];
+    const caches = new Set<KvCache>();
+    for (const { cache } of items) {
+      if (cache === undefined) continue;
+      if (caches.has(cache)) throw new RangeError("a batch holds each sequence (cache) at most once");
+      caches.add(cache);
+    }
+    const offsets = items.map(({ cache }) => cache?.length ?? 0);
+    const lengths = items.map(({ input }, i) => this.#checkInput(input, offsets[i]!));
+    const kept: { k: Tensor; v: Tensor }[][] = items.map(() => []);
+    const packed = tf.tidy(() => {
       let x: Tensor;
       if (this.#stage.first) {
-        const tokens = input.tokens;
-        if (tokens === undefined || tokens.length === 0) throw new RangeError("the first stage needs at least one token id");
-        if (offset + tokens.length > config.positions) throw new RangeError(`${offset + tokens.length} tokens exceed the context of ${config.positions} positions`);
-        for (const id of tokens) if (!Number.isSafeInteger(id) || id < 0 || id >= config.vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary (0..${config.vocabSize - 1})`);
-        const ids = tf.tensor1d(tokens as number[], "int32");
-        const positions = tf.range(offset, offset + tokens.length, 1, "int32");
+        const ids = tf.tensor1d(items.flatMap(({ input }) => input.tokens as number[]), "int32");
+        const positions = tf.tensor1d(items.flatMap((_, i) => Array.from({ length: lengths[i]! }, (_, j) => offsets[i]! + j)), "int32");
         x = tf.add(tf.gather(this.#w.get("wte.weight")!, ids), tf.gather(this.#w.get("wpe.weight")!, positions));
       } else {
-        const hidden = input.hidden;
-        if (hidden === undefined || hidden.length === 0 || hidden.length % d !== 0) throw new RangeError(`a later stage needs hidden states of length × ${d}`);
-        if (offset + hidden.length / d > config.positions) throw new RangeError(`${offset + hidden.length / d} positions exceed the context of ${config.positions}`);
-        x = tf.tensor2d(hidden, [hidden.length / d, d]);
+        const rows = lengths.reduce((a, b) => a + b, 0);
+        const hidden = new Float32Array(rows * d);
+        let at = 0;
+        for (const { input } of items) { hidden.set(input.hidden!, at); at += input.hidden!.length; }
+        x = tf.tensor2d(hidden, [rows, d]);
       }
-      // Causal mask, the same for every block: new position i (absolute offset + i) attends to
-      // s ≤ offset + i; −1e9 elsewhere, as HF's masked_bias.
-      const n = x.shape[0]!;
-      const mask = tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([n, offset + n]), -1, offset)), -1e9);
+      // Causal masks, one per sequence and the same for every block: new position i (absolute
+      // offset + i) attends to s ≤ offset + i; −1e9 elsewhere, as HF's masked_bias.
+      const masks = items.map((_, i) => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([lengths[i]!, offsets[i]! + lengths[i]!]), -1, offsets[i]!)), -1e9));
       for (let l = range.from; l < range.to; l++) {
-        const step = this.#block(x, l, cache?.layers[l - range.from], mask);
+        const step = this.#block(x, l, items.map(({ cache }) => cache?.layers[l - range.from]), lengths, masks);
         x = step.x;
-        if (cache !== undefined) kept.push({ k: tf.keep(step.k), v: tf.keep(step.v) });
+        items.forEach(({ cache }, i) => {
+          if (cache !== undefined) kept[i]!.push({ k: tf.keep(step.kv[i]!.k), v: tf.keep(step.kv[i]!.v) });
+        });
       }
       if (!this.#stage.last) return x.dataSync() as Float32Array;
       const normed = this.#layerNorm(x, "ln_f");
       return tf.matMul(normed, this.#w.get("wte.weight")!, false, true).dataSync() as Float32Array;
     });
-    if (cache !== undefined) {
-      kept.forEach((kv, i) => {
-        cache.layers[i]?.k.dispose();
-        cache.layers[i]?.v.dispose();
-        cache.layers[i] = kv;
-      });
-      cache.length = offset + out.length / (this.#stage.last ? config.vocabSize : d);
+    const width = this.#stage.last ? config.vocabSize : d;
+    let row = 0;
+    return items.map(({ cache }, i) => {
+      if (cache !== undefined) {
+        kept[i]!.forEach((kv, layer) => {
+          cache.layers[layer]?.k.dispose();
+          cache.layers[layer]?.v.dispose();
+          cache.layers[layer] = kv;
+        });
+        cache.length = offsets[i]! + lengths[i]!;
+      }
+      const out = packed.slice(row * width, (row + lengths[i]!) * width);
+      row += lengths[i]!;
+      return out;
+    });
+  }
+
+  /** Checks one item's input against the stage and the context left; returns its row count. */
+  #checkInput(input: StageInput, offset: number): number {
+    const { config } = this.#stage;
+    const d = config.dModel;
+    if (this.#stage.first) {
+      const tokens = input.tokens;
+      if (tokens === undefined || tokens.length === 0) throw new RangeError("the first stage needs at least one token id");
+      if (offset + tokens.length > config.positions) throw new RangeError(`${offset + tokens.length} tokens exceed the context of ${config.positions} positions`);
+      for (const id of tokens) if (!Number.isSafeInteger(id) || id < 0 || id >= config.vocabSize) throw new RangeError(`token id ${id} is outside the vocabulary (0..${config.vocabSize - 1})`);
+      return tokens.length;
     }
-    return out;
+    const hidden = input.hidden;
+    if (hidden === undefined || hidden.length === 0 || hidden.length % d !== 0) throw new RangeError(`a later stage needs hidden states of length × ${d}`);
+    if (offset + hidden.length / d > config.positions) throw new RangeError(`${offset + hidden.length / d} positions exceed the context of ${config.positions}`);
+    return hidden.length / d;
   }
 
   /** Frees the weights. */
@@ -131,27 +172,36 @@ export class Gpt2Stage {
     return this.#tf.add(this.#tf.matMul(x, this.#w.get(`${prefix}.weight`)!), this.#w.get(`${prefix}.bias`)!);
   }
 
-  /** One block on n new positions after `past` (cached keys and values of earlier positions). */
-  #block(x: Tensor, layer: number, past: { k: Tensor; v: Tensor } | undefined, mask: Tensor): { x: Tensor; k: Tensor; v: Tensor } {
+  /**
+   * One block on the packed new rows of several sequences (`lengths[i]` rows each, after
+   * `past[i]`, the cached keys and values of that sequence's earlier positions).
+   */
+  #block(x: Tensor, layer: number, past: readonly ({ k: Tensor; v: Tensor } | undefined)[], lengths: readonly number[], masks: readonly Tensor[]): { x: Tensor; kv: { k: Tensor; v: Tensor }[] } {
     const tf = this.#tf;
     const { dModel: d, heads } = this.#stage.config;
     const hd = d / heads;
-    const n = x.shape[0]!;
     const p = `h.${layer}`;
     const qkv = this.#linear(this.#layerNorm(x, `${p}.ln_1`), `${p}.attn.c_attn`);
-    // [n, 3d] → three [heads, n, hd]
-    const [q, kNew, vNew] = tf.split(qkv, 3, 1).map((t) => tf.transpose(tf.reshape(t, [n, heads, hd]), [1, 0, 2]));
-    const k = past ? tf.concat([past.k, kNew!], 1) : kNew!;
-    const v = past ? tf.concat([past.v, vNew!], 1) : vNew!;
-    const scores = tf.div(tf.matMul(q!, k, false, true), Math.sqrt(hd)); // [heads, n, past + n]
-    const masked = tf.add(scores, mask);
-    const attended = tf.matMul(tf.softmax(masked), v); // [heads, n, hd]
-    const merged = tf.reshape(tf.transpose(attended, [1, 0, 2]), [n, d]);
-    const afterAttention = tf.add(x, this.#linear(merged, `${p}.attn.c_proj`));
+    const perSequence = lengths.length === 1 ? [qkv] : tf.split(qkv, lengths as number[], 0);
+    const kv: { k: Tensor; v: Tensor }[] = [];
+    const merged = perSequence.map((rows, i) => {
+      const n = lengths[i]!;
+      // [n, 3d] → three [heads, n, hd]
+      const [q, kNew, vNew] = tf.split(rows, 3, 1).map((t) => tf.transpose(tf.reshape(t, [n, heads, hd]), [1, 0, 2]));
+      const before = past[i];
+      const k = before ? tf.concat([before.k, kNew!], 1) : kNew!;
+      const v = before ? tf.concat([before.v, vNew!], 1) : vNew!;
+      kv.push({ k, v });
+      const scores = tf.div(tf.matMul(q!, k, false, true), Math.sqrt(hd)); // [heads, n, past + n]
+      const attended = tf.matMul(tf.softmax(tf.add(scores, masks[i]!)), v); // [heads, n, hd]
+      return tf.reshape(tf.transpose(attended, [1, 0, 2]), [n, d]);
+    });
+    const attention = merged.length === 1 ? merged[0]! : tf.concat(merged, 0);
+    const afterAttention = tf.add(x, this.#linear(attention, `${p}.attn.c_proj`));
     const h = this.#linear(this.#layerNorm(afterAttention, `${p}.ln_2`), `${p}.mlp.c_fc`);
     // GELU-tanh ("gelu_new"): 0.5·h·(1 + tanh(√(2/π)·(h + 0.044715·h³)))
     const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3))));
     const gelu = tf.mul(tf.mul(0.5, h), tf.add(1, tf.tanh(inner)));
-    return { x: tf.add(afterAttention, this.#linear(gelu, `${p}.mlp.c_proj`)), k, v };
+    return { x: tf.add(afterAttention, this.#linear(gelu, `${p}.mlp.c_proj`)), kv };
   }
 }

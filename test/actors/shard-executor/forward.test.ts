@@ -103,3 +103,47 @@ test("decoding 1,000 tokens with a KV cache holds a constant number of tensors (
   assert.equal(runtime.tf.memory().numTensors, baseline);
   stage.dispose();
 });
+
+test("a batch of prompts of different lengths, some continuing cached sequences, gives each sequence the logits it gets alone, through two stages as well", { timeout: 120_000 }, async (t) => {
+  const dir = join(tempDir(t, "fedrouter-batch-"), "tiny");
+  await initModel({ out: dir, layers: 2, dModel: 32, heads: 4, positions: 16, vocab: "gpt2", seed: 13 });
+  const whole = await loadGpt2Stage(dir);
+  const runtime = await resolveTensorBackend({ prefer: "wasm" });
+  const model = new Gpt2Stage(runtime, whole);
+  const stage0 = new Gpt2Stage(runtime, await loadGpt2Stage(dir, { from: 0, to: 1 }));
+  const stage1 = new Gpt2Stage(runtime, await loadGpt2Stage(dir, { from: 1, to: 2 }));
+  const before = runtime.tf.memory().numTensors;
+  // Uncached: four whole prompts of lengths 2, 9, 1 and 16 in one call.
+  const outs = model.forwardBatch(PROMPTS.map((tokens) => ({ input: { tokens } })));
+  PROMPTS.forEach((tokens, i) => {
+    const error = relativeError(outs[i]!, referenceForward(whole.config, whole.tensors, { tokens }, 0, 2));
+    assert.equal(outs[i]!.length, tokens.length * 50_257, `prompt ${i}: one row of logits per token`);
+    assert.ok(error < 1e-4, `prompt ${i} in a batch: relative error ${error}`);
+  });
+  // Cached: three sequences at different positions; each round mixes a prefill with decodes.
+  const sequences = [PROMPTS[1]!, PROMPTS[3]!.slice(0, 12), [464, 5827, 338]];
+  const references = sequences.map((tokens) => referenceForward(whole.config, whole.tensors, { tokens }, 0, 2));
+  const caches = sequences.map(() => ({ whole: model.createCache(), c0: stage0.createCache(), c1: stage1.createCache() }));
+  const schedule = [[3, 1, 2], [1, 4, 1], [5, 7, 0]]; // tokens each sequence advances per round
+  const at = sequences.map(() => 0);
+  for (const round of schedule) {
+    const live = round.map((n, i) => ({ n, i })).filter(({ n }) => n > 0);
+    const step = live.map(({ n, i }) => sequences[i]!.slice(at[i], at[i]! + n));
+    const logits = model.forwardBatch(live.map(({ i }, j) => ({ input: { tokens: step[j]! }, cache: caches[i]!.whole })));
+    const hidden = stage0.forwardBatch(live.map(({ i }, j) => ({ input: { tokens: step[j]! }, cache: caches[i]!.c0 })));
+    const piped = stage1.forwardBatch(live.map(({ i }, j) => ({ input: { hidden: hidden[j]! }, cache: caches[i]!.c1 })));
+    live.forEach(({ n, i }, j) => {
+      const expected = references[i]!.slice(at[i], at[i]! + n);
+      assert.ok(relativeError(logits[j]!, expected) < 1e-4, `sequence ${i} at ${at[i]}: ${relativeError(logits[j]!, expected)}`);
+      assert.ok(relativeError(piped[j]!, expected) < 1e-4, `sequence ${i} at ${at[i]}, two stages`);
+      at[i]! += n;
+    });
+  }
+  assert.deepEqual(caches.map((c) => c.whole.length), at, "every cache advanced by exactly its own tokens");
+  assert.throws(() => model.forwardBatch([{ input: { tokens: [1] }, cache: caches[0]!.whole }, { input: { tokens: [2] }, cache: caches[0]!.whole }]), /at most once/);
+  assert.throws(() => model.forwardBatch([{ input: { tokens: [1] }, cache: caches[1]!.whole }, { input: { tokens: [50_257] } }]), /outside the vocabulary/);
+  assert.equal(caches[1]!.whole.length, at[1], "a refused batch changes no cache");
+  for (const c of caches) { c.whole.dispose(); c.c0.dispose(); c.c1.dispose(); }
+  assert.equal(runtime.tf.memory().numTensors, before, "no tensor leaks across batches");
+  model.dispose(); stage0.dispose(); stage1.dispose();
+});
