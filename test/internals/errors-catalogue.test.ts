@@ -48,3 +48,10 @@ test("docs/errors.md lists exactly the codes of the tensor backend resolver, the
   const classes = [new TensorBackendUnavailable([]), new UnknownTensorBackend("x", "y"), new SafetensorsError("f", "r"), new TokenizerError("f", "r"), new ModelConfigError("f", "x", "r"), new InvalidModelShape("x", "r"), new InvalidSamplingOption("x", 1, "r")];
   assert.deepEqual(codesIn(sections.get("Tensors and weights") ?? "").sort(), classes.map((e) => e.code).sort());
 });
+
+test("docs/errors.md lists exactly the Planner's reply codes and error classes", async () => {
+  const planner = await import("../../actors/planner/index.ts");
+  const classes = [new planner.NoExecutors(1), new planner.InvalidCalibration("f", 1, "r"), new planner.TooManyExecutors(13, 12), new planner.UnknownExecutor("x")];
+  const expected = new Set<string>([...planner.PLANNER_ERROR_CODES, ...classes.map((e) => e.code)]);
+  assert.deepEqual(codesIn(sections.get("The Planner") ?? "").sort(), [...expected].sort());
+});
