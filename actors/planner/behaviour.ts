@@ -20,6 +20,9 @@ import { DEFAULT_PLANNER, type PlanPublished, type PlanReply, type PlannerMsg, t
 import { emptyRoster, joinExecutor, leaveExecutor, planOf, setBreaker, statusOf, type RosterChange } from "./roster.ts";
 import { invalidMessage, replyToOf, type Invalid } from "./validation.ts";
 
+/** Regional plans kept per version; past this the oldest goes (regions are caller input, so the cache is bounded). */
+const MAX_CACHED_PLANS = 64;
+
 /**
  * @example
  * const ref = await system.spawn(planner, { blocks: 12 });
@@ -47,6 +50,7 @@ function plannerBehaviour(options: PlannerOptions): Behavior<PlannerMsg> {
         if (!(error instanceof PlannerError)) throw error; // a defect: crash
         reply = { type: "unplannable", code: error.code, message: error.message };
       }
+      if (plans.size >= MAX_CACHED_PLANS) plans.delete(plans.keys().next().value!);
       plans.set(key, reply);
     }
     return reply;
