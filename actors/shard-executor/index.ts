@@ -1,8 +1,8 @@
 /**
- * The ShardExecutor's public face. Today what reads and writes the model it will run: Hugging
- * Face safetensors (F32, F16, BF16), the GPT-2 byte-level BPE tokenizer, `fedrouter model init`,
- * the per-stage loader, a stage's forward pass with a KV cache, and sampling. Batching,
- * pipeline generation and the actor arrive with their issue.
+ * The ShardExecutor's public face: the model files it reads (Hugging Face safetensors in F32,
+ * F16, BF16; the GPT-2 byte-level BPE tokenizer; `fedrouter model init`), the per-stage loader,
+ * a stage's batched forward pass with a KV cache, sampling, the actor (`shardExecutor`, its
+ * protocol) and the driver of pipeline-parallel generation (`Pipeline`).
  */
 export * from "./safetensors.ts";
 export * from "./tokenizer.ts";
@@ -11,3 +11,7 @@ export * from "./model-loader.ts";
 export * from "./forward.ts";
 export * from "./sampling.ts";
 export * from "./random.ts";
+export * from "./protocol.ts";
+export * from "./activations.ts";
+export { shardExecutor, DEFAULT_SHARD_EXECUTOR } from "./behaviour.ts";
+export * from "./pipeline.ts";

@@ -1,0 +1,169 @@
+/**
+ * Driving a generation through a pipeline of ShardExecutors: one `step` per token into the
+ * first stage of the route (the prompt at position 0, then each sampled token), the answer
+ * coming back along the chain from the last stage. Tokens stream to the caller as an RxJS
+ * Observable; several generations run at once, so with one stage per thread (or hospital) the
+ * stages overlap, each working on another sequence's step.
+ *
+ * A stage that fails mid-generation (it crashed or restarted and lost the sequence's cache, it
+ * is unreachable, it missed the deadline) ends that generation with a typed
+ * `PipelineStepFailed` naming the stage, calls `onStageFailure` (the place to tell the Planner,
+ * which re-plans), and frees the sequence on the stages that still hold it. Every step has a
+ * deadline, so nothing waits forever. Unsubscribing stops the generation after the step in
+ * flight.
+ */
+import { Observable } from "rxjs";
+import { randomUUID } from "node:crypto";
+import type { ActorRef } from "../../runtime/index.ts";
+import type { ShardExecutorErrorCode, ShardExecutorMsg, StepFailed, StepReply } from "./protocol.ts";
+import type { SamplingOptions } from "./sampling.ts";
+
+/** One stage of a route: the executor's path and, from a plan, the blocks it should run. */
+export interface RouteStage {
+  readonly path: string;
+  readonly from?: number;
+  readonly to?: number;
+  /** The Planner's id of the executor, reported on failure (default: the path). */
+  readonly executor?: string;
+}
+
+/** The route of a Planner plan (its stages, in order, with the blocks each should run). */
+export function routeFromPlan(plan: { readonly stages: readonly { readonly executor: string; readonly path: string; readonly from: number; readonly to: number }[] }): RouteStage[] {
+  return plan.stages.map(({ executor, path, from, to }) => ({ executor, path, from, to }));
+}
+
+export interface GenerateRequest {
+  /** Id of the sequence on every stage (default: a random UUID). */
+  readonly sequence?: string;
+  /** Prompt token ids (at least one). */
+  readonly prompt: readonly number[];
+  /** Tokens to generate at most. */
+  readonly maxTokens: number;
+  readonly sampling?: SamplingOptions;
+  /** Token ids that end the generation (emitted, then stop); e.g. GPT-2's <|endoftext|> 50256. */
+  readonly stopTokens?: readonly number[];
+  /** Hidden states between stages as float32 (default) or float16. */
+  readonly activations?: "f32" | "f16";
+  /** Deadline of each token's step through the whole route (default 30,000 ms). */
+  readonly stepTimeoutMs?: number;
+}
+
+export interface GeneratedToken {
+  readonly sequence: string;
+  /** 0 for the first generated token. */
+  readonly index: number;
+  readonly token: number;
+  /** The position the token occupies in the sequence. */
+  readonly position: number;
+}
+
+export interface PipelineOptions {
+  /** A ref to an executor by its fed:// path (e.g. `system.ref`). */
+  readonly lookup: (path: string) => ActorRef<ShardExecutorMsg>;
+  /** The route, or where to read the current one (a plan) when each generation starts. */
+  readonly route: readonly RouteStage[] | (() => readonly RouteStage[]);
+  /** Called once per failed generation with the failure and the stage's executor id. */
+  readonly onStageFailure?: (failure: PipelineStepFailed) => void;
+}
+
+export const DEFAULT_STEP_TIMEOUT_MS = 30_000;
+/** Extra time the driver gives a step past its deadline, for the chain's own typed answer to arrive first. */
+const REPLY_GRACE_MS = 1_000;
+
+/** A generation failed at a stage; `stageCode` is the stage's ShardExecutor code (or ASK_FAILED when the first stage did not answer). */
+export class PipelineStepFailed extends Error {
+  readonly code = "PIPELINE_STEP_FAILED";
+  constructor(
+    readonly sequence: string,
+    /** fed:// path of the stage that failed. */
+    readonly stage: string,
+    /** Its Planner id, when the route came from a plan. */
+    readonly executor: string,
+    readonly stageCode: ShardExecutorErrorCode | "ASK_FAILED",
+    readonly detail: string,
+    /** Tokens the caller received before the failure. */
+    readonly generated: number,
+  ) {
+    super(`sequence ${sequence} failed at ${stage} after ${generated} tokens: ${stageCode}: ${detail}`);
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** A request the driver refuses before sending anything. */
+export class InvalidGenerateRequest extends Error {
+  readonly code = "INVALID_GENERATE_REQUEST";
+  constructor(readonly field: string, readonly reason: string) {
+    super(`${field}: ${reason}`);
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/**
+ * @example
+ * const pipeline = new Pipeline({ lookup: (p) => system.ref(p), route: [{ path: "fed://h-a/user/stage-0" }, { path: "fed://h-b/user/stage-1" }] });
+ * pipeline.generate({ prompt: tokenizer.encode("The patient"), maxTokens: 16, sampling: { temperature: 0 } })
+ *   .subscribe({ next: (t) => process.stdout.write(tokenizer.decode([t.token])), error: (e) => console.error(e.code, e.message) });
+ */
+export class Pipeline {
+  constructor(private readonly options: PipelineOptions) {}
+
+  generate(request: GenerateRequest): Observable<GeneratedToken> {
+    return new Observable<GeneratedToken>((subscriber) => {
+      let cancelled = false;
+      let route: readonly RouteStage[];
+      try {
+        checkRequest(request);
+        route = typeof this.options.route === "function" ? this.options.route() : this.options.route;
+        if (route.length === 0) throw new InvalidGenerateRequest("route", "is empty: no executor can run this model now");
+      } catch (error) {
+        subscriber.error(error);
+        return undefined;
+      }
+      const sequence = request.sequence ?? randomUUID();
+      const [head, ...rest] = route;
+      const first = this.options.lookup(head!.path);
+      const end = () => first.tell({ type: "end", sequence, route: rest.map(({ path }) => ({ path })) });
+      const timeoutMs = request.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+      const stop = new Set(request.stopTokens ?? []);
+      const run = async () => {
+        let input = [...request.prompt];
+        let position = 0;
+        for (let index = 0; index < request.maxTokens && !cancelled; index++) {
+          const reply = await first.ask<StepReply>((replyTo) => ({
+            type: "step", sequence, position, tokens: input,
+            ...(head!.from !== undefined && head!.to !== undefined ? { blocks: { from: head!.from, to: head!.to } } : {}),
+            route: rest.map(({ path, from, to }) => ({ path, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) })),
+            ...(position === 0 && request.sampling ? { sampling: request.sampling } : {}), ...(request.activations ? { activations: request.activations } : {}),
+            deadlineMs: Date.now() + timeoutMs, replyTo,
+          }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence, executor: head!.path, code: "ASK_FAILED" as ShardExecutorErrorCode, message: error.message }));
+          if (reply.type === "step-failed") {
+            const executor = route.find((s) => s.path === reply.executor)?.executor ?? reply.executor;
+            const failure = new PipelineStepFailed(sequence, reply.executor, executor, reply.code as PipelineStepFailed["stageCode"], reply.message, index);
+            this.options.onStageFailure?.(failure);
+            throw failure;
+          }
+          position += input.length;
+          input = [reply.token];
+          if (!cancelled) subscriber.next({ sequence, index, token: reply.token, position: reply.position });
+          if (stop.has(reply.token)) break;
+        }
+      };
+      run().then(
+        () => { end(); subscriber.complete(); },
+        (error) => { end(); subscriber.error(error); },
+      );
+      return () => { cancelled = true; };
+    });
+  }
+}
+
+function checkRequest(request: GenerateRequest): void {
+  if (!Array.isArray(request.prompt) || request.prompt.length === 0) throw new InvalidGenerateRequest("prompt", "needs at least one token id");
+  if (request.prompt.some((id) => !Number.isSafeInteger(id) || id < 0)) throw new InvalidGenerateRequest("prompt", "token ids are integers ≥ 0");
+  if (!Number.isSafeInteger(request.maxTokens) || request.maxTokens < 1) throw new InvalidGenerateRequest("maxTokens", `${request.maxTokens} must be an integer ≥ 1`);
+  if (request.stepTimeoutMs !== undefined && !(request.stepTimeoutMs > 0)) throw new InvalidGenerateRequest("stepTimeoutMs", "must be > 0");
+}
