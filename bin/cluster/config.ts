@@ -26,6 +26,9 @@ const actorSchema = z.strictObject({
   definition: z.string().min(1).optional(),
   placement: z.enum(ACTOR_PLACEMENTS).default("local"),
   poolThreads: z.number().int().min(1).max(64).optional(),
+  /** For a shard-executor: the model blocks it runs, [from, to); default all of them. */
+  blocks: z.strictObject({ from: z.number().int().min(0), to: z.number().int().min(1) })
+    .refine((b) => b.from < b.to, "from must be below to").optional(),
 });
 
 const hospitalSchema = z.strictObject({
@@ -67,6 +70,11 @@ export const clusterSchema = z.strictObject({
     path: z.string().min(1),
   }).optional(),
 }).superRefine((cluster, ctx) => {
+  cluster.hospitals.forEach((h, i) => h.actors.forEach((a, j) => {
+    if (a.name === "shard-executor" && a.module === undefined && cluster.model === undefined) {
+      ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "name"], message: "a shard-executor needs the cluster's model (model.path, a Hugging Face GPT-2 directory)" });
+    }
+  }));
   const seen = new Map<string, number>();
   cluster.hospitals.forEach((h, i) => {
     if (seen.has(h.id)) ctx.addIssue({ code: "custom", path: ["hospitals", i, "id"], message: `"${h.id}" is also hospitals[${seen.get(h.id)}].id` });

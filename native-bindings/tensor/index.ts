@@ -74,7 +74,17 @@ export interface ResolveOptions {
  * const { tf, backend, attempts } = await resolveTensorBackend();
  * console.log(backend, attempts.map((a) => `${a.name}: ${a.outcome}`)); // "wasm" here: node-gpu and node not installed
  */
-export async function resolveTensorBackend(options: ResolveOptions = {}): Promise<TensorRuntime> {
+export function resolveTensorBackend(options: ResolveOptions = {}): Promise<TensorRuntime> {
+  // tfjs-core has one active backend per thread, and two setBackend calls racing leave one of
+  // them failing ("could not initialise"): resolutions in one thread run one after another.
+  const next = serialised.then(() => resolveNow(options));
+  serialised = next.catch(() => undefined);
+  return next;
+}
+
+let serialised: Promise<unknown> = Promise.resolve();
+
+async function resolveNow(options: ResolveOptions): Promise<TensorRuntime> {
   const fromEnv = (options.env ?? process.env)[TENSOR_BACKEND_ENV];
   const forced = options.prefer ?? (fromEnv ? parseBackendName(fromEnv, TENSOR_BACKEND_ENV) : undefined);
   if (options.prefer !== undefined) parseBackendName(options.prefer, "prefer");

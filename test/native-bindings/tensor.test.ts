@@ -44,3 +44,9 @@ test("wasm and cpu compute the same matrix product as plain arithmetic (float32 
     for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(product[i]! - expected[i]!) <= 1e-5 * Math.max(1, Math.abs(expected[i]!)), `${prefer}[${i}]: ${product[i]} vs ${expected[i]}`);
   }
 });
+
+test("concurrent resolutions in one thread all succeed (tfjs has one active backend; they run one after another)", async () => {
+  const runtimes = await Promise.all([resolveTensorBackend({ prefer: "wasm" }), resolveTensorBackend({ prefer: "wasm" }), resolveTensorBackend({ prefer: "cpu" }), resolveTensorBackend({ prefer: "wasm" })]);
+  assert.deepEqual(runtimes.map((r) => r.backend), ["wasm", "wasm", "cpu", "wasm"]);
+  assert.equal(runtimes[3]!.tf.getBackend(), "wasm", "the last resolution's backend is the active one");
+});
