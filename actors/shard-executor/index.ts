@@ -15,3 +15,4 @@ export * from "./protocol.ts";
 export * from "./activations.ts";
 export { shardExecutor, DEFAULT_SHARD_EXECUTOR } from "./behaviour.ts";
 export * from "./pipeline.ts";
+export * from "./placement.ts";
