@@ -48,6 +48,17 @@ export class Gpt2Stage {
     this.#tf = runtime.tf;
     this.#stage = stage;
     for (const [name, t] of stage.tensors) this.#w.set(name, this.#tf.tensor(t.data, [...t.shape], "float32"));
+    if (stage.last) {
+      // The tied head, transposed once to [d × vocab]: matMul(x, wte, false, true) re-transposes
+      // the 50,257 × d matrix on every call on the wasm backend (148 ms against 26 ms per token
+      // for GPT-2 small, measured). A head-only last stage then needs wte for nothing else.
+      const wte = this.#w.get("wte.weight")!;
+      this.#w.set("lm_head", this.#tf.transpose(wte));
+      if (!stage.first) {
+        wte.dispose();
+        this.#w.delete("wte.weight");
+      }
+    }
   }
 
   get first(): boolean {
@@ -119,7 +130,7 @@ export class Gpt2Stage {
       }
       if (!this.#stage.last) return x.dataSync() as Float32Array;
       const normed = this.#layerNorm(x, "ln_f");
-      return tf.matMul(normed, this.#w.get("wte.weight")!, false, true).dataSync() as Float32Array;
+      return tf.matMul(normed, this.#w.get("lm_head")!).dataSync() as Float32Array;
     });
     const width = this.#stage.last ? config.vocabSize : d;
     let row = 0;
