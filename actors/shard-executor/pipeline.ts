@@ -70,7 +70,7 @@ export const DEFAULT_STEP_TIMEOUT_MS = 30_000;
 /** Extra time the driver gives a step past its deadline, for the chain's own typed answer to arrive first. */
 const REPLY_GRACE_MS = 1_000;
 
-/** A generation failed at a stage; `stageCode` is the stage's ShardExecutor code (or ASK_FAILED when the first stage did not answer). */
+/** A generation failed at a stage; `stageCode` is the ShardExecutor code of the failure (STAGE_UNREACHABLE also when the first stage did not answer). */
 export class PipelineStepFailed extends Error {
   readonly code = "PIPELINE_STEP_FAILED";
   constructor(
@@ -79,7 +79,7 @@ export class PipelineStepFailed extends Error {
     readonly stage: string,
     /** Its Planner id, when the route came from a plan. */
     readonly executor: string,
-    readonly stageCode: ShardExecutorErrorCode | "ASK_FAILED",
+    readonly stageCode: ShardExecutorErrorCode,
     readonly detail: string,
     /** Tokens the caller received before the failure. */
     readonly generated: number,
@@ -139,10 +139,10 @@ export class Pipeline {
             route: rest.map(({ path, from, to }) => ({ path, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) })),
             ...(position === 0 && request.sampling ? { sampling: request.sampling } : {}), ...(request.activations ? { activations: request.activations } : {}),
             deadlineMs: Date.now() + timeoutMs, replyTo,
-          }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence, executor: head!.path, code: "ASK_FAILED" as ShardExecutorErrorCode, message: error.message }));
+          }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence, executor: head!.path, code: "STAGE_UNREACHABLE", message: `did not answer: ${error.message}` }));
           if (reply.type === "step-failed") {
             const executor = route.find((s) => s.path === reply.executor)?.executor ?? reply.executor;
-            const failure = new PipelineStepFailed(sequence, reply.executor, executor, reply.code as PipelineStepFailed["stageCode"], reply.message, index);
+            const failure = new PipelineStepFailed(sequence, reply.executor, executor, reply.code, reply.message, index);
             this.options.onStageFailure?.(failure);
             throw failure;
           }

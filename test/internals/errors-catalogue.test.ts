@@ -55,3 +55,10 @@ test("docs/errors.md lists exactly the Planner's reply codes and error classes",
   const expected = new Set<string>([...planner.PLANNER_ERROR_CODES, ...classes.map((e) => e.code)]);
   assert.deepEqual(codesIn(sections.get("The Planner") ?? "").sort(), [...expected].sort());
 });
+
+test("docs/errors.md lists exactly the ShardExecutor's step codes and the pipeline's error classes", async () => {
+  const executor = await import("../../actors/shard-executor/index.ts");
+  const classes = [new executor.PipelineStepFailed("s", "p", "e", "SEQUENCE_LOST", "d", 0), new executor.InvalidGenerateRequest("f", "r"), new executor.PlacementFailed("e", "r")];
+  const expected = new Set<string>([...executor.SHARD_EXECUTOR_ERROR_CODES, ...classes.map((e) => e.code)]);
+  assert.deepEqual(codesIn(sections.get("The ShardExecutor and pipelines") ?? "").sort(), [...expected].sort());
+});
