@@ -27,6 +27,9 @@ test("the README's library example runs as written", async () => {
     assert.match(ledger.stdout, /^retry true$/m);
     assert.match(ledger.stdout, /^spent 0\.561 left 1\.439$/m);
     assert.match(ledger.stdout, /^BUDGET_EXCEEDED: user dr-lee has ε 1\.4387 left, this request$/m);
+    const pipeline = await promisify(execFile)(process.execPath, ["--import", "tsx", join(dir, "pipeline.ts")], { cwd: root, timeout: 90_000 });
+    assert.match(pipeline.stdout, /^plan exec-[ab]\[0,\d\) → exec-[ab]\[\d,4\)$/m);
+    assert.match(pipeline.stdout, /^generated 8 tokens: ".+"$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
