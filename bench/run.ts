@@ -21,6 +21,10 @@ const SUITES: Record<string, { describe: string; load: () => Promise<Suite> }> =
     describe: "tell throughput (plaintext, mTLS) and ask latency (mTLS) to a second process on loopback (vs raw grpc-js)",
     load: async () => (await import("./remote/suite.ts")).runRemoteSuite,
   },
+  executor: {
+    describe: "GPT-2 124M-shaped decode and 128-token prefill tokens/s, one executor (vs a raw tfjs matMul chain and the memory-bandwidth bound)",
+    load: async () => (await import("./executor/suite.ts")).runExecutorSuite,
+  },
 };
 
 export const KNOWN_SUITES: readonly string[] = Object.keys(SUITES);
