@@ -159,7 +159,7 @@ function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardEx
     if (batch.length === 0) return;
     let outputs: Float32Array[];
     try {
-      outputs = stage.forwardBatch(batch.map(({ item, seq }) => ({ input: item.hidden ? { hidden: item.hidden } : { tokens: item.msg.tokens! }, cache: seq.cache })));
+      outputs = stage.forwardBatch(batch.map(({ item, seq }) => ({ input: item.hidden ? { hidden: item.hidden } : { tokens: item.msg.tokens! }, cache: seq.cache })), { logits: "last" });
     } catch (error) {
       context.log.error("forward-failed", { batch: batch.length, error: (error as Error).message });
       for (const { item } of batch) {

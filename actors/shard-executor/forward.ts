@@ -15,6 +15,17 @@ import type { StageWeights } from "./model-loader.ts";
 type Tf = TensorRuntime["tf"];
 type Tensor = ReturnType<Tf["tensor"]>;
 
+/** 2·√(2/π), GELU-tanh's constant doubled (see #block). */
+const GELU_2C = 2 * Math.sqrt(2 / Math.PI);
+
+export interface BatchOptions {
+  /**
+   * The last stage's logits for every new position ("all", default) or only for each item's
+   * last one ("last": what sampling needs; a prefill then skips the head on all other rows).
+   */
+  readonly logits?: "all" | "last";
+}
+
 export interface StageInput {
   /** Token ids (first stage). */
   readonly tokens?: readonly number[];
@@ -91,7 +102,8 @@ export class Gpt2Stage {
    * causal mask. Packing instead of padding (as vLLM's packed batches do) wastes no rows and
    * needs no attention mask across sequences. One output per item, in order.
    */
-  forwardBatch(items: readonly { input: StageInput; cache?: KvCache }[]): Float32Array[] {
+  forwardBatch(items: readonly { input: StageInput; cache?: KvCache }[], options: BatchOptions = {}): Float32Array[] {
+    const lastOnly = options.logits === "last" && this.#stage.last;
     const tf = this.#tf;
     const { config, range } = this.#stage;
     const d = config.dModel;
@@ -120,7 +132,8 @@ export class Gpt2Stage {
       }
       // Causal masks, one per sequence and the same for every block: new position i (absolute
       // offset + i) attends to s ≤ offset + i; −1e9 elsewhere, as HF's masked_bias.
-      const masks = items.map((_, i) => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([lengths[i]!, offsets[i]! + lengths[i]!]), -1, offsets[i]!)), -1e9));
+      // A single new position attends to every cached one: no mask (the common decode step).
+      const masks = items.map((_, i) => (lengths[i] === 1 ? undefined : tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([lengths[i]!, offsets[i]! + lengths[i]!]), -1, offsets[i]!)), -1e9)));
       for (let l = range.from; l < range.to; l++) {
         const step = this.#block(x, l, items.map(({ cache }) => cache?.layers[l - range.from]), lengths, masks);
         x = step.x;
@@ -129,6 +142,10 @@ export class Gpt2Stage {
         });
       }
       if (!this.#stage.last) return x;
+      if (lastOnly) {
+        let end = 0;
+        x = tf.gather(x, tf.tensor1d(lengths.map((n) => (end += n) - 1), "int32"));
+      }
       const normed = this.#layerNorm(x, "ln_f");
       return tf.matMul(normed, this.#w.get("lm_head")!);
     });
@@ -147,8 +164,9 @@ export class Gpt2Stage {
         });
         cache.length = offsets[i]! + lengths[i]!;
       }
-      const out = packed.slice(row * width, (row + lengths[i]!) * width);
-      row += lengths[i]!;
+      const rows = lastOnly ? 1 : lengths[i]!;
+      const out = packed.slice(row * width, (row + rows) * width);
+      row += rows;
       return out;
     });
   }
@@ -179,7 +197,7 @@ export class Gpt2Stage {
   #layerNorm(x: Tensor, prefix: string): Tensor {
     const tf = this.#tf;
     const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, this.#stage.config.layerNormEpsilon)));
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.#stage.config.layerNormEpsilon)));
     return tf.add(tf.mul(normed, this.#w.get(`${prefix}.weight`)!), this.#w.get(`${prefix}.bias`)!);
   }
 
@@ -191,7 +209,7 @@ export class Gpt2Stage {
    * One block on the packed new rows of several sequences (`lengths[i]` rows each, after
    * `past[i]`, the cached keys and values of that sequence's earlier positions).
    */
-  #block(x: Tensor, layer: number, past: readonly ({ k: Tensor; v: Tensor } | undefined)[], lengths: readonly number[], masks: readonly Tensor[]): { x: Tensor; kv: { k: Tensor; v: Tensor }[] } {
+  #block(x: Tensor, layer: number, past: readonly ({ k: Tensor; v: Tensor } | undefined)[], lengths: readonly number[], masks: readonly (Tensor | undefined)[]): { x: Tensor; kv: { k: Tensor; v: Tensor }[] } {
     const tf = this.#tf;
     const { dModel: d, heads } = this.#stage.config;
     const hd = d / heads;
@@ -201,22 +219,24 @@ export class Gpt2Stage {
     const kv: { k: Tensor; v: Tensor }[] = [];
     const merged = perSequence.map((rows, i) => {
       const n = lengths[i]!;
-      // [n, 3d] → three [heads, n, hd]
-      const [q, kNew, vNew] = tf.split(rows, 3, 1).map((t) => tf.transpose(tf.reshape(t, [n, heads, hd]), [1, 0, 2]));
+      // [n, 3d] → [n, 3, heads, hd] → [3, heads, n, hd]: q, k, v with one transpose
+      const [q, kNew, vNew] = tf.unstack(tf.transpose(tf.reshape(rows, [n, 3, heads, hd]), [1, 2, 0, 3]));
       const before = past[i];
       const k = before ? tf.concat([before.k, kNew!], 1) : kNew!;
       const v = before ? tf.concat([before.v, vNew!], 1) : vNew!;
       kv.push({ k, v });
       const scores = tf.div(tf.matMul(q!, k, false, true), Math.sqrt(hd)); // [heads, n, past + n]
-      const attended = tf.matMul(tf.softmax(tf.add(scores, masks[i]!)), v); // [heads, n, hd]
+      const attended = tf.matMul(tf.softmax(masks[i] ? tf.add(scores, masks[i]!) : scores), v); // [heads, n, hd]
       return tf.reshape(tf.transpose(attended, [1, 0, 2]), [n, d]);
     });
     const attention = merged.length === 1 ? merged[0]! : tf.concat(merged, 0);
     const afterAttention = tf.add(x, this.#linear(attention, `${p}.attn.c_proj`));
     const h = this.#linear(this.#layerNorm(afterAttention, `${p}.ln_2`), `${p}.mlp.c_fc`);
-    // GELU-tanh ("gelu_new"): 0.5·h·(1 + tanh(√(2/π)·(h + 0.044715·h³)))
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3))));
-    const gelu = tf.mul(tf.mul(0.5, h), tf.add(1, tf.tanh(inner)));
+    // GELU-tanh ("gelu_new"): 0.5·h·(1 + tanh(z)), z = √(2/π)·(h + 0.044715·h³), computed as
+    // h·sigmoid(2z) (the same function: ½(1 + tanh z) = σ(2z)) in 6 kernels instead of 8 and
+    // without pow, 3× faster on wasm (measured).
+    const twoZ = tf.mul(h, tf.add(GELU_2C, tf.mul(GELU_2C * 0.044715, tf.square(h))));
+    const gelu = tf.mul(h, tf.sigmoid(twoZ));
     return { x: tf.add(afterAttention, this.#linear(gelu, `${p}.mlp.c_proj`)), kv };
   }
 }

@@ -120,6 +120,8 @@ test("a batch of prompts of different lengths, some continuing cached sequences,
     assert.equal(outs[i]!.length, tokens.length * 50_257, `prompt ${i}: one row of logits per token`);
     assert.ok(error < 1e-4, `prompt ${i} in a batch: relative error ${error}`);
   });
+  const lastRows = model.forwardBatch(PROMPTS.map((tokens) => ({ input: { tokens } })), { logits: "last" });
+  PROMPTS.forEach((tokens, i) => assert.deepEqual([...lastRows[i]!], [...outs[i]!.subarray((tokens.length - 1) * 50_257)], `prompt ${i}: logits "last" is the last row of "all"`));
   // Cached: three sequences at different positions; each round mixes a prefill with decodes.
   const sequences = [PROMPTS[1]!, PROMPTS[3]!.slice(0, 12), [464, 5827, 338]];
   const references = sequences.map((tokens) => referenceForward(whole.config, whole.tensors, { tokens }, 0, 2));
