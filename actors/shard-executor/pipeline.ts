@@ -111,6 +111,11 @@ export class InvalidGenerateRequest extends Error {
 export class Pipeline {
   constructor(private readonly options: PipelineOptions) {}
 
+  /** A step-by-step session on the current route (see PipelineSession). */
+  session(options: SessionOptions = {}, route: readonly RouteStage[] = typeof this.options.route === "function" ? this.options.route() : this.options.route): PipelineSession {
+    return new PipelineSession(this.options, route, options);
+  }
+
   generate(request: GenerateRequest): Observable<GeneratedToken> {
     return new Observable<GeneratedToken>((subscriber) => {
       let cancelled = false;
@@ -123,42 +128,114 @@ export class Pipeline {
         subscriber.error(error);
         return undefined;
       }
-      const sequence = request.sequence ?? randomUUID();
-      const [head, ...rest] = route;
-      const first = this.options.lookup(head!.path);
-      const end = () => first.tell({ type: "end", sequence, route: rest.map(({ path }) => ({ path })) });
-      const timeoutMs = request.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+      const session = this.session({ ...request, sequence: request.sequence ?? randomUUID() }, route);
       const stop = new Set(request.stopTokens ?? []);
       const run = async () => {
-        let input = [...request.prompt];
-        let position = 0;
-        for (let index = 0; index < request.maxTokens && !cancelled; index++) {
-          const reply = await first.ask<StepReply>((replyTo) => ({
-            type: "step", sequence, position, tokens: input,
-            ...(head!.from !== undefined && head!.to !== undefined ? { blocks: { from: head!.from, to: head!.to } } : {}),
-            route: rest.map(({ path, from, to }) => ({ path, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) })),
-            ...(position === 0 && request.sampling ? { sampling: request.sampling } : {}), ...(request.activations ? { activations: request.activations } : {}),
-            deadlineMs: Date.now() + timeoutMs, replyTo,
-          }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence, executor: head!.path, code: "STAGE_UNREACHABLE", message: `did not answer: ${error.message}` }));
-          if (reply.type === "step-failed") {
-            const executor = route.find((s) => s.path === reply.executor)?.executor ?? reply.executor;
-            const failure = new PipelineStepFailed(sequence, reply.executor, executor, reply.code, reply.message, index);
-            this.options.onStageFailure?.(failure);
-            throw failure;
-          }
-          position += input.length;
-          input = [reply.token];
-          if (!cancelled) subscriber.next({ sequence, index, token: reply.token, position: reply.position });
-          if (stop.has(reply.token)) break;
+        let token = await session.open(request.prompt);
+        for (let index = 0; !cancelled; index++) {
+          subscriber.next({ sequence: session.id, index, token, position: session.position });
+          if (stop.has(token) || index + 1 >= request.maxTokens || cancelled) break;
+          token = await session.next(token);
         }
       };
       run().then(
-        () => { end(); subscriber.complete(); },
-        (error) => { end(); subscriber.error(error); },
+        () => { session.close(); subscriber.complete(); },
+        (error) => { session.close(); subscriber.error(error); },
       );
       return () => { cancelled = true; };
     });
   }
+}
+
+export interface SessionOptions {
+  /** Id of the sequence on every stage (default: a random UUID). */
+  readonly sequence?: string;
+  readonly sampling?: SamplingOptions;
+  readonly activations?: "f32" | "f16";
+  readonly stepTimeoutMs?: number;
+}
+
+/**
+ * One sequence on a fixed route, step by step: `open` sends the prompt and resolves to the
+ * token the last stage samples; `next(token)` appends a token — the one sampled, or another the
+ * caller chose (an ensemble feeds every hospital the token the Aggregator released) — and
+ * resolves to the following one. One step at a time. A failed step rejects with
+ * PipelineStepFailed (and calls `onStageFailure`); `close` frees the sequence on every stage.
+ */
+export class PipelineSession {
+  readonly id: string;
+  /** Positions every stage holds for this sequence. */
+  position = 0;
+  #tokens = 0;
+  #busy = false;
+  #closed = false;
+
+  constructor(
+    private readonly options: PipelineOptions,
+    private readonly route: readonly RouteStage[],
+    private readonly request: SessionOptions,
+  ) {
+    if (route.length === 0) throw new InvalidGenerateRequest("route", "is empty: no executor can run this model now");
+    if (request.stepTimeoutMs !== undefined && !(request.stepTimeoutMs > 0)) throw new InvalidGenerateRequest("stepTimeoutMs", "must be > 0");
+    this.id = request.sequence ?? randomUUID();
+  }
+
+  /** Sends the prompt (position 0); resolves to the first sampled token. */
+  open(prompt: readonly number[]): Promise<number> {
+    if (this.position !== 0 || this.#tokens !== 0) return Promise.reject(new InvalidGenerateRequest("prompt", "the session is open already"));
+    checkTokens("prompt", prompt);
+    return this.#step(prompt);
+  }
+
+  /** Appends `token` after what the stages hold; resolves to the token sampled after it. */
+  next(token: number): Promise<number> {
+    if (this.position === 0) return Promise.reject(new InvalidGenerateRequest("token", "open the session with a prompt first"));
+    checkTokens("token", [token]);
+    return this.#step([token]);
+  }
+
+  /** Frees the sequence's caches on every stage (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const [head, ...rest] = this.route;
+    this.options.lookup(head!.path).tell({ type: "end", sequence: this.id, route: rest.map(({ path }) => ({ path })) });
+  }
+
+  async #step(tokens: readonly number[]): Promise<number> {
+    if (this.#closed) throw new InvalidGenerateRequest("session", "is closed");
+    if (this.#busy) throw new InvalidGenerateRequest("session", "has a step in flight: one at a time");
+    this.#busy = true;
+    const [head, ...rest] = this.route;
+    const timeoutMs = this.request.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    const position = this.position;
+    try {
+      const reply = await this.options.lookup(head!.path).ask<StepReply>((replyTo) => ({
+        type: "step", sequence: this.id, position, tokens: [...tokens],
+        ...(head!.from !== undefined && head!.to !== undefined ? { blocks: { from: head!.from, to: head!.to } } : {}),
+        route: rest.map(({ path, from, to }) => ({ path, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) })),
+        ...(position === 0 && this.request.sampling ? { sampling: this.request.sampling } : {}),
+        ...(this.request.activations ? { activations: this.request.activations } : {}),
+        deadlineMs: Date.now() + timeoutMs, replyTo,
+      }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence: this.id, executor: head!.path, code: "STAGE_UNREACHABLE", message: `did not answer: ${error.message}` }));
+      if (reply.type === "step-failed") {
+        const executor = this.route.find((s) => s.path === reply.executor)?.executor ?? reply.executor;
+        const failure = new PipelineStepFailed(this.id, reply.executor, executor, reply.code, reply.message, this.#tokens);
+        this.options.onStageFailure?.(failure);
+        throw failure;
+      }
+      this.position = position + tokens.length;
+      this.#tokens++;
+      return reply.token;
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
+function checkTokens(field: string, tokens: readonly number[]): void {
+  if (!Array.isArray(tokens) || tokens.length === 0) throw new InvalidGenerateRequest(field, "needs at least one token id");
+  if (tokens.some((id) => !Number.isSafeInteger(id) || id < 0)) throw new InvalidGenerateRequest(field, "token ids are integers ≥ 0");
 }
 
 function checkRequest(request: GenerateRequest): void {

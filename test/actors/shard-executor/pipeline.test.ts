@@ -67,6 +67,15 @@ test("one executor in this thread streams the greedy continuation; seeded sampli
     const stopped = await lastValueFrom(pipeline.generate({ prompt: PROMPTS[1]!, maxTokens: 8, sampling: { temperature: 0 }, stopTokens: [stopAt] }).pipe(toArray()));
     assert.deepEqual(tokensOf(stopped), expected.slice(0, expected.indexOf(stopAt) + 1), "the stop token is emitted, then the stream completes");
 
+    // A session fed a token of the caller's choosing (as an ensemble feeds the released one).
+    const session = pipeline.session({ sampling: { temperature: 0 } });
+    assert.equal(await session.open(PROMPTS[1]!), expected[0], "open: the first greedy token");
+    const forced = 777;
+    assert.equal(await session.next(forced), (await greedyReference(dir, [...PROMPTS[1]!, forced], 1))[0], "next(token) continues after the token given, not the one sampled");
+    assert.equal(session.position, PROMPTS[1]!.length + 1);
+    await assert.rejects(session.open([1]), /open already/);
+    session.close();
+    await assert.rejects(session.next(1), /closed/);
     await assert.rejects(firstValueFrom(pipeline.generate({ prompt: [], maxTokens: 4 })), InvalidGenerateRequest);
     await assert.rejects(firstValueFrom(pipeline.generate({ prompt: [1], maxTokens: 0 })), /maxTokens/);
     const info = await stage.ask<ExecutorInfoReply>((replyTo) => ({ type: "info", replyTo }));
