@@ -80,6 +80,11 @@ export class Gpt2Stage {
     return this.#stage.last;
   }
 
+  /** Width of a row of logits (the last stage's output). */
+  get vocabSize(): number {
+    return this.#stage.config.vocabSize;
+  }
+
   /** An empty KV cache for one sequence. */
   createCache(): KvCache {
     return new KvCache();

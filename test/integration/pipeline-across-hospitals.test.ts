@@ -12,26 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastValueFrom, toArray } from "rxjs";
 import { launchHospital } from "../../bin/cluster/launch.ts";
-import { Gpt2Stage, initModel, loadGpt2Stage, Pipeline, PipelineStepFailed, type GeneratedToken } from "../../actors/shard-executor/index.ts";
-import { resolveTensorBackend } from "../../native-bindings/index.ts";
+import { initModel, Pipeline, PipelineStepFailed, type GeneratedToken } from "../../actors/shard-executor/index.ts";
+import { greedyContinuation } from "../fixtures/greedy.ts";
 import { testCluster } from "../fixtures/cluster-processes.ts";
 
 const PROMPTS = [[15496, 995], [464, 5827, 338, 2910, 3833], [101, 202, 303]];
-
-async function greedy(dir: string, prompt: readonly number[], n: number): Promise<number[]> {
-  const model = new Gpt2Stage(await resolveTensorBackend({ prefer: "wasm" }), await loadGpt2Stage(dir));
-  const cache = model.createCache();
-  const out: number[] = [];
-  for (let i = 0, input = [...prompt]; i < n; i++) {
-    const logits = model.forward({ tokens: input }, cache).subarray(-50_257);
-    const best = logits.reduce((b, v, j) => (v > logits[b]! ? j : b), 0);
-    out.push(best);
-    input = [best];
-  }
-  cache.dispose();
-  model.dispose();
-  return out;
-}
 
 test("two hospitals' executors form one pipeline over mTLS; a hospital killed mid-generation fails the generations in flight with a typed error", { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-pipeline-hosp-"));
@@ -54,7 +39,7 @@ test("two hospitals' executors form one pipeline over mTLS; a hospital killed mi
     }
     if (first instanceof Error) return assert.fail(`the pipeline never answered: ${first.message}`);
 
-    const expected = await Promise.all(PROMPTS.map((p) => greedy(model, p, 10)));
+    const expected = await Promise.all(PROMPTS.map((p) => greedyContinuation(model, p, 10)));
     const generated = await Promise.all(PROMPTS.map((p) => run(p, 10)));
     generated.forEach((g, i) => assert.deepEqual(g.map((x) => x.token), expected[i], `sequence ${i} across two hospitals equals the whole model in one thread`));
     const half = await run(PROMPTS[1]!, 6, "f16");

@@ -10,13 +10,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { firstValueFrom, lastValueFrom, toArray } from "rxjs";
 import { ActorSystem, type ActorRef } from "../../../runtime/index.ts";
-import { resolveTensorBackend } from "../../../native-bindings/index.ts";
 import {
-  Gpt2Stage, initModel, InvalidGenerateRequest, loadGpt2Stage, Pipeline, PipelineStepFailed, shardExecutor,
+  initModel, InvalidGenerateRequest, Pipeline, PipelineStepFailed, shardExecutor,
   decodeActivations, encodeActivations,
   type ExecutorInfoReply, type GeneratedToken, type ShardExecutorMsg, type StepReply,
 } from "../../../actors/shard-executor/index.ts";
 import { tempDir } from "../../fixtures/node-store.ts";
+import { greedyContinuation } from "../../fixtures/greedy.ts";
 
 const PROMPTS = [[15496, 995], [464, 5827, 338, 2910, 3833], [50256], [101, 202, 303, 404, 505, 606, 707]];
 
@@ -26,24 +26,13 @@ async function tinyModel(t: { after(fn: () => void): void }, seed: number): Prom
   return dir;
 }
 
-/** Greedy continuation computed directly on a whole-model Gpt2Stage: what every pipeline must produce. */
-async function greedyReference(dir: string, prompt: readonly number[], n: number): Promise<number[]> {
-  const runtime = await resolveTensorBackend({ prefer: "wasm" });
-  const model = new Gpt2Stage(runtime, await loadGpt2Stage(dir));
-  const cache = model.createCache();
-  const out: number[] = [];
-  let input = [...prompt];
-  for (let i = 0; i < n; i++) {
-    const logits = model.forward({ tokens: input }, cache);
-    const last = logits.subarray(logits.length - 50_257);
-    let best = 0;
-    for (let j = 1; j < last.length; j++) if (last[j]! > last[best]!) best = j;
-    out.push(best);
-    input = [best];
-  }
-  cache.dispose();
-  model.dispose();
-  return out;
+const greedyReference = greedyContinuation;
+
+/** Blocks [0, 1) and [1, 2) of the tiny model, each in its own worker thread. */
+async function twoWorkerStages(system: ActorSystem, dir: string) {
+  const s0 = await system.spawn(shardExecutor, { modelDir: dir, from: 0, to: 1, backend: "wasm" }, { name: "stage-0", placement: "worker" });
+  const s1 = await system.spawn(shardExecutor, { modelDir: dir, from: 1, to: 2, backend: "wasm" }, { name: "stage-1", placement: "worker" });
+  return { s0, s1 };
 }
 
 const tokensOf = (generated: GeneratedToken[]) => generated.map((g) => g.token);
@@ -89,8 +78,7 @@ test("two stages in two worker threads, four sequences in flight: each gets its 
   const dir = await tinyModel(t, 22);
   const system = await ActorSystem.start({ node: "h1", logLevel: "error" });
   try {
-    const s0 = await system.spawn(shardExecutor, { modelDir: dir, from: 0, to: 1, backend: "wasm" }, { name: "stage-0", placement: "worker" });
-    const s1 = await system.spawn(shardExecutor, { modelDir: dir, from: 1, to: 2, backend: "wasm" }, { name: "stage-1", placement: "worker" });
+    const { s0, s1 } = await twoWorkerStages(system, dir);
     const pipeline = new Pipeline({ lookup: (p) => system.ref(p), route: [{ path: s0.path, from: 0, to: 1 }, { path: s1.path, from: 1, to: 2 }] });
     const expected = await Promise.all(PROMPTS.map((p) => greedyReference(dir, p, 12)));
     const generated = await Promise.all(PROMPTS.map((prompt, i) =>
@@ -122,8 +110,7 @@ test("a stage restarted mid-generation fails exactly the generations it held, wi
   const dir = await tinyModel(t, 23);
   const system = await ActorSystem.start({ node: "h1", logLevel: "error" });
   try {
-    const s0 = await system.spawn(shardExecutor, { modelDir: dir, from: 0, to: 1, backend: "wasm" }, { name: "stage-0", placement: "worker" });
-    const s1 = await system.spawn(shardExecutor, { modelDir: dir, from: 1, to: 2, backend: "wasm" }, { name: "stage-1", placement: "worker" });
+    const { s0, s1 } = await twoWorkerStages(system, dir);
     const failures: PipelineStepFailed[] = [];
     const pipeline = new Pipeline({
       lookup: (p) => system.ref(p),
