@@ -1,0 +1,60 @@
+/**
+ * The Aggregator actor: answers each vote with one GNMax release, the noise drawn here with the
+ * Accountant's secure sampler — never by a hospital, never from a caller's seed. Never crashes
+ * on a malformed message (a typed `rejected` where it has a replyTo, a logged warning where
+ * not) and never logs or replies a vote or a raw count: only what GNMax releases leaves.
+ * Stateless between messages: a restarted Aggregator is the same Aggregator.
+ */
+import { assertNever, defineActor, type Behavior } from "../../runtime/index.ts";
+import { AggregatorError, InvalidSigma } from "./errors.ts";
+import { MIN_SIGMA, noisyArgmax, secureGnmaxNoise } from "./gnmax.ts";
+import type { AggregatorMsg, AggregatorOptions, VoteReply } from "./protocol.ts";
+import { invalidMessage, replyToOf } from "./validation.ts";
+
+export const DEFAULT_AGGREGATOR = { minSigma: MIN_SIGMA } as const;
+
+/**
+ * @example
+ * const ref = await system.spawn(aggregator, { minSigma: 1 });
+ * const reply = await new AggregatorClient(ref).vote({ votes: [464, 464, 383], sigma: 2, vocabSize: 50_257 });
+ * // { type: "released", token, margin, consensusReached, proposers: 3 } or { type: "rejected", code, message }
+ */
+export const aggregator = defineActor(import.meta.url, "aggregator", (options: AggregatorOptions = {}) => aggregatorBehaviour(options));
+
+function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg> {
+  const minSigma = options.minSigma ?? DEFAULT_AGGREGATOR.minSigma;
+  if (typeof minSigma !== "number" || !Number.isFinite(minSigma) || minSigma < MIN_SIGMA) {
+    throw new InvalidSigma(minSigma, `minSigma must be a finite number ≥ ${MIN_SIGMA}`); // fails the spawn
+  }
+  return {
+    receive(msg, ctx) {
+      const invalid = invalidMessage(msg);
+      if (invalid !== null) {
+        const replyTo = replyToOf(msg);
+        if (replyTo !== undefined) replyTo.tell({ type: "rejected", code: invalid.code, message: invalid.message, field: invalid.field } satisfies VoteReply);
+        else ctx.log.warn("aggregator-invalid-message", { code: invalid.code, field: invalid.field });
+        return;
+      }
+      switch (msg.type) {
+        case "vote": {
+          if (msg.sigma < minSigma) {
+            msg.replyTo.tell({ type: "rejected", code: "INVALID_SIGMA", field: "sigma", message: `sigma = ${msg.sigma} is below this aggregator's floor of ${minSigma}; ask with sigma ≥ ${minSigma}` });
+            return;
+          }
+          let reply: VoteReply;
+          try {
+            const r = noisyArgmax(msg.votes, { sigma: msg.sigma, vocabSize: msg.vocabSize, noise: secureGnmaxNoise, ...(msg.threshold === undefined ? {} : { threshold: msg.threshold }) });
+            reply = { type: "released", token: r.token, margin: r.margin, consensusReached: r.consensusReached, proposers: r.proposers };
+          } catch (error) {
+            if (!(error instanceof AggregatorError) || error.code === "INVALID_ENSEMBLE_REQUEST" || error.code === "ENSEMBLE_UNAVAILABLE" || error.code === "VOTE_REJECTED") throw error; // a defect: crash
+            reply = { type: "rejected", code: error.code, message: error.message, ...("field" in error && typeof error.field === "string" ? { field: error.field } : {}) };
+          }
+          msg.replyTo.tell(reply);
+          return;
+        }
+        default:
+          assertNever(msg);
+      }
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The Aggregator's protocol: every message another folder (or hospital) may send it and every
+ * reply it sends. A vote it cannot take is a reply value (`rejected`), never a throw. Plain data
+ * only: these cross threads and the network as msgpack. The noise is drawn inside the
+ * Aggregator, never by a hospital: a vote carries raw proposals, its reply only what GNMax
+ * releases (no raw count ever leaves).
+ */
+import type { ActorRef } from "../../runtime/index.ts";
+import type { AggregatorReplyCode } from "./errors.ts";
+
+export type AggregatorMsg =
+  /** One GNMax release: the token each hospital proposed (one vote each), σ in votes, the vocabulary size. */
+  {
+    readonly type: "vote"; readonly votes: readonly number[]; readonly sigma: number; readonly threshold?: number; readonly vocabSize: number;
+    readonly replyTo: ActorRef<VoteReply>;
+  };
+
+export type VoteReply =
+  | {
+      readonly type: "released"; readonly token: number;
+      /** Noisy top count − noisy second count: the API's confidence_score. */
+      readonly margin: number;
+      /** The released token's NOISY count reached the threshold (default ⌊k/2⌋ + 1). */
+      readonly consensusReached: boolean;
+      /** How many votes there were (k). */
+      readonly proposers: number;
+    }
+  | { readonly type: "rejected"; readonly code: AggregatorReplyCode; readonly message: string; readonly field?: string };
+
+/** Spawn arguments (plain data: they may cross to a worker thread). */
+export interface AggregatorOptions {
+  /** The least σ this Aggregator accepts, a hospital's policy floor (default MIN_SIGMA, the sampler's). */
+  readonly minSigma?: number;
+}
