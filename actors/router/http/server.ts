@@ -1,0 +1,238 @@
+/**
+ * The HTTP front door: a fastify server over a FrontDoorService. It authenticates (JWT),
+ * authorises (roles), rate-limits per user, bounds and validates every body, then calls the
+ * service and maps what it throws to the error table of ./errors.ts. It never charges budget
+ * itself and never logs a body (prompts stay out of the logs).
+ *
+ *   const app = await createHttpApi(router, { auth: { issuer: "fedrouter", audience: "fedrouter", signing: { alg: "HS256", secret } }, users: "users.json" });
+ *   await app.listen({ host: "127.0.0.1", port: 8080 });
+ */
+import { performance } from "node:perf_hooks";
+import fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import rateLimit from "@fastify/rate-limit";
+import { TokenAuthority, type AuthOptions } from "./auth.ts";
+import { errorBody, ForbiddenError, InternalError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError } from "./errors.ts";
+import { HttpMetrics } from "./http-metrics.ts";
+import { toInferenceRequest } from "./inference-request.ts";
+import { privacyHeaders, registerOpenAiRoutes } from "./openai.ts";
+import { configBody, DEFAULT_HTTP_LIMITS, inferenceBody, nodeBody, parseBody, tokenBody, type HttpLimits } from "./schemas.ts";
+import type { Caller, ConfigUpdate, FrontDoorService, HealthReport, NodeSpec, Role } from "./service.ts";
+import { department as departmentSchema, userId as userIdSchema, UserStore } from "./users.ts";
+
+/** Who may call a route: anyone (no token), any valid token, or these roles. */
+export type AuthRule = "public" | "any" | readonly Role[];
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: AuthRule;
+  }
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+export interface HttpApiOptions {
+  readonly auth: AuthOptions;
+  /** The local user store (a UserStore, or the path of its file) behind POST /v1/auth/token; absent: tokens only from configured issuers. */
+  readonly users?: UserStore | string;
+  readonly limits?: Partial<HttpLimits>;
+  /** Reported by /v1/health. */
+  readonly version?: string;
+  /** fastify's logger option (default: off). Bodies are never logged. */
+  readonly logger?: FastifyServerOptions["logger"];
+}
+
+export const ADMIN_ROLES: readonly Role[] = ["admin", "operator"];
+
+export async function createHttpApi(service: FrontDoorService, options: HttpApiOptions): Promise<FastifyInstance> {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const authority = new TokenAuthority(options.auth);
+  const users = typeof options.users === "string" ? new UserStore(options.users) : options.users;
+  const metrics = new HttpMetrics();
+  const app = fastify({ logger: options.logger ?? false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true });
+
+  app.decorateRequest("caller", null);
+
+  app.setErrorHandler((error, request, reply) => {
+    const failure = toFrontDoorError(error);
+    if (failure instanceof InternalError) request.log.error({ err: error }, "request failed");
+    void reply.status(failure.statusCode).headers(failure.headers()).send(errorBody(failure));
+  });
+  app.setNotFoundHandler((request) => {
+    throw new NotFoundError(`no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`);
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    const started = performance.now();
+    reply.raw.once("finish", () => metrics.observe(request.routeOptions.url ?? "(unmatched)", request.method, reply.raw.statusCode, (performance.now() - started) / 1000));
+    const rule = request.routeOptions.config?.auth ?? "public";
+    if (rule === "public") return;
+    const header = request.headers.authorization;
+    if (header === undefined || !/^Bearer\s+\S/i.test(header)) {
+      throw new UnauthorizedError("no bearer token: send Authorization: Bearer <token> (POST /v1/auth/token issues one)");
+    }
+    const caller = await authority.verify(header.replace(/^Bearer\s+/i, "").trim());
+    if (rule !== "any" && !rule.includes(caller.role)) {
+      throw new ForbiddenError(`role ${caller.role} may not call ${request.method} ${request.routeOptions.url}; it needs one of ${rule.join(", ")}`);
+    }
+    request.caller = caller;
+  });
+
+  // After authentication (onRequest), before the body is read: a flood costs no parsing.
+  await app.register(rateLimit, {
+    global: true,
+    hook: "preParsing",
+    max: limits.rateLimit.max,
+    timeWindow: limits.rateLimit.windowMs,
+    keyGenerator: (request) => (request.caller === null ? `ip:${request.ip}` : `user:${request.caller.issuer}|${request.caller.userId}`),
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.max, context.ttl),
+  });
+
+  const callerOf = (request: FastifyRequest): Caller => {
+    if (request.caller === null) throw new UnauthorizedError("no verified caller");
+    return request.caller;
+  };
+  const noLimit = { rateLimit: false as const };
+
+  app.post("/v1/inference", { config: { auth: "any" } }, async (request, reply) => {
+    const started = performance.now();
+    const body = parseBody(inferenceBody(limits), request.body);
+    const caller = callerOf(request);
+    const inference = toInferenceRequest(body, body.prompt, caller, request.headers["idempotency-key"]);
+    const result = await service.infer(inference, caller);
+    void reply.headers(privacyHeaders(result, inference.requestId));
+    return {
+      success: true, request_id: inference.requestId, response: result.response,
+      privacy_cost: result.privacyCost, remaining_budget: result.remainingBudget, node_id: result.nodeId,
+      processing_time: Number(((performance.now() - started) / 1000).toFixed(6)),
+      consensus_reached: result.consensusReached, confidence_score: result.confidenceScore,
+    };
+  });
+
+  app.get<{ Params: { user_id: string }; Querystring: { department?: string } }>("/v1/privacy/budget/:user_id", { config: { auth: "any" } }, async (request) => {
+    const caller = callerOf(request);
+    const user = userIdSchema.safeParse(request.params.user_id);
+    if (!user.success) throw new NotFoundError(`no such user: the id ${user.error.issues[0]!.message}`);
+    const self = user.data === caller.userId;
+    if (!self && !ADMIN_ROLES.includes(caller.role)) throw new ForbiddenError(`role ${caller.role} may read only its own budget (${caller.userId}), not ${user.data}'s`);
+    const asked = request.query.department;
+    if (asked !== undefined && !departmentSchema.safeParse(asked).success) throw new NotFoundError(`no such department ${JSON.stringify(String(asked).slice(0, 64))}`);
+    if (asked !== undefined && self && asked !== caller.department && !ADMIN_ROLES.includes(caller.role)) throw new ForbiddenError(`department "${asked}" is not yours ("${caller.department}")`);
+    const status = await service.budget(user.data, asked ?? (self ? caller.department : undefined));
+    return {
+      user_id: status.userId, total_budget: status.totalBudget, consumed: status.consumed, remaining: status.remaining, period: status.period,
+      last_refresh: new Date(status.lastRefreshMs).toISOString(), next_refresh: new Date(status.nextRefreshMs).toISOString(),
+      ...(status.department === undefined ? {} : {
+        department: { name: status.department.name, total_budget: status.department.totalBudget, consumed: status.department.consumed, remaining: status.department.remaining },
+      }),
+    };
+  });
+
+  const healthOf = async (): Promise<HealthReport> => {
+    try {
+      return await service.health();
+    } catch (error) {
+      app.log.error({ err: error }, "health check failed");
+      return { live: false, ready: false, checks: { service: { ok: false, detail: "the health check itself failed" } } };
+    }
+  };
+  const failing = (report: HealthReport) => Object.entries(report.checks).filter(([, c]) => !c.ok).map(([name, c]) => (c.detail === undefined ? name : `${name} (${c.detail})`));
+  const checksOf = (report: HealthReport) => Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, { ok: c.ok, ...(c.detail === undefined ? {} : { detail: c.detail }) }]));
+
+  app.get("/v1/health", { config: { auth: "public", ...noLimit } }, async (_request, reply) => {
+    const report = await healthOf();
+    void reply.status(report.live ? 200 : 503);
+    return {
+      status: report.ready ? "healthy" : report.live ? "degraded" : "unhealthy", timestamp: new Date().toISOString(), version: options.version ?? "0.1.0",
+      components: Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, c.ok ? "healthy" : "unhealthy"])),
+      checks: checksOf(report),
+    };
+  });
+  for (const [path, which] of [["/health/live", "live"], ["/health/ready", "ready"]] as const) {
+    app.get(path, { config: { auth: "public", ...noLimit } }, async (_request, reply) => {
+      const report = await healthOf();
+      if (report[which]) return { status: which, checks: checksOf(report) };
+      const why = failing(report);
+      void reply.status(503);
+      return { ...errorBody(new UnavailableError(`not ${which}${why.length === 0 ? "" : `: ${why.join(", ")}`}`)), status: `not_${which}`, checks: checksOf(report) };
+    });
+  }
+
+  // Public, and rate-limited per IP like every unauthenticated route: password guessing is slow.
+  app.post("/v1/auth/token", { config: { auth: "public" } }, async (request) => {
+    const body = parseBody(tokenBody, request.body);
+    if (users === undefined) throw new UnavailableError("this server has no local user store; get a token from your hospital's identity provider");
+    const id = "username" in body ? body.username : body.user_id;
+    const user = await users.verify(id, body.password);
+    if (user === null) throw new UnauthorizedError("unknown user or wrong password");
+    const token = await authority.issue(user);
+    return { access_token: token, token, token_type: "Bearer", expires_in: authority.ttlSeconds, user_id: user.id, role: user.role, department: user.department };
+  });
+  app.get("/metrics", { config: { auth: "public", ...noLimit } }, async (_request, reply) => {
+    const own = await metrics.registry.metrics();
+    const node = await service.metrics();
+    void reply.type(metrics.registry.contentType);
+    return `${node.trimEnd()}${node.trim() === "" ? "" : "\n"}${own}`;
+  });
+
+  app.post("/v1/admin/nodes", { config: { auth: ADMIN_ROLES } }, async (request, reply) => {
+    const body = parseBody(nodeBody, request.body);
+    const node: NodeSpec = {
+      nodeId: body.node_id, endpoint: body.endpoint,
+      ...(body.compute_capacity === undefined ? {} : { computeCapacity: body.compute_capacity }),
+      ...(body.specializations === undefined ? {} : { specializations: body.specializations }),
+      ...(body.security_level === undefined ? {} : { securityLevel: body.security_level }),
+      ...(body.region === undefined ? {} : { region: body.region }),
+    };
+    const added = await service.addNode(node, callerOf(request));
+    void reply.status(201);
+    return {
+      node_id: added.nodeId, endpoint: added.endpoint, compute_capacity: added.computeCapacity ?? null,
+      specializations: added.specializations ?? [], security_level: added.securityLevel ?? null, region: added.region ?? null,
+    };
+  });
+
+  app.put("/v1/admin/config", { config: { auth: ADMIN_ROLES } }, async (request) => {
+    const body = parseBody(configBody, request.body);
+    const applied = await service.updateConfig(configFromWire(body), callerOf(request));
+    return { updated: true, config: configToWire(applied) };
+  });
+
+  registerOpenAiRoutes(app, { service, limits, callerOf });
+  return app;
+}
+
+type ConfigWire = ReturnType<typeof configBody.parse>;
+
+function configFromWire(body: ConfigWire): ConfigUpdate {
+  const { privacy, performance: perf, routing } = body;
+  return {
+    ...(privacy === undefined ? {} : {
+      privacy: {
+        ...(privacy.epsilon_per_query === undefined ? {} : { epsilonPerQuery: privacy.epsilon_per_query }),
+        ...(privacy.max_budget_per_user === undefined ? {} : { maxBudgetPerUser: privacy.max_budget_per_user }),
+        ...(privacy.delta === undefined ? {} : { delta: privacy.delta }),
+        ...(privacy.departments === undefined ? {} : { departments: privacy.departments }),
+      },
+    }),
+    ...(perf === undefined ? {} : { performance: perf.max_concurrent_requests === undefined ? {} : { maxConcurrentRequests: perf.max_concurrent_requests } }),
+    ...(routing === undefined ? {} : { routing: routing.strategy === undefined ? {} : { strategy: routing.strategy } }),
+  };
+}
+
+function configToWire(config: ConfigUpdate): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  if (config.privacy !== undefined) {
+    wire.privacy = {
+      ...(config.privacy.epsilonPerQuery === undefined ? {} : { epsilon_per_query: config.privacy.epsilonPerQuery }),
+      ...(config.privacy.maxBudgetPerUser === undefined ? {} : { max_budget_per_user: config.privacy.maxBudgetPerUser }),
+      ...(config.privacy.delta === undefined ? {} : { delta: config.privacy.delta }),
+      ...(config.privacy.departments === undefined ? {} : { departments: config.privacy.departments }),
+    };
+  }
+  if (config.performance !== undefined) {
+    wire.performance = config.performance.maxConcurrentRequests === undefined ? {} : { max_concurrent_requests: config.performance.maxConcurrentRequests };
+  }
+  if (config.routing !== undefined) wire.routing = config.routing.strategy === undefined ? {} : { strategy: config.routing.strategy };
+  return wire;
+}

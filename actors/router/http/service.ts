@@ -1,0 +1,143 @@
+/**
+ * What the HTTP front door needs from the Router: the FrontDoorService interface and the plain
+ * types it speaks (camelCase; the HTTP layer owns the snake_case wire names). The HTTP layer
+ * authenticates, validates and bounds; the service reserves, routes, generates and commits.
+ * The service never sees a malformed request, and the HTTP layer never charges budget.
+ */
+
+export const ROLES = ["doctor", "nurse", "researcher", "admin", "operator"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is asking, from a verified token. */
+export interface Caller {
+  /** The token's `sub`. */
+  readonly userId: string;
+  readonly role: Role;
+  readonly department: string;
+  /** The token's `iss`: the local issuer or a configured identity provider. */
+  readonly issuer: string;
+}
+
+/** One inference, validated and bounded (see DEFAULT_HTTP_LIMITS). */
+export interface InferenceRequest {
+  /**
+   * Idempotency key: the `Idempotency-Key` header, the `request_id` field, or a fresh UUID.
+   * The service keys its reservation on (caller.userId, requestId), so a retry with the same id
+   * is charged once (and may be answered with the first result).
+   */
+  readonly requestId: string;
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly temperature?: number;
+  readonly topP?: number;
+  /** The most ε the caller lets this request spend; absent: the service's default. */
+  readonly privacyBudget?: number;
+  /** DP ensemble decoding across hospitals (SPEC §5, Aggregator). */
+  readonly requireConsensus: boolean;
+  /** 1 (lowest) … 5 (highest). */
+  readonly priority: number;
+  /** The department charged: the caller's own (the HTTP layer refuses another). */
+  readonly department: string;
+  /** The OpenAI `model` field, when the request came through the OpenAI-compatible endpoints. */
+  readonly model?: string;
+}
+
+/** What an inference cost and where it ran; everything of an InferenceResult except the text. */
+export interface InferenceSummary {
+  /** ε committed for this request. */
+  readonly privacyCost: number;
+  /** ε left to the caller after it (the tighter of user and department). */
+  readonly remainingBudget: number;
+  readonly nodeId: string;
+  readonly consensusReached: boolean;
+  /** The noisy vote margin for consensus answers; 1 for a single pipeline. */
+  readonly confidenceScore: number;
+  readonly finishReason?: "stop" | "length";
+  readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
+}
+
+export interface InferenceResult extends InferenceSummary {
+  readonly response: string;
+}
+
+/**
+ * A streamed inference. The service yields nothing until the request is admitted (budget
+ * reserved, a route found), so an error it throws before the first event is still an HTTP
+ * error status; after that, an error ends the stream with an error event. It yields text
+ * pieces, then exactly one `done`. If the client goes away the HTTP layer calls `return()` on
+ * the iterator: the service stops generating and commits what was released.
+ */
+export type InferenceStreamEvent =
+  | { readonly type: "text"; readonly text: string }
+  | { readonly type: "done"; readonly summary: InferenceSummary };
+
+export interface ScopeBudget {
+  readonly totalBudget: number;
+  readonly consumed: number;
+  readonly remaining: number;
+}
+
+export interface BudgetStatus extends ScopeBudget {
+  readonly userId: string;
+  /** The period these figures are for ("2026-12-02", "2026-W49", "2026-12"). */
+  readonly period: string;
+  readonly lastRefreshMs: number;
+  readonly nextRefreshMs: number;
+  readonly department?: ScopeBudget & { readonly name: string };
+}
+
+export interface HealthCheck {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface HealthReport {
+  /** The process is serving (liveness). */
+  readonly live: boolean;
+  /** It can answer inferences now: actors up, at least one route with a closed breaker. */
+  readonly ready: boolean;
+  /** By component: "accountant", "planner", "breaker:hospital-b", … */
+  readonly checks: Readonly<Record<string, HealthCheck>>;
+}
+
+/** A hospital node to add (`POST /v1/admin/nodes`, the seeds' fields). */
+export interface NodeSpec {
+  readonly nodeId: string;
+  readonly endpoint: string;
+  readonly computeCapacity?: string;
+  readonly specializations?: readonly string[];
+  readonly securityLevel?: "LOW" | "MEDIUM" | "HIGH";
+  readonly region?: string;
+}
+
+/** A change of configuration (`PUT /v1/admin/config`); absent fields stay as they are. */
+export interface ConfigUpdate {
+  readonly privacy?: {
+    readonly epsilonPerQuery?: number;
+    readonly maxBudgetPerUser?: number;
+    readonly delta?: number;
+    /** ε limit per department for a period. */
+    readonly departments?: Readonly<Record<string, number>>;
+  };
+  readonly performance?: { readonly maxConcurrentRequests?: number };
+  readonly routing?: { readonly strategy?: string };
+}
+
+/**
+ * The Router as the front door sees it. Errors a caller can act on are thrown as
+ * BudgetExceededError (429), UnavailableError (503) or InvalidRequestError (400), from
+ * ./errors.ts; anything else thrown is a defect and answers 500.
+ */
+export interface FrontDoorService {
+  infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult>;
+  inferStream(request: InferenceRequest, caller: Caller): AsyncIterable<InferenceStreamEvent>;
+  /** Budget of `userId` (and `department`, when named) in the current period. */
+  budget(userId: string, department?: string): Promise<BudgetStatus>;
+  health(): Promise<HealthReport>;
+  /** Returns the node as registered. */
+  addNode(node: NodeSpec, caller: Caller): Promise<NodeSpec>;
+  /** Returns the configuration in force after the change. */
+  updateConfig(update: ConfigUpdate, caller: Caller): Promise<ConfigUpdate>;
+  /** Prometheus text exposition of the node's metrics (the HTTP layer appends its own). */
+  metrics(): Promise<string>;
+}

@@ -1,0 +1,123 @@
+/**
+ * The local user store for the built-in token issuer: a JSON file of users, each with a role, a
+ * department and an scrypt hash of their password under a per-user salt. Never stores or logs a
+ * password, and compares hashes in constant time (an unknown user costs the same scrypt).
+ *
+ *   await addUser("users.json", { id: "dr-smith", role: "doctor", department: "cardiology", password });
+ *   const user = await new UserStore("users.json").verify("dr-smith", password); // null when wrong
+ */
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { chmod, readFile, rename, writeFile } from "node:fs/promises";
+import { z } from "zod";
+import { ROLES, type Role } from "./service.ts";
+
+/** scrypt cost (RFC 7914 §2: N = 2^14, r = 8, p = 1 is the interactive-login figure); 16 MiB, ~50 ms. */
+export const DEFAULT_SCRYPT = Object.freeze({ N: 16_384, r: 8, p: 1, keyLength: 32, saltBytes: 16 });
+export const MIN_PASSWORD_CHARS = 8;
+const MAX_PASSWORD_CHARS = 1_024;
+
+export const userId = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, "must be 1..128 characters of letters, digits and . _ @ -");
+export const department = z.string().regex(/^[a-z0-9_-]{1,64}$/, "must be 1..64 characters of lowercase letters, digits, _ and -");
+
+const storedUser = z.strictObject({
+  role: z.enum(ROLES),
+  department,
+  salt: z.base64(),
+  hash: z.base64(),
+  scrypt: z.strictObject({ N: z.number().int().min(2), r: z.number().int().min(1), p: z.number().int().min(1), keyLength: z.number().int().min(16).max(128) }),
+});
+const storeFile = z.strictObject({ version: z.literal(1), users: z.record(userId, storedUser) });
+type StoreFile = z.infer<typeof storeFile>;
+
+export interface User {
+  readonly id: string;
+  readonly role: Role;
+  readonly department: string;
+}
+
+/** A user file that cannot be read or a user that cannot be added; `field` names what is wrong. */
+export class UserStoreError extends Error {
+  readonly code = "USER_STORE";
+  constructor(readonly file: string, readonly field: string, readonly reason: string) {
+    super(`${file}: ${field === "" ? "" : `${field}: `}${reason}`);
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+function scrypt(password: string, salt: Buffer, params: { N: number; r: number; p: number; keyLength: number }): Promise<Buffer> {
+  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r };
+  return new Promise((resolve, reject) => scryptCallback(password.normalize("NFC"), salt, params.keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+}
+
+async function readStore(file: string, missingIsEmpty: boolean): Promise<StoreFile> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT" && missingIsEmpty) return { version: 1, users: {} };
+    throw new UserStoreError(file, "", `cannot read the user file (${(error as { code?: string }).code ?? String(error)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UserStoreError(file, "", "is not JSON; it should be a file written by `fedrouter users add`");
+  }
+  const parsed = storeFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserStoreError(file, issue.path.map(String).join("."), issue.message);
+  }
+  return parsed.data;
+}
+
+/**
+ * Adds a user to `file` (created, mode 0600, when absent) or, with `replace`, changes one.
+ * Written to a temporary file and renamed, so a crash leaves the old file or the new one.
+ */
+export async function addUser(file: string, user: User & { readonly password: string }, options: { readonly replace?: boolean } = {}): Promise<void> {
+  const id = userId.safeParse(user.id);
+  if (!id.success) throw new UserStoreError(file, "user", `"${user.id.slice(0, 40)}" ${id.error.issues[0]!.message}`);
+  if (!(ROLES as readonly string[]).includes(user.role)) throw new UserStoreError(file, "role", `"${String(user.role).slice(0, 40)}" is not a role; expected one of ${ROLES.join(", ")}`);
+  const dept = department.safeParse(user.department);
+  if (!dept.success) throw new UserStoreError(file, "department", `"${user.department.slice(0, 40)}" ${dept.error.issues[0]!.message}`);
+  if (user.password.length < MIN_PASSWORD_CHARS || user.password.length > MAX_PASSWORD_CHARS) {
+    throw new UserStoreError(file, "password", `must be ${MIN_PASSWORD_CHARS}..${MAX_PASSWORD_CHARS} characters (got ${user.password.length})`);
+  }
+  const store = await readStore(file, true);
+  if (Object.hasOwn(store.users, user.id) && options.replace !== true) {
+    throw new UserStoreError(file, "user", `"${user.id}" exists already; pass --replace to change it`);
+  }
+  const salt = randomBytes(DEFAULT_SCRYPT.saltBytes);
+  const params = { N: DEFAULT_SCRYPT.N, r: DEFAULT_SCRYPT.r, p: DEFAULT_SCRYPT.p, keyLength: DEFAULT_SCRYPT.keyLength };
+  const hash = await scrypt(user.password, salt, params);
+  const users = { ...store.users, [user.id]: { role: user.role, department: user.department, salt: salt.toString("base64"), hash: hash.toString("base64"), scrypt: params } };
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ version: 1, users }, null, 2)}\n`, { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await rename(temporary, file);
+}
+
+/** Reads the file at each login, so a user added while the server runs can log in at once. */
+export class UserStore {
+  // A hash of nothing, to spend the same scrypt on an unknown user as on a known one.
+  private readonly decoy = { salt: randomBytes(DEFAULT_SCRYPT.saltBytes), params: { N: DEFAULT_SCRYPT.N, r: DEFAULT_SCRYPT.r, p: DEFAULT_SCRYPT.p, keyLength: DEFAULT_SCRYPT.keyLength } };
+
+  constructor(readonly file: string) {}
+
+  /** The user when `password` is theirs; null for an unknown user or a wrong password (indistinguishably). */
+  async verify(id: string, password: string): Promise<User | null> {
+    const store = await readStore(this.file, false);
+    const entry = Object.hasOwn(store.users, id) ? store.users[id] : undefined;
+    if (entry === undefined || password.length > MAX_PASSWORD_CHARS) {
+      await scrypt(password.slice(0, MAX_PASSWORD_CHARS), this.decoy.salt, this.decoy.params);
+      return null;
+    }
+    const expected = Buffer.from(entry.hash, "base64");
+    const actual = await scrypt(password, Buffer.from(entry.salt, "base64"), entry.scrypt);
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return null;
+    return { id, role: entry.role, department: entry.department };
+  }
+}

@@ -1,0 +1,239 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { call, startServer, tokenFor } from "./fake-service.ts";
+
+test("POST /v1/inference answers with the seeds' field names and the cost headers, passing the privacy fields through", async () => {
+  const server = await startServer();
+  try {
+    const token = await tokenFor("dr-smith", "doctor", "emergency");
+    const body = { prompt: "Analyze patient symptoms: fever, cough, fatigue", max_tokens: 512, temperature: 0.7, privacy_budget: 0.1, require_consensus: true, priority: 3, department: "emergency" };
+    const { status, json, headers } = await call(server.url, "POST", "/v1/inference", { token, body });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.deepEqual(Object.keys(json).sort(), ["confidence_score", "consensus_reached", "node_id", "privacy_cost", "processing_time", "remaining_budget", "request_id", "response", "success"]);
+    assert.equal(json.success, true, "success");
+    assert.equal(json.response, "Rest and fluids.");
+    assert.equal(json.privacy_cost, 0.1);
+    assert.equal(json.remaining_budget, 0.9);
+    assert.equal(json.node_id, "hospital-a");
+    assert.equal(json.consensus_reached, true);
+    assert.equal(json.confidence_score, 0.94);
+    assert.equal(typeof json.processing_time, "number", "processing_time in seconds");
+    assert.equal(headers.get("x-fedrouter-privacy-cost"), "0.1");
+    assert.equal(headers.get("x-fedrouter-remaining-budget"), "0.9");
+    const seen = server.service.requests[0]!;
+    assert.deepEqual({ ...seen.request, requestId: "?" }, {
+      requestId: "?", prompt: body.prompt, maxTokens: 512, temperature: 0.7, privacyBudget: 0.1, requireConsensus: true, priority: 3, department: "emergency",
+    });
+    assert.deepEqual(seen.caller, { userId: "dr-smith", role: "doctor", department: "emergency", issuer: "fedrouter-test" });
+    assert.equal(json.request_id, seen.request.requestId);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a retried request with the same Idempotency-Key (or request_id) reaches the service with the same id and is charged once", async () => {
+  const server = await startServer();
+  try {
+    const token = await tokenFor("dr-smith");
+    const headers = { "idempotency-key": "req-42" };
+    const first = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", privacy_budget: 0.2 }, headers });
+    const again = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", privacy_budget: 0.2 }, headers });
+    const field = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", privacy_budget: 0.2, request_id: "req-42" } });
+    assert.deepEqual([first.status, again.status, field.status], [200, 200, 200]);
+    assert.deepEqual(server.service.requests.map((r) => r.request.requestId), ["req-42", "req-42", "req-42"]);
+    assert.equal(field.json.remaining_budget, 0.8, "charged once");
+    const clash = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", request_id: "other" }, headers });
+    assert.equal(clash.status, 400);
+    assert.equal(clash.json.error.type, "invalid_request");
+    assert.match(clash.json.error.message, /^request_id: differs from the Idempotency-Key header/);
+    const fresh = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q" } });
+    assert.match(fresh.json.request_id, /^[0-9a-f-]{36}$/, "a fresh UUID when the client sends none");
+  } finally {
+    await server.close();
+  }
+});
+
+test("budget exhaustion is 429 privacy_budget_exceeded with the remaining budget in body and header; no route is 503 unavailable", async () => {
+  const server = await startServer();
+  try {
+    const token = await tokenFor("dr-smith");
+    assert.equal((await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", privacy_budget: 0.75 } })).status, 200);
+    const refused = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", privacy_budget: 0.5 } });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.json.error.type, "privacy_budget_exceeded");
+    assert.equal(refused.json.error.remaining_budget, 0.25);
+    assert.equal(refused.json.error.needed, 0.5);
+    assert.match(refused.json.error.message, /has ε 0.25 left and this request needs 0.5/);
+    assert.equal(refused.headers.get("x-fedrouter-remaining-budget"), "0.25");
+    assert.ok(Number(refused.headers.get("retry-after")) > 0, "Retry-After until the reset");
+    const down = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "no route please" } });
+    assert.equal(down.status, 503);
+    assert.deepEqual(down.json, { error: { type: "unavailable", message: "no hospital can serve this model now: every breaker is open" } });
+    assert.equal(down.headers.get("retry-after"), "5");
+  } finally {
+    await server.close();
+  }
+});
+
+test("bad input is a 400-class invalid_request naming the field, and the server keeps serving", async () => {
+  const server = await startServer();
+  try {
+    const token = await tokenFor("dr-smith");
+    const cases: [unknown, number, RegExp][] = [
+      [{ prompt: 42 }, 400, /^prompt: Invalid input: expected string, received number/],
+      [{ prompt: "q", privacy_budget: -0.5 }, 400, /^privacy_budget: must be a positive ε/],
+      [{ prompt: "q", max_tokens: 10_000_000 }, 400, /^max_tokens: must be at most 1024/],
+      [{ prompt: "q", max_tokens: 1.5 }, 400, /^max_tokens: /],
+      [{ prompt: "q", require_consensus: "yes" }, 400, /^require_consensus: /],
+      [{ prompt: "q", temperature: 9 }, 400, /^temperature: /],
+      [{ prompt: "q", priorty: 3 }, 400, /^priorty: unknown field "priorty"/],
+      [{ prompt: "" }, 400, /^prompt: must not be empty/],
+      [{ prompt: "x".repeat(16_001) }, 400, /^prompt: must be at most 16000 characters/],
+      [{ max_tokens: 5 }, 400, /^prompt: /],
+      [[1, 2], 400, /the body must be a JSON object/],
+      [{ prompt: "q", department: "Bad Dept!" }, 400, /^department: /],
+    ];
+    for (const [body, status, message] of cases) {
+      const { status: got, json } = await call(server.url, "POST", "/v1/inference", { token, body });
+      assert.equal(got, status, `${JSON.stringify(body).slice(0, 60)} → ${JSON.stringify(json)}`);
+      assert.equal(json.error.type, "invalid_request", JSON.stringify(json));
+      assert.match(json.error.message, message, `${JSON.stringify(body).slice(0, 60)}: ${json.error.message}`);
+    }
+    const big = await call(server.url, "POST", "/v1/inference", { token, rawBody: JSON.stringify({ prompt: "x".repeat(70_000) }) });
+    assert.equal(big.status, 413);
+    assert.equal(big.json.error.type, "invalid_request");
+    assert.match(big.json.error.message, /larger than the limit/);
+    const broken = await call(server.url, "POST", "/v1/inference", { token, rawBody: '{"prompt": "secret patient text' });
+    assert.equal(broken.status, 400);
+    assert.equal(broken.json.error.message, "the body is not valid JSON", "the parser's message (which quotes the body) is not echoed");
+    const form = await call(server.url, "POST", "/v1/inference", { token, rawBody: "prompt=q", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    assert.equal(form.status, 415);
+    assert.equal(form.json.error.type, "invalid_request");
+    const other = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", department: "oncology" } });
+    assert.equal(other.status, 403, "another department's budget is not the caller's to spend");
+    assert.equal(other.json.error.type, "forbidden");
+    assert.equal(server.service.requests.length, 0, "the service saw none of them");
+    const ok = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q" } });
+    assert.equal(ok.status, 200, "still serving");
+    const unknown = await call(server.url, "GET", "/v1/nothing-here");
+    assert.deepEqual(unknown.json, { error: { type: "not_found", message: "no route GET /v1/nothing-here" } });
+    assert.equal(unknown.status, 404);
+  } finally {
+    await server.close();
+  }
+});
+
+test("GET /v1/privacy/budget/:user_id: the seeds' fields for one's own budget; another user's only for admin and operator", async () => {
+  const server = await startServer();
+  try {
+    server.service.spent.set("dr-smith", 0.25);
+    const own = await call(server.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith", "doctor", "cardiology") });
+    assert.equal(own.status, 200, JSON.stringify(own.json));
+    assert.deepEqual(own.json, {
+      user_id: "dr-smith", total_budget: 1, consumed: 0.25, remaining: 0.75, period: "2026-12-02",
+      last_refresh: "2026-12-02T00:00:00.000Z", next_refresh: "2026-12-03T00:00:00.000Z",
+      department: { name: "cardiology", total_budget: 15, consumed: 0.25, remaining: 14.75 },
+    });
+    const nurse = await call(server.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("n-jones", "nurse") });
+    assert.equal(nurse.status, 403);
+    assert.equal(nurse.json.error.type, "forbidden");
+    const admin = await call(server.url, "GET", "/v1/privacy/budget/dr-smith?department=radiology", { token: await tokenFor("root", "admin", "it") });
+    assert.equal(admin.status, 200);
+    assert.equal(admin.json.department.name, "radiology");
+    const missing = await call(server.url, "GET", "/v1/privacy/budget/dr-smith");
+    assert.equal(missing.status, 401);
+    assert.equal(missing.json.error.type, "unauthorized");
+  } finally {
+    await server.close();
+  }
+});
+
+test("health: /v1/health in the seeds' shape, /health/live, and /health/ready 503 naming what is down", async () => {
+  const server = await startServer({ version: "9.9.9" });
+  try {
+    const healthy = await call(server.url, "GET", "/v1/health");
+    assert.equal(healthy.status, 200);
+    assert.equal(healthy.json.status, "healthy");
+    assert.equal(healthy.json.version, "9.9.9");
+    assert.deepEqual(healthy.json.components, { accountant: "healthy", "breaker:hospital-b": "healthy" });
+    assert.ok(!Number.isNaN(Date.parse(healthy.json.timestamp)), "an ISO timestamp");
+    assert.equal((await call(server.url, "GET", "/health/ready")).status, 200);
+    server.service.health$ = { live: true, ready: false, checks: { accountant: { ok: true }, "breaker:hospital-b": { ok: false, detail: "open" } } };
+    const ready = await call(server.url, "GET", "/health/ready");
+    assert.equal(ready.status, 503);
+    assert.equal(ready.json.error.type, "unavailable");
+    assert.equal(ready.json.error.message, "not ready: breaker:hospital-b (open)");
+    assert.deepEqual(ready.json.checks["breaker:hospital-b"], { ok: false, detail: "open" });
+    const live = await call(server.url, "GET", "/health/live");
+    assert.equal(live.status, 200);
+    assert.equal(live.json.status, "live");
+    assert.equal((await call(server.url, "GET", "/v1/health")).json.status, "degraded");
+  } finally {
+    await server.close();
+  }
+});
+
+test("admin endpoints: admin and operator may add a node and change the config; a nurse or a doctor gets 403", async () => {
+  const server = await startServer();
+  try {
+    const node = { node_id: "new_hospital", endpoint: "https://new-hospital.local:8443", compute_capacity: "4xA100", specializations: ["cardiology", "neurology"], security_level: "HIGH" };
+    for (const role of ["nurse", "doctor", "researcher"]) {
+      const refused = await call(server.url, "POST", "/v1/admin/nodes", { token: await tokenFor("u", role), body: node });
+      assert.equal(refused.status, 403, role);
+      assert.equal(refused.json.error.type, "forbidden");
+      assert.match(refused.json.error.message, new RegExp(`^role ${role} may not call POST /v1/admin/nodes; it needs one of admin, operator`));
+      assert.equal((await call(server.url, "PUT", "/v1/admin/config", { token: await tokenFor("u", role), body: {} })).status, 403, role);
+    }
+    const added = await call(server.url, "POST", "/v1/admin/nodes", { token: await tokenFor("root", "admin", "it"), body: node });
+    assert.equal(added.status, 201, JSON.stringify(added.json));
+    assert.deepEqual(added.json, { ...node, region: null });
+    assert.deepEqual(server.service.nodes, [{ nodeId: "new_hospital", endpoint: "https://new-hospital.local:8443", computeCapacity: "4xA100", specializations: ["cardiology", "neurology"], securityLevel: "HIGH" }]);
+    const badNode = await call(server.url, "POST", "/v1/admin/nodes", { token: await tokenFor("root", "admin", "it"), body: { ...node, endpoint: "not a url" } });
+    assert.equal(badNode.status, 400);
+    assert.match(badNode.json.error.message, /^endpoint: /);
+    const config = { privacy: { epsilon_per_query: 0.1, max_budget_per_user: 10, delta: 1e-5, departments: { radiology: 12 } }, routing: { strategy: "least-outstanding" } };
+    const changed = await call(server.url, "PUT", "/v1/admin/config", { token: await tokenFor("ops", "operator", "it"), body: config });
+    assert.equal(changed.status, 200, JSON.stringify(changed.json));
+    assert.deepEqual(changed.json, { updated: true, config });
+    assert.deepEqual(server.service.config.privacy, { epsilonPerQuery: 0.1, maxBudgetPerUser: 10, delta: 1e-5, departments: { radiology: 12 } });
+    const typo = await call(server.url, "PUT", "/v1/admin/config", { token: await tokenFor("ops", "operator", "it"), body: { privacy: { delta: 2 } } });
+    assert.equal(typo.status, 400);
+    assert.match(typo.json.error.message, /^privacy\.delta: /);
+  } finally {
+    await server.close();
+  }
+});
+
+test("GET /metrics: the service's metrics and the HTTP layer's, labelled by route pattern, not by URL", async () => {
+  const server = await startServer();
+  try {
+    await call(server.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith") });
+    const { status, text, headers } = await call(server.url, "GET", "/metrics");
+    assert.equal(status, 200);
+    assert.match(headers.get("content-type") ?? "", /^text\/plain/);
+    assert.match(text, /^fedrouter_budget_spent_epsilon_total 0.3$/m);
+    assert.match(text, /^fedrouter_http_requests_total\{route="\/v1\/privacy\/budget\/:user_id",method="GET",status="200"\} 1$/m);
+    assert.ok(!text.includes("dr-smith"), "no user id in a label");
+  } finally {
+    await server.close();
+  }
+});
+
+test("rate limit: past the per-user limit a user gets 429 rate_limited while another user is still served", async () => {
+  const server = await startServer({ limits: { rateLimit: { max: 3, windowMs: 60_000 } } });
+  try {
+    const alice = await tokenFor("alice");
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(server.url, "POST", "/v1/inference", { token: alice, body: { prompt: "q", privacy_budget: 0.01 } })).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    const limited = await call(server.url, "POST", "/v1/inference", { token: alice, body: { prompt: "q" } });
+    assert.equal(limited.json.error.type, "rate_limited");
+    assert.match(limited.json.error.message, /more than 3 requests in the rate-limit window; retry in \d+ s/);
+    assert.ok(Number(limited.headers.get("retry-after")) > 0, "Retry-After");
+    const bob = await call(server.url, "POST", "/v1/inference", { token: await tokenFor("bob"), body: { prompt: "q" } });
+    assert.equal(bob.status, 200, "another user has their own window");
+    assert.equal((await call(server.url, "GET", "/health/live")).status, 200, "probes are not rate-limited");
+  } finally {
+    await server.close();
+  }
+});
