@@ -22,6 +22,8 @@ export class FakeService implements FrontDoorService {
   /** Set to make the stream fail after its first piece. */
   failMidStream = false;
   streamClosed = 0;
+  /** Pause between streamed pieces, to let a test hang up mid-stream. */
+  streamDelayMs = 0;
 
   private charge(request: InferenceRequest, caller: Caller): { cost: number; remaining: number } {
     this.requests.push({ request, caller });
@@ -54,6 +56,7 @@ export class FakeService implements FrontDoorService {
     try {
       for (const text of ANSWER) {
         yield { type: "text", text };
+        if (this.streamDelayMs > 0) await new Promise((done) => setTimeout(done, this.streamDelayMs));
         if (this.failMidStream) throw new UnavailableError("hospital-b went away mid-generation");
       }
       yield {
