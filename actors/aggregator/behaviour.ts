@@ -53,7 +53,7 @@ function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg
           return;
         }
         default:
-          assertNever(msg);
+          assertNever(msg.type); // a one-member union: TypeScript narrows the discriminant, not the message
       }
     },
   };

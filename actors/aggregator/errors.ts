@@ -33,6 +33,7 @@ export class InvalidVotes extends AggregatorError {
 /** A noise scale σ that is not a finite number in the range the secure sampler supports. */
 export class InvalidSigma extends AggregatorError {
   readonly code = "INVALID_SIGMA";
+  readonly field = "sigma";
   constructor(readonly value: number, readonly reason: string) {
     super(`sigma = ${value} is invalid: ${reason}`);
   }
@@ -41,6 +42,7 @@ export class InvalidSigma extends AggregatorError {
 /** A consensus threshold that is not a finite number ≥ 0. */
 export class InvalidThreshold extends AggregatorError {
   readonly code = "INVALID_THRESHOLD";
+  readonly field = "threshold";
   constructor(readonly value: number, readonly reason: string) {
     super(`threshold = ${value} is invalid: ${reason}`);
   }
@@ -49,6 +51,7 @@ export class InvalidThreshold extends AggregatorError {
 /** A vocabulary size that is not a whole number from 2 to MAX_VOCAB_SIZE. */
 export class InvalidVocabSize extends AggregatorError {
   readonly code = "INVALID_VOCAB_SIZE";
+  readonly field = "vocabSize";
   constructor(readonly value: number, readonly reason: string) {
     super(`vocabSize = ${value} is invalid: ${reason}`);
   }

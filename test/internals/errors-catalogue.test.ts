@@ -62,3 +62,11 @@ test("docs/errors.md lists exactly the ShardExecutor's step codes and the pipeli
   const expected = new Set<string>([...executor.SHARD_EXECUTOR_ERROR_CODES, ...classes.map((e) => e.code)]);
   assert.deepEqual(codesIn(sections.get("The ShardExecutor and pipelines") ?? "").sort(), [...expected].sort());
 });
+
+test("docs/errors.md lists exactly the Aggregator's reply codes and error classes", async () => {
+  const aggregator = await import("../../actors/aggregator/index.ts");
+  const classes = [new aggregator.InvalidVotes("votes", "r"), new aggregator.InvalidSigma(0, "r"), new aggregator.InvalidThreshold(-1, "r"), new aggregator.InvalidVocabSize(1, "r"),
+    new aggregator.InvalidEnsembleRequest("f", "r"), new aggregator.EnsembleUnavailable(0, 1, 2, "r"), new aggregator.VoteRejected("INVALID_SIGMA", "d")];
+  const expected = new Set<string>([...aggregator.AGGREGATOR_ERROR_CODES, ...classes.map((e) => e.code)]);
+  assert.deepEqual(codesIn(sections.get("The Aggregator") ?? "").sort(), [...expected].sort());
+});
