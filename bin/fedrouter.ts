@@ -35,7 +35,7 @@ program
       const node = await launchHospital(opts);
       const { hospital } = node;
       process.stdout.write(`${hospital.id}: transport listening on ${node.system.transport?.address} (${node.cluster.tls.insecure ? "PLAINTEXT" : "mTLS"}), ` +
-        `admin on ${node.admin.address}, ${hospital.actors.length} actors, state in LMDB; Ctrl-C stops it\n`);
+        `admin on ${node.admin.address}, ${hospital.actors.length} actors, state in LMDB${node.frontDoor ? `, HTTP API on ${node.frontDoor.url}` : ""}; Ctrl-C stops it\n`);
       await new Promise<void>((done) => {
         process.once("SIGINT", done);
         process.once("SIGTERM", done);
@@ -104,6 +104,22 @@ program
       }
       throw error;
     }
+  });
+
+program
+  .command("users")
+  .description("The local user store behind POST /v1/auth/token (JSON file, scrypt-hashed passwords)")
+  .command("add")
+  .description("Add a user with a role and a department; the password comes from --password-stdin or a prompt that does not echo it")
+  .requiredOption("--file <path>", "the user store (created, mode 0600, when absent)")
+  .requiredOption("--user <id>", "the user id (the token's sub)")
+  .requiredOption("--role <role>", "doctor | nurse | researcher | admin | operator")
+  .requiredOption("--department <name>", "the department whose budget the user spends")
+  .option("--password-stdin", "read the password from standard input", false)
+  .option("--replace", "change a user that exists already", false)
+  .action(async (opts: { file: string; user: string; role: string; department: string; passwordStdin: boolean; replace: boolean }) => {
+    const { runUsersAdd } = await import("./users/users-command.ts");
+    process.exitCode = await runUsersAdd(opts);
   });
 
 const audit = program

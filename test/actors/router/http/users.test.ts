@@ -1,0 +1,76 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { addUser, UserStore, UserStoreError } from "../../../../actors/router/http/index.ts";
+
+const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+
+/** Runs the real CLI with `input` on stdin; never throws on a non-zero exit. */
+function fedrouter(input: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+    });
+    child.stdin!.end(input);
+  });
+}
+
+test("the user store keeps an scrypt hash under a per-user salt, verifies the right password only, and refuses a duplicate without --replace", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-"));
+  try {
+    const file = join(dir, "users.json");
+    await addUser(file, { id: "dr-smith", role: "doctor", department: "cardiology", password: "correct horse battery" });
+    await addUser(file, { id: "n-jones", role: "nurse", department: "cardiology", password: "correct horse battery" });
+    const text = readFileSync(file, "utf8");
+    assert.ok(!text.includes("correct horse"), "no password in the file");
+    const stored = JSON.parse(text).users;
+    assert.notEqual(stored["dr-smith"].salt, stored["n-jones"].salt, "a salt per user");
+    assert.notEqual(stored["dr-smith"].hash, stored["n-jones"].hash, "same password, different hashes");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const store = new UserStore(file);
+    assert.deepEqual(await store.verify("dr-smith", "correct horse battery"), { id: "dr-smith", role: "doctor", department: "cardiology" });
+    assert.equal(await store.verify("dr-smith", "correct horse batter"), null);
+    assert.equal(await store.verify("nobody", "correct horse battery"), null);
+    assert.equal(await store.verify("__proto__", "x"), null, "no prototype lookups");
+    await assert.rejects(addUser(file, { id: "dr-smith", role: "doctor", department: "cardiology", password: "another password" }),
+      (error: unknown) => error instanceof UserStoreError && error.field === "user" && /exists already; pass --replace/.test(error.message));
+    await addUser(file, { id: "dr-smith", role: "admin", department: "it", password: "another password" }, { replace: true });
+    assert.deepEqual(await store.verify("dr-smith", "another password"), { id: "dr-smith", role: "admin", department: "it" });
+    assert.equal(await store.verify("dr-smith", "correct horse battery"), null, "the old password no longer works");
+    writeFileSync(file, "{ not json");
+    await assert.rejects(store.verify("dr-smith", "x"), (error: unknown) => error instanceof UserStoreError && /is not JSON/.test(error.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fedrouter users add: --password-stdin adds a user who can log in, never echoing the password; a bad role or a short password exits 2", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-cli-"));
+  try {
+    const file = join(dir, "users.json");
+    const password = "s3cret-Pa55word";
+    const added = await fedrouter(`${password}\n`, "users", "add", "--file", file, "--user", "dr-smith", "--role", "doctor", "--department", "emergency", "--password-stdin");
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.stdout, `added user dr-smith (doctor, emergency) in ${file}\n`);
+    assert.ok(!added.stdout.includes(password) && !added.stderr.includes(password), "the password is never printed");
+    assert.deepEqual(await new UserStore(file).verify("dr-smith", password), { id: "dr-smith", role: "doctor", department: "emergency" }, "the trailing newline is not part of the password");
+
+    const badRole = await fedrouter(`${password}\n`, "users", "add", "--file", file, "--user", "x", "--role", "janitor", "--department", "emergency", "--password-stdin");
+    assert.equal(badRole.code, 2);
+    assert.match(badRole.stderr, /^fedrouter users add: --role: "janitor" is not a role; expected one of doctor, nurse, researcher, admin, operator/);
+    const short = await fedrouter("short\n", "users", "add", "--file", file, "--user", "y", "--role", "nurse", "--department", "emergency", "--password-stdin");
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /the password: must be 8\.\.1024 characters \(got 5\)/);
+    assert.ok(!short.stderr.includes("short\n") && !short.stderr.includes(": short"), "not even a refused password is printed");
+    const noPassword = await fedrouter("", "users", "add", "--file", file, "--user", "z", "--role", "nurse", "--department", "emergency");
+    assert.equal(noPassword.code, 2, "no terminal and no --password-stdin");
+    assert.match(noPassword.stderr, /no password: pipe it in with --password-stdin/);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, "utf8")).users), ["dr-smith"], "refusals wrote nothing");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
