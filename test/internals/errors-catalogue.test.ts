@@ -70,3 +70,16 @@ test("docs/errors.md lists exactly the Aggregator's reply codes and error classe
   const expected = new Set<string>([...aggregator.AGGREGATOR_ERROR_CODES, ...classes.map((e) => e.code)]);
   assert.deepEqual(codesIn(sections.get("The Aggregator") ?? "").sort(), [...expected].sort());
 });
+
+test("docs/errors.md lists exactly the HTTP API's error types, each with the status its class answers", async () => {
+  const http = await import("../../actors/router/http/index.ts");
+  const rows = [...(sections.get("The HTTP API") ?? "").matchAll(/^\| `([a-z_]+)` \| ([0-9, ]+) \| `(\w+)` \|/gm)].map((m) => ({ type: m[1]!, statuses: m[2]!.split(", ").map(Number), className: m[3]! }));
+  assert.deepEqual(rows.map((r) => r.type).sort(), [...http.HTTP_ERROR_TYPES].sort());
+  const instances = [new http.BudgetExceededError({ remaining: 0, needed: 1 }), new http.UnauthorizedError("m"), new http.ForbiddenError("m"), new http.InvalidRequestError("f", "r"),
+    new http.UnavailableError("r"), new http.RateLimitedError(1, 1_000), new http.NotFoundError("m"), new http.InternalError()];
+  for (const error of instances) {
+    const row = rows.find((r) => r.type === error.code);
+    assert.equal(row?.className, error.name, `${error.code} is documented with its class`);
+    assert.ok(row?.statuses.includes(error.statusCode), `${error.code} is documented with status ${error.statusCode}`);
+  }
+});
