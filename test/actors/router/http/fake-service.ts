@@ -27,6 +27,7 @@ export class FakeService implements FrontDoorService {
 
   private charge(request: InferenceRequest, caller: Caller): { cost: number; remaining: number } {
     this.requests.push({ request, caller });
+    if (request.prompt.includes("crash the fake")) throw new Error("a defect in the fake service");
     if (request.prompt.includes("no route please")) throw new UnavailableError("no hospital can serve this model now: every breaker is open", 5);
     if (request.department === "unknown-dept") throw new InvalidRequestError("department", "no budget is configured for it");
     const cost = request.privacyBudget ?? DEFAULT_COST;

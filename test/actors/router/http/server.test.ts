@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Writable } from "node:stream";
 import { call, startServer, tokenFor } from "./fake-service.ts";
 
 test("POST /v1/inference answers with the seeds' field names and the cost headers, passing the privacy fields through", async () => {
@@ -233,6 +234,31 @@ test("rate limit: past the per-user limit a user gets 429 rate_limited while ano
     const bob = await call(server.url, "POST", "/v1/inference", { token: await tokenFor("bob"), body: { prompt: "q" } });
     assert.equal(bob.status, 200, "another user has their own window");
     assert.equal((await call(server.url, "GET", "/health/live")).status, 200, "probes are not rate-limited");
+  } finally {
+    await server.close();
+  }
+});
+
+test("with logging on, no prompt text reaches the log, whether the request succeeds, fails validation, is not JSON, or meets a defect (500 internal_error)", async () => {
+  const lines: string[] = [];
+  const stream = new Writable({ write: (chunk, _encoding, done) => { lines.push(String(chunk)); done(); } });
+  const server = await startServer({ logger: { level: "trace", stream } });
+  try {
+    const token = await tokenFor("dr-smith");
+    const marker = "PATIENT-JANE-DOE-HIV-POSITIVE";
+    assert.equal((await call(server.url, "POST", "/v1/inference", { token, body: { prompt: marker } })).status, 200);
+    assert.equal((await call(server.url, "POST", "/v1/inference", { token, body: { prompt: marker, max_tokens: -1 } })).status, 400);
+    assert.equal((await call(server.url, "POST", "/v1/inference", { token, rawBody: `{"prompt": "${marker}` })).status, 400);
+    assert.equal((await call(server.url, "POST", "/v1/chat/completions", { token, body: { model: "m", messages: [{ role: "user", content: marker }], stream: true } })).status, 200);
+    const defect = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: `${marker} crash the fake` } });
+    assert.equal(defect.status, 500);
+    assert.deepEqual(defect.json, { error: { type: "internal_error", message: "the server failed to handle this request; it has been logged" } });
+    const unknown = await call(server.url, "POST", "/v1/inference", { token: await tokenFor("u", "doctor", "unknown-dept"), body: { prompt: marker } });
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.json.error, { type: "invalid_request", message: "department: no budget is configured for it", param: "department" });
+    assert.ok(lines.length > 5, `the server logged (${lines.length} lines)`);
+    assert.ok(lines.some((line) => line.includes("a defect in the fake service")), "the defect is logged");
+    assert.ok(!lines.some((line) => line.includes(marker) || line.includes("crash the fake")), "no prompt text in any log line");
   } finally {
     await server.close();
   }
