@@ -32,8 +32,12 @@
  * statistics are continuous Gaussians rounded to the same grid (rounding is monotone, so the
  * rounded order statistics are those of the rounded draws); a rounded Gaussian and the discrete
  * one differ in probability by a relative O(g²/σ²) ≈ 1e-13/σ², the order of noise.ts's own
- * stated margin. Ties (equal noisy counts, possible on a grid) go to a uniformly random one of
- * the tied bins, voted or not — a function of the noisy histogram, hence free.
+ * stated margin. Z₍₁₎ depends on the votes only through m, and is a monotone function of a
+ * 52-bit uniform evaluated in floating point (AS 241): wherever one step of the uniform moves the
+ * quantile by less than g, every grid point is reachable for every m, so its low-order bits say
+ * nothing about m; only in far tails (density of Z₍₁₎ below ~2⁻³² per grid step) can a grid
+ * point be skipped. Ties (equal noisy counts, possible on a grid) go to a uniformly random one
+ * of the tied bins, voted or not — a function of the noisy histogram, hence free.
  */
 import { cryptoRandomSource, DEFAULT_NOISE_OPTIONS, gaussianNoise, MIN_SIGMA_STEPS } from "../accountant/noise.ts";
 import { InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidVotes } from "./errors.ts";
@@ -103,7 +107,7 @@ export interface GnmaxResult {
 /**
  * The noisy argmax of the votes over the whole vocabulary (see the module comment).
  * Throws InvalidVotes, InvalidSigma, InvalidThreshold or InvalidVocabSize on bad input.
- * @example noisyArgmax([464, 464, 464], { sigma: 0.5 }).token; // 464, almost surely
+ * @example noisyArgmax([464, 464, 464], { sigma: 0.1 }).token; // 464: 3 votes against noise of σ 0.1
  */
 export function noisyArgmax(votes: readonly number[], opts: GnmaxOptions): GnmaxResult {
   const vocabSize = opts.vocabSize ?? DEFAULT_GNMAX.vocabSize;

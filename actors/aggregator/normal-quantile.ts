@@ -24,7 +24,7 @@ function horner(coefficients: readonly number[], x: number): number {
 
 /**
  * The x with ln Φ(x) = logProbability, for logProbability ≤ 0 (−Infinity → −Infinity, 0 → Infinity).
- * @example normalQuantileOfLog(Math.log(0.975)); // 1.959963984540054
+ * @example normalQuantileOfLog(Math.log(0.975)); // 1.9599639845400536 (Φ⁻¹(0.975) = 1.959963984540054…)
  */
 export function normalQuantileOfLog(logProbability: number): number {
   if (!(logProbability <= 0)) return Number.NaN; // NaN or a log probability above 0

@@ -57,3 +57,17 @@ test("bad σ and token counts are typed errors", () => {
   assert.throws(() => ensembleReservation(2, 1.5), InvalidEnsembleRequest, "fractional tokens");
   assert.throws(() => ensembleCharge(2, -1), (e: unknown) => e instanceof InvalidEnsembleRequest && e.code === "INVALID_ENSEMBLE_REQUEST" && e.field === "released", "negative released");
 });
+
+test("the Accountant's ledger takes the reservation, accepts the commit of the released tokens, and charges its ε", async () => {
+  const { Ledger, DEFAULT_LEDGER_CONFIG } = await import("../../../actors/accountant/index.ts");
+  const ledger = new Ledger(DEFAULT_LEDGER_CONFIG);
+  const nowMs = Date.parse("2026-12-02T10:00:00Z");
+  const decision = ledger.reserve({ key: "req-1", user: "u-17", department: "emergency", event: ensembleReservation(8, 32), nowMs });
+  if (decision.type !== "reserved") return assert.fail(`reserved: ${JSON.stringify(decision)}`);
+  const settled = ledger.commit({ id: decision.charge.id, actual: ensembleCharge(8, 5)!, nowMs });
+  const expected = spendOf([selfComposed(gnmax(8), 5)], DEFAULT_LEDGER_CONFIG.delta);
+  assert.ok(Math.abs(settled.cost - expected) <= 1e-12 * expected, `committed ε ${settled.cost} = the Accountant's ε for 5 GNMax(8) releases ${expected}`);
+  const spent = ledger.budget("u-17", "emergency", nowMs);
+  assert.ok(Math.abs(spent.user.spent - expected) <= 1e-12 * expected, `the user's spend is exactly that: ${spent.user.spent}`);
+  assert.ok(Math.abs(spent.department!.spent - expected) <= 1e-12 * expected, `and the department's: ${spent.department!.spent}`);
+});

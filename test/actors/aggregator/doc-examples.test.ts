@@ -1,0 +1,15 @@
+/**
+ * The @example lines of the Aggregator's exported API, run as written (STYLE §6); the actor's
+ * and ensembleGenerate's examples run in behaviour.test.ts.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ensembleCharge, ensembleReservation, noisyArgmax, normalQuantileOfLog } from "../../../actors/aggregator/index.ts";
+
+test("doc examples: noisyArgmax, normalQuantileOfLog, ensembleReservation, ensembleCharge", () => {
+  assert.equal(noisyArgmax([464, 464, 464], { sigma: 0.1 }).token, 464, "noisyArgmax example");
+  assert.equal(normalQuantileOfLog(Math.log(0.975)), 1.9599639845400536, "normalQuantileOfLog example");
+  assert.deepEqual(ensembleReservation(20, 16), { kind: "selfComposed", event: { kind: "gnmax", sigma: 20 }, count: 16 }, "ensembleReservation example");
+  assert.deepEqual(ensembleCharge(20, 3), { kind: "selfComposed", event: { kind: "gnmax", sigma: 20 }, count: 3 }, "ensembleCharge example");
+  assert.equal(ensembleCharge(20, 0), null, "ensembleCharge example, none released");
+});
