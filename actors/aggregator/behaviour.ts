@@ -6,7 +6,7 @@
  * Stateless between messages: a restarted Aggregator is the same Aggregator.
  */
 import { assertNever, defineActor, type Behavior } from "../../runtime/index.ts";
-import { AggregatorError, InvalidSigma } from "./errors.ts";
+import { InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidVotes } from "./errors.ts";
 import { MIN_SIGMA, noisyArgmax, secureGnmaxNoise } from "./gnmax.ts";
 import type { AggregatorMsg, AggregatorOptions, VoteReply } from "./protocol.ts";
 import { invalidMessage, replyToOf } from "./validation.ts";
@@ -46,8 +46,9 @@ function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg
             const r = noisyArgmax(msg.votes, { sigma: msg.sigma, vocabSize: msg.vocabSize, noise: secureGnmaxNoise, ...(msg.threshold === undefined ? {} : { threshold: msg.threshold }) });
             reply = { type: "released", token: r.token, margin: r.margin, consensusReached: r.consensusReached, proposers: r.proposers };
           } catch (error) {
-            if (!(error instanceof AggregatorError) || error.code === "INVALID_ENSEMBLE_REQUEST" || error.code === "ENSEMBLE_UNAVAILABLE" || error.code === "VOTE_REJECTED") throw error; // a defect: crash
-            reply = { type: "rejected", code: error.code, message: error.message, ...("field" in error && typeof error.field === "string" ? { field: error.field } : {}) };
+            const bad = error instanceof InvalidVotes || error instanceof InvalidSigma || error instanceof InvalidThreshold || error instanceof InvalidVocabSize;
+            if (!bad) throw error; // a defect: crash, and let the supervisor restart a stateless actor
+            reply = { type: "rejected", code: error.code, message: error.message, field: error.field };
           }
           msg.replyTo.tell(reply);
           return;

@@ -180,7 +180,7 @@ export function checkVotes(votes: readonly number[], vocabSize: number): void {
   if (votes.length === 0) throw new InvalidVotes("votes", "is empty: at least one hospital must vote");
   if (votes.length > MAX_PROPOSERS) throw new InvalidVotes("votes", `has ${votes.length} votes; at most ${MAX_PROPOSERS} (one per hospital)`);
   votes.forEach((v, i) => {
-    if (!Number.isInteger(v) || v < 0 || v >= vocabSize) throw new InvalidVotes(`votes[${i}]`, `must be a token id, a whole number from 0 to ${vocabSize - 1}`);
+    if (!Number.isInteger(v) || v < 0 || v >= vocabSize) throw new InvalidVotes(`votes.${i}`, `must be a token id, a whole number from 0 to ${vocabSize - 1}`);
   });
 }
 

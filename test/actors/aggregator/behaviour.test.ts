@@ -57,7 +57,7 @@ test("malformed votes get typed rejections naming the field, and never crash the
       [{ ...ok, votes: new Array(MAX_PROPOSERS + 1).fill(1) }, "INVALID_VOTES", "votes"],
       [{ ...ok, votes: [1, "2"] }, "INVALID_VOTES", "votes.1"],
       [{ ...ok, votes: [1, 2.5] }, "INVALID_VOTES", "votes.1"],
-      [{ ...ok, votes: [1, 10] }, "INVALID_VOTES", "votes[1]"],
+      [{ ...ok, votes: [1, 10] }, "INVALID_VOTES", "votes.1"],
       [{ ...ok, votes: "1,2" }, "INVALID_VOTES", "votes"],
       [{ ...ok, sigma: Number.NaN }, "INVALID_SIGMA", "sigma"],
       [{ ...ok, sigma: "1" }, "INVALID_SIGMA", "sigma"],

@@ -7,6 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   noisyArgmax, unvotedTop, secureGnmaxNoise, GPT2_VOCAB_SIZE, MAX_PROPOSERS, MIN_SIGMA, MAX_SIGMA,
   InvalidVotes, InvalidSigma, InvalidThreshold, InvalidVocabSize,
@@ -200,5 +201,20 @@ test("bad votes, σ, thresholds and vocabularies are typed errors with stable co
   for (const [run, Class, code] of bad) {
     assert.throws(run, (e: unknown) => e instanceof Class && (e as { code?: string }).code === code && !/\b464\b/.test((e as Error).message), `${code} from ${run}`);
   }
-  assert.match(String((() => { try { noisyArgmax([7, 99], { sigma: 1, vocabSize: 50 }); } catch (e) { return (e as Error).message; } })()), /votes\[1\] is invalid: must be a token id, a whole number from 0 to 49/);
+  assert.match(String((() => { try { noisyArgmax([7, 99], { sigma: 1, vocabSize: 50 }); } catch (e) { return (e as Error).message; } })()), /votes\.1 is invalid: must be a token id, a whole number from 0 to 49/);
+});
+
+test("properties: a token of the vocabulary, margin = top − second ≥ 0, consensus iff the noisy top reaches the threshold (also with every bin voted)", () => {
+  fc.assert(fc.property(fc.integer({ min: 2, max: 300 }), fc.array(fc.nat(), { minLength: 1, maxLength: MAX_PROPOSERS }), fc.double({ min: 0.01, max: 100, noNaN: true }),
+    fc.option(fc.double({ min: 0, max: 70, noNaN: true }), { nil: undefined }), fc.integer(), (vocabSize, raw, sigma, threshold, seed) => {
+      const votes = raw.map((v) => v % vocabSize);
+      const r = noisyArgmax(votes, { sigma, vocabSize, noise: seededNoise(seed), ...(threshold === undefined ? {} : { threshold }) });
+      const counted = votes.filter((v) => v === r.token).length;
+      return Number.isInteger(r.token) && r.token >= 0 && r.token < vocabSize && r.margin >= 0 && r.margin === r.noisyTop - r.noisySecond
+        && r.consensusReached === (r.noisyTop >= r.threshold) && r.votesForToken === counted && r.proposers === votes.length
+        && r.threshold === (threshold ?? Math.floor(votes.length / 2) + 1);
+    }), { numRuns: 500 });
+  const full = noisyArgmax([0, 1, 1], { sigma: 0.01, vocabSize: 2, noise: seededNoise(1) });
+  assert.equal(full.token, 1, "no unvoted bin: the larger count wins");
+  assert.ok(Math.abs(full.margin - 1) < 0.1, `margin ≈ 2 − 1: ${full.margin}`);
 });
