@@ -129,7 +129,9 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   const field = [...issue.path, ...(inner?.path ?? [])].map(String).join(".");
   if (chosen.code === "unrecognized_keys") {
     const keys = chosen.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(", ");
-    return failField(field === "" ? chosen.keys[0]!.slice(0, 40) : `${field}.${chosen.keys[0]!.slice(0, 40)}`, `unknown field${chosen.keys.length > 1 ? "s" : ""} ${keys}`);
+    // The seeds' clients send user_id; here the user is the token's subject, never a body field.
+    const hint = chosen.keys.includes("user_id") ? " (the user is the bearer token's subject)" : "";
+    return failField(field === "" ? chosen.keys[0]!.slice(0, 40) : `${field}.${chosen.keys[0]!.slice(0, 40)}`, `unknown field${chosen.keys.length > 1 ? "s" : ""} ${keys}${hint}`);
   }
   return failField(field, chosen.message);
 }

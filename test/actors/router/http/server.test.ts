@@ -89,6 +89,7 @@ test("bad input is a 400-class invalid_request naming the field, and the server 
       [{ prompt: "q", temperature: 9 }, 400, /^temperature: /],
       [{ prompt: "q", priorty: 3 }, 400, /^priorty: unknown field "priorty"/],
       [{ prompt: "" }, 400, /^prompt: must not be empty/],
+      [{ prompt: "q", user_id: "someone-else" }, 400, /^user_id: unknown field "user_id" \(the user is the bearer token's subject\)$/],
       [{ prompt: "x".repeat(16_001) }, 400, /^prompt: must be at most 16000 characters/],
       [{ max_tokens: 5 }, 400, /^prompt: /],
       [[1, 2], 400, /the body must be a JSON object/],
