@@ -26,6 +26,8 @@ const actorSchema = z.strictObject({
   definition: z.string().min(1).optional(),
   placement: z.enum(ACTOR_PLACEMENTS).default("local"),
   poolThreads: z.number().int().min(1).max(64).optional(),
+  /** For a shard-executor: its own model directory (a hospital's fine-tune); default the cluster's model.path. */
+  model: z.string().min(1).optional(),
   /** For a shard-executor: the model blocks it runs, [from, to); default all of them. */
   blocks: z.strictObject({ from: z.number().int().min(0), to: z.number().int().min(1) })
     .refine((b) => b.from < b.to, "from must be below to").optional(),
@@ -69,12 +71,32 @@ export const clusterSchema = z.strictObject({
     /** A local Hugging Face GPT-2 directory. */
     path: z.string().min(1),
   }).optional(),
+  /** The HTTP front door (the Router): which hospital's process serves it, and where. */
+  http: z.strictObject({
+    hospital: id,
+    listen: hostPort.default("127.0.0.1:8080"),
+    /** The local user store (scrypt-hashed passwords) behind POST /v1/auth/token. */
+    users: z.string().min(1).default(".data/users.json"),
+    /** The HS256 secret of locally issued tokens (a dev file `fedrouter demo` creates if absent). */
+    secret: z.string().min(1).default("keys/http-secret"),
+    /** Routing of single answers. */
+    strategy: z.enum(["round-robin", "weighted", "least-outstanding", "latency", "privacy-aware"]).default("least-outstanding"),
+    /** DP ensemble decoding: GNMax noise σ on the vote histogram, hospitals per vote. */
+    ensemble: z.strictObject({ sigma: z.number().positive().default(2), k: z.number().int().min(1).max(64).default(3) }).default({ sigma: 2, k: 3 }),
+  }).optional(),
 }).superRefine((cluster, ctx) => {
   cluster.hospitals.forEach((h, i) => h.actors.forEach((a, j) => {
-    if (a.name === "shard-executor" && a.module === undefined && cluster.model === undefined) {
-      ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "name"], message: "a shard-executor needs the cluster's model (model.path, a Hugging Face GPT-2 directory)" });
+    if (a.name === "shard-executor" && a.module === undefined && cluster.model === undefined && a.model === undefined) {
+      ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "name"], message: "a shard-executor needs a model: its own (model) or the cluster's (model.path), a Hugging Face GPT-2 directory" });
     }
   }));
+  if (cluster.http !== undefined) {
+    const front = cluster.hospitals.find((h) => h.id === cluster.http!.hospital);
+    if (front === undefined) ctx.addIssue({ code: "custom", path: ["http", "hospital"], message: `"${cluster.http.hospital}" is not one of the hospitals` });
+    else for (const needed of ["accountant", "aggregator"]) {
+      if (!front.actors.some((a) => a.name === needed)) ctx.addIssue({ code: "custom", path: ["http", "hospital"], message: `${front.id} serves the HTTP API, so it must run an ${needed}` });
+    }
+  }
   const seen = new Map<string, number>();
   cluster.hospitals.forEach((h, i) => {
     if (seen.has(h.id)) ctx.addIssue({ code: "custom", path: ["hospitals", i, "id"], message: `"${h.id}" is also hospitals[${seen.get(h.id)}].id` });

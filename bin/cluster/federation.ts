@@ -5,12 +5,15 @@
  * `periodMs`, after which the whole federation stops. Ctrl-C stops them all gracefully.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDevPki } from "../../runtime/index.ts";
 import { backoffDelayMs } from "../../runtime/supervision/backoff.ts";
 import { recordRestart } from "../../runtime/supervision/intensity.ts";
-import { hospitalFiles, loadCluster, type ClusterConfig } from "./config.ts";
+import { DEFAULT_MODEL_SHAPE, initModel } from "../../actors/shard-executor/index.ts";
+import { configPath, hospitalFiles, loadCluster, type ClusterConfig } from "./config.ts";
 
 const CLI = fileURLToPath(new URL("../fedrouter.ts", import.meta.url));
 
@@ -37,6 +40,8 @@ export async function startFederation(opts: FederationOptions): Promise<RunningF
   const cluster = await loadCluster(opts.config);
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   ensureDevKeys(cluster, print);
+  await ensureModels(cluster, print);
+  ensureHttpSecret(cluster, print);
   const children = new Map<string, ChildProcess>();
   let history: number[] = [];
   let stopping = false;
@@ -102,6 +107,31 @@ export async function startFederation(opts: FederationOptions): Promise<RunningF
 }
 
 /** Development certificates for every hospital and operator, when any is missing. */
+/**
+ * Writes a small randomly initialised GPT-2 (DEFAULT_MODEL_SHAPE, the GPT-2 vocabulary) into
+ * every shard-executor's model directory that has none, each with its own seed: the demo's
+ * hospitals then hold different models, as hospitals with their own fine-tunes would.
+ */
+async function ensureModels(cluster: ClusterConfig, print: (line: string) => void): Promise<void> {
+  const dirs = [...new Set(cluster.hospitals.flatMap((h) => h.actors.filter((a) => a.name === "shard-executor" && a.module === undefined)
+    .map((a) => configPath(cluster, a.model ?? cluster.model!.path))))];
+  for (const [i, dir] of dirs.entries()) {
+    if (existsSync(join(dir, "config.json"))) continue;
+    await initModel({ out: dir, ...DEFAULT_MODEL_SHAPE, vocab: "gpt2", seed: i + 1 });
+    print(`[federation] generated a small random GPT-2 (${DEFAULT_MODEL_SHAPE.layers} blocks, d_model ${DEFAULT_MODEL_SHAPE.dModel}, seed ${i + 1}) in ${dir}`);
+  }
+}
+
+/** A development HS256 secret for locally issued API tokens, if the config's file is missing. */
+function ensureHttpSecret(cluster: ClusterConfig, print: (line: string) => void): void {
+  if (cluster.http === undefined) return;
+  const file = configPath(cluster, cluster.http.secret);
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+  print(`[federation] created a development API token secret in ${file} (never use it in a deployment)`);
+}
+
 function ensureDevKeys(cluster: ClusterConfig, print: (line: string) => void): void {
   if (cluster.tls.insecure) return;
   const missing = cluster.hospitals.some((h) => {

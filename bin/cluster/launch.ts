@@ -9,6 +9,7 @@ import { AdminServer } from "../../runtime/remote/admin-server.ts";
 import { pathToFileURL } from "node:url";
 import { loadDefinition } from "../../runtime/threads/load-definition.ts";
 import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
+import { startFrontDoor, type FrontDoor } from "./front-door.ts";
 import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 export class LaunchError extends Error {
@@ -23,6 +24,8 @@ export interface RunningHospital {
   readonly hospital: HospitalConfig;
   readonly system: ActorSystem;
   readonly admin: AdminServer;
+  /** The HTTP API, when this hospital serves it (cluster.config.ts `http.hospital`). */
+  readonly frontDoor?: FrontDoor;
   stop(): Promise<void>;
 }
 
@@ -69,12 +72,25 @@ export async function launchHospital(opts: { config: string; hospital: string })
       ? new LaunchError(`${hospital.id}: admin address ${hospital.admin} is already in use`, 1)
       : new LaunchError(`${hospital.id}: the admin service could not start: ${message}`, 1);
   }
+  let frontDoor: FrontDoor | undefined;
+  if (cluster.http?.hospital === hospital.id) {
+    try {
+      frontDoor = await startFrontDoor(cluster, hospital, system);
+    } catch (error) {
+      await admin.stop();
+      await system.stop();
+      const message = error instanceof Error ? error.message : String(error);
+      throw new LaunchError(/EADDRINUSE/.test(message) ? `${hospital.id}: the HTTP address ${cluster.http.listen} is already in use` : `${hospital.id}: the HTTP API could not start: ${message}`, 1);
+    }
+  }
   return {
     cluster,
     hospital,
     system,
     admin,
+    ...(frontDoor ? { frontDoor } : {}),
     async stop() {
+      await frontDoor?.close();
       await admin.stop();
       await system.stop();
     },

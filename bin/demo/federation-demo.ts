@@ -1,12 +1,29 @@
 /** `fedrouter demo`: the federation of cluster.config.ts on this machine, narrated. */
-import { ConfigError } from "../cluster/config.ts";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { addUser } from "../../actors/router/http/index.ts";
+import { ConfigError, configPath, loadCluster } from "../cluster/config.ts";
 import { startFederation } from "../cluster/federation.ts";
+
+/** Demo users, written to the HTTP user store only when it does not exist (dev passwords, printed). */
+export const DEMO_USERS = [
+  { id: "dr-lee", role: "doctor", department: "radiology", password: "lee-demo-pass" },
+  { id: "nurse-kim", role: "nurse", department: "emergency", password: "kim-demo-pass" },
+  { id: "res-ali", role: "researcher", department: "research", password: "ali-demo-pass" },
+  { id: "admin", role: "admin", department: "general", password: "admin-demo-pass" },
+] as const;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function runFederationDemo(opts: { config: string; once: boolean }): Promise<number> {
   let federation;
   try {
+    const config = await loadCluster(opts.config);
+    if (config.http !== undefined && !existsSync(configPath(config, config.http.users))) {
+      mkdirSync(dirname(configPath(config, config.http.users)), { recursive: true });
+      for (const user of DEMO_USERS) await addUser(configPath(config, config.http.users), user);
+      say(`[federation] created demo users in ${config.http.users}: ${DEMO_USERS.map((u) => `${u.id} (${u.role}, ${u.department})`).join(", ")}`);
+    }
     federation = await startFederation({ config: opts.config, print: say });
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -41,6 +58,17 @@ export async function runFederationDemo(opts: { config: string; once: boolean })
     say(`  printf '.ask node/accountant {"type":"reserve","key":"q1","user":"dr-lee","department":"radiology","event":{"kind":"gnmax","sigma":40}}\\n' | npx fedrouter repl --hospital ${first.id}`);
     say(`  printf '.ask node/accountant {"type":"budget","user":"dr-lee","department":"radiology"}\\n' | npx fedrouter repl --hospital ${first.id}   # the charge, composed`);
     say(`  npx fedrouter audit verify --data-dir .data/${first.id}   # the privacy audit trail, verified (also while it runs)`);
+  }
+  if (cluster.http !== undefined) {
+    const base = `http://${cluster.http.listen}`;
+    say("");
+    say(`The HTTP API (hospital ${cluster.http.hospital}) on ${base}:`);
+    say(`  TOKEN=$(curl -s ${base}/v1/auth/token -H 'content-type: application/json' -d '{"username":"dr-lee","password":"lee-demo-pass"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')`);
+    say(`  curl -s ${base}/v1/inference -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"prompt":"The patient was","max_tokens":4,"require_consensus":true,"department":"radiology"}'`);
+    say(`  curl -s ${base}/v1/privacy/budget/dr-lee -H "authorization: Bearer $TOKEN"     # the budget, gone down by the answer's ε`);
+    say(`  curl -s ${base}/v1/chat/completions -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"model":"fedrouter","messages":[{"role":"user","content":"Hello"}],"max_tokens":8}'`);
+    say(`  curl -s ${base}/metrics | head     # Prometheus; and ${base}/health/ready`);
+    say(`  demo users: ${DEMO_USERS.map((u) => `${u.id}/${u.password}`).join(", ")} (development only)`);
   }
   say("Ctrl-C stops the federation (each hospital stops its actors in reverse order and closes LMDB).");
   const stop = new Promise<{ reason: string }>((resolve) => {
