@@ -49,7 +49,7 @@ test("each missing or wrong field gives its own message naming the field", () =>
     ["negative budget", (c) => ({ ...c, privacy: { departments: { radiology: -1 } } }), /^privacy\.departments\.radiology: .*>=0/],
     ["bad time zone", (c) => ({ ...c, privacy: { timeZone: "Mars/Base" } }), /^privacy\.timeZone: is not an IANA time zone/],
     ["bad reset", (c) => ({ ...c, privacy: { reset: "hourly" } }), /^privacy\.reset: .*"hourly"/],
-    ["shard-executor without a model", (c) => void (c.hospitals[1]!.actors = [{ name: "shard-executor" } as never]), /^hospitals\[1\]\.actors\[0\]\.name: a shard-executor needs the cluster's model/],
+    ["shard-executor without a model", (c) => void (c.hospitals[1]!.actors = [{ name: "shard-executor" } as never]), /^hospitals\[1\]\.actors\[0\]\.name: a shard-executor needs a model: its own \(model\) or the cluster's/],
     ["empty block range", (c) => ({ ...c, model: { path: "m" }, hospitals: [c.hospitals[0], { ...c.hospitals[1], actors: [{ name: "shard-executor", blocks: { from: 2, to: 2 } }] }] }), /^hospitals\[1\]\.actors\[0\]\.blocks: from must be below to/],
   ];
   for (const [what, mutate, expected] of cases) {
