@@ -103,7 +103,7 @@ export class RouterService implements FrontDoorService {
     if (prompt.length === 0) throw new InvalidRequestError("prompt", "encodes to no tokens");
     const consensus = request.requireConsensus;
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
-    const nodes = this.#route(consensus);
+    let nodes = this.#route(consensus);
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
     const admitted = worstCase === null ? {} : await this.#reserve(request, caller, worstCase);
     const tokens: number[] = [];
@@ -111,17 +111,33 @@ export class RouterService implements FrontDoorService {
     let margin = 1;
     let reached = false; // a single pipeline seeks no consensus
     let failed: unknown;
+    const tried: string[] = [];
     try {
-      const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request);
-      for await (const step of stream) {
+      // A single answer whose hospital fails before its first token is retried on another one
+      // (at most two more): the same reservation, so never a second charge.
+      for (;;) {
+        const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request);
+        try {
+          for await (const step of stream) {
         tokens.push(step.token);
         if (step.margin !== undefined) margin = step.margin;
         if (step.consensusReached !== undefined) reached = step.consensusReached;
         // Byte-level BPE: a character may span tokens; emit only whole characters.
-        const decoded = this.#options.tokenizer.decode(tokens);
-        if (!decoded.endsWith("\uFFFD") && decoded.length > text.length) {
-          yield { type: "text", text: decoded.slice(text.length) };
-          text = decoded;
+            const decoded = this.#options.tokenizer.decode(tokens);
+            if (!decoded.endsWith("\uFFFD") && decoded.length > text.length) {
+              yield { type: "text", text: decoded.slice(text.length) };
+              text = decoded;
+            }
+          }
+          break;
+        } catch (error) {
+          tried.push(nodes[0]!);
+          if (consensus || tokens.length > 0 || tried.length >= 3) throw error;
+          try {
+            nodes = this.#route(false, tried);
+          } catch {
+            throw error;
+          }
         }
       }
     } catch (error) {
@@ -194,12 +210,15 @@ export class RouterService implements FrontDoorService {
   }
 
   /** The hospitals for one request: one by the strategy, or k for consensus. */
-  #route(consensus: boolean): string[] {
+  #route(consensus: boolean, exclude: readonly string[] = []): string[] {
     const candidates: Candidate[] = [...this.#hospitals.values()].map(({ spec, breaker }) => ({
       id: spec.id, region: spec.region, ...(spec.weight ? { weight: spec.weight } : {}), breakerOpen: breaker.state === "open" || breaker.state === "forced-open",
     }));
+    // Consensus asks k hospitals, or as many as are reachable (at least one): the charge is per
+    // released vote whatever k is, and the answer says how many voted.
+    const reachable = candidates.filter((c) => !c.breakerOpen).length;
     try {
-      return choose(consensus ? "consensus" : this.#strategy, candidates, consensus ? { k: Math.min(this.#options.ensemble?.k ?? DEFAULT_ROUTER.k, candidates.length) } : {}, this.#stats, Math.random);
+      return choose(consensus ? "consensus" : this.#strategy, candidates.filter((c) => !exclude.includes(c.id)), consensus ? { k: Math.max(1, Math.min(this.#options.ensemble?.k ?? DEFAULT_ROUTER.k, reachable)) } : {}, this.#stats, Math.random);
     } catch (error) {
       if (error instanceof NoRoute) throw new UnavailableError(error.message);
       throw error;

@@ -142,7 +142,8 @@ export function choose(strategy: StrategyName, candidates: readonly Candidate[],
       const i = Math.floor(random() * ok.length);
       let j = Math.floor(random() * (ok.length - 1));
       if (j >= i) j++;
-      return [byLoad(ok[i]!, ok[j]!) <= 0 ? ok[i]!.id : ok[j]!.id];
+      // Ties go to the first of the random pair: a random node, not the lowest id.
+      return [stats.outstanding(ok[i]!.id) <= stats.outstanding(ok[j]!.id) ? ok[i]!.id : ok[j]!.id];
     }
     case "latency": {
       // A node never measured costs 0: it gets tried, then its EWMA speaks for it.
