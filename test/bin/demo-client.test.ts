@@ -1,0 +1,42 @@
+/**
+ * `npm run demo:client` as a newcomer runs it with no federation up: it starts the federation of
+ * the config (two hospital processes here, models generated on the way), runs its scripted
+ * session over HTTP — the budget going down, a 429 at exhaustion — verifies the audit trail,
+ * and stops everything.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { testCluster } from "../fixtures/cluster-processes.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+test("demo:client starts a federation when none answers, shows the budget going down to a 429, verifies the audit trail and stops", { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-demo-client-"));
+  try {
+    const cluster = testCluster(dir, ["h-a", "h-b"], (id) => [
+      ...(id === "h-a" ? [{ name: "accountant" }, { name: "aggregator" }] : []),
+      { name: "shard-executor", model: join(dir, `model-${id}`), placement: "worker" },
+    ]);
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    writeFileSync(cluster.configFile, JSON.stringify({
+      ...JSON.parse(readFileSync(cluster.configFile, "utf8")),
+      http: { hospital: "h-a", listen: `127.0.0.1:${port}`, users: join(dir, "users.json"), secret: join(dir, "secret"), ensemble: { sigma: 4, k: 2 } },
+    }));
+    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ["--import", "tsx", "bin/demo/demo-client.ts", "--config", cluster.configFile], { cwd: ROOT, timeout: 200_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })));
+    assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+    assert.match(out.stdout, /starting the federation/);
+    assert.match(out.stdout, /q1: .* — ε 1\.993/, "a 2-token consensus answer at σ = 4 costs ε 1.993");
+    assert.match(out.stdout, /429 privacy_budget_exceeded/);
+    assert.match(out.stdout, /unchanged: a refusal charges nothing/);
+    assert.match(out.stdout, /the audit trail, verified: .*OK, \d+ entries/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
