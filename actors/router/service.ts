@@ -58,11 +58,13 @@ export interface RouterServiceOptions {
   /** ε of a single-pipeline answer, as its model's privacy declares (default null: free). */
   readonly singleQueryCost?: PrivacyEvent | null;
   readonly stepTimeoutMs?: number;
+  /** A single answer whose first token takes longer than this is hedged on a second hospital (default 5,000 ms). */
+  readonly hedgeAfterMs?: number;
   /** Extra Prometheus text (e.g. the actor system's metrics). */
   readonly metrics?: () => Promise<string>;
 }
 
-export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000 });
+export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000 });
 
 interface Admitted {
   readonly reservation?: string;
@@ -112,11 +114,13 @@ export class RouterService implements FrontDoorService {
     let reached = false; // a single pipeline seeks no consensus
     let failed: unknown;
     const tried: string[] = [];
+    const served = { id: nodes[0]! };
     try {
       // A single answer whose hospital fails before its first token is retried on another one
       // (at most two more): the same reservation, so never a second charge.
       for (;;) {
-        const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request);
+        served.id = nodes[0]!;
+        const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request, served);
         try {
           for await (const step of stream) {
         tokens.push(step.token);
@@ -151,7 +155,7 @@ export class RouterService implements FrontDoorService {
     yield {
       type: "done",
       summary: {
-        privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : nodes[0]!,
+        privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : served.id,
         consensusReached: reached, confidenceScore: margin,
         finishReason: tokens.length >= request.maxTokens ? "length" : "stop",
         usage: { promptTokens: prompt.length, completionTokens: tokens.length },
@@ -255,21 +259,64 @@ export class RouterService implements FrontDoorService {
     return { cost: reply.type === "committed" ? reply.cost.epsilon : 0, remaining: Math.min(reply.remaining.user.epsilon, reply.remaining.department.epsilon) };
   }
 
-  async *#single(hospital: string, prompt: readonly number[], request: InferenceRequest): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
-    const h = this.#hospitals.get(hospital)!;
-    const session = h.pipeline.session({ sampling: sampling(request), stepTimeoutMs: this.#options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs });
-    this.#stats.started(hospital);
-    const started = performance.now();
+  /**
+   * One hospital's answer, hedged: if its first token has not come within `hedgeAfterMs`, the
+   * same request is opened on a second hospital and the first to answer serves the rest; the
+   * other is closed and its token discarded (never released, so never charged: the request
+   * holds one reservation whatever runs).
+   */
+  async *#single(hospital: string, prompt: readonly number[], request: InferenceRequest, served: { id: string }): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
+    const open = (id: string) => {
+      const h = this.#hospitals.get(id)!;
+      const session = h.pipeline.session({ sampling: sampling(request), stepTimeoutMs: this.#options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs });
+      this.#stats.started(id);
+      const first = h.breaker.execute(() => session.open(prompt));
+      first.catch(() => {}); // a hedge's loser may fail unobserved
+      return { id, h, session, started: performance.now(), first };
+    };
+    const attempts = [open(hospital)];
+    let hedge: NodeJS.Timeout | undefined;
+    const hedged = new Promise<"hedge">((resolve) => (hedge = setTimeout(() => resolve("hedge"), this.#options.hedgeAfterMs ?? DEFAULT_ROUTER.hedgeAfterMs)));
+    let winner: (typeof attempts)[number] | undefined;
+    let token: number;
     try {
-      let token = await h.breaker.execute(() => session.open(prompt));
-      for (let i = 0; ; i++) {
-        yield { token };
-        if (token === END_OF_TEXT || i + 1 >= request.maxTokens) break;
-        token = await h.breaker.execute(() => session.next(token));
+      const first = await Promise.race([attempts[0]!.first.then((t) => ({ t }), (error: unknown) => ({ error })), hedged]);
+      if (first !== "hedge") {
+        if ("error" in first) throw first.error;
+        winner = attempts[0]!;
+        token = first.t;
+      } else {
+        let other: string | undefined;
+        try {
+          other = this.#route(false, [hospital])[0];
+        } catch {
+          other = undefined; // nowhere to hedge to: wait for the first
+        }
+        if (other !== undefined) attempts.push(open(other));
+        const won = await Promise.any(attempts.map((a) => a.first.then((t) => ({ a, t })))).catch((all: AggregateError) => { throw all.errors[0]; });
+        winner = won.a;
+        token = won.t;
       }
     } finally {
-      session.close();
-      this.#stats.ended(hospital, performance.now() - started);
+      clearTimeout(hedge);
+      for (const a of attempts) {
+        if (a === winner) continue;
+        a.session.close();
+        this.#stats.ended(a.id, performance.now() - a.started);
+      }
+    }
+    const serving = winner!;
+    served.id = serving.id;
+    try {
+      for (let i = 0; ; i++) {
+        yield { token: token! };
+        if (token! === END_OF_TEXT || i + 1 >= request.maxTokens) break;
+        const previous = token!;
+        token = await serving.h.breaker.execute(() => serving.session.next(previous));
+      }
+    } finally {
+      serving.session.close();
+      this.#stats.ended(serving.id, performance.now() - serving.started);
     }
   }
 

@@ -9,10 +9,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
-import { accountant, AccountantClient, spendOf } from "../../../actors/accountant/index.ts";
+import { ActorSystem, actor, defineActor, supervisor } from "../../../runtime/index.ts";
+import { accountant, AccountantClient, gaussian, spendOf } from "../../../actors/accountant/index.ts";
 import { aggregator, AggregatorClient, ensembleCharge } from "../../../actors/aggregator/index.ts";
-import { Gpt2Tokenizer, initModel, shardExecutor } from "../../../actors/shard-executor/index.ts";
+import { Gpt2Tokenizer, initModel, shardExecutor, type ShardExecutorMsg } from "../../../actors/shard-executor/index.ts";
 import { RouterService } from "../../../actors/router/service.ts";
 import { BudgetExceededError, InvalidRequestError, UnavailableError } from "../../../actors/router/http/errors.ts";
 import type { Caller, InferenceRequest } from "../../../actors/router/http/service.ts";
@@ -85,6 +85,39 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
     assert.ok(Math.abs((await service.budget("dr-ng")).consumed - spentBefore) < 1e-12, "nothing released, nothing charged");
     const health = await service.health();
     assert.equal(health.checks.accountant?.ok, true);
+  } finally {
+    await system.stop();
+  }
+});
+
+/** A stage that takes every step and never answers: a hung hospital. */
+export const silentStage = defineActor<ShardExecutorMsg>(import.meta.url, "silent-stage", () => ({ receive() {} }));
+
+test("a single answer stuck on a hung hospital is hedged on another, served once and charged once (one reservation)", { timeout: 120_000 }, async (t) => {
+  const dir = tempDir(t, "fedrouter-hedge-");
+  const model = join(dir, "model");
+  await initModel({ out: model, layers: 2, dModel: 32, heads: 4, positions: 64, vocab: "gpt2", seed: 7 });
+  const system = await ActorSystem.start({ node: "h-a", persistence: { path: join(dir, "lmdb") }, logLevel: "error" });
+  try {
+    const budgetSpec = actor("accountant", accountant, { ledger: { defaultUserEpsilon: 20, departments: { radiology: { epsilon: 30 } } } });
+    await system.startChild(supervisor("privacy", [budgetSpec]));
+    const budgets = new AccountantClient(system.refOf(budgetSpec, "privacy"));
+    const hung = await system.spawn(silentStage, undefined, { name: "hung" });
+    const ok = await system.spawn(shardExecutor, { modelDir: model, backend: "wasm" }, { name: "executor-ok" });
+    const declared = gaussian(10, 1); // a model served with a declared per-query cost: the charge is visible
+    const service = new RouterService({
+      nodeId: "h-a", lookup: (p) => system.ref(p), accountant: budgets, vote: () => { throw new Error("no votes here"); },
+      hospitals: [{ id: "h-hung", region: "eu", route: [{ path: hung.path }] }, { id: "h-ok", region: "eu", route: [{ path: ok.path }] }],
+      tokenizer: await Gpt2Tokenizer.fromDirectory(model), strategy: "round-robin", hedgeAfterMs: 300, stepTimeoutMs: 20_000, singleQueryCost: declared,
+    });
+    const started = Date.now();
+    const answer = await service.infer(ask({ requireConsensus: false, maxTokens: 3 }), caller); // round-robin: h-hung first
+    assert.equal(answer.nodeId, "h-ok", "the hedge on h-ok served it");
+    assert.ok(Date.now() - started < 15_000, `long before the hung step's 20 s deadline: ${Date.now() - started} ms`);
+    assert.equal(answer.usage!.completionTokens, 3);
+    const charged = spendOf([declared], 1e-5);
+    assert.ok(Math.abs(answer.privacyCost - charged) < 1e-9, `charged the declared cost once: ${answer.privacyCost} vs ${charged}`);
+    assert.ok(Math.abs((await service.budget("dr-ng")).consumed - charged) < 1e-9, "the budget holds one charge, not two");
   } finally {
     await system.stop();
   }
