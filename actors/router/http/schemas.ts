@@ -55,6 +55,15 @@ export function inferenceBody(limits: HttpLimits) {
 const textPart = z.strictObject({ type: z.literal("text"), text: z.string() });
 const messageContent = z.union([z.string(), z.array(textPart).max(64)]);
 
+/** The OpenAI request fields both completion endpoints accept besides their own. */
+const openAiOptions = {
+  top_p: z.number().gt(0).max(1).optional(),
+  n: z.literal(1, "only 1 is supported").optional(),
+  stream: z.boolean().optional(),
+  stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  user: z.string().max(128).optional(),
+};
+
 export function chatBody(limits: HttpLimits) {
   return z.strictObject({
     model: z.string().min(1).max(128),
@@ -64,11 +73,7 @@ export function chatBody(limits: HttpLimits) {
       name: z.string().max(64).optional(),
     })).min(1, "must hold at least one message").max(limits.maxMessages, `must hold at most ${limits.maxMessages} messages`),
     max_completion_tokens: z.number().int().min(1).max(limits.maxTokens, `must be at most ${limits.maxTokens}`).optional(),
-    top_p: z.number().gt(0).max(1).optional(),
-    n: z.literal(1, "only 1 is supported").optional(),
-    stream: z.boolean().optional(),
-    stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-    user: z.string().max(128).optional(),
+    ...openAiOptions,
     ...privacyFields(limits),
   });
 }
@@ -77,11 +82,7 @@ export function completionBody(limits: HttpLimits) {
   return z.strictObject({
     model: z.string().min(1).max(128),
     prompt: prompt(limits),
-    top_p: z.number().gt(0).max(1).optional(),
-    n: z.literal(1, "only 1 is supported").optional(),
-    stream: z.boolean().optional(),
-    stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-    user: z.string().max(128).optional(),
+    ...openAiOptions,
     ...privacyFields(limits),
   });
 }

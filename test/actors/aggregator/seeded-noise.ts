@@ -4,21 +4,11 @@
  * that returns given values, for exact margins and tie-breaks.
  */
 import type { GnmaxNoise } from "../../../actors/aggregator/index.ts";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { seededUint32 } from "../../../actors/shard-executor/random.ts";
 
 /** Uniforms in (0, 1) with 53 random bits, from `seed`. */
 export function seededUniform(seed: number): () => number {
-  const next = mulberry32(seed);
+  const next = seededUint32(seed);
   return () => ((next() >>> 5) * 2 ** 26 + (next() >>> 6) + 0.5) / 2 ** 53;
 }
 
