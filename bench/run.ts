@@ -25,6 +25,10 @@ const SUITES: Record<string, { describe: string; load: () => Promise<Suite> }> =
     describe: "GPT-2 124M-shaped decode and 128-token prefill tokens/s, one executor (vs a raw tfjs matMul chain and the memory-bandwidth bound)",
     load: async () => (await import("./executor/suite.ts")).runExecutorSuite,
   },
+  http: {
+    describe: "/v1/health req/s (vs bare fastify), 16-token inference req/s and p50/p99 with and without consensus, time outside the model (vs the executors driven directly)",
+    load: async () => (await import("./http/suite.ts")).runHttpSuite,
+  },
 };
 
 export const KNOWN_SUITES: readonly string[] = Object.keys(SUITES);
