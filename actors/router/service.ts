@@ -58,6 +58,8 @@ export interface RouterServiceOptions {
   /** ε of a single-pipeline answer, as its model's privacy declares (default null: free). */
   readonly singleQueryCost?: PrivacyEvent | null;
   readonly stepTimeoutMs?: number;
+  /** How the OpenAI-compatible endpoints answer when the request names no require_consensus (default "single"). */
+  readonly openAiMode?: "single" | "ensemble";
   /** A single answer whose first token takes longer than this is hedged on a second hospital (default 5,000 ms). */
   readonly hedgeAfterMs?: number;
   /** Extra Prometheus text (e.g. the actor system's metrics). */
@@ -103,7 +105,8 @@ export class RouterService implements FrontDoorService {
   async *inferStream(request: InferenceRequest, caller: Caller): AsyncGenerator<InferenceStreamEvent> {
     const prompt = this.#options.tokenizer.encode(request.prompt);
     if (prompt.length === 0) throw new InvalidRequestError("prompt", "encodes to no tokens");
-    const consensus = request.requireConsensus;
+    // The OpenAI endpoints (request.model set) decode by ensemble when privacy.mode says so.
+    const consensus = request.requireConsensus || (request.model !== undefined && this.#options.openAiMode === "ensemble");
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
     let nodes = this.#route(consensus);
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;

@@ -83,6 +83,8 @@ export const clusterSchema = z.strictObject({
     strategy: z.enum(["round-robin", "weighted", "least-outstanding", "latency", "privacy-aware"]).default("least-outstanding"),
     /** DP ensemble decoding: GNMax noise σ on the vote histogram, hospitals per vote. */
     ensemble: z.strictObject({ sigma: z.number().positive().default(2), k: z.number().int().min(1).max(64).default(3) }).default({ sigma: 2, k: 3 }),
+    /** How the OpenAI-compatible endpoints answer: one model ("single", free) or DP ensemble decoding ("ensemble", charged). */
+    privacy: z.strictObject({ mode: z.enum(["single", "ensemble"]).default("single") }).default({ mode: "single" }),
   }).optional(),
 }).superRefine((cluster, ctx) => {
   cluster.hospitals.forEach((h, i) => h.actors.forEach((a, j) => {

@@ -44,6 +44,7 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
     tokenizer: await Gpt2Tokenizer.fromDirectory(modelDir),
     strategy: http.strategy,
     ensemble: http.ensemble,
+    openAiMode: http.privacy.mode,
     metrics: () => system.metrics.registry.metrics(),
   });
   const app = await createHttpApi(service, {

@@ -88,7 +88,12 @@ test("three hospital processes behind the HTTP API: exact charges, free single a
     assert.equal((exhausted.body.error as { type: string }).type, "privacy_budget_exceeded");
     assert.ok(Math.abs((await spent()) - atExhaustion) < 1e-12, "a refusal charges nothing and generates nothing");
 
+    // Kill h-c while answers are in flight: each finishes or fails with `unavailable`, none hangs.
+    const inFlight = Array.from({ length: 6 }, (_, i) => post("/v1/inference", { prompt: `Hello ${i}`, max_tokens: 40, department: "radiology" }).then((r) => r.status));
+    await new Promise((r) => setTimeout(r, 300));
     cluster.kill("h-c");
+    const flightStatuses = await Promise.all(inFlight);
+    assert.ok(flightStatuses.every((s) => s === 200 || s === 503), `in flight when h-c died: finished or unavailable, never hung or 500: ${flightStatuses.join(",")}`);
     const afterKill: number[] = [];
     for (let i = 0; i < 12; i++) {
       afterKill.push((await post("/v1/inference", { prompt: "Hello", max_tokens: 1, department: "radiology", require_consensus: i % 2 === 1 })).status);

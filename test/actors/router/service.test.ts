@@ -78,6 +78,14 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
     }
     assert.ok(summary !== undefined && summary.privacyCost > 0, "a streamed consensus answer ends with its cost");
 
+    const ensembleMode = new RouterService({
+      nodeId: "h-a", hospitals, lookup: (p) => system.ref(p), accountant: budgets, vote: votes.voter(), openAiMode: "ensemble",
+      tokenizer: await Gpt2Tokenizer.fromDirectory(models[0]!), ensemble: { sigma: SIGMA, k: 3 }, stepTimeoutMs: 5_000,
+    });
+    const viaOpenAi = await ensembleMode.infer(ask({ requireConsensus: false, model: "fedrouter", maxTokens: 2 }), caller);
+    assert.ok(viaOpenAi.privacyCost > 0, "privacy.mode ensemble: an OpenAI request decodes by ensemble, charged");
+    assert.equal((await ensembleMode.infer(ask({ requireConsensus: false, maxTokens: 2 }), caller)).privacyCost, 0, "the native endpoint still follows require_consensus");
+
     for (const h of ["h-a", "h-b", "h-c"]) await system.stopChild(`executor-${h}`);
     const spentBefore = (await service.budget("dr-ng")).consumed;
     const dead = await service.infer(ask({}), caller).catch((e: unknown) => e);
