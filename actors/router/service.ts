@@ -108,7 +108,7 @@ export class RouterService implements FrontDoorService {
     // The OpenAI endpoints (request.model set) decode by ensemble when privacy.mode says so.
     const consensus = request.requireConsensus || (request.model !== undefined && this.#options.openAiMode === "ensemble");
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
-    let nodes = this.#route(consensus);
+    let nodes = this.#route(consensus, [], request.region);
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
     const admitted = worstCase === null ? {} : await this.#reserve(request, caller, worstCase);
     const tokens: number[] = [];
@@ -141,7 +141,7 @@ export class RouterService implements FrontDoorService {
           tried.push(nodes[0]!);
           if (consensus || tokens.length > 0 || tried.length >= 3) throw error;
           try {
-            nodes = this.#route(false, tried);
+            nodes = this.#route(false, tried, request.region);
           } catch {
             throw error;
           }
@@ -217,15 +217,16 @@ export class RouterService implements FrontDoorService {
   }
 
   /** The hospitals for one request: one by the strategy, or k for consensus. */
-  #route(consensus: boolean, exclude: readonly string[] = []): string[] {
+  #route(consensus: boolean, exclude: readonly string[] = [], region?: string): string[] {
     const candidates: Candidate[] = [...this.#hospitals.values()].map(({ spec, breaker }) => ({
       id: spec.id, region: spec.region, ...(spec.weight ? { weight: spec.weight } : {}), breakerOpen: breaker.state === "open" || breaker.state === "forced-open",
     }));
     // Consensus asks k hospitals, or as many as are reachable (at least one): the charge is per
     // released vote whatever k is, and the answer says how many voted.
-    const reachable = candidates.filter((c) => !c.breakerOpen).length;
+    const reachable = candidates.filter((c) => !c.breakerOpen && (region === undefined || c.region === region)).length;
+    const residency = region === undefined ? {} : { region };
     try {
-      return choose(consensus ? "consensus" : this.#strategy, candidates.filter((c) => !exclude.includes(c.id)), consensus ? { k: Math.max(1, Math.min(this.#options.ensemble?.k ?? DEFAULT_ROUTER.k, reachable)) } : {}, this.#stats, Math.random);
+      return choose(consensus ? "consensus" : this.#strategy, candidates.filter((c) => !exclude.includes(c.id)), consensus ? { k: Math.max(1, Math.min(this.#options.ensemble?.k ?? DEFAULT_ROUTER.k, reachable)), ...residency } : residency, this.#stats, Math.random);
     } catch (error) {
       if (error instanceof NoRoute) throw new UnavailableError(error.message);
       throw error;
@@ -291,7 +292,7 @@ export class RouterService implements FrontDoorService {
       } else {
         let other: string | undefined;
         try {
-          other = this.#route(false, [hospital])[0];
+          other = this.#route(false, [hospital], request.region)[0];
         } catch {
           other = undefined; // nowhere to hedge to: wait for the first
         }

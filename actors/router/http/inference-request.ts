@@ -20,6 +20,7 @@ export interface PrivacyFieldsBody {
   readonly priority?: number | undefined;
   readonly department?: string | undefined;
   readonly request_id?: string | undefined;
+  readonly region?: string | undefined;
 }
 
 /** The request id: header and field must agree when both are sent. */
@@ -51,6 +52,7 @@ export function toInferenceRequest(
     requireConsensus: body.require_consensus ?? false,
     priority: body.priority ?? DEFAULT_INFERENCE.priority,
     department: caller.department,
+    ...(body.region === undefined ? {} : { region: body.region }),
     ...(extra.model === undefined ? {} : { model: extra.model }),
   };
 }

@@ -43,6 +43,8 @@ function privacyFields(limits: HttpLimits) {
     priority: z.number().int().min(1).max(5).optional(),
     department: department.optional(),
     request_id: requestId.optional(),
+    /** Data residency: only hospitals of this region may serve the request. */
+    region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a region id (lowercase letters, digits, dashes)").optional(),
   };
 }
 

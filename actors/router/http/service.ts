@@ -38,6 +38,8 @@ export interface InferenceRequest {
   readonly priority: number;
   /** The department charged: the caller's own (the HTTP layer refuses another). */
   readonly department: string;
+  /** Data residency: only hospitals of this region may serve it (every strategy honours it). */
+  readonly region?: string;
   /** The OpenAI `model` field, when the request came through the OpenAI-compatible endpoints. */
   readonly model?: string;
 }

@@ -86,6 +86,15 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
     assert.ok(viaOpenAi.privacyCost > 0, "privacy.mode ensemble: an OpenAI request decodes by ensemble, charged");
     assert.equal((await ensembleMode.infer(ask({ requireConsensus: false, maxTokens: 2 }), caller)).privacyCost, 0, "the native endpoint still follows require_consensus");
 
+    const resident = new RouterService({
+      nodeId: "h-a", hospitals: hospitals.map((h) => ({ ...h, region: h.id === "h-c" ? "us" : "eu" })), lookup: (p) => system.ref(p), accountant: budgets,
+      vote: votes.voter(), tokenizer: await Gpt2Tokenizer.fromDirectory(models[0]!), ensemble: { sigma: SIGMA, k: 3 }, stepTimeoutMs: 5_000,
+    });
+    for (let i = 0; i < 4; i++) assert.equal((await resident.infer(ask({ requireConsensus: false, maxTokens: 1, region: "us" }), caller)).nodeId, "h-c", "a request tagged us runs only in the us hospital");
+    const euVote = await resident.infer(ask({ maxTokens: 1, region: "eu" }), caller);
+    assert.ok(euVote.privacyCost > 0, "a consensus within eu votes with the eu hospitals");
+    await assert.rejects(resident.infer(ask({ requireConsensus: false, region: "mars" }), caller), (e: Error) => e instanceof UnavailableError && /region/.test(e.message), "no hospital of the region: unavailable, naming why");
+
     for (const h of ["h-a", "h-b", "h-c"]) await system.stopChild(`executor-${h}`);
     const spentBefore = (await service.budget("dr-ng")).consumed;
     const dead = await service.infer(ask({}), caller).catch((e: unknown) => e);
