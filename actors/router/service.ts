@@ -19,6 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Observable } from "rxjs";
+import { Counter, Registry } from "prom-client";
 import type { ActorRef } from "../../runtime/index.ts";
 import { CircuitBreaker } from "../../runtime/index.ts";
 import type { AccountantClient, PrivacyEvent, RemainingBudget } from "../accountant/index.ts";
@@ -79,6 +80,9 @@ export class RouterService implements FrontDoorService {
   readonly #stats = new RouteStats();
   readonly #registered = new Map<string, NodeSpec>();
   #strategy: StrategyName;
+  readonly #registry = new Registry();
+  readonly #spent = new Counter({ name: "fedrouter_privacy_epsilon_committed_total", help: "ε committed for answers (each answer's own cost), by department and kind", labelNames: ["department", "kind"], registers: [this.#registry] });
+  readonly #answers = new Counter({ name: "fedrouter_answers_total", help: "Inference requests by kind and outcome", labelNames: ["kind", "outcome"], registers: [this.#registry] });
 
   constructor(options: RouterServiceOptions) {
     this.#options = options;
@@ -152,6 +156,9 @@ export class RouterService implements FrontDoorService {
     }
     // Charges reflect only what was released: the tokens generated, whatever ended the stream.
     const settled = await this.#settle(admitted, consensus ? ensembleCharge(sigma, tokens.length) : tokens.length > 0 ? worstCase : null, request, caller);
+    const kind = consensus ? "consensus" : "single";
+    if (settled.cost > 0) this.#spent.inc({ department: request.department, kind }, settled.cost);
+    this.#answers.inc({ kind, outcome: failed === undefined ? "answered" : "unavailable" });
     if (failed !== undefined) throw asUnavailable(failed);
     const decoded = this.#options.tokenizer.decode(tokens);
     if (decoded.length > text.length) yield { type: "text", text: decoded.slice(text.length) };
@@ -213,7 +220,7 @@ export class RouterService implements FrontDoorService {
   }
 
   async metrics(): Promise<string> {
-    return (await this.#options.metrics?.()) ?? "";
+    return `${(await this.#options.metrics?.()) ?? ""}\n${await this.#registry.metrics()}`;
   }
 
   /** The hospitals for one request: one by the strategy, or k for consensus. */

@@ -100,6 +100,10 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
     const dead = await service.infer(ask({}), caller).catch((e: unknown) => e);
     assert.ok(dead instanceof UnavailableError, `503 unavailable when every hospital is gone, got ${String(dead)}`);
     assert.ok(Math.abs((await service.budget("dr-ng")).consumed - spentBefore) < 1e-12, "nothing released, nothing charged");
+    const metrics = await service.metrics();
+    const committed = Number(/fedrouter_privacy_epsilon_committed_total\{department="radiology",kind="consensus"\} ([\d.e+-]+)/.exec(metrics)?.[1]);
+    assert.ok(committed >= answer.privacyCost + summary!.privacyCost - 1e-9, `the ε-committed metric counts the answers' costs: ${committed}`);
+    assert.match(metrics, /fedrouter_answers_total\{kind="consensus",outcome="unavailable"\} 1/);
     const health = await service.health();
     assert.equal(health.checks.accountant?.ok, true);
   } finally {
