@@ -8,25 +8,30 @@ import { buildReport, formatTable, writeReport, type BenchResult } from "./repor
 
 type Suite = () => Promise<BenchResult[]>;
 
-const SUITES: Record<string, { describe: string; load: () => Promise<Suite> }> = {
+const SUITES: Record<string, { describe: string; minutes: number; load: () => Promise<Suite> }> = {
   runtime: {
     describe: "cross-thread and same-thread tell, cross-thread ask latency, durable updates (vs MessagePort, direct calls, lmdb-js)",
+    minutes: 1,
     load: async () => (await import("./runtime/suite.ts")).runRuntimeSuite,
   },
   accountant: {
     describe: "durable reserve+commit pairs with 64 clients (vs raw synced lmdb-js puts), PLD/RDP time for 1,000 and 10,000 DP-SGD steps, RDP vs PLD ε table",
+    minutes: 1,
     load: async () => (await import("./accountant/suite.ts")).runAccountantSuite,
   },
   remote: {
     describe: "tell throughput (plaintext, mTLS) and ask latency (mTLS) to a second process on loopback (vs raw grpc-js)",
+    minutes: 1,
     load: async () => (await import("./remote/suite.ts")).runRemoteSuite,
   },
   executor: {
-    describe: "GPT-2 124M-shaped decode and 128-token prefill tokens/s, one executor (vs a raw tfjs matMul chain and the memory-bandwidth bound)",
+    describe: "GPT-2 124M-shaped decode and 128-token prefill tokens/s, one executor (vs a raw tfjs matMul chain and the memory-bandwidth bound), 2-stage pipeline vs one executor",
+    minutes: 4,
     load: async () => (await import("./executor/suite.ts")).runExecutorSuite,
   },
   http: {
     describe: "/v1/health req/s (vs bare fastify), 16-token inference req/s and p50/p99 with and without consensus, time outside the model (vs the executors driven directly)",
+    minutes: 3,
     load: async () => (await import("./http/suite.ts")).runHttpSuite,
   },
 };
@@ -48,7 +53,8 @@ export async function runBenchmarks(suites: string[]): Promise<void> {
   }
   for (const name of names) {
     const run = await SUITES[name]!.load();
-    process.stdout.write(`suite ${name}: running (this takes about a minute)…\n`);
+    const { minutes } = SUITES[name]!;
+    process.stdout.write(`suite ${name}: running (about ${minutes} minute${minutes === 1 ? "" : "s"} here; more the first time the executor suite generates its model)…\n`);
     const results = await run();
     const report = buildReport(name, results);
     const path = writeReport(report);
