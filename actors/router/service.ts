@@ -116,7 +116,7 @@ export class RouterService implements FrontDoorService {
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
     const admitted = worstCase === null ? {} : await this.#reserve(request, caller, worstCase);
     const tokens: number[] = [];
-    let text = "";
+    let emitted = 0;
     let margin = 1;
     let reached = false; // a single pipeline seeks no consensus
     let failed: unknown;
@@ -133,11 +133,13 @@ export class RouterService implements FrontDoorService {
         tokens.push(step.token);
         if (step.margin !== undefined) margin = step.margin;
         if (step.consensusReached !== undefined) reached = step.consensusReached;
-        // Byte-level BPE: a character may span tokens; emit only whole characters.
-            const decoded = this.#options.tokenizer.decode(tokens);
-            if (!decoded.endsWith("\uFFFD") && decoded.length > text.length) {
-              yield { type: "text", text: decoded.slice(text.length) };
-              text = decoded;
+            // Byte-level BPE: a character may span tokens, so the tokens since the last piece are
+            // decoded together and emitted once they end on a whole character (each token decoded
+            // once or a few times, not the whole answer per token).
+            const piece = this.#options.tokenizer.decode(tokens.slice(emitted));
+            if (piece.length > 0 && !piece.endsWith("\uFFFD")) {
+              yield { type: "text", text: piece };
+              emitted = tokens.length;
             }
           }
           break;
@@ -160,8 +162,8 @@ export class RouterService implements FrontDoorService {
     if (settled.cost > 0) this.#spent.inc({ department: request.department, kind }, settled.cost);
     this.#answers.inc({ kind, outcome: failed === undefined ? "answered" : "unavailable" });
     if (failed !== undefined) throw asUnavailable(failed);
-    const decoded = this.#options.tokenizer.decode(tokens);
-    if (decoded.length > text.length) yield { type: "text", text: decoded.slice(text.length) };
+    const rest = this.#options.tokenizer.decode(tokens.slice(emitted));
+    if (rest.length > 0) yield { type: "text", text: rest };
     yield {
       type: "done",
       summary: {

@@ -91,6 +91,11 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
       vote: votes.voter(), tokenizer: await Gpt2Tokenizer.fromDirectory(models[0]!), ensemble: { sigma: SIGMA, k: 3 }, stepTimeoutMs: 5_000,
     });
     for (let i = 0; i < 4; i++) assert.equal((await resident.infer(ask({ requireConsensus: false, maxTokens: 1, region: "us" }), caller)).nodeId, "h-c", "a request tagged us runs only in the us hospital");
+    const whole = await resident.infer(ask({ requireConsensus: false, maxTokens: 12, region: "us", prompt: "Nurse notes: the" }), caller);
+    const pieces: string[] = [];
+    for await (const event of resident.inferStream(ask({ requireConsensus: false, maxTokens: 12, region: "us", prompt: "Nurse notes: the" }), caller)) if (event.type === "text") pieces.push(event.text);
+    assert.equal(pieces.join(""), whole.response, "the streamed pieces join to the same greedy answer");
+    assert.ok(pieces.length > 1, `streamed in pieces: ${pieces.length}`);
     const euVote = await resident.infer(ask({ maxTokens: 1, region: "eu" }), caller);
     assert.ok(euVote.privacyCost > 0, "a consensus within eu votes with the eu hospitals");
     await assert.rejects(resident.infer(ask({ requireConsensus: false, region: "mars" }), caller), (e: Error) => e instanceof UnavailableError && /region/.test(e.message), "no hospital of the region: unavailable, naming why");
