@@ -272,6 +272,10 @@ export class RouterService implements FrontDoorService {
     return { cost: reply.type === "committed" ? reply.cost.epsilon : 0, remaining: Math.min(reply.remaining.user.epsilon, reply.remaining.department.epsilon) };
   }
 
+  #session(h: { pipeline: Pipeline }, request: InferenceRequest) {
+    return h.pipeline.session({ sampling: sampling(request), stepTimeoutMs: this.#options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs });
+  }
+
   /**
    * One hospital's answer, hedged: if its first token has not come within `hedgeAfterMs`, the
    * same request is opened on a second hospital and the first to answer serves the rest; the
@@ -281,7 +285,7 @@ export class RouterService implements FrontDoorService {
   async *#single(hospital: string, prompt: readonly number[], request: InferenceRequest, served: { id: string }): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
     const open = (id: string) => {
       const h = this.#hospitals.get(id)!;
-      const session = h.pipeline.session({ sampling: sampling(request), stepTimeoutMs: this.#options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs });
+      const session = this.#session(h, request);
       this.#stats.started(id);
       const first = h.breaker.execute(() => session.open(prompt));
       first.catch(() => {}); // a hedge's loser may fail unobserved
@@ -336,7 +340,7 @@ export class RouterService implements FrontDoorService {
   async *#ensemble(hospitals: readonly string[], prompt: readonly number[], request: InferenceRequest): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
     const proposers: Proposer[] = hospitals.map((id) => {
       const h = this.#hospitals.get(id)!;
-      const session = h.pipeline.session({ sampling: sampling(request), stepTimeoutMs: this.#options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs });
+      const session = this.#session(h, request);
       return {
         id,
         open: (p) => h.breaker.execute(() => session.open(p)),

@@ -15,7 +15,7 @@
 import { Observable } from "rxjs";
 import { randomUUID } from "node:crypto";
 import type { ActorRef } from "../../runtime/index.ts";
-import type { ShardExecutorErrorCode, ShardExecutorMsg, StepFailed, StepReply } from "./protocol.ts";
+import type { ShardExecutorErrorCode, ShardExecutorMsg, StepFailed, StepMsg, StepReply } from "./protocol.ts";
 import type { SamplingOptions } from "./sampling.ts";
 
 /** One stage of a route: the executor's path and, from a plan, the blocks it should run. */
@@ -178,7 +178,14 @@ export class PipelineSession {
     if (route.length === 0) throw new InvalidGenerateRequest("route", "is empty: no executor can run this model now");
     if (request.stepTimeoutMs !== undefined && !(request.stepTimeoutMs > 0)) throw new InvalidGenerateRequest("stepTimeoutMs", "must be > 0");
     this.id = request.sequence ?? randomUUID();
+    const [head, ...rest] = route;
+    this.#head = head!;
+    this.#rest = rest.map(({ path, from, to }) => ({ path, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }));
   }
+
+  /** The first stage, and the rest of the route as every step carries it (built once, not per token). */
+  readonly #head: RouteStage;
+  readonly #rest: StepMsg["route"];
 
   /** Sends the prompt (position 0); resolves to the first sampled token. */
   open(prompt: readonly number[]): Promise<number> {
@@ -198,26 +205,25 @@ export class PipelineSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const [head, ...rest] = this.route;
-    this.options.lookup(head!.path).tell({ type: "end", sequence: this.id, route: rest.map(({ path }) => ({ path })) });
+    this.options.lookup(this.#head.path).tell({ type: "end", sequence: this.id, route: this.#rest.map(({ path }) => ({ path })) });
   }
 
   async #step(tokens: readonly number[]): Promise<number> {
     if (this.#closed) throw new InvalidGenerateRequest("session", "is closed");
     if (this.#busy) throw new InvalidGenerateRequest("session", "has a step in flight: one at a time");
     this.#busy = true;
-    const [head, ...rest] = this.route;
+    const head = this.#head;
     const timeoutMs = this.request.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
     const position = this.position;
     try {
-      const reply = await this.options.lookup(head!.path).ask<StepReply>((replyTo) => ({
+      const reply = await this.options.lookup(head.path).ask<StepReply>((replyTo) => ({
         type: "step", sequence: this.id, position, tokens: [...tokens],
-        ...(head!.from !== undefined && head!.to !== undefined ? { blocks: { from: head!.from, to: head!.to } } : {}),
-        route: rest.map(({ path, from, to }) => ({ path, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) })),
+        ...(head.from !== undefined && head.to !== undefined ? { blocks: { from: head.from, to: head.to } } : {}),
+        route: this.#rest,
         ...(position === 0 && this.request.sampling ? { sampling: this.request.sampling } : {}),
         ...(this.request.activations ? { activations: this.request.activations } : {}),
         deadlineMs: Date.now() + timeoutMs, replyTo,
-      }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence: this.id, executor: head!.path, code: "STAGE_UNREACHABLE", message: `did not answer: ${error.message}` }));
+      }), { timeoutMs: timeoutMs + REPLY_GRACE_MS }).catch((error: Error): StepFailed => ({ type: "step-failed", sequence: this.id, executor: head.path, code: "STAGE_UNREACHABLE", message: `did not answer: ${error.message}` }));
       if (reply.type === "step-failed") {
         const executor = this.route.find((s) => s.path === reply.executor)?.executor ?? reply.executor;
         const failure = new PipelineStepFailed(this.id, reply.executor, executor, reply.code, reply.message, this.#tokens);
