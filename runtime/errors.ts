@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "SYSTEM_STOPPED",
   "PEER_UNAVAILABLE",
   "PEER_REFUSED",
+  "FORBIDDEN",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -161,6 +162,14 @@ export class PeerRefused extends FedrouterError {
   }
 }
 
+/** The sender may not send this message type to this actor (its protocol's access policy). */
+export class Forbidden extends FedrouterError {
+  readonly code = "FORBIDDEN";
+  constructor(readonly target: string, readonly messageType: string, readonly sender: string) {
+    super(`${sender} may not send "${messageType}" to ${target}`);
+  }
+}
+
 /** Stable code → error, used to rebuild a failure that crossed a thread or the network. */
 export function errorFromWire(fields: { code?: unknown; message?: unknown } & Record<string, unknown>): Error {
   const s = (k: string) => String(fields[k] ?? "");
@@ -183,6 +192,7 @@ export function errorFromWire(fields: { code?: unknown; message?: unknown } & Re
     case "SYSTEM_STOPPED": return new SystemStopped(s("node"));
     case "PEER_UNAVAILABLE": return new PeerUnavailable(s("peer"), s("reason"));
     case "PEER_REFUSED": return new PeerRefused(s("peer"), s("reason"));
+    case "FORBIDDEN": return new Forbidden(s("target"), s("messageType"), s("sender"));
     default: return new Error(typeof fields.message === "string" ? fields.message : "remote failure");
   }
 }

@@ -16,7 +16,9 @@ export type DeadLetterReason =
   | "decode-error"
   | "malformed-envelope"
   | "encode-error"
-  | "unhandled";
+  | "unhandled"
+  /** The sender may not send this message type (the actor's access policy), or a peer answered an ask it was never sent. */
+  | "forbidden";
 
 export interface DeadLetter {
   readonly to: string;
@@ -25,6 +27,8 @@ export interface DeadLetter {
   readonly atMs: number;
   /** The message type tag when it had one; never the payload (it may hold patient text). */
   readonly messageType?: string;
+  /** Who sent it, when not this node's own code ("peer:hospital-b", "operator:ops-1"). */
+  readonly sender?: string;
 }
 
 export function messageTypeOf(msg: unknown): string | undefined {

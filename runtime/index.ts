@@ -15,6 +15,20 @@ export {
   type Behavior,
   type TellOptions,
 } from "./actor/behavior.ts";
+export {
+  compileAccess,
+  describeSender,
+  senderNode,
+  SENDER_KINDS,
+  type AccessPolicy,
+  type CompiledAccess,
+  type LocalSender,
+  type OperatorSender,
+  type PeerSender,
+  type Sender,
+  type SenderKind,
+  type UserSender,
+} from "./actor/sender.ts";
 export { DEFAULT_MAILBOX, type MailboxConfig, type OverflowPolicy } from "./actor/mailbox.ts";
 export { parsePath, formatPath } from "./actor/path.ts";
 export {

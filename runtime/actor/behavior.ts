@@ -3,11 +3,19 @@
  * union), one message at a time. A behaviour never touches threads, ports or frames.
  */
 
+import type { AccessPolicy, Sender } from "./sender.ts";
+
 export interface AskOptions {
   /** Deadline for the reply; past it the ask fails with AskTimeout. */
   timeoutMs?: number;
   /** ArrayBuffers to move with the request to another thread (see TellOptions). */
   transfer?: readonly ArrayBuffer[];
+  /**
+   * Speak for someone this node has authenticated (an edge such as the HTTP API passes its
+   * verified caller). Only code of this node can set it: a frame from another node never
+   * carries its own sender (the receiving transport stamps the peer's certificate identity).
+   */
+  as?: Sender;
 }
 
 export interface TellOptions {
@@ -16,6 +24,8 @@ export interface TellOptions {
    * exactly as with postMessage's transfer list. Ignored when the target is in this thread.
    */
   transfer?: readonly ArrayBuffer[];
+  /** See AskOptions.as. */
+  as?: Sender;
 }
 
 /** A stable, location-transparent address of an actor; valid across restarts. */
@@ -46,6 +56,19 @@ export interface ActorContext<M> {
   /** fed://<node>/<path> */
   readonly path: string;
   readonly node: string;
+  /**
+   * Who sent the message being handled, as the runtime established it (never a field of the
+   * message): this node's code, a peer node by its certificate, an operator, an authenticated
+   * user. Valid during `receive`; read it before the first await if the behaviour keeps it.
+   */
+  readonly sender: Sender;
+  /**
+   * Records that the message being handled was refused for its sender by the behaviour's own
+   * rule (another node's reservation, another user's budget): a dead letter with reason
+   * "forbidden", counted and logged like the runtime's own refusals. The behaviour still
+   * answers with its typed refusal.
+   */
+  refused(detail: string): void;
   readonly log: ActorLogger;
   /** Wall clock in ms; behaviours read time only through this (tests replace it). */
   nowMs(): number;
@@ -79,6 +102,8 @@ export interface ActorDefinition<M, A = void> {
   readonly id: string;
   readonly moduleUrl: string;
   create(args: A): Behavior<M>;
+  /** Which sender kinds may send which message types; absent: this node's code and its operators only. */
+  readonly access?: Readonly<Record<string, readonly Sender["kind"][]>>;
   /** Phantom field carrying the protocol type; never set. */
   readonly __protocol?: M;
 }
@@ -95,8 +120,9 @@ export function defineActor<M, A = void>(
   moduleUrl: string,
   id: string,
   create: (args: A) => Behavior<M>,
+  options: { access?: AccessPolicy<M & { readonly type: string }> } = {},
 ): ActorDefinition<M, A> {
-  return { kind: "actor-definition", id, moduleUrl, create };
+  return { kind: "actor-definition", id, moduleUrl, create, ...(options.access ? { access: options.access as Readonly<Record<string, readonly Sender["kind"][]>> } : {}) };
 }
 
 export function assertNever(value: never): never {

@@ -8,6 +8,8 @@ import { Mailbox, maxWaitingSenders, type MailboxConfig } from "./mailbox.ts";
 import { ActorCrashed, ActorStopped, MailboxFull } from "../errors.ts";
 import type { Deliverable, Fabric } from "../internal/fabric.ts";
 import type { Envelope } from "../internal/envelope.ts";
+import { DEFAULT_ACCESS, admit, refusalOf } from "./access.ts";
+import { describeSender, type CompiledAccess, type Sender } from "./sender.ts";
 
 export type CellStatus = "new" | "starting" | "running" | "suspended" | "stopped";
 
@@ -40,6 +42,9 @@ export class ActorCell<M> implements Deliverable {
   private busy = false;
   private scheduled = false;
   private inFlight: Promise<unknown> | undefined;
+  /** The sender of the message being handled (undefined: this node's code). */
+  private current: Sender | undefined;
+  private readonly localSender: Sender;
   private readonly drainBound = () => {
     this.scheduled = false;
     this.drain();
@@ -52,13 +57,22 @@ export class ActorCell<M> implements Deliverable {
     private readonly create: () => Behavior<M>,
     private readonly hooks: CellHooks,
     log: ActorLogger,
+    private readonly access: CompiledAccess = DEFAULT_ACCESS,
   ) {
     this.mailbox = new Mailbox(mailbox);
+    this.localSender = Object.freeze({ kind: "local", node: fabric.node });
     const cell = this;
     this.ctx = {
       self: fabric.ref<M>(path),
       path,
       node: fabric.node,
+      get sender() {
+        return cell.current ?? cell.localSender;
+      },
+      refused(detail: string) {
+        const sender = cell.current ?? cell.localSender;
+        fabric.deadLetter({ to: path, msg: null, sender }, "forbidden", `${describeSender(sender)}: ${detail}`);
+      },
       log,
       store: fabric.store,
       nowMs: Date.now,
@@ -121,6 +135,7 @@ export class ActorCell<M> implements Deliverable {
       this.fabric.reject(env, "actor-stopped", new ActorStopped(this.path));
       return;
     }
+    if (!admit(this.access, env, this.fabric, this.path)) return;
     if (env.ackTo !== undefined) {
       const ackTo = env.ackTo;
       this.acceptWhenRoom(env).then(
@@ -138,6 +153,11 @@ export class ActorCell<M> implements Deliverable {
   }
 
   async acceptWhenRoom(env: Envelope): Promise<void> {
+    const refusal = refusalOf(this.access, env, this.fabric.node, this.path);
+    if (refusal !== undefined) {
+      this.fabric.deadLetter(env, "forbidden", refusal.message);
+      throw refusal;
+    }
     const { capacity, overflow } = this.mailbox.config;
     while (!this.mailbox.offer(env)) {
       if (this.status === "stopped") throw new ActorStopped(this.path);
@@ -164,6 +184,7 @@ export class ActorCell<M> implements Deliverable {
       if (env === undefined) break;
       const startedMs = performance.now();
       let result: void | Promise<void>;
+      this.current = env.sender;
       try {
         result = this.behavior!.receive(env.msg as M, this.ctx);
       } catch (error) {

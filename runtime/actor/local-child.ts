@@ -4,6 +4,7 @@ import type { ChildExit, ChildHandle, ChildInfo } from "../supervision/child-han
 import type { Fabric } from "../internal/fabric.ts";
 import type { Logger } from "../log.ts";
 import { ActorCell, describeError } from "./cell.ts";
+import { accessOf } from "./access.ts";
 
 export class LocalChild implements ChildHandle {
   readonly placement = "local" as const;
@@ -13,7 +14,7 @@ export class LocalChild implements ChildHandle {
     this.cell = new ActorCell(fabric, path, spec.mailbox, () => spec.definition.create(spec.args), {
       onFailure: (error) => onExit({ kind: "crash", reason: describeError(error) }),
       onStopSelf: () => onExit({ kind: "normal" }),
-    }, log.child({ actor: path }));
+    }, log.child({ actor: path }), accessOf(spec.definition));
   }
 
   start(): Promise<void> {

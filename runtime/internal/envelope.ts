@@ -1,4 +1,5 @@
 /** The unit the fabric routes: a message plus the little routing metadata it needs. */
+import { senderProblem, type Sender } from "../actor/sender.ts";
 
 export interface Envelope {
   /** Full target path, fed://node/… */
@@ -12,6 +13,11 @@ export interface Envelope {
   fail?: boolean;
   /** Absolute deadline of an ask (epoch ms), for bookkeeping of pending asks across threads. */
   deadlineMs?: number;
+  /**
+   * Who sent it, set by the runtime (absent: code of this node). Travels in the frame header
+   * between threads; between nodes the receiving transport overwrites it with the peer's identity.
+   */
+  sender?: Sender;
 }
 
 /** Checks an envelope that came from another thread or the network; returns a reason when it is not one. */
@@ -24,5 +30,6 @@ export function envelopeProblem(value: unknown): string | undefined {
   if (env.ackTo !== undefined && typeof env.ackTo !== "string") return "envelope.ackTo is not a path";
   if (env.fail !== undefined && typeof env.fail !== "boolean") return "envelope.fail is not a boolean";
   if (env.deadlineMs !== undefined && typeof env.deadlineMs !== "number") return "envelope.deadlineMs is not a number";
+  if (env.sender !== undefined) return senderProblem(env.sender);
   return undefined;
 }

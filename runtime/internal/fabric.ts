@@ -5,11 +5,12 @@
  * becomes a dead letter, and an ask waiting on it fails with a typed error.
  */
 import { Subject } from "rxjs";
-import type { ActorRef, AskOptions } from "../actor/behavior.ts";
+import type { ActorRef, AskOptions, TellOptions } from "../actor/behavior.ts";
 import { AskTimeout, type FedrouterError, errorFromWire } from "../errors.ts";
 import { messageTypeOf, type DeadLetter, type DeadLetterReason } from "../events.ts";
 import { WireRef } from "../codec/index.ts";
 import type { Envelope } from "./envelope.ts";
+import { describeSender } from "../actor/sender.ts";
 
 export const DEFAULT_ASK = { timeoutMs: 5_000 } as const;
 /** A send waits at most this long for the target mailbox to accept the message. */
@@ -95,7 +96,9 @@ export class Fabric {
     const timeoutMs = opts?.timeoutMs ?? DEFAULT_ASK.timeoutMs;
     return this.awaitTemp<R>(to, timeoutMs, (tempPath) => {
       const msg = make(this.ref<R>(tempPath));
-      this.deliver({ to, msg, ask: tempPath, deadlineMs: Date.now() + timeoutMs }, opts?.transfer);
+      const env: Envelope = { to, msg, ask: tempPath, deadlineMs: Date.now() + timeoutMs };
+      if (opts?.as !== undefined) env.sender = opts.as;
+      this.deliver(env, opts?.transfer);
     });
   }
 
@@ -106,9 +109,11 @@ export class Fabric {
 
   deadLetter(env: Envelope, reason: DeadLetterReason, detail: string): void {
     this.deadLetterCount++;
-    const letter: DeadLetter = { to: env.to, reason, detail, atMs: Date.now() };
+    const letter: { -readonly [K in keyof DeadLetter]: DeadLetter[K] } = { to: env.to, reason, detail, atMs: Date.now() };
     const messageType = env.fail ? undefined : messageTypeOf(env.msg);
-    this.deadLetters$.next(messageType === undefined ? letter : { ...letter, messageType });
+    if (messageType !== undefined) letter.messageType = messageType;
+    if (env.sender !== undefined) letter.sender = describeSender(env.sender);
+    this.deadLetters$.next(letter);
   }
 
   /** Undelivered: dead-letter it, and fail whoever waits on it so nobody hangs. */
@@ -167,12 +172,12 @@ class RefImpl<M> extends WireRef implements ActorRef<M> {
     super();
   }
 
-  tell(msg: M, opts?: { transfer?: readonly ArrayBuffer[] }): void {
-    this.fabric.deliver({ to: this.path, msg }, opts?.transfer);
+  tell(msg: M, opts?: TellOptions): void {
+    this.fabric.deliver(opts?.as === undefined ? { to: this.path, msg } : { to: this.path, msg, sender: opts.as }, opts?.transfer);
   }
 
-  send(msg: M, opts?: { transfer?: readonly ArrayBuffer[] }): Promise<void> {
-    return this.fabric.send({ to: this.path, msg }, opts?.transfer);
+  send(msg: M, opts?: TellOptions): Promise<void> {
+    return this.fabric.send(opts?.as === undefined ? { to: this.path, msg } : { to: this.path, msg, sender: opts.as }, opts?.transfer);
   }
 
   ask<R>(make: (replyTo: ActorRef<R>) => M, opts?: AskOptions): Promise<R> {

@@ -58,6 +58,7 @@ export const GRPC_STATUS_OF: Readonly<Record<ErrorCode, grpc.status>> = {
   SYSTEM_STOPPED: grpc.status.UNAVAILABLE,
   PEER_UNAVAILABLE: grpc.status.UNAVAILABLE,
   PEER_REFUSED: grpc.status.UNAVAILABLE,
+  FORBIDDEN: grpc.status.PERMISSION_DENIED,
 };
 
 /** A refusal of the admin service itself, with no runtime code: the gRPC status names it. */

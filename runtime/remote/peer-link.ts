@@ -29,6 +29,9 @@ export interface LinkOptions {
 
 export const DEFAULT_LINK = { outboundCapacity: 10_000, maxFrameBytes: 4 * 1024 * 1024, maxBatch: 256 } as const satisfies LinkOptions;
 
+/** Expired asks remembered so that their late answers are told apart from forged ones. */
+const EXPIRED_KEPT = 4_096;
+
 interface PendingAsk {
   permit: Permit;
   timer: NodeJS.Timeout;
@@ -43,6 +46,8 @@ export class PeerLink {
   private draining = false;
   private scheduled = false;
   private readonly pending = new Map<string, PendingAsk>();
+  /** Asks to this peer that passed their deadline, newest last (bounded): their answers are late, not forged. */
+  private readonly expired = new Set<string>();
   private readonly encoder: FrameCodec;
   lastDownReason = "not connected yet";
   private everUp = false;
@@ -115,7 +120,11 @@ export class PeerLink {
       const timeoutMs = Math.max(0, (env.deadlineMs ?? Date.now() + 30_000) - Date.now());
       const timer = setTimeout(() => {
         // The asker's own deadline fails the ask; here the peer is charged a failure.
-        if (this.pending.delete(waiter)) this.breaker.onError(admission.permit);
+        if (this.pending.delete(waiter)) {
+          this.breaker.onError(admission.permit);
+          this.expired.add(waiter);
+          if (this.expired.size > EXPIRED_KEPT) this.expired.delete(this.expired.values().next().value!);
+        }
       }, timeoutMs);
       timer.unref();
       this.pending.set(waiter, { permit: admission.permit, timer });
@@ -131,9 +140,17 @@ export class PeerLink {
     this.schedule();
   }
 
-  /** An envelope from this peer addressed to one of our temp paths: an answer. */
-  answered(tempPath: string): void {
-    this.settle(tempPath, true);
+  /**
+   * An envelope from this peer addressed to one of our temp paths: the answer to an ask (or the
+   * acknowledgement of a send) that went to this peer, one that came after its deadline, or one
+   * this peer was never asked for (a forgery: it is not delivered).
+   */
+  answered(tempPath: string): "expected" | "late" | "unsolicited" {
+    if (this.pending.has(tempPath)) {
+      this.settle(tempPath, true);
+      return "expected";
+    }
+    return this.expired.has(tempPath) ? "late" : "unsolicited";
   }
 
   close(reason: string): void {
@@ -183,7 +200,7 @@ export class PeerLink {
   /** Frames for the batch; an envelope that cannot be encoded is refused alone, the rest go. */
   private encode(batch: Envelope[]): Uint8Array[] {
     try {
-      return [this.encoder.encode(toRows(batch)).bytes];
+      return [this.encoder.encode(toRows(batch, false)).bytes];
     } catch (error) {
       if (batch.length === 1) {
         this.settle(batch[0]!.ask ?? batch[0]!.ackTo, false);

@@ -10,6 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Subject } from "rxjs";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
 import { InvalidArgument, PeerRefused } from "../errors.ts";
+import type { Sender } from "../actor/sender.ts";
 import { readRows } from "../internal/frame-rows.ts";
 import type { Router } from "../internal/router.ts";
 import type { BreakerRegistry } from "../breaker/index.ts";
@@ -72,6 +73,11 @@ export class RemoteTransport {
   private readonly linkOptions: LinkOptions;
   private stopped = false;
   private readonly calls = new Set<Duplex>();
+  /** `fed://<peer>/` of the frame being decoded, and the first reference in it outside that node. */
+  private decodingFrom = "";
+  private foreignRef: string | undefined;
+  /** One frozen sender per peer: what every envelope from that peer carries, whatever it said. */
+  private readonly senders = new Map<string, Sender>();
 
   constructor(
     private readonly node: string,
@@ -84,7 +90,16 @@ export class RemoteTransport {
     // Built here, not as a field initializer: fields initialise before `opts` is assigned,
     // which silently gave the server the default keepalive and message-size limits.
     this.server = new grpc.Server(this.grpcOptions());
-    this.decoder = createFrameCodec({ maxFrameBytes: this.linkOptions.maxFrameBytes, resolveRef: (path) => router.fabric.ref(path) });
+    // A reference in a peer's frame may only name that peer's own actors (its asks' reply
+    // addresses): one naming ours or a third node's would make our actors send, as local code,
+    // to whatever the peer chose. The frame being decoded sets `decodingFrom` first.
+    this.decoder = createFrameCodec({
+      maxFrameBytes: this.linkOptions.maxFrameBytes,
+      resolveRef: (path) => {
+        if (this.foreignRef === undefined && !String(path).startsWith(this.decodingFrom)) this.foreignRef = String(path).slice(0, 80);
+        return router.fabric.ref(path);
+      },
+    });
     for (const peer of opts.peers) {
       if (peer.id === node) continue;
       this.links.set(peer.id, new PeerLink(peer.id, router.fabric, breakers.get(`fed://${peer.id}`), this.linkOptions));
@@ -259,9 +274,15 @@ export class RemoteTransport {
   }
 
   private receive(peer: string, link: PeerLink, batch: Uint8Array, refuse: (reason: string) => void): void {
+    const own = `fed://${peer}/`;
+    this.decodingFrom = own;
+    this.foreignRef = undefined;
     const decoded = this.decoder.decode(batch);
     if (!decoded.ok) return refuse(decoded.error.message);
+    if (this.foreignRef !== undefined) return refuse(`batch from ${peer} holds a reference to ${this.foreignRef}, not an actor of ${peer}`);
     const local = `fed://${this.node}/`;
+    let sender = this.senders.get(peer);
+    if (sender === undefined) this.senders.set(peer, (sender = Object.freeze({ kind: "peer", node: peer })));
     let problem: string | undefined;
     readRows(decoded.values, (env) => {
       if (problem !== undefined) return;
@@ -269,7 +290,22 @@ export class RemoteTransport {
         problem = `envelope for ${env.to.slice(0, 80)} is not addressed to this node`;
         return;
       }
-      if (env.to.includes("/temp/")) link.answered(env.to);
+      if ((env.ask !== undefined && !env.ask.startsWith(own)) || (env.ackTo !== undefined && !env.ackTo.startsWith(own))) {
+        problem = `envelope asks for its answer at ${(env.ask ?? env.ackTo)!.slice(0, 80)}, not at ${peer}`;
+        return;
+      }
+      // Whatever the frame said, the sender is the node the certificate proved.
+      env.sender = sender;
+      if (env.to.includes("/temp/")) {
+        const answer = link.answered(env.to);
+        if (answer !== "expected") {
+          if (!env.fail) {
+            this.router.fabric.deadLetter(env, answer === "late" ? "no-such-actor" : "forbidden",
+              answer === "late" ? `${peer} answered after the ask's deadline` : `${peer} sent an answer to an ask it was never sent`);
+          }
+          return;
+        }
+      }
       this.router.inbound(env);
     }, (reason) => {
       problem ??= reason;

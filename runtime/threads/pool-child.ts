@@ -4,6 +4,7 @@
  * free. A message whose task throws fails its ask with ActorCrashed and is reported to the
  * supervisor as a failure, so a pool that keeps failing escalates like any other child.
  */
+import { accessOf, admit, refusalOf } from "../actor/access.ts";
 import { Piscina } from "piscina";
 import { Mailbox, maxWaitingSenders } from "../actor/mailbox.ts";
 import { describeError } from "../actor/cell.ts";
@@ -74,6 +75,7 @@ export class PoolChild implements ChildHandle, Deliverable {
   }
 
   accept(env: Envelope): void {
+    if (!admit(accessOf(this.spec.definition), env, this.fabric, this.path)) return;
     if (env.ackTo !== undefined) {
       const ackTo = env.ackTo;
       this.acceptWhenRoom(env).then(() => this.fabric.deliver({ to: ackTo, msg: true }), (e) => this.fabric.failTemp(ackTo, e));
@@ -84,6 +86,11 @@ export class PoolChild implements ChildHandle, Deliverable {
   }
 
   async acceptWhenRoom(env: Envelope): Promise<void> {
+    const refusal = refusalOf(accessOf(this.spec.definition), env, this.fabric.node, this.path);
+    if (refusal !== undefined) {
+      this.fabric.deadLetter(env, "forbidden", refusal.message);
+      throw refusal;
+    }
     const { capacity, overflow } = this.mailbox.config;
     while (!this.mailbox.offer(env)) {
       if (overflow !== "backpressure" || this.mailbox.waiting >= maxWaitingSenders(capacity)) throw new MailboxFull(this.path, capacity);
@@ -109,7 +116,7 @@ export class PoolChild implements ChildHandle, Deliverable {
     this.inFlight++;
     let frame: Uint8Array;
     try {
-      frame = this.codec.encode([{ to: env.to, msg: env.msg }]).bytes.slice();
+      frame = this.codec.encode([env.sender === undefined ? { to: env.to, msg: env.msg } : { to: env.to, msg: env.msg, sender: env.sender }]).bytes.slice();
     } catch (error) {
       this.inFlight--;
       this.fabric.reject(env, "encode-error", error as never);

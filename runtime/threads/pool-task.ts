@@ -66,6 +66,8 @@ export async function runPoolTask(task: PoolTask): Promise<PoolTaskResult> {
     self: new CollectingRef(task.path, outbox),
     path: task.path,
     node: task.node,
+    sender: env.sender ?? { kind: "local", node: task.node },
+    refused: (detail: string) => log.warn("refused", { path: task.path, detail }),
     log,
     store: undefined,
     nowMs: Date.now,

@@ -4,6 +4,7 @@
  * and never decides about restarts: the supervisor in the main thread does.
  */
 /// <reference path="../internal/comlink-node-adapter.d.ts" />
+import { accessOf } from "../actor/access.ts";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import * as Comlink from "comlink";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
@@ -67,7 +68,7 @@ const control: WorkerControl = {
     const cell: ActorCell<unknown> = new ActorCell(fabric, req.path, req.mailbox, () => definition.create(req.args), {
       onFailure: (error) => notify({ n: "failed", path: req.path, reason: describeError(error) }),
       onStopSelf: () => notify({ n: "stop-self", path: req.path }),
-    }, log.child({ actor: req.path }));
+    }, log.child({ actor: req.path }), accessOf(definition));
     cells.set(req.path, cell);
     await cell.start();
   },

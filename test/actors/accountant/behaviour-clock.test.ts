@@ -21,7 +21,7 @@ test("a new budget period: the first change after the boundary is preceded by on
   const replyTo = { path: "test", tell: (r: unknown) => void replies.push(r), send: async () => undefined, ask: () => Promise.reject(new Error("no")) } as ActorRef<never>;
   const self: ActorRef<AccountantMsg> = { path: ctxPath(), tell: () => undefined, send: async () => undefined, ask: () => Promise.reject(new Error("no")) };
   const ctx: ActorContext<AccountantMsg> = {
-    self, path: "fed://h/user/accountant", node: "h", store, nowMs: () => nowMs,
+    self, path: "fed://h/user/accountant", node: "h", sender: { kind: "local", node: "h" }, refused: () => undefined, store, nowMs: () => nowMs,
     lookup: () => { throw new Error("not in this test"); }, stopSelf: () => undefined,
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   };

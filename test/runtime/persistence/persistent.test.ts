@@ -38,6 +38,8 @@ function contextFor<M>(store: unknown, actorPath = "fed://n/user/counter"): Acto
     self: ref,
     path: actorPath,
     node: "n",
+    sender: { kind: "local", node: "n" },
+    refused: () => undefined,
     store,
     nowMs: Date.now,
     lookup: () => { throw new Error("not in this test"); },
