@@ -8,7 +8,7 @@
 import { assertNever, defineActor, type Behavior } from "../../runtime/index.ts";
 import { InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidVotes } from "./errors.ts";
 import { MIN_SIGMA, noisyArgmax, secureGnmaxNoise } from "./gnmax.ts";
-import type { AggregatorMsg, AggregatorOptions, VoteReply } from "./protocol.ts";
+import { AGGREGATOR_ACCESS, type AggregatorMsg, type AggregatorOptions, type VoteReply } from "./protocol.ts";
 import { invalidMessage, replyToOf } from "./validation.ts";
 
 export const DEFAULT_AGGREGATOR = { minSigma: MIN_SIGMA } as const;
@@ -19,7 +19,7 @@ export const DEFAULT_AGGREGATOR = { minSigma: MIN_SIGMA } as const;
  * const reply = await new AggregatorClient(ref).vote({ votes: [464, 464, 383], sigma: 2, vocabSize: 50_257 });
  * // { type: "released", token, margin, consensusReached, proposers: 3 } or { type: "rejected", code, message }
  */
-export const aggregator = defineActor(import.meta.url, "aggregator", (options: AggregatorOptions = {}) => aggregatorBehaviour(options));
+export const aggregator = defineActor(import.meta.url, "aggregator", (options: AggregatorOptions = {}) => aggregatorBehaviour(options), { access: AGGREGATOR_ACCESS });
 
 function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg> {
   const minSigma = options.minSigma ?? DEFAULT_AGGREGATOR.minSigma;

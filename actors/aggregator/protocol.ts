@@ -5,7 +5,7 @@
  * Aggregator, never by a hospital: a vote carries raw proposals, its reply only what GNMax
  * releases (no raw count ever leaves).
  */
-import type { ActorRef } from "../../runtime/index.ts";
+import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
 import type { AggregatorReplyCode } from "./errors.ts";
 
 export type AggregatorMsg =
@@ -14,6 +14,9 @@ export type AggregatorMsg =
     readonly type: "vote"; readonly votes: readonly number[]; readonly sigma: number; readonly threshold?: number; readonly vocabSize: number;
     readonly replyTo: ActorRef<VoteReply>;
   };
+
+/** Votes come from this node's Router (and its operators): a peer cannot draw on our noise. */
+export const AGGREGATOR_ACCESS = { vote: ["local", "operator"] } as const satisfies AccessPolicy<AggregatorMsg>;
 
 export type VoteReply =
   | {

@@ -15,8 +15,8 @@
  * launcher, from `system.breakers`); the Planner holds no breaker of its own.
  */
 import { assertNever, defineActor, type ActorRef, type Behavior } from "../../runtime/index.ts";
-import { PlannerError } from "./errors.ts";
-import { DEFAULT_PLANNER, type PlanPublished, type PlanReply, type PlannerMsg, type PlannerOptions } from "./protocol.ts";
+import { NotYourExecutor, PlannerError } from "./errors.ts";
+import { DEFAULT_PLANNER, PLANNER_ACCESS, type PlanPublished, type PlanReply, type PlannerMsg, type PlannerOptions } from "./protocol.ts";
 import { emptyRoster, joinExecutor, leaveExecutor, planOf, setBreaker, statusOf, type RosterChange } from "./roster.ts";
 import { invalidMessage, replyToOf, type Invalid } from "./validation.ts";
 
@@ -30,7 +30,7 @@ const MAX_CACHED_PLANS = 64;
  * await client.join({ id: "hospital-a", path: "fed://hospital-a/user/shard", blockMs, linkMs: 2 });
  * const reply = await client.plan("eu"); // { type: "plan", plan } or { type: "unplannable", code, message }
  */
-export const planner = defineActor(import.meta.url, "planner", (options: PlannerOptions) => plannerBehaviour(options));
+export const planner = defineActor(import.meta.url, "planner", (options: PlannerOptions) => plannerBehaviour(options), { access: PLANNER_ACCESS });
 
 function plannerBehaviour(options: PlannerOptions): Behavior<PlannerMsg> {
   let roster = emptyRoster(options.blocks, options.ordered ?? DEFAULT_PLANNER.ordered); // a bad block count fails the spawn
@@ -76,6 +76,16 @@ function plannerBehaviour(options: PlannerOptions): Behavior<PlannerMsg> {
         case "breaker": {
           let change: RosterChange;
           try {
+            // A peer speaks for its own executors only: the path the roster holds (or, for a
+            // join, the one it announces) must be one of its node's.
+            const sender = ctx.sender;
+            if (sender.kind === "peer") {
+              const path = msg.type === "join" ? msg.executor.path : roster.entries.get(msg.executor)?.info.path;
+              if (path !== undefined && !path.startsWith(`fed://${sender.node}/`)) {
+                ctx.refused(`${msg.type} of executor ${msg.type === "join" ? msg.executor.id : msg.executor}`);
+                throw new NotYourExecutor(msg.type === "join" ? msg.executor.id : msg.executor, `peer:${sender.node}`);
+              }
+            }
             change = msg.type === "join" ? joinExecutor(roster, msg.executor)
               : msg.type === "leave" ? leaveExecutor(roster, msg.executor)
               : setBreaker(roster, msg.executor, msg.state);

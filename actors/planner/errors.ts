@@ -6,7 +6,7 @@
  */
 
 /** Every code a Planner reply can carry (docs/errors.md lists them; a test keeps both equal). */
-export const PLANNER_ERROR_CODES = ["INVALID_REQUEST", "NO_EXECUTORS", "INVALID_CALIBRATION", "TOO_MANY_EXECUTORS", "UNKNOWN_EXECUTOR"] as const;
+export const PLANNER_ERROR_CODES = ["INVALID_REQUEST", "NO_EXECUTORS", "INVALID_CALIBRATION", "TOO_MANY_EXECUTORS", "UNKNOWN_EXECUTOR", "FORBIDDEN"] as const;
 export type PlannerErrorCode = (typeof PLANNER_ERROR_CODES)[number];
 
 export abstract class PlannerError extends Error {
@@ -50,6 +50,14 @@ export class UnknownExecutor extends PlannerError {
   readonly code = "UNKNOWN_EXECUTOR";
   constructor(readonly executor: string) {
     super(`executor ${executor} has not joined this planner (or has left); join it first`);
+  }
+}
+
+/** A peer node changed the membership of an executor that is not its own. */
+export class NotYourExecutor extends PlannerError {
+  readonly code = "FORBIDDEN";
+  constructor(readonly executor: string, readonly sender: string) {
+    super(`${sender} may only join, leave or report the breakers of its own executors, not ${executor}`);
   }
 }
 

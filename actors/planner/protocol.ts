@@ -4,7 +4,7 @@
  * `plan-withdrawn`), never a throw. Plain data only: these cross threads and the network as
  * msgpack, so a Plan names each stage's executor by id and by actor path, never by a ref.
  */
-import type { ActorRef } from "../../runtime/index.ts";
+import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
 import type { PlannerErrorCode } from "./errors.ts";
 
 /** What an executor tells the Planner when it joins: where it lives, where it may serve, what it costs. */
@@ -73,6 +73,20 @@ export type PlannerMsg =
   /** Stop publishing to the subscriber at this path. */
   | { readonly type: "unsubscribe"; readonly subscriber: string }
   | { readonly type: "status"; readonly replyTo: ActorRef<PlannerStatus> };
+
+/**
+ * Who may send what: executors of any hospital join, leave and report breakers (a peer only for
+ * its own executors: the behaviour checks the path), and anyone of the federation may read plans.
+ */
+export const PLANNER_ACCESS = {
+  join: ["local", "peer", "operator"],
+  leave: ["local", "peer", "operator"],
+  breaker: ["local", "peer", "operator"],
+  plan: ["local", "peer", "operator"],
+  subscribe: ["local", "peer"],
+  unsubscribe: ["local", "peer"],
+  status: ["local", "peer", "operator"],
+} as const satisfies AccessPolicy<PlannerMsg>;
 
 export type PlanReply =
   | { readonly type: "plan"; readonly plan: Plan }

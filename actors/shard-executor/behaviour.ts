@@ -19,7 +19,7 @@ import { resolveTensorBackend, type TensorRuntime } from "../../native-bindings/
 import { decodeActivations, encodeActivations } from "./activations.ts";
 import { Gpt2Stage, type KvCache } from "./forward.ts";
 import { loadGpt2Stage, type Gpt2Config } from "./model-loader.ts";
-import type { ExecutorInfoReply, ShardExecutorErrorCode, ShardExecutorMsg, ShardExecutorOptions, StepFailed, StepMsg, StepReply } from "./protocol.ts";
+import { SHARD_EXECUTOR_ACCESS, type ExecutorInfoReply, type ShardExecutorErrorCode, type ShardExecutorMsg, type ShardExecutorOptions, type StepFailed, type StepMsg, type StepReply } from "./protocol.ts";
 import { createSampler } from "./sampling.ts";
 import { invalidExecutorMessage } from "./validation.ts";
 
@@ -41,7 +41,7 @@ interface Queued {
  * @example
  * const stage = await system.spawn(shardExecutor, { modelDir: "models/tiny", from: 0, to: 1 }, { name: "stage-0", placement: "worker" });
  */
-export const shardExecutor = defineActor(import.meta.url, "shard-executor", (options: ShardExecutorOptions) => shardExecutorBehaviour(options));
+export const shardExecutor = defineActor(import.meta.url, "shard-executor", (options: ShardExecutorOptions) => shardExecutorBehaviour(options), { access: SHARD_EXECUTOR_ACCESS });
 
 function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardExecutorMsg> {
   const maxSequences = options.maxSequences ?? DEFAULT_SHARD_EXECUTOR.maxSequences;

@@ -8,7 +8,7 @@
  * it as a typed `step-failed`, not a silent hang). Plain data only: it crosses threads and
  * hospitals as msgpack (hidden states as Float32Array, or Uint16Array halves with `f16`).
  */
-import type { ActorRef } from "../../runtime/index.ts";
+import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
 import type { SamplingOptions } from "./sampling.ts";
 
 /** Hidden states between stages: float32, or IEEE binary16 halves of them (half the bytes). */
@@ -62,6 +62,19 @@ export type ShardExecutorMsg =
   | { readonly type: "calibrate"; readonly tokens?: number; readonly replyTo: ActorRef<CalibrationReply> }
   /** Loads another block range (a new plan); every cached sequence is dropped. */
   | { readonly type: "load"; readonly from: number; readonly to: number; readonly replyTo: ActorRef<LoadReply> };
+
+/**
+ * Who may send what (README, "Security model"). Steps travel stage to stage across hospitals, so
+ * peers may step, end, describe and calibrate; loading another block range (a new plan) is for
+ * this node, its operators and the Planner of a peer that placed it in a plan.
+ */
+export const SHARD_EXECUTOR_ACCESS = {
+  step: ["local", "peer"],
+  end: ["local", "peer"],
+  info: ["local", "peer", "operator"],
+  calibrate: ["local", "peer", "operator"],
+  load: ["local", "peer", "operator"],
+} as const satisfies AccessPolicy<ShardExecutorMsg>;
 
 export type StepReply =
   | { readonly type: "token"; readonly sequence: string; readonly position: number; readonly token: number }

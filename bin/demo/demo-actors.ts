@@ -1,11 +1,14 @@
 /** The actors of the local demo node: plain runtime examples, nothing hospital-specific yet. */
-import { defineActor, persistent, type ActorRef } from "../../runtime/index.ts";
+import { defineActor, persistent, type AccessPolicy, type ActorRef } from "../../runtime/index.ts";
 
 export type TallyMsg =
   | { type: "add"; n: number }
   | { type: "get"; replyTo: ActorRef<number> }
   | { type: "crash" }
   | { type: "exit-thread" };
+
+/** Any node of the federation may count and read; only this node and its operators may crash it. */
+export const TALLY_ACCESS = { add: ["local", "peer", "operator"], get: ["local", "peer", "operator"], crash: ["local", "operator"], "exit-thread": ["local", "operator"] } as const satisfies AccessPolicy<TallyMsg>;
 
 /** A counter kept in memory; lives in a dedicated worker in the demo. */
 export const tally = defineActor(import.meta.url, "tally", () => {
@@ -26,7 +29,7 @@ export const tally = defineActor(import.meta.url, "tally", () => {
       }
     },
   };
-});
+}, { access: TALLY_ACCESS });
 
 export type HashMsg = { type: "hash"; rounds: number; seed: string; replyTo: ActorRef<string> };
 
@@ -38,7 +41,7 @@ export const hasher = defineActor(import.meta.url, "hasher", () => ({
     for (let i = 0; i < msg.rounds; i++) digest = createHash("sha256").update(digest).digest("hex");
     msg.replyTo.tell(digest.slice(0, 16));
   },
-}));
+}), { access: { hash: ["local", "peer", "operator"] } satisfies AccessPolicy<HashMsg> });
 
 export type VisitsMsg = { type: "visit"; replyTo: ActorRef<number> };
 
@@ -49,4 +52,5 @@ export const visits = defineActor(import.meta.url, "visits", () =>
     initial: 0,
     handle: (count, msg) => ({ state: count + 1, events: [{ at: Date.now() }], reply: () => msg.replyTo.tell(count + 1) }),
   }),
+  { access: { visit: ["local", "peer", "operator"] } satisfies AccessPolicy<VisitsMsg> },
 );
