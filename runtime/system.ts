@@ -41,6 +41,9 @@ export interface ActorSystemOptions {
 /** The root guardian tolerates more than a leaf supervisor: it is the last line before the node fails. */
 export const DEFAULT_ROOT_SUPERVISION = { strategy: "one-for-one", intensity: 10, periodMs: 10_000 } as const;
 
+/** Forbidden-message log lines per second, at most (runtime/system.ts). */
+const FORBIDDEN_LOG_PER_SECOND = 20;
+
 export class ActorSystem {
   readonly node: string;
   readonly events$: Observable<LifecycleEvent>;
@@ -78,6 +81,20 @@ export class ActorSystem {
       breakers: () => this.breakers.snapshot().map((b) => ({ target: b.target, state: breakerStateValue(b.state) })),
     });
     this.fabric.deadLetters$.subscribe((letter) => this.metrics.deadLetter(letter.reason));
+    // A refused sender is a security event: logged with who, what and where (never the payload),
+    // at most FORBIDDEN_LOG_PER_SECOND lines a second, then one line with how many were not logged
+    // (a flood must not flood the log; the metric counts every one).
+    let window = { startMs: 0, logged: 0, suppressed: 0 };
+    this.fabric.deadLetters$.subscribe((letter) => {
+      if (letter.reason !== "forbidden") return;
+      if (letter.atMs - window.startMs >= 1_000) {
+        if (window.suppressed > 0) this.log.warn("forbidden-suppressed", { count: window.suppressed });
+        window = { startMs: letter.atMs, logged: 0, suppressed: 0 };
+      }
+      if (window.logged++ < FORBIDDEN_LOG_PER_SECOND) {
+        this.log.warn("forbidden", { to: letter.to, ...(letter.messageType ? { messageType: letter.messageType } : {}), sender: letter.sender ?? `local:${this.node}`, detail: letter.detail });
+      } else window.suppressed++;
+    });
     this.events.subscribe((e) => {
       if (e.type === "failed") this.log.warn("actor-failed", { path: e.path, reason: e.reason, ...(e.code ? { code: e.code } : {}) });
       else if (e.type === "escalated") this.log.error("supervisor-escalated", { path: e.path, reason: e.reason });

@@ -3,6 +3,12 @@
  * actor tree, messages to any actor, restarts, the event and dead-letter streams, breakers.
  * Over mutual TLS, only a client certificate whose CN is an operator id is served; every
  * input is bounded before it is parsed. It never puts a message body into a log line.
+ *
+ * Messages an operator sends carry the sender `{ kind: "operator", operator: <CN> }`, so the
+ * target's access policy decides (an Accountant takes setBudget from an operator, not from a
+ * peer). Every action that reaches an actor or changes the node — tell, ask (reads included:
+ * who looked at what is worth a record), restart, forcing a breaker — is first handed to
+ * `audit`, and does not happen if the audit did not record it.
  */
 import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
@@ -25,6 +31,22 @@ export interface AdminServerOptions {
   security: RemoteSecurity;
   /** Client certificate CNs allowed to call; default `DEFAULT_ADMIN.operatorIds`. */
   operatorIds?: readonly string[];
+  /**
+   * Records an operator's action before it takes effect (the node's audit trail). A rejection
+   * refuses the call with UNAVAILABLE and nothing is done. Absent: actions are only logged.
+   */
+  audit?: (action: OperatorAction) => Promise<void>;
+}
+
+/** What an operator did, for the audit trail: names and types only, never a message body. */
+export interface OperatorAction {
+  readonly operator: string;
+  readonly action: "tell" | "ask" | "restart" | "force-breaker";
+  /** The actor path or breaker target. */
+  readonly target: string;
+  /** The message type of a tell or ask; the state of a forced breaker. */
+  readonly messageType?: string;
+  readonly detail?: string;
 }
 
 export const DEFAULT_ADMIN = {
@@ -140,7 +162,8 @@ export class AdminServer {
         const path = await this.checkTarget(req.path);
         const body = this.parseBody(req);
         this.system.log.info("admin-tell", { operator, path, type: body.type.slice(0, 64) });
-        await system.ref(path).send(body);
+        await this.record({ operator, action: "tell", target: path, messageType: body.type.slice(0, 64) });
+        await system.ref(path).send(body, { as: { kind: "operator", operator } });
         return {};
       }),
       Ask: this.unary(async (req: WireMessageRequest, operator) => {
@@ -148,28 +171,33 @@ export class AdminServer {
         const body = this.parseBody(req);
         const timeoutMs = checkTimeout(req.timeout_ms);
         this.system.log.info("admin-ask", { operator, path, type: body.type.slice(0, 64), timeoutMs });
-        const reply = await system.ref(path).ask<unknown>((replyTo) => ({ ...body, replyTo }), { timeoutMs });
+        await this.record({ operator, action: "ask", target: path, messageType: body.type.slice(0, 64) });
+        const reply = await system.ref(path).ask<unknown>((replyTo) => ({ ...body, replyTo }), { timeoutMs, as: { kind: "operator", operator } });
         return { json: replyToJson(reply), ...(req.body === "msgpack" ? { msgpack: Buffer.from(this.codec.encode([reply]).bytes) } : {}) };
       }),
       Restart: this.unary(async (req: WireActorRequest, operator) => {
         const path = checkPath(req.path);
         this.system.log.info("admin-restart", { operator, path });
+        await this.record({ operator, action: "restart", target: path });
         return { restarts: (await system.restartActor(path)).restarts };
       }),
       Events: this.stream(system.events$, this.recentEvents, toWireEvent),
       DeadLetters: this.stream(system.deadLetters$, this.recentDeadLetters, toWireDeadLetter),
       Breakers: this.unary(() => ({ breakers: system.breakers.snapshot().map(toWireBreaker) })),
-      ForceBreaker: this.unary((req: WireForceBreakerRequest, operator) => {
+      ForceBreaker: this.unary(async (req: WireForceBreakerRequest, operator) => {
         const target = checkBounded("target", req.target, DEFAULT_ADMIN.maxPathBytes);
         if (!system.breakers.has(target)) {
           const known = system.breakers.snapshot().map((b) => b.target).join(", ") || "none";
           throw new AdminRefusal(grpc.status.NOT_FOUND, `no circuit breaker for "${target}" (known: ${known})`);
         }
         const breaker = system.breakers.get(target);
+        if (req.state !== "open" && req.state !== "closed" && req.state !== "reset") {
+          throw new InvalidArgument("state", `"${String(req.state).slice(0, 32)}" is not open, closed or reset`);
+        }
+        await this.record({ operator, action: "force-breaker", target, messageType: req.state });
         if (req.state === "open") breaker.forceOpen();
         else if (req.state === "closed") breaker.forceClose();
-        else if (req.state === "reset") breaker.reset();
-        else throw new InvalidArgument("state", `"${String(req.state).slice(0, 32)}" is not open, closed or reset`);
+        else breaker.reset();
         this.system.log.info("admin-force-breaker", { operator, target, state: req.state });
         return toWireBreaker(breaker.snapshot());
       }),
@@ -182,6 +210,17 @@ export class AdminServer {
     );
     this.bound = `${this.opts.listen.slice(0, this.opts.listen.lastIndexOf(":"))}:${port}`;
     if (this.opts.security.kind === "insecure") this.system.log.warn("admin-insecure", { address: this.bound });
+  }
+
+  /** Hands the action to the audit trail first; if it is not recorded, the action does not happen. */
+  private async record(action: OperatorAction): Promise<void> {
+    if (this.opts.audit === undefined) return;
+    try {
+      await this.opts.audit(action);
+    } catch (error) {
+      this.system.log.error("admin-audit-failed", { operator: action.operator, action: action.action, target: action.target, reason: error instanceof Error ? error.message : String(error) });
+      throw new AdminRefusal(grpc.status.UNAVAILABLE, `the audit trail did not record this ${action.action} (${error instanceof Error ? error.message : String(error)}); nothing was done`);
+    }
   }
 
   /** The operator id of the caller, or a refusal (logged). Without TLS there is no identity to check. */
