@@ -61,9 +61,9 @@ test("over the network the sender is the peer's certificate identity, whatever t
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-sender-"));
   createDevPki(dir, ["node-a", "node-b"]);
   const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
-  const peers = [{ id: "node-a", address: "127.0.0.1:27131" }, { id: "node-b", address: "127.0.0.1:27132" }];
-  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: "127.0.0.1:27132", peers, security: tls("node-b") } });
-  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: "127.0.0.1:27131", peers, security: tls("node-a") } });
+  const peers = [{ id: "node-a", address: "127.0.0.1:27141" }, { id: "node-b", address: "127.0.0.1:27142" }];
+  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: "127.0.0.1:27142", peers, security: tls("node-b") } });
+  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: "127.0.0.1:27141", peers, security: tls("node-a") } });
   try {
     await a.spawn(senderEcho, undefined, { name: "echo" });
     await a.spawn(sealedEcho, undefined, { name: "sealed" });
