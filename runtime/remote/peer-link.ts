@@ -70,6 +70,11 @@ export class PeerLink {
     return this.stream !== undefined;
   }
 
+  /** Whether `stream` is the one this link writes to now. */
+  isStreamOf(stream: FrameStream): boolean {
+    return this.stream === stream;
+  }
+
   get queued(): number {
     return this.queue.size;
   }

@@ -1,6 +1,7 @@
 /**
  * The federation transport: one gRPC bidirectional stream per pair of nodes (the node whose
- * id sorts first dials), mutual TLS with the peer's identity read from its certificate and
+ * id sorts first dials; the other refuses a stream from it, and an accepted stream that is
+ * newer than the live one replaces it and closes it, so its dialer redials), mutual TLS with the peer's identity read from its certificate and
  * checked against the id it claims, a handshake with protocol version and node id, bounded
  * queues, reconnect with backoff and jitter, and a circuit breaker per peer. A peer that
  * sends anything malformed loses its stream, with the reason, and nobody else is disturbed.
@@ -76,6 +77,8 @@ export class RemoteTransport {
   /** `fed://<peer>/` of the frame being decoded, and the first reference in it outside that node. */
   private decodingFrom = "";
   private foreignRef: string | undefined;
+  /** Closes the live accepted stream of each peer: a newer accepted stream replaces it. */
+  private readonly accepted = new Map<string, (reason: string) => void>();
   /** One frozen sender per peer: what every envelope from that peer carries, whatever it said. */
   private readonly senders = new Map<string, Sender>();
 
@@ -206,6 +209,9 @@ export class RemoteTransport {
     const certifiedAs = certificate !== undefined ? (this.opts.identityOf ?? commonName)(certificate) : undefined;
     this.expectHandshake(call, (hello) => {
       if (!this.links.has(hello.node_id)) return `unknown node "${hello.node_id}"`;
+      // One stream per pair: the id that sorts first dials. A stream the other way would stand
+      // beside ours, and whichever closed first would leave one side with none.
+      if (this.node < hello.node_id) return `${this.node} dials ${hello.node_id} (the id that sorts first dials); a stream from ${hello.node_id} is refused`;
       if (this.opts.security.kind === "mtls" && certifiedAs !== hello.node_id) {
         return `certificate identity "${certifiedAs ?? "none"}" does not match the claimed node "${hello.node_id}"`;
       }
@@ -230,14 +236,20 @@ export class RemoteTransport {
     let link: PeerLink | undefined;
     let closed = false;
     this.calls.add(call);
-    const close = (reason: string, refuse: boolean) => {
+    const close = (reason: string, refuse: boolean, tell = refuse) => {
       if (closed) return;
       closed = true;
       this.calls.delete(call);
       clearTimeout(timeout);
+      if (link !== undefined && expectedPeer === undefined && this.accepted.get(peer) !== undefined) {
+        // Forget this stream's closer only if it is still the live one.
+        if (link.isStreamOf(call as unknown as FrameStream)) this.accepted.delete(peer);
+      }
       if (refuse) {
         this.log.warn("peer-refused", { peer, reason });
         this.refusals$.next({ peer, reason, atMs: Date.now() });
+      }
+      if (tell) {
         try {
           call.write({ close: { reason } });
         } catch {
@@ -263,6 +275,14 @@ export class RemoteTransport {
         link = this.links.get(peer)!;
         onUp();
         link.up(call as unknown as FrameStream);
+        if (expectedPeer === undefined) {
+          // An acceptor keeps the newest stream of a peer (a restarted peer dials again before its
+          // old stream times out) and closes the older one with a reason, so that if the newer one
+          // then ends, the peer's dialer, whose stream is gone too, dials again.
+          const older = this.accepted.get(peer);
+          this.accepted.set(peer, (reason) => close(reason, false, true));
+          older?.(`replaced by a newer stream from ${peer}`);
+        }
         return;
       }
       if (frame.close !== undefined) return close(`peer closed: ${frame.close.reason}`, false);
