@@ -1,13 +1,14 @@
 /**
  * The front door's error classes and the one table that turns them into HTTP: status, and the
- * body `{ "error": { "type", "message", …fields } }`. A FrontDoorService throws the first three
- * (budget exhausted, no route, a request it cannot take); the HTTP layer raises the others.
+ * body `{ "error": { "type", "message", …fields } }`. A FrontDoorService throws the first four
+ * (budget exhausted, no route, a request it cannot take, a request id still being answered); the
+ * HTTP layer raises the others.
  * `code` is the body's `type`: stable, what clients branch on. A message never carries prompt text.
  */
 
 /** Every `error.type` the HTTP API answers with (docs/errors.md "The HTTP API" lists them; a test keeps both equal). */
 export const HTTP_ERROR_TYPES = [
-  "privacy_budget_exceeded", "unauthorized", "forbidden", "invalid_request", "unavailable", "rate_limited", "not_found", "internal_error",
+  "privacy_budget_exceeded", "unauthorized", "forbidden", "invalid_request", "unavailable", "in_progress", "rate_limited", "not_found", "internal_error",
 ] as const;
 export type HttpErrorType = (typeof HTTP_ERROR_TYPES)[number];
 
@@ -71,6 +72,27 @@ export class UnavailableError extends FrontDoorError {
   }
   override headers(): Record<string, string> {
     return this.retryAfterSeconds === undefined ? {} : { "retry-after": String(Math.ceil(this.retryAfterSeconds)) };
+  }
+}
+
+/**
+ * A request whose id (Idempotency-Key or request_id) names one still being answered, which did not
+ * end within the wait allowed: 409. Nothing was charged or released for it; retry with the same id
+ * to get the first one's answer, charged once.
+ *
+ *   throw new InProgressError("q-17", 3_000);
+ */
+export class InProgressError extends FrontDoorError {
+  readonly code = "in_progress";
+  readonly statusCode = 409;
+  constructor(readonly requestId: string, readonly waitedMs: number) {
+    super(`request ${requestId} is still being answered${waitedMs > 0 ? ` (waited ${waitedMs} ms)` : ""}; retry with the same request id to get its answer, charged once`);
+  }
+  override fields(): Record<string, unknown> {
+    return { request_id: this.requestId };
+  }
+  override headers(): Record<string, string> {
+    return { "retry-after": "1" };
   }
 }
 

@@ -11,7 +11,7 @@ export type {
 } from "./service.ts";
 export { ROLES } from "./service.ts";
 export {
-  FrontDoorError, BudgetExceededError, UnavailableError, InvalidRequestError, UnauthorizedError, ForbiddenError, RateLimitedError,
+  FrontDoorError, BudgetExceededError, UnavailableError, InvalidRequestError, InProgressError, UnauthorizedError, ForbiddenError, RateLimitedError,
   NotFoundError, InternalError, HTTP_ERROR_TYPES, errorBody, type HttpErrorType,
 } from "./errors.ts";
 export { TokenAuthority, DEFAULT_AUTH, type AuthOptions, type LocalSigning, type ExternalIssuer } from "./auth.ts";

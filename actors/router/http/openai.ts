@@ -5,7 +5,9 @@
  * department, request_id); the cost comes back as extra response fields and as headers
  * (x-fedrouter-privacy-cost, x-fedrouter-remaining-budget). `stream: true` answers server-sent
  * events in OpenAI's chunk format, ending with `data: [DONE]`; a streamed answer reports its
- * cost in the last chunk (headers leave before the cost is known).
+ * cost in the last chunk (headers leave before the cost is known). A streamed retry of a request
+ * id already answered gets that answer as a single-chunk stream (all its text in one chunk,
+ * then the finish chunk with the same privacy_cost), charged nothing.
  *
  * A chat becomes one prompt, one line per message, `<role>: <text>` (a content array's text
  * parts joined), followed by `assistant:` for the model to continue:
@@ -35,12 +37,14 @@ export function privacyFields(summary: InferenceSummary): Record<string, unknown
   };
 }
 
+/** The cost headers of an answer; `x-fedrouter-replayed: true` when it is a kept answer served to a retry. */
 export function privacyHeaders(summary: InferenceSummary, requestId: string): Record<string, string> {
   return {
     "x-fedrouter-privacy-cost": String(summary.privacyCost),
     "x-fedrouter-remaining-budget": String(summary.remainingBudget),
     "x-fedrouter-node-id": summary.nodeId,
     "x-request-id": requestId,
+    ...(summary.replayed === true ? { "x-fedrouter-replayed": "true" } : {}),
   };
 }
 

@@ -22,8 +22,8 @@ export interface Caller {
 export interface InferenceRequest {
   /**
    * Idempotency key: the `Idempotency-Key` header, the `request_id` field, or a fresh UUID.
-   * The service keys its reservation on (caller.userId, requestId), so a retry with the same id
-   * is charged once (and may be answered with the first result).
+   * The service keys the request on (caller.userId, requestId): a retry with the same id is
+   * charged once and answered with the first result (or told it is still in progress).
    */
   readonly requestId: string;
   readonly prompt: string;
@@ -56,6 +56,8 @@ export interface InferenceSummary {
   readonly confidenceScore: number;
   readonly finishReason?: "stop" | "length";
   readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
+  /** True when this is a kept answer served again for a retried request id (nothing charged again). */
+  readonly replayed?: boolean;
 }
 
 export interface InferenceResult extends InferenceSummary {
@@ -127,8 +129,9 @@ export interface ConfigUpdate {
 
 /**
  * The Router as the front door sees it. Errors a caller can act on are thrown as
- * BudgetExceededError (429), UnavailableError (503) or InvalidRequestError (400), from
- * ./errors.ts; anything else thrown is a defect and answers 500.
+ * BudgetExceededError (429), UnavailableError (503), InvalidRequestError (400) or
+ * InProgressError (409: the request id is still being answered), from ./errors.ts; anything
+ * else thrown is a defect and answers 500.
  */
 export interface FrontDoorService {
   infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult>;

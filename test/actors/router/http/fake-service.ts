@@ -1,9 +1,10 @@
 /**
  * An in-memory FrontDoorService for the HTTP layer's tests: budgets per user charged once per
- * (user, request id), a fixed answer, a health report the test sets. Not a Router: no actors.
+ * (user, request id) (a repeat is marked replayed), a fixed answer, a health report the test
+ * sets, a 409 in_progress for a prompt asking for it. Not a Router: no actors.
  */
 import { SignJWT } from "jose";
-import { BudgetExceededError, createHttpApi, InvalidRequestError, UnavailableError, type Caller, type ConfigUpdate, type FrontDoorService, type HealthReport, type HttpApiOptions, type InferenceRequest, type InferenceResult, type InferenceStreamEvent, type NodeSpec, type Role } from "../../../../actors/router/http/index.ts";
+import { BudgetExceededError, createHttpApi, InProgressError, InvalidRequestError, UnavailableError, type Caller, type ConfigUpdate, type FrontDoorService, type HealthReport, type HttpApiOptions, type InferenceRequest, type InferenceResult, type InferenceStreamEvent, type NodeSpec, type Role } from "../../../../actors/router/http/index.ts";
 
 export const SECRET = "test-secret-of-at-least-thirty-two-bytes!";
 export const ISSUER = "fedrouter-test";
@@ -25,30 +26,32 @@ export class FakeService implements FrontDoorService {
   /** Pause between streamed pieces, to let a test hang up mid-stream. */
   streamDelayMs = 0;
 
-  private charge(request: InferenceRequest, caller: Caller): { cost: number; remaining: number } {
+  private charge(request: InferenceRequest, caller: Caller): { cost: number; remaining: number; replayed: boolean } {
     this.requests.push({ request, caller });
     if (request.prompt.includes("crash the fake")) throw new Error("a defect in the fake service");
+    if (request.prompt.includes("still running please")) throw new InProgressError(request.requestId, 0);
     if (request.prompt.includes("no route please")) throw new UnavailableError("no hospital can serve this model now: every breaker is open", 5);
     if (request.department === "unknown-dept") throw new InvalidRequestError("department", "no budget is configured for it");
     const cost = request.privacyBudget ?? DEFAULT_COST;
     const key = `${caller.userId}|${request.requestId}`;
     const spent = this.spent.get(caller.userId) ?? 0;
-    if (!this.charged.has(key)) {
+    const replayed = this.charged.has(key);
+    if (!replayed) {
       if (spent + cost > this.limit + 1e-12) {
         throw new BudgetExceededError({ remaining: Number((this.limit - spent).toFixed(6)), needed: cost, resetsAtMs: Date.now() + 3_600_000 });
       }
       this.charged.set(key, cost);
       this.spent.set(caller.userId, spent + cost);
     }
-    return { cost: this.charged.get(key)!, remaining: Number((this.limit - this.spent.get(caller.userId)!).toFixed(6)) };
+    return { cost: this.charged.get(key)!, remaining: Number((this.limit - this.spent.get(caller.userId)!).toFixed(6)), replayed };
   }
 
   async infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult> {
-    const { cost, remaining } = this.charge(request, caller);
+    const { cost, remaining, replayed } = this.charge(request, caller);
     return {
       response: ANSWER.join(""), privacyCost: cost, remainingBudget: remaining, nodeId: "hospital-a",
       consensusReached: request.requireConsensus, confidenceScore: request.requireConsensus ? 0.94 : 1,
-      finishReason: "stop", usage: { promptTokens: 5, completionTokens: 3 },
+      finishReason: "stop", usage: { promptTokens: 5, completionTokens: 3 }, ...(replayed ? { replayed } : {}),
     };
   }
 

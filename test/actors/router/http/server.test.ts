@@ -32,7 +32,7 @@ test("POST /v1/inference answers with the seeds' field names and the cost header
   }
 });
 
-test("a retried request with the same Idempotency-Key (or request_id) reaches the service with the same id and is charged once", async () => {
+test("a retried request with the same Idempotency-Key (or request_id) reaches the service with the same id and is charged once; one still running is 409 in_progress", async () => {
   const server = await startServer();
   try {
     const token = await tokenFor("dr-smith");
@@ -43,6 +43,11 @@ test("a retried request with the same Idempotency-Key (or request_id) reaches th
     assert.deepEqual([first.status, again.status, field.status], [200, 200, 200]);
     assert.deepEqual(server.service.requests.map((r) => r.request.requestId), ["req-42", "req-42", "req-42"]);
     assert.equal(field.json.remaining_budget, 0.8, "charged once");
+    assert.deepEqual([first.headers.get("x-fedrouter-replayed"), again.headers.get("x-fedrouter-replayed")], [null, "true"], "a replayed answer says so in a header");
+    const running = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "still running please" }, headers: { "idempotency-key": "req-43" } });
+    assert.equal(running.status, 409);
+    assert.equal(running.headers.get("retry-after"), "1");
+    assert.deepEqual(running.json, { error: { type: "in_progress", message: "request req-43 is still being answered; retry with the same request id to get its answer, charged once", request_id: "req-43" } });
     const clash = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", request_id: "other" }, headers });
     assert.equal(clash.status, 400);
     assert.equal(clash.json.error.type, "invalid_request");
