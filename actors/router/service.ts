@@ -7,8 +7,8 @@
  * - A consensus answer is DP ensemble decoding: every released token is one GNMax vote over the
  *   hospitals' proposals. The worst case, max_tokens votes, is reserved before anything runs
  *   (a refusal is a 429 and nothing is generated); the tokens actually released are committed;
- *   nothing released is a release of the reservation. One reservation per (user, request id),
- *   so a retry or a hedge of the same request is never charged twice.
+ *   nothing released is a release of the reservation. A hedge of the same request shares its
+ *   one reservation, so it is never charged twice.
  * - A single-pipeline answer comes from one hospital's model. Its per-query cost is what that
  *   model's privacy declares (`singleQueryCost`, default 0: a model trained with DP, or on no
  *   private data as the demo's randomly initialised ones, answers as free post-processing).
@@ -16,6 +16,22 @@
  *
  * Per-hospital circuit breakers (the runtime's CircuitBreaker) wrap every generation; an open
  * breaker takes that hospital out of routing, and `health` reports it.
+ *
+ * Idempotency (issue 11). A request is known by (user, request id), and that is looked at before
+ * anything else (routing, reserving, the privacy_budget check), in ReleasedAnswers:
+ * - answered before: the kept answer is served again, same text, same privacy_cost, charged
+ *   nothing (post-processing of a released output);
+ * - running in this process: the retry waits for it up to `duplicateWaitMs` and gets its answer,
+ *   or 409 `in_progress`;
+ * - refused, or failed with nothing released (its reservation released, as the Accountant
+ *   confirmed): nothing is kept as answered and a retry runs afresh, under a new reservation key
+ *   (`user:id#2`, …: the Accountant never reserves one key twice);
+ * - failed after part of its output was released and committed: a retry is told that this
+ *   charge stands and to use a new id.
+ * The Accountant's own duplicate answer is the last guard (a retry after a restart cut the
+ * request short, or after its kept answer expired): a reservation this request did not create
+ * is never released or committed here. Every commit and release reply is checked; a refusal is
+ * an `unavailable` error, never ignored.
  */
 import { createHash } from "node:crypto";
 import type { Observable } from "rxjs";
@@ -27,10 +43,11 @@ import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
 import { Pipeline, type RouteStage } from "../shard-executor/pipeline.ts";
 import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
 import { ensembleCharge, ensembleGenerate, ensembleReservation, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
-import { BudgetExceededError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
+import { BudgetExceededError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 import type {
   BudgetStatus, Caller, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
 } from "./http/service.ts";
+import { fingerprintOf, ReleasedAnswers, type Claim, type RequestOutcome } from "./released-answers.ts";
 import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "./strategies.ts";
 
 /** GPT-2's <|endoftext|>: a generation stops once it is produced. */
@@ -65,13 +82,32 @@ export interface RouterServiceOptions {
   readonly hedgeAfterMs?: number;
   /** Extra Prometheus text (e.g. the actor system's metrics). */
   readonly metrics?: () => Promise<string>;
+  /**
+   * The answers released and the requests running, by (user, request id). Default: kept in
+   * memory only; the front door passes one over its node's LMDB store, so retries survive a restart.
+   */
+  readonly answers?: ReleasedAnswers;
+  /** How long a retry of a request still running waits for its answer before a 409 in_progress (default 3,000 ms; 0: at once). */
+  readonly duplicateWaitMs?: number;
 }
 
-export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000 });
+export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000, duplicateWaitMs: 3_000 });
 
 interface Admitted {
-  readonly reservation?: string;
-  readonly remaining?: RemainingBudget;
+  readonly reservation: string;
+  readonly remaining: RemainingBudget;
+}
+
+/** How a request's reservation ended: committed, released, or there was none. */
+interface Settled {
+  readonly cost: number;
+  readonly remaining: number;
+  readonly as: "committed" | "released" | "none";
+}
+
+/** What a retry of the request running now will meet; set as the run goes. */
+interface OutcomeSlot {
+  outcome: RequestOutcome | null;
 }
 
 export class RouterService implements FrontDoorService {
@@ -83,9 +119,12 @@ export class RouterService implements FrontDoorService {
   readonly #registry = new Registry();
   readonly #spent = new Counter({ name: "fedrouter_privacy_epsilon_committed_total", help: "ε committed for answers (each answer's own cost), by department and kind", labelNames: ["department", "kind"], registers: [this.#registry] });
   readonly #answers = new Counter({ name: "fedrouter_answers_total", help: "Inference requests by kind and outcome", labelNames: ["kind", "outcome"], registers: [this.#registry] });
+  readonly #unkept = new Counter({ name: "fedrouter_answers_unkept_total", help: "Request outcomes the answer store failed to write: a retry after a restart does not find them", registers: [this.#registry] });
+  readonly #released: ReleasedAnswers;
 
   constructor(options: RouterServiceOptions) {
     this.#options = options;
+    this.#released = options.answers ?? new ReleasedAnswers();
     this.#strategy = options.strategy ?? DEFAULT_ROUTER.strategy;
     for (const spec of options.hospitals) {
       this.#hospitals.set(spec.id, {
@@ -107,72 +146,157 @@ export class RouterService implements FrontDoorService {
   }
 
   async *inferStream(request: InferenceRequest, caller: Caller): AsyncGenerator<InferenceStreamEvent> {
+    // Before anything else (routing, reserving, the privacy_budget check): what is this request id?
+    const claim = await this.#claim(request, caller);
+    if (claim.type === "replay") {
+      const { outcome } = claim;
+      if (outcome.kind === "spent") {
+        throw new InvalidRequestError("request_id", `request ${request.requestId} ended before its answer was complete (a hospital failed or the client went away) and ε ${outcome.cost} was charged for what was released; that charge stands: use a new request id to ask again`);
+      }
+      this.#answers.inc({ kind: this.#consensus(request) ? "consensus" : "single", outcome: "replayed" });
+      // A released answer again: post-processing, no ε. One text event (a single-chunk stream).
+      if (outcome.text.length > 0) yield { type: "text", text: outcome.text };
+      yield { type: "done", summary: { ...outcome.summary, replayed: true } };
+      return;
+    }
+    const slot: OutcomeSlot = { outcome: null };
+    let finished = false;
+    try {
+      const summary = yield* this.#answer(request, caller, claim.attempt, slot);
+      finished = true;
+      // Kept (on disk, when the store is durable) before the caller sees `done`.
+      if ((await claim.finish(slot.outcome)) !== undefined) this.#unkept.inc();
+      yield { type: "done", summary };
+    } finally {
+      // Failed, refused, or left by its consumer: keep what a retry must meet (nothing, a charge, a fresh attempt).
+      if (!finished && (await claim.finish(slot.outcome)) !== undefined) this.#unkept.inc();
+    }
+  }
+
+  /**
+   * One run of a request: route, reserve, generate (yielding text as it is released), settle.
+   * Sets `slot.outcome` to what a retry must meet, and returns the summary.
+   */
+  async *#answer(request: InferenceRequest, caller: Caller, attempt: number, slot: OutcomeSlot): AsyncGenerator<InferenceStreamEvent, InferenceSummary> {
     const prompt = this.#options.tokenizer.encode(request.prompt);
     if (prompt.length === 0) throw new InvalidRequestError("prompt", "encodes to no tokens");
-    // The OpenAI endpoints (request.model set) decode by ensemble when privacy.mode says so.
-    const consensus = request.requireConsensus || (request.model !== undefined && this.#options.openAiMode === "ensemble");
+    const consensus = this.#consensus(request);
+    const kind = consensus ? "consensus" : "single";
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
     let nodes = this.#route(consensus, [], request.region);
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
-    const admitted = worstCase === null ? {} : await this.#reserve(request, caller, worstCase);
+    const admitted = worstCase === null ? undefined : await this.#reserve(request, caller, worstCase, attempt, slot);
     const tokens: number[] = [];
+    // Charges reflect only what was released: the tokens generated, whatever ended the stream.
+    const actual = () => (consensus ? ensembleCharge(sigma, tokens.length) : tokens.length > 0 ? worstCase : null);
+    let released = "";
     let emitted = 0;
     let margin = 1;
     let reached = false; // a single pipeline seeks no consensus
     let failed: unknown;
+    let ended = false; // false while the consumer may still leave (return() at a yield)
     const tried: string[] = [];
     const served = { id: nodes[0]! };
     try {
-      // A single answer whose hospital fails before its first token is retried on another one
-      // (at most two more): the same reservation, so never a second charge.
-      for (;;) {
-        served.id = nodes[0]!;
-        const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request, served);
-        try {
-          for await (const step of stream) {
-        tokens.push(step.token);
-        if (step.margin !== undefined) margin = step.margin;
-        if (step.consensusReached !== undefined) reached = step.consensusReached;
-            // Byte-level BPE: a character may span tokens, so the tokens since the last piece are
-            // decoded together and emitted once they end on a whole character (each token decoded
-            // once or a few times, not the whole answer per token).
-            const piece = this.#options.tokenizer.decode(tokens.slice(emitted));
-            if (piece.length > 0 && !piece.endsWith("\uFFFD")) {
-              yield { type: "text", text: piece };
-              emitted = tokens.length;
+      try {
+        // A single answer whose hospital fails before its first token is retried on another one
+        // (at most two more): the same reservation, so never a second charge.
+        for (;;) {
+          served.id = nodes[0]!;
+          const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request, served);
+          try {
+            for await (const step of stream) {
+              tokens.push(step.token);
+              if (step.margin !== undefined) margin = step.margin;
+              if (step.consensusReached !== undefined) reached = step.consensusReached;
+              // Byte-level BPE: a character may span tokens, so the tokens since the last piece are
+              // decoded together and emitted once they end on a whole character (each token decoded
+              // once or a few times, not the whole answer per token).
+              const piece = this.#options.tokenizer.decode(tokens.slice(emitted));
+              if (piece.length > 0 && !piece.endsWith("\uFFFD")) {
+                yield { type: "text", text: piece };
+                released += piece;
+                emitted = tokens.length;
+              }
+            }
+            break;
+          } catch (error) {
+            tried.push(nodes[0]!);
+            if (consensus || tokens.length > 0 || tried.length >= 3) throw error;
+            try {
+              nodes = this.#route(false, tried, request.region);
+            } catch {
+              throw error;
             }
           }
-          break;
-        } catch (error) {
-          tried.push(nodes[0]!);
-          if (consensus || tokens.length > 0 || tried.length >= 3) throw error;
-          try {
-            nodes = this.#route(false, tried, request.region);
-          } catch {
-            throw error;
-          }
         }
+      } catch (error) {
+        failed = error;
       }
-    } catch (error) {
-      failed = error;
+      ended = true;
+    } finally {
+      if (!ended) {
+        // The consumer went away mid-stream: commit what was released. Nobody is left to hear of
+        // a refusal, so it is counted (an open reservation is committed at its worst case when it expires).
+        await this.#settle(admitted, actual(), request, caller).then(
+          (settled) => {
+            this.#count(kind, request, settled, "abandoned");
+            slot.outcome = unfinished(settled, attempt);
+          },
+          () => this.#answers.inc({ kind, outcome: "unsettled" }),
+        );
+      }
     }
-    // Charges reflect only what was released: the tokens generated, whatever ended the stream.
-    const settled = await this.#settle(admitted, consensus ? ensembleCharge(sigma, tokens.length) : tokens.length > 0 ? worstCase : null, request, caller);
-    const kind = consensus ? "consensus" : "single";
-    if (settled.cost > 0) this.#spent.inc({ department: request.department, kind }, settled.cost);
-    this.#answers.inc({ kind, outcome: failed === undefined ? "answered" : "unavailable" });
-    if (failed !== undefined) throw asUnavailable(failed);
+    const settled = await this.#settle(admitted, actual(), request, caller);
+    this.#count(kind, request, settled, failed === undefined ? "answered" : "unavailable");
+    if (failed !== undefined) {
+      slot.outcome = unfinished(settled, attempt);
+      throw asUnavailable(failed);
+    }
     const rest = this.#options.tokenizer.decode(tokens.slice(emitted));
-    if (rest.length > 0) yield { type: "text", text: rest };
-    yield {
-      type: "done",
-      summary: {
-        privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : served.id,
-        consensusReached: reached, confidenceScore: margin,
-        finishReason: tokens.length >= request.maxTokens ? "length" : "stop",
-        usage: { promptTokens: prompt.length, completionTokens: tokens.length },
-      },
+    const summary: InferenceSummary = {
+      privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : served.id,
+      consensusReached: reached, confidenceScore: margin,
+      finishReason: tokens.length >= request.maxTokens ? "length" : "stop",
+      usage: { promptTokens: prompt.length, completionTokens: tokens.length },
     };
+    // Answered and charged: from here a retry gets this text back, even if the consumer leaves now.
+    slot.outcome = { kind: "answered", text: released + rest, summary };
+    if (rest.length > 0) yield { type: "text", text: rest };
+    return summary;
+  }
+
+  /**
+   * The first thing a request does: claim its (user, request id). Replays what is kept, waits up
+   * to `duplicateWaitMs` for the same request running in this process (then 409 in_progress), or
+   * returns the claim to run it.
+   */
+  async #claim(request: InferenceRequest, caller: Caller): Promise<Extract<Claim, { type: "run" | "replay" }>> {
+    const fingerprint = fingerprintOf(request);
+    const waitMs = this.#options.duplicateWaitMs ?? DEFAULT_ROUTER.duplicateWaitMs;
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const claim = this.#released.claim(caller.userId, request.requestId, fingerprint);
+      if (claim.type === "run" || claim.type === "replay") return claim;
+      if (claim.type === "mismatch") {
+        throw new InvalidRequestError("request_id", `request ${request.requestId} was sent before with another prompt or other parameters; a request id names one request, and a retry repeats it: use a new id for a new request`);
+      }
+      const leftMs = deadline - performance.now();
+      if (leftMs <= 0 || !(await settlesWithin(claim.finished, leftMs))) {
+        this.#answers.inc({ kind: this.#consensus(request) ? "consensus" : "single", outcome: "in_progress" });
+        throw new InProgressError(request.requestId, waitMs);
+      }
+    }
+  }
+
+  /** Whether a request is answered by DP ensemble decoding (the OpenAI endpoints follow privacy.mode). */
+  #consensus(request: InferenceRequest): boolean {
+    return request.requireConsensus || (request.model !== undefined && this.#options.openAiMode === "ensemble");
+  }
+
+  #count(kind: "consensus" | "single", request: InferenceRequest, settled: Settled, outcome: string): void {
+    if (settled.cost > 0) this.#spent.inc({ department: request.department, kind }, settled.cost);
+    this.#answers.inc({ kind, outcome });
   }
 
   async budget(userId: string, department?: string): Promise<BudgetStatus> {
@@ -242,34 +366,48 @@ export class RouterService implements FrontDoorService {
     }
   }
 
-  async #reserve(request: InferenceRequest, caller: Caller, event: PrivacyEvent): Promise<Admitted> {
+  /**
+   * Reserves the worst case of this attempt of the request. A reservation the Accountant made
+   * before (a duplicate key) is not this request's: it is never released or committed here, and
+   * it is looked at before the privacy_budget check (issue 11).
+   */
+  async #reserve(request: InferenceRequest, caller: Caller, event: PrivacyEvent, attempt: number, slot: OutcomeSlot): Promise<Admitted> {
     const contentHash = createHash("sha256").update(request.prompt).digest("hex");
     const reply = await this.#options.accountant.reserve({
-      key: `${caller.userId}:${request.requestId}`, user: caller.userId, department: request.department, event, requestId: request.requestId, contentHash,
+      key: reservationKey(caller.userId, request.requestId, attempt), user: caller.userId, department: request.department, event, requestId: request.requestId, contentHash,
     }).catch((error: Error) => { throw new UnavailableError(`the Accountant did not answer: ${error.message}`); });
     if (reply.type === "refused") {
       throw new BudgetExceededError({ remaining: reply.remaining[reply.reason].epsilon, needed: reply.needed.epsilon, scope: reply.reason, resetsAtMs: reply.resetsAtMs });
     }
     if (reply.type === "rejected") throw new InvalidRequestError(reply.field ?? "request", reply.message);
+    if (reply.duplicate) {
+      throw new InvalidRequestError("request_id", `request ${request.requestId} was admitted before (reservation ${reply.reservation}) and this server keeps no answer for it: the answer is older than the answers kept, or the request was cut short by a restart. It is charged once whatever happened; use a new request id to ask again`);
+    }
+    const admitted = { reservation: reply.reservation, remaining: reply.remaining };
     if (request.privacyBudget !== undefined && reply.cost.epsilon > request.privacyBudget) {
-      await this.#options.accountant.release(reply.reservation, false);
+      const settled = await this.#settle(admitted, null, request, caller); // a refused release throws: surfaced, never ignored
+      slot.outcome = unfinished(settled, attempt);
       throw new InvalidRequestError("privacy_budget", `this request may cost up to ε ${reply.cost.epsilon.toFixed(4)} (max_tokens ${request.maxTokens}), more than the ${request.privacyBudget} allowed; lower max_tokens or raise privacy_budget`);
     }
-    if (reply.duplicate) throw new InvalidRequestError("request_id", `request ${request.requestId} was admitted already; it is charged once — use a new request id for a new question`);
-    return { reservation: reply.reservation, remaining: reply.remaining };
+    return admitted;
   }
 
-  async #settle(admitted: Admitted, actual: PrivacyEvent | null, request: InferenceRequest, caller: Caller): Promise<{ cost: number; remaining: number }> {
-    if (admitted.reservation === undefined) {
+  /** Commits `actual` (releases, when null) and checks the Accountant's answer: a refusal is an error, never ignored. */
+  async #settle(admitted: Admitted | undefined, actual: PrivacyEvent | null, request: InferenceRequest, caller: Caller): Promise<Settled> {
+    if (admitted === undefined) {
       const budget = await this.#options.accountant.budget(caller.userId, request.department);
       const remaining = budget.type === "budget" ? Math.min(budget.user.remaining, budget.department?.remaining ?? Infinity) : 0;
-      return { cost: 0, remaining };
+      return { cost: 0, remaining, as: "none" };
     }
-    const reply = actual === null
-      ? await this.#options.accountant.release(admitted.reservation, false)
-      : await this.#options.accountant.commit(admitted.reservation, actual);
-    if (reply.type === "rejected") throw new UnavailableError(`the Accountant refused to settle: ${reply.message}`);
-    return { cost: reply.type === "committed" ? reply.cost.epsilon : 0, remaining: Math.min(reply.remaining.user.epsilon, reply.remaining.department.epsilon) };
+    const { reservation } = admitted;
+    const action = actual === null ? "release" : "commit";
+    const reply = await (actual === null ? this.#options.accountant.release(reservation, false) : this.#options.accountant.commit(reservation, actual))
+      .catch((error: Error) => { throw new UnavailableError(`the Accountant did not answer the ${action} of reservation ${reservation} (${error.message}); if it is still open, it is committed at its worst case when it expires`); });
+    if (reply.type === "rejected") throw new UnavailableError(`the Accountant refused to ${action} reservation ${reservation}: ${reply.message}`);
+    if (reply.reservation !== reservation || reply.type !== (actual === null ? "released" : "committed")) {
+      throw new UnavailableError(`the Accountant answered the ${action} of reservation ${reservation} with "${reply.type}" of ${reply.reservation}`);
+    }
+    return { cost: reply.type === "committed" ? reply.cost.epsilon : 0, remaining: Math.min(reply.remaining.user.epsilon, reply.remaining.department.epsilon), as: reply.type };
   }
 
   #session(h: { pipeline: Pipeline }, request: InferenceRequest) {
@@ -363,6 +501,38 @@ function sampling(request: InferenceRequest): { temperature: number; topP?: numb
 function asUnavailable(error: unknown): Error {
   if (error instanceof BudgetExceededError || error instanceof InvalidRequestError || error instanceof UnavailableError) return error;
   return new UnavailableError(`no hospital could answer: ${(error as Error)?.message ?? String(error)}`);
+}
+
+/** What a retry meets after a run that did not answer: the charge that stands, a fresh attempt, or nothing kept. */
+function unfinished(settled: Settled, attempt: number): RequestOutcome | null {
+  switch (settled.as) {
+    case "committed": return { kind: "spent", cost: settled.cost };
+    case "released": return { kind: "retryable", attempts: attempt };
+    case "none": return null;
+  }
+}
+
+/**
+ * The Accountant's key for attempt `attempt` of (user, request id): `user:id` first (as before
+ * issue 11), `user:id#n` for the n-th, after attempts that released nothing. Past the
+ * Accountant's 128 characters, a hash of the same parts. An id that ends in `#n` itself may meet
+ * another id's later key; the Accountant then answers a duplicate (or a reused key), which
+ * refuses the request and settles nothing: never a wrong charge.
+ */
+function reservationKey(user: string, requestId: string, attempt: number): string {
+  const key = attempt === 1 ? `${user}:${requestId}` : `${user}:${requestId}#${attempt}`;
+  return key.length <= 128 ? key : `sha256:${createHash("sha256").update(JSON.stringify([user, requestId, attempt])).digest("hex")}`;
+}
+
+/** Whether `promise` settles within `ms` (its timer cleared either way). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** An Observable as an async iterable (values queued; an error rethrown at its place). */

@@ -2,14 +2,17 @@
  * The HTTP front door of a federation (cluster.config.ts `http`), started inside the hospital
  * process that serves it: a RouterService over this node's Accountant and Aggregator and every
  * hospital's ShardExecutor (by fed:// path, over the mTLS transport), behind the HTTP API.
+ * The answers it releases are kept in this node's LMDB store (`router/released-answers/<slot>`),
+ * so a retried request id gets the same answer, charged once, across a restart of the process.
  */
 import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
-import type { ActorSystem } from "../../runtime/index.ts";
+import type { ActorSystem, NodeStore } from "../../runtime/index.ts";
 import { AccountantClient } from "../../actors/accountant/index.ts";
 import { AggregatorClient } from "../../actors/aggregator/index.ts";
 import { Gpt2Tokenizer } from "../../actors/shard-executor/index.ts";
 import { RouterService } from "../../actors/router/service.ts";
+import { nodeStoreSlots, ReleasedAnswers } from "../../actors/router/released-answers.ts";
 import { createHttpApi } from "../../actors/router/http/index.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
@@ -35,6 +38,8 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
     throw new Error(`the HTTP token secret ${secretFile} cannot be read (\`fedrouter demo\` creates a development one): ${(error as Error).message}`);
   }
   if (secret.length < 32) throw new Error(`the HTTP token secret ${secretFile} is shorter than 32 characters`);
+  const store = system.store as NodeStore | undefined;
+  if (store === undefined || typeof store.actor !== "function") throw new Error(`the HTTP API keeps released answers in its node's store, and ${hospital.id} runs without persistence`);
   const service = new RouterService({
     nodeId: hospital.id,
     hospitals: executors.map(({ hospital: h }) => ({ id: h.id, region: h.region, route: [{ path: `fed://${h.id}/user/node/shard-executor` }] })),
@@ -46,6 +51,7 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
     ensemble: http.ensemble,
     openAiMode: http.privacy.mode,
     metrics: () => system.metrics.registry.metrics(),
+    answers: new ReleasedAnswers(nodeStoreSlots(store)),
   });
   const app = await createHttpApi(service, {
     auth: { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, signing: { alg: "HS256", secret } },

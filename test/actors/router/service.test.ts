@@ -3,7 +3,7 @@
  * worker threads, models of different seeds), the Accountant on a real LMDB directory and the
  * Aggregator. Consensus answers are charged exactly the GNMax cost of the tokens released
  * (checked against the Accountant's own ε of that event); single answers are free; a refused
- * budget generates nothing; a retried request id is not charged twice; a dead hospital
+ * budget generates nothing; a retried request id gets the same answer, not charged twice; a dead hospital
  * fails the request with `unavailable` and charges only what was released.
  */
 import { test } from "node:test";
@@ -14,9 +14,11 @@ import { accountant, AccountantClient, gaussian, spendOf } from "../../../actors
 import { aggregator, AggregatorClient, ensembleCharge } from "../../../actors/aggregator/index.ts";
 import { Gpt2Tokenizer, initModel, shardExecutor, type ShardExecutorMsg } from "../../../actors/shard-executor/index.ts";
 import { RouterService } from "../../../actors/router/service.ts";
-import { BudgetExceededError, InvalidRequestError, UnavailableError } from "../../../actors/router/http/errors.ts";
+import { BudgetExceededError, InProgressError, InvalidRequestError, UnavailableError } from "../../../actors/router/http/errors.ts";
 import type { Caller, InferenceRequest } from "../../../actors/router/http/service.ts";
+import { nodeStoreSlots, ReleasedAnswers } from "../../../actors/router/released-answers.ts";
 import { tempDir } from "../../fixtures/node-store.ts";
+import { DEPARTMENT, startRouterNode, type RouterNode } from "./router-node.ts";
 
 const SIGMA = 2;
 const caller: Caller = { userId: "dr-ng", role: "doctor", department: "radiology", issuer: "test" };
@@ -56,7 +58,8 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
     assert.equal(answer.nodeId, "h-a");
     assert.equal(typeof answer.confidenceScore, "number");
 
-    await assert.rejects(service.infer(ask({ requestId: "q-1" }), caller), InvalidRequestError, "the same request id is not admitted (nor charged) twice");
+    const again = await service.infer(ask({ requestId: "q-1" }), caller);
+    assert.deepEqual([again.response, again.privacyCost, again.replayed], [answer.response, answer.privacyCost, true], "the same request id gets the same answer back");
     assert.ok(Math.abs((await service.budget("dr-ng")).consumed - after.consumed) < 1e-12, "the retry charged nothing");
 
     const single = await service.infer(ask({ requireConsensus: false }), caller);
@@ -146,5 +149,148 @@ test("a single answer stuck on a hung hospital is hedged on another, served once
     assert.ok(Math.abs((await service.budget("dr-ng")).consumed - charged) < 1e-9, "the budget holds one charge, not two");
   } finally {
     await system.stop();
+  }
+});
+
+/** Issue 11: idempotency by (user, request id), on real parts (router-node.ts: every vote passes a gate the test holds). */
+const retryCaller = (userId: string): Caller => ({ userId, role: "doctor", department: DEPARTMENT, issuer: "test" });
+const held = (fields: Partial<InferenceRequest>): InferenceRequest => ({ requestId: "r", prompt: "The patient was", maxTokens: 3, requireConsensus: true, priority: 3, department: DEPARTMENT, ...fields });
+
+async function ledgerOf(node: RouterNode, user: string, requestId: string) {
+  const history = await node.accountant.history(user);
+  if (history.type !== "history") throw new Error(history.message);
+  return history.charges.filter((c) => c.key === `${user}:${requestId}` || c.key.startsWith(`${user}:${requestId}#`)).map((c) => ({ key: c.key, state: c.state }));
+}
+
+async function spentBy(node: RouterNode, user: string): Promise<number> {
+  const budget = await node.accountant.budget(user, DEPARTMENT);
+  if (budget.type !== "budget") throw new Error(budget.message);
+  return budget.user.spent;
+}
+
+test("a retry of a request still running waits for its answer (charged once), or is 409 in_progress when it may not wait; a retry of an answered one gets it back, streamed as one chunk; another request under the same id is refused", { timeout: 120_000 }, async (t) => {
+  const node = await startRouterNode(tempDir(t, "fedrouter-idempotency-"));
+  try {
+    const waiting = await node.router({ duplicateWaitMs: 60_000 });
+    const user = retryCaller("dr-wait");
+    node.gate.close();
+    const first = waiting.infer(held({ requestId: "q-1", privacyBudget: 10 }), user);
+    await node.gate.reached; // reserved, voting on its first token
+    const retry = waiting.infer(held({ requestId: "q-1", privacyBudget: 1e-6 }), user); // claims synchronously: it is waiting now
+    node.gate.open();
+    const [answer, again] = await Promise.all([first, retry]);
+    assert.ok(answer.privacyCost > 0 && answer.replayed === undefined);
+    assert.deepEqual([again.response, again.privacyCost, again.nodeId, again.replayed], [answer.response, answer.privacyCost, answer.nodeId, true], "the waiting retry got the first's answer");
+    assert.deepEqual(await ledgerOf(node, "dr-wait", "q-1"), [{ key: "dr-wait:q-1", state: "committed" }], "one reservation, committed; the retry with a tiny budget released nothing");
+    assert.ok(Math.abs((await spentBy(node, "dr-wait")) - answer.privacyCost) < 1e-9);
+
+    const events = [];
+    for await (const event of waiting.inferStream(held({ requestId: "q-1" }), user)) events.push(event);
+    assert.deepEqual(events.map((e) => e.type), answer.response.length > 0 ? ["text", "done"] : ["done"], "a streamed retry is a single-chunk stream");
+    assert.equal(events.filter((e) => e.type === "text").map((e) => (e as { text: string }).text).join(""), answer.response);
+    const done = events.at(-1)!;
+    assert.ok(done.type === "done" && done.summary.privacyCost === answer.privacyCost && done.summary.replayed === true);
+
+    const other = await waiting.infer(held({ requestId: "q-1", prompt: "Another question" }), user).catch((e: unknown) => e);
+    assert.ok(other instanceof InvalidRequestError && other.field === "request_id", `another request under an answered id: invalid_request on request_id, got ${String(other)}`);
+    assert.ok(Math.abs((await spentBy(node, "dr-wait")) - answer.privacyCost) < 1e-9, "retries and the refused reuse charged nothing");
+
+    const impatient = await node.router({ duplicateWaitMs: 0 });
+    node.gate.close();
+    const running = impatient.infer(held({ requestId: "q-2", privacyBudget: 10 }), user);
+    await node.gate.reached;
+    const refused = await impatient.infer(held({ requestId: "q-2", privacyBudget: 1e-6 }), user).catch((e: unknown) => e);
+    const sameIdOtherPrompt = await impatient.infer(held({ requestId: "q-2", prompt: "Another question" }), user).catch((e: unknown) => e);
+    node.gate.open();
+    assert.ok(refused instanceof InProgressError && refused.statusCode === 409 && refused.requestId === "q-2", `409 in_progress, got ${String(refused)}`);
+    assert.ok(sameIdOtherPrompt instanceof InvalidRequestError && sameIdOtherPrompt.field === "request_id", "another request under a running id is refused too");
+    const answered = await running;
+    assert.deepEqual(await ledgerOf(node, "dr-wait", "q-2"), [{ key: "dr-wait:q-2", state: "committed" }], "the first's charge stands");
+    assert.equal((await impatient.infer(held({ requestId: "q-2" }), user)).response, answered.response);
+    assert.equal((await impatient.infer(held({ requestId: "q-2" }), retryCaller("dr-other"))).replayed, undefined, "another user's same id is another request");
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a request refused, or failed with nothing released, is not kept as answered: its retry runs afresh (a new reservation key); one failed after its output was charged is not run again", { timeout: 120_000 }, async (t) => {
+  const node = await startRouterNode(tempDir(t, "fedrouter-idempotency-failed-"));
+  try {
+    const service = await node.router({ duplicateWaitMs: 0 });
+    const user = retryCaller("dr-fail");
+
+    const tooDear = await service.infer(held({ requestId: "q-budget", privacyBudget: 0.001 }), user).catch((e: unknown) => e);
+    assert.ok(tooDear instanceof InvalidRequestError && tooDear.field === "privacy_budget", `over its privacy_budget: ${String(tooDear)}`);
+    assert.deepEqual(await ledgerOf(node, "dr-fail", "q-budget"), [{ key: "dr-fail:q-budget", state: "released" }], "its own reservation released");
+    const afresh = await service.infer(held({ requestId: "q-budget", privacyBudget: 10 }), user);
+    assert.ok(afresh.privacyCost > 0 && afresh.replayed === undefined, "the retry ran");
+    assert.deepEqual(await ledgerOf(node, "dr-fail", "q-budget"), [{ key: "dr-fail:q-budget", state: "released" }, { key: "dr-fail:q-budget#2", state: "committed" }]);
+
+    const refused = await service.infer(held({ requestId: "q-refused", maxTokens: 300 }), user).catch((e: unknown) => e);
+    assert.ok(refused instanceof BudgetExceededError, `429: ${String(refused)}`);
+    assert.equal((await service.infer(held({ requestId: "q-refused", maxTokens: 2 }), user)).replayed, undefined, "a refused id runs afresh, even as a smaller request");
+
+    // A vote that fails after the first token was released: that token is charged, and stays so.
+    const before = await spentBy(node, "dr-fail");
+    node.gate.close();
+    const cut = service.infer(held({ requestId: "q-cut", maxTokens: 5 }), user).catch((e: unknown) => e);
+    await node.gate.reached; // the first vote waits past the failure switch; the second will fail
+    node.gate.failing = true;
+    node.gate.open();
+    const failure = await cut;
+    node.gate.failing = false;
+    assert.ok(failure instanceof UnavailableError, `unavailable: ${String(failure)}`);
+    assert.deepEqual(await ledgerOf(node, "dr-fail", "q-cut"), [{ key: "dr-fail:q-cut", state: "committed" }], "what was released is committed");
+    const charged = (await spentBy(node, "dr-fail")) - before;
+    assert.ok(charged > 0);
+    const retried = await service.infer(held({ requestId: "q-cut", maxTokens: 5 }), user).catch((e: unknown) => e);
+    assert.ok(retried instanceof InvalidRequestError && retried.field === "request_id" && /charge stands/.test(retried.message), `not run again: ${String(retried)}`);
+    assert.ok(Math.abs((await spentBy(node, "dr-fail")) - before - charged) < 1e-9, "nor charged again");
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a stream its consumer leaves commits what was released (no reservation left open), and its retry is not run again", { timeout: 120_000 }, async (t) => {
+  const node = await startRouterNode(tempDir(t, "fedrouter-idempotency-left-"));
+  try {
+    const service = await node.router({ duplicateWaitMs: 0 });
+    const user = retryCaller("dr-left");
+    for await (const event of service.inferStream(held({ requestId: "q-left", maxTokens: 16 }), user)) {
+      if (event.type === "text") break; // return(): the client went away
+    }
+    assert.deepEqual(await ledgerOf(node, "dr-left", "q-left"), [{ key: "dr-left:q-left", state: "committed" }]);
+    assert.ok((await spentBy(node, "dr-left")) > 0);
+    const retried = await service.infer(held({ requestId: "q-left", maxTokens: 16 }), user).catch((e: unknown) => e);
+    assert.ok(retried instanceof InvalidRequestError && retried.field === "request_id", `${String(retried)}`);
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a kept answer survives a restart of the node: the retry gets it from LMDB and is charged nothing; without it, the Accountant's duplicate is never settled", { timeout: 120_000 }, async (t) => {
+  const dir = tempDir(t, "fedrouter-idempotency-restart-");
+  const user = retryCaller("dr-restart");
+  let node = await startRouterNode(dir);
+  let answer: Awaited<ReturnType<RouterService["infer"]>>;
+  try {
+    const service = await node.router({ answers: new ReleasedAnswers(nodeStoreSlots(node.store)) });
+    answer = await service.infer(held({ requestId: "q-kept" }), user);
+    await (await node.router()).infer(held({ requestId: "q-lost" }), user); // kept in that router's memory only
+  } finally {
+    await node.stop();
+  }
+  node = await startRouterNode(dir);
+  try {
+    const spent = await spentBy(node, "dr-restart");
+    const service = await node.router({ answers: new ReleasedAnswers(nodeStoreSlots(node.store)) });
+    const again = await service.infer(held({ requestId: "q-kept", privacyBudget: 1e-6 }), user);
+    assert.deepEqual([again.response, again.privacyCost, again.replayed], [answer.response, answer.privacyCost, true]);
+    const lost = await service.infer(held({ requestId: "q-lost" }), user).catch((e: unknown) => e);
+    assert.ok(lost instanceof InvalidRequestError && lost.field === "request_id" && /admitted before/.test(lost.message), `the Accountant's duplicate: refused, ${String(lost)}`);
+    assert.deepEqual((await ledgerOf(node, "dr-restart", "q-lost")).map((c) => c.state), ["committed"], "and left as it was");
+    assert.ok(Math.abs((await spentBy(node, "dr-restart")) - spent) < 1e-12, "nothing charged after the restart");
+  } finally {
+    await node.stop();
   }
 });
