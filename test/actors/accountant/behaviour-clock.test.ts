@@ -26,7 +26,10 @@ test("a new budget period: the first change after the boundary is preceded by on
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   };
   const behaviour = accountant.create({ ledger: { defaultUserEpsilon: 1, reset: "monthly", timeZone: "UTC" }, tickMs: 3_600_000 });
-  const settle = () => new Promise((r) => setTimeout(r, 50));
+  // Replies wait for synced writes: poll for them (a fixed pause missed them on a loaded machine).
+  const settle = async (count: number) => {
+    for (const deadline = Date.now() + 10_000; replies.length < count && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+  };
   try {
     await behaviour.start!(ctx);
     const reserve = (key: string, department = "general") => behaviour.receive({ type: "reserve", key, user: "u1", department, event: exponential(1), replyTo } as AccountantMsg, ctx);
@@ -36,7 +39,7 @@ test("a new budget period: the first change after the boundary is preceded by on
     await reserve("dec-0", "dentistry"); // rejected: must not use up the reset entry
     await reserve("dec-1"); // admitted: a new month
     await behaviour.receive({ type: "tick" }, ctx); // nothing overdue, no second reset
-    await settle();
+    await settle(4);
     assert.deepEqual(replies.map((r) => (r as { type: string }).type), ["reserved", "refused", "rejected", "reserved"]);
     const actions = [...readAuditTrail(store, STORE_ID).entries].map((e) => `${e.action}${e.action === "reset" ? ` ${e.detail!.split(" ")[2]}` : ""}`);
     assert.deepEqual(actions, ["reserve", "refuse", "reset 2026-12", "reserve"]);
