@@ -4,6 +4,7 @@
  */
 import type { Accountant, PrivacyEvent } from "./events.ts";
 import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, type ResetSchedule } from "./periods.ts";
+import type { ReservationIds } from "./reservation-id.ts";
 
 export interface LedgerConfig {
   readonly departments: Readonly<Record<string, { readonly epsilon: number }>>;
@@ -32,7 +33,17 @@ export interface LedgerOptions {
   readonly orders?: readonly number[];
   /** The tight accountant, consulted only where RDP would refuse; null for RDP alone (default: PLD). */
   readonly tight?: (() => Accountant) | null;
+  /** Ids of new reservations (default: 128 random bits, reservation-id.ts); tests may pass a deterministic one. */
+  readonly newReservationId?: ReservationIds;
 }
+
+/**
+ * Who made a reservation, and who asks to settle one: "local:<node>" is code of the node that
+ * keeps the ledger, "user:<id>" one of its authenticated users, "peer:<node>" another node of the
+ * federation by its certificate. A charge without an owner was made before owners were recorded:
+ * it is the local node's.
+ */
+export type Owner = `local:${string}` | `user:${string}` | `peer:${string}`;
 
 export type ChargeState = "reserved" | "committed" | "released";
 
@@ -40,6 +51,8 @@ export interface Charge {
   readonly id: string;
   /** The caller's idempotency key. */
   readonly key: string;
+  /** Who made it; only they (or, for what was made through this node, this node's code) settle it. */
+  readonly owner?: Owner;
   readonly user: string;
   readonly department: string;
   /** Worst case, charged while reserved. */
@@ -62,7 +75,7 @@ export interface Charge {
  * Derived fields (period, expiry) come from `atMs` and the configuration.
  */
 export type LedgerFact =
-  | { readonly type: "reserved"; readonly id: string; readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent; readonly atMs: number }
+  | { readonly type: "reserved"; readonly id: string; readonly key: string; readonly owner?: Owner; readonly user: string; readonly department: string; readonly event: PrivacyEvent; readonly atMs: number }
   | { readonly type: "committed"; readonly id: string; readonly actual: PrivacyEvent }
   | { readonly type: "expired"; readonly id: string }
   | { readonly type: "released"; readonly id: string }
@@ -70,7 +83,7 @@ export type LedgerFact =
 
 export type LedgerErrorCode =
   | "UNKNOWN_DEPARTMENT" | "UNKNOWN_USER" | "INVALID_LEDGER_REQUEST" | "IDEMPOTENCY_KEY_REUSED" | "UNKNOWN_RESERVATION"
-  | "COMMIT_EXCEEDS_RESERVATION" | "ALREADY_SETTLED" | "OUTPUT_ALREADY_RELEASED";
+  | "COMMIT_EXCEEDS_RESERVATION" | "ALREADY_SETTLED" | "OUTPUT_ALREADY_RELEASED" | "FORBIDDEN";
 
 /** A defect in what the caller asked; the ledger is unchanged. Never a refusal for lack of budget. */
 export class LedgerError extends Error {
@@ -92,7 +105,12 @@ export type ReserveDecision =
   | { readonly type: "duplicate"; readonly charge: Charge }
   | { readonly type: "refused"; readonly reason: "user" | "department"; readonly remaining: Remaining; readonly needed: number; readonly resetsAtMs: number };
 
-export interface ReserveRequest { readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent; readonly nowMs: number }
+/** `by`: who reserves, recorded as the owner (absent: this node's code, recorded without an owner). */
+export interface ReserveRequest { readonly key: string; readonly user: string; readonly department: string; readonly event: PrivacyEvent; readonly nowMs: number; readonly by?: Owner }
+
+/** `by`: who asks (absent: this node's code). */
+export interface CommitRequest { readonly id: string; readonly actual: PrivacyEvent; readonly nowMs: number; readonly by?: Owner }
+export interface ReleaseRequest { readonly id: string; readonly noisyOutputReleased: boolean; readonly by?: Owner }
 
 /** `changed`: false when the call repeated one already applied (idempotent). */
 export interface SettleResult { readonly charge: Charge; readonly changed: boolean; readonly remaining: Remaining; readonly cost: number }

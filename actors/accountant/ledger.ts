@@ -27,15 +27,20 @@
  *
  * Rebuilding: every change is a `LedgerFact` (reserved, committed, expired, released, limit);
  * `apply` replays a fact without deciding again, so the audit trail rebuilds the ledger exactly.
+ *
+ * Ownership: a reservation records who made it (`Owner`), and only they settle it or are handed
+ * it back for a retried key (`maySettle`); its id comes from an injected generator, 128 random
+ * bits by default, so an id is neither guessable nor, on its own, a licence to settle.
  */
 import { UnsupportedPrivacyEvent } from "./errors.ts";
 import type { Accountant, PrivacyEvent } from "./events.ts";
 import { periodOf, type BudgetPeriod } from "./periods.ts";
 import { PldAccountant } from "./pld.ts";
 import { computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, RdpAccountant } from "./rdp.ts";
+import { randomReservationId, type ReservationIds } from "./reservation-id.ts";
 import {
-  DEFAULT_LEDGER_CONFIG, LedgerError, type BudgetView, type Charge, type LedgerConfig, type LedgerFact, type LedgerOptions,
-  type PeriodReport, type Remaining, type ReserveDecision, type ReserveRequest, type ScopeView, type SettleResult,
+  DEFAULT_LEDGER_CONFIG, LedgerError, type BudgetView, type Charge, type CommitRequest, type LedgerConfig, type LedgerFact, type LedgerOptions,
+  type Owner, type PeriodReport, type ReleaseRequest, type Remaining, type ReserveDecision, type ReserveRequest, type ScopeView, type SettleResult,
 } from "./ledger-types.ts";
 export * from "./ledger-types.ts";
 
@@ -83,6 +88,26 @@ function requireNow(nowMs: number): void {
 function requireName(value: string, field: string): void {
   if (typeof value !== "string" || value.length === 0 || value.length > 128) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} must be a string of 1..128 characters`, field);
 }
+/** An owner the trail can record: its kind, then 1..128 printable ASCII characters without spaces. */
+const OWNER = /^(local|user|peer):[\x21-\x7e]{1,128}$/;
+function requireOwner(value: Owner | undefined): void {
+  if (value !== undefined && !(typeof value === "string" && OWNER.test(value))) throw new LedgerError("INVALID_LEDGER_REQUEST", `by must be "local:<node>", "user:<id>" or "peer:<node>" (ids of 1..128 printable ASCII characters)`, "by");
+}
+
+/**
+ * May `by` settle a reservation made by `owner` (or be handed it back for a retried key)? This
+ * node's code (`by` "local:…", or absent) settles whatever was made through this node: its own
+ * code's, its users', and charges older than owners; never another node's. A peer or a user
+ * settles only what it made itself.
+ * @example
+ * maySettle("peer:h-b", "peer:h-b"); // true
+ * maySettle("peer:h-b", "peer:h-c"); // false: another hospital's reservation
+ * maySettle("user:dr-lee", "local:h-a"); // true: made through this node
+ */
+export function maySettle(owner: Owner | undefined, by: Owner | undefined): boolean {
+  if (by === undefined || by.startsWith("local:")) return owner === undefined || !owner.startsWith("peer:");
+  return owner === by;
+}
 
 /** Checks a configuration; throws LedgerError naming the field. */
 export function validateLedgerConfig(config: LedgerConfig): LedgerConfig {
@@ -125,7 +150,7 @@ export class Ledger {
   readonly #curves = new Map<string, CheckedEvent>();
   readonly #costs = new Map<string, number>();
   readonly #scratch: Float64Array;
-  #nextSeq = 1;
+  readonly #newId: ReservationIds;
   #period: BudgetPeriod | undefined;
 
   constructor(config: LedgerConfig = DEFAULT_LEDGER_CONFIG, options: LedgerOptions = {}) {
@@ -134,6 +159,7 @@ export class Ledger {
     this.#toEpsilon = epsilonConverter(this.#orders, config.delta);
     this.#tight = options.tight === undefined ? () => new PldAccountant() : options.tight;
     this.#scratch = new Float64Array(this.#orders.length);
+    this.#newId = options.newReservationId ?? randomReservationId;
   }
 
   get config(): LedgerConfig {
@@ -214,11 +240,14 @@ export class Ledger {
     requireName(req.key, "key");
     requireName(req.user, "user");
     requireNow(req.nowMs);
+    requireOwner(req.by);
     const deptLimit = this.departmentLimit(req.department);
     const userLimit = this.userLimit(req.user);
     const existingId = this.#byKey.get(req.key);
     if (existingId !== undefined) {
       const charge = this.#charges.get(existingId)!;
+      // Before anything that would describe the charge: a key is no licence to learn its id.
+      if (!maySettle(charge.owner, req.by)) throw new LedgerError("FORBIDDEN", `key "${req.key}" belongs to a reservation that ${req.by ?? "this node"} did not make; use a fresh key per request`, "key");
       if (charge.user !== req.user || charge.department !== req.department || eventKey(charge.event) !== eventKey(req.event)) {
         throw new LedgerError("IDEMPOTENCY_KEY_REUSED", `key "${req.key}" was first used for another request (${charge.id}); use a fresh key per request`, "key");
       }
@@ -237,8 +266,10 @@ export class Ledger {
       };
       return { type: "refused", reason: userAfter <= userLimit ? "department" : "user", remaining, needed: this.#costOfChecked(checked), resetsAtMs: period.endMs };
     }
-    const id = `res-${this.#nextSeq}`;
-    const charge = this.#applyReserved({ type: "reserved", id, key: req.key, user: req.user, department: req.department, event: req.event, atMs: req.nowMs }, checked);
+    const id = this.#newId();
+    if (this.#charges.has(id)) throw new Error(`the reservation id generator repeated ${id}`); // a defect: ids must never repeat
+    const fact = { type: "reserved", id, key: req.key, ...(req.by === undefined ? {} : { owner: req.by }), user: req.user, department: req.department, event: req.event, atMs: req.nowMs } as const;
+    const charge = this.#applyReserved(fact, checked);
     return {
       type: "reserved",
       charge,
@@ -253,9 +284,9 @@ export class Ledger {
    * more than with the reservation, which ε alone would not ensure (a pure-DP and a Gaussian
    * event of equal ε compose differently). Committing again with the same actual is idempotent.
    */
-  commit(req: { readonly id: string; readonly actual: PrivacyEvent; readonly nowMs: number }): SettleResult {
+  commit(req: CommitRequest): SettleResult {
     requireNow(req.nowMs);
-    const charge = this.#chargeOf(req.id);
+    const charge = this.#ownedBy(req.id, req.by, "commit");
     if (charge.state === "committed" && charge.actual !== undefined && eventKey(charge.actual) === eventKey(req.actual)) {
       return { charge, changed: false, remaining: this.#remainingOf(charge), cost: this.costOf(charge.actual) };
     }
@@ -275,8 +306,8 @@ export class Ledger {
   }
 
   /** Releases a reservation, freeing its budget; only while no noisy output left the system. */
-  release(req: { readonly id: string; readonly noisyOutputReleased: boolean }): SettleResult {
-    const charge = this.#chargeOf(req.id);
+  release(req: ReleaseRequest): SettleResult {
+    const charge = this.#ownedBy(req.id, req.by, "release");
     if (charge.state === "released") return { charge, changed: false, remaining: this.#remainingOf(charge), cost: 0 };
     if (charge.state !== "reserved") throw new LedgerError("ALREADY_SETTLED", `reservation ${charge.id} is already ${charge.state}`, "id");
     if (req.noisyOutputReleased !== false) throw new LedgerError("OUTPUT_ALREADY_RELEASED", `reservation ${charge.id} produced a noisy output that was released; commit it instead`, "noisyOutputReleased");
@@ -421,6 +452,13 @@ export class Ledger {
     return charge;
   }
 
+  /** The charge `by` may settle; checked before its state, so a stranger learns nothing of it. */
+  #ownedBy(id: string, by: Owner | undefined, verb: "commit" | "release"): Charge {
+    const charge = this.#chargeOf(id);
+    if (!maySettle(charge.owner, by)) throw new LedgerError("FORBIDDEN", `${by ?? "this node"} may not ${verb} reservation ${id}: it did not make it; only the node (or user) that made a reservation settles it`, "id");
+    return charge;
+  }
+
   /** Validates an event for both accountants and returns its RDP curve (cached by canonical key). */
   #checked(event: PrivacyEvent): CheckedEvent {
     if (typeof event !== "object" || event === null) throw new LedgerError("INVALID_LEDGER_REQUEST", "event must be a PrivacyEvent object", "event");
@@ -505,7 +543,7 @@ export class Ledger {
   #applyReserved(fact: Extract<LedgerFact, { type: "reserved" }>, checked: CheckedEvent): Charge {
     const period = this.periodAt(fact.atMs);
     const charge: Charge = {
-      id: fact.id, key: fact.key, user: fact.user, department: fact.department, event: checked.event, state: "reserved",
+      id: fact.id, key: fact.key, ...(fact.owner === undefined ? {} : { owner: fact.owner }), user: fact.user, department: fact.department, event: checked.event, state: "reserved",
       period: period.key, periodEndMs: period.endMs, createdMs: fact.atMs, expiresMs: fact.atMs + this.#config.reservationTtlMs,
     };
     this.#charges.set(charge.id, charge);
@@ -513,11 +551,6 @@ export class Ledger {
     const scopes = this.#scopesOf(charge);
     this.#open.set(charge.id, { charge, checked, scopes });
     for (const scope of scopes) openIn(scope, charge.id, checked);
-    if (charge.id === `res-${this.#nextSeq}`) this.#nextSeq++;
-    else {
-      const seq = /^res-(\d+)$/.exec(charge.id); // a replayed fact: continue after the highest id seen
-      if (seq !== null) this.#nextSeq = Math.max(this.#nextSeq, Number(seq[1]) + 1);
-    }
     return charge;
   }
 

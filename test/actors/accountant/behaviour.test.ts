@@ -74,7 +74,7 @@ test("reserve, commit, release, budget, history, report and setBudget work end t
   assert.equal(JSON.stringify(entries).includes("prompt"), false);
 });
 
-test("after a restart the ledger is rebuilt from the trail: same budget, retries still duplicates, ids continue", async (t) => {
+test("after a restart the ledger is rebuilt from the trail: same budget, retries still duplicates, new ids unlike the old", async (t) => {
   const dir = tempDir(t, "fedrouter-accountant-");
   const event = exponential(0.5);
   const first = await withAccountant(dir, OPTIONS, async (client) => {
@@ -91,7 +91,9 @@ test("after a restart the ledger is rebuilt from the trail: same budget, retries
     const c = await client.commit(first.b, event); // the reservation made before the restart is still open
     assert.equal(c.type, "committed");
     const next = await client.reserve({ key: "k3", user: "u1", department: "general", event });
-    assert.equal(next.type === "reserved" && next.reservation, "res-3");
+    if (next.type !== "reserved") return assert.fail(JSON.stringify(next));
+    assert.match(next.reservation, /^res-[0-9a-f]{32}$/);
+    assert.ok(next.reservation !== first.a && next.reservation !== first.b);
     assert.equal((await client.commit(first.a, event)).type === "committed" && true, true); // a repeated commit: idempotent
   });
   assert.equal(trailOf(dir).verdict.ok, true);

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { composed, exponential, gaussian, gnmax, InvalidPrivacyParameter, PldAccountant, selfComposed, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../actors/accountant/index.ts";
-import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, spendOf, type LedgerConfig, type LedgerFact, type LedgerOptions } from "../../../actors/accountant/ledger.ts";
+import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, maySettle, spendOf, type LedgerConfig, type LedgerFact, type LedgerOptions, type Owner } from "../../../actors/accountant/ledger.ts";
+import { sequentialReservationIds } from "../../../actors/accountant/reservation-id.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 10, 0);
 const DECEMBER = Date.UTC(2026, 11, 1, 0, 0, 1);
@@ -283,4 +284,96 @@ test("hostile events (2⁵⁰ steps, σ = 1e-6, 1,000 distinct mechanisms) are r
   const pld = new PldAccountant();
   pld.compose(gnmax(1), 2 ** 50);
   assert.equal(pld.epsilon(1e-5), Infinity, "a self-composition beyond the FFT window is blatantly non-private, not a RangeError");
+});
+
+// ── Ownership and reservation ids (issue 11: trust across the federation) ─────────────────────
+
+test("reservation ids are 128 random bits by default, and come from the injected generator when one is given", () => {
+  const ledger = new Ledger(config({ defaultUserEpsilon: 50 }));
+  const ids = Array.from({ length: 50 }, (_, i) => ledger.reserve({ key: `k${i}`, user: "u1", department: "general", event: gaussian(20), nowMs: NOW }))
+    .map((d) => (d.type === "reserved" ? d.charge.id : assert.fail(d.type)));
+  for (const id of ids) assert.match(id, /^res-[0-9a-f]{32}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.ok(!ids.includes("res-1") && !ids.includes("res-2"), "never sequential");
+
+  const readable = new Ledger(config(), { newReservationId: sequentialReservationIds(7) });
+  const d = readable.reserve({ key: "k", user: "u1", department: "general", event: gaussian(20), nowMs: NOW });
+  assert.equal(d.type === "reserved" && d.charge.id, "res-7");
+  const repeating = new Ledger(config(), { newReservationId: () => "res-same" });
+  repeating.reserve({ key: "a", user: "u1", department: "general", event: gaussian(20), nowMs: NOW });
+  assert.throws(() => repeating.reserve({ key: "b", user: "u1", department: "general", event: gaussian(20), nowMs: NOW }), /repeated res-same/);
+});
+
+test("who may settle: this node's code what was made through this node, a peer or a user only its own", () => {
+  const table: [Owner | undefined, Owner | undefined, boolean][] = [
+    [undefined, "local:h-a", true], [undefined, undefined, true], [undefined, "peer:h-b", false], [undefined, "user:dr-lee", false],
+    ["local:h-a", "local:h-a", true], ["user:dr-lee", "local:h-a", true], ["peer:h-b", "local:h-a", false], ["peer:h-b", undefined, false],
+    ["peer:h-b", "peer:h-b", true], ["peer:h-b", "peer:h-c", false], ["local:h-a", "peer:h-b", false], ["user:dr-lee", "peer:h-b", false],
+    ["user:dr-lee", "user:dr-lee", true], ["user:dr-lee", "user:dr-ng", false], ["local:h-a", "user:dr-lee", false], ["peer:h-b", "user:h-b", false],
+  ];
+  for (const [owner, by, allowed] of table) assert.equal(maySettle(owner, by), allowed, `${owner ?? "(none)"} settled by ${by ?? "(none)"}`);
+});
+
+test("a reservation records its owner; only the owner settles it, anyone else gets FORBIDDEN and nothing changes", () => {
+  const ledger = new Ledger(config({ defaultUserEpsilon: 50 }), { newReservationId: sequentialReservationIds() });
+  const reserve = (key: string, by: Owner) => {
+    const d = ledger.reserve({ key, user: "u1", department: "general", event: gaussian(10), nowMs: NOW, by });
+    return d.type === "reserved" ? d.charge : assert.fail(d.type);
+  };
+  const ofB = reserve("b-1", "peer:h-b");
+  const ofUser = reserve("u-1", "user:u1");
+  const ofNode = reserve("n-1", "local:h-a");
+  assert.equal(ofB.owner, "peer:h-b");
+  assert.equal(ledger.charge(ofUser.id)!.owner, "user:u1");
+
+  const before = JSON.stringify(ledger.snapshot());
+  const forbidden = code("FORBIDDEN");
+  assert.throws(() => ledger.commit({ id: ofB.id, actual: gaussian(10), nowMs: NOW, by: "peer:h-c" }), forbidden);
+  assert.throws(() => ledger.release({ id: ofB.id, noisyOutputReleased: false, by: "peer:h-c" }), forbidden);
+  assert.throws(() => ledger.commit({ id: ofB.id, actual: gaussian(10), nowMs: NOW, by: "local:h-a" }), forbidden, "not even this node's code settles another node's");
+  assert.throws(() => ledger.commit({ id: ofNode.id, actual: gaussian(10), nowMs: NOW, by: "peer:h-b" }), forbidden);
+  assert.throws(() => ledger.release({ id: ofNode.id, noisyOutputReleased: false, by: "user:u1" }), forbidden, "a user settles only what it reserved itself");
+  assert.throws(() => ledger.commit({ id: ofUser.id, actual: gaussian(10), nowMs: NOW, by: "user:u2" }), forbidden);
+  assert.equal(JSON.stringify(ledger.snapshot()), before);
+
+  assert.equal(ledger.commit({ id: ofB.id, actual: gaussian(10), nowMs: NOW, by: "peer:h-b" }).changed, true);
+  assert.equal(ledger.release({ id: ofUser.id, noisyOutputReleased: false, by: "local:h-a" }).changed, true, "this node's code settles its users'");
+  // A repeated commit is idempotent for the owner, and tells a stranger nothing about it.
+  assert.equal(ledger.commit({ id: ofB.id, actual: gaussian(10), nowMs: NOW, by: "peer:h-b" }).changed, false);
+  assert.throws(() => ledger.commit({ id: ofB.id, actual: gaussian(10), nowMs: NOW, by: "peer:h-c" }), forbidden);
+  assert.throws(() => ledger.release({ id: ofUser.id, noisyOutputReleased: false, by: "user:u2" }), forbidden);
+});
+
+test("a retried key hands the reservation back to its owner only: another owner's key is FORBIDDEN and names no id", () => {
+  const ledger = new Ledger(config({ defaultUserEpsilon: 50 }));
+  const req = { key: "shared", user: "u1", department: "general", event: gaussian(10), nowMs: NOW };
+  const first = ledger.reserve({ ...req, by: "peer:h-b" });
+  if (first.type !== "reserved") return assert.fail(first.type);
+  assert.equal(ledger.reserve({ ...req, by: "peer:h-b" }).type, "duplicate");
+  for (const by of ["peer:h-c", "local:h-a", "user:u1"] as const) {
+    assert.throws(() => ledger.reserve({ ...req, by }), (e: unknown) => e instanceof LedgerError && e.code === "FORBIDDEN" && !e.message.includes(first.charge.id), by);
+    // Ownership is checked before the request is compared: a stranger learns nothing from IDEMPOTENCY_KEY_REUSED either.
+    assert.throws(() => ledger.reserve({ ...req, event: gaussian(3), by }), code("FORBIDDEN"), by);
+  }
+  const local = ledger.reserve({ ...req, key: "mine", by: "user:u1" });
+  assert.equal(local.type, "reserved");
+  assert.equal(ledger.reserve({ ...req, key: "mine", by: "local:h-a" }).type, "duplicate", "this node's code may retry its user's request");
+  assert.throws(() => ledger.reserve({ ...req, key: "k", by: "nobody" as Owner }), code("INVALID_LEDGER_REQUEST"));
+});
+
+test("owners survive a rebuild from facts; a fact without an owner (an old trail) is the local node's", () => {
+  const ledger = new Ledger(config({ defaultUserEpsilon: 50 }));
+  const made = ledger.reserve({ key: "k1", user: "u1", department: "general", event: gaussian(10), nowMs: NOW, by: "peer:h-b" });
+  if (made.type !== "reserved") return assert.fail(made.type);
+  const replayed = new Ledger(config({ defaultUserEpsilon: 50 }));
+  const { id, key, owner, user, department, event } = made.charge;
+  replayed.apply({ type: "reserved", id, key, ...(owner ? { owner } : {}), user, department, event, atMs: NOW });
+  replayed.apply({ type: "reserved", id: "res-1", key: "old", user: "u1", department: "general", event: gaussian(10), atMs: NOW });
+  assert.deepEqual(replayed.charge(id), made.charge);
+  assert.equal(replayed.charge(id)!.owner, "peer:h-b");
+  assert.equal(replayed.charge("res-1")!.owner, undefined);
+  assert.throws(() => replayed.commit({ id, actual: gaussian(10), nowMs: NOW, by: "peer:h-c" }), code("FORBIDDEN"));
+  assert.throws(() => replayed.commit({ id: "res-1", actual: gaussian(10), nowMs: NOW, by: "peer:h-b" }), code("FORBIDDEN"));
+  assert.equal(replayed.commit({ id: "res-1", actual: gaussian(10), nowMs: NOW, by: "local:h-a" }).changed, true);
+  assert.equal(replayed.commit({ id, actual: gaussian(10), nowMs: NOW, by: "peer:h-b" }).changed, true);
 });
