@@ -2,7 +2,8 @@
  * The Accountant's tamper-evident audit trail (SPEC §5): a hash chain of entries. Pure — the
  * ledger stores entries in its journal. Each hash = SHA-256(prevHash bytes ‖ canonical msgpack
  * of the entry without `hash`). Entries carry no request content (only its sha256) and no free
- * text except `detail` (≤ 200 chars, no newlines).
+ * text except `detail` (≤ 200 chars, no newlines). Besides the ledger's changes the trail records
+ * what operators did on the node ("operator-action": who, what, on which target; never a body).
  *
  * What verifyAudit detects: an edited entry, a deleted, swapped or reordered entry, a removed
  * first entry. Truncation at the TAIL leaves a valid shorter chain: it is detectable only with
@@ -14,17 +15,27 @@ import { InvalidAuditEntry } from "./errors.ts";
 import type { PrivacyEvent } from "./events.ts";
 
 export const GENESIS_HASH = "0".repeat(64);
-export const AUDIT_ACTIONS = ["reserve", "commit", "release", "refuse", "expire", "reset", "set-budget"] as const;
+export const AUDIT_ACTIONS = ["reserve", "commit", "release", "refuse", "expire", "reset", "set-budget", "operator-action"] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const MAX_DETAIL = 200;
 const MAX_ID = 128;
+/** An operator action's target: an actor path or a breaker target, as long as the Admin service takes. */
+export const MAX_TARGET = 1_024;
 
 export interface AuditEntry {
   seq: number;
   atMs: number;
-  /** Who: a user id or operator. */
+  /** Who: a user id, an operator (its certificate CN), "user:<id>" for an admin user, or "accountant". */
   actor: string;
   action: AuditAction;
+  /** operator-action: what the operator did ("restart", "tell", "force-breaker", …). */
+  operation?: string;
+  /** operator-action: what it was done to (an actor path, a breaker target). */
+  target?: string;
+  /** operator-action: the type of the message an operator sent, never its body. */
+  messageType?: string;
+  /** reserve: who made the reservation ("local:<node>", "user:<id>", "peer:<node>"); absent in entries written before owners were recorded. */
+  owner?: string;
   user?: string;
   department?: string;
   requestId?: string;
@@ -52,14 +63,25 @@ export type AuditVerdict =
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const ID = /^[\x21-\x7e]+$/;
-const KEYS = new Set(["seq", "atMs", "actor", "action", "user", "department", "requestId", "reservation", "key", "contentHash", "event", "cost", "remaining", "limit", "detail", "prevHash", "hash"]);
+const OWNER = /^(local|user|peer):[\x21-\x7e]{1,128}$/;
+/** Every field an entry may have, in the order an export prints them. */
+const ORDER = [
+  "seq", "atMs", "actor", "action", "operation", "target", "messageType", "owner", "user", "department", "requestId", "reservation", "key", "contentHash",
+  "event", "cost", "remaining", "limit", "detail", "prevHash", "hash",
+] as const satisfies readonly (keyof AuditEntry)[];
+const KEYS = new Set<string>(ORDER);
+
+/** True for a value the trail takes as an id (actor, user, department…): 1..128 printable ASCII characters, no spaces. */
+export function isAuditId(v: unknown): boolean {
+  return typeof v === "string" && v.length > 0 && v.length <= MAX_ID && ID.test(v);
+}
 
 function bad(field: string, reason: string): never {
   throw new InvalidAuditEntry(field, reason);
 }
-function checkId(field: string, v: unknown, required: boolean): void {
+function checkId(field: string, v: unknown, required: boolean, maxLength = MAX_ID): void {
   if (v === undefined) { if (required) bad(field, "required"); return; }
-  if (typeof v !== "string" || v.length === 0 || v.length > MAX_ID || !ID.test(v)) bad(field, `must be 1..${MAX_ID} printable non-space ASCII characters`);
+  if (typeof v !== "string" || v.length === 0 || v.length > maxLength || !ID.test(v)) bad(field, `must be 1..${maxLength} printable non-space ASCII characters`);
 }
 function checkPair(field: string, v: unknown): void {
   if (v === undefined) return;
@@ -83,6 +105,10 @@ export function checkAuditFields(f: AuditFields): void {
   if (typeof f.atMs !== "number" || !Number.isSafeInteger(f.atMs) || f.atMs < 0) bad("atMs", "must be a non-negative integer of ms");
   checkId("actor", f.actor, true);
   if (!(AUDIT_ACTIONS as readonly string[]).includes(f.action)) bad("action", `must be one of ${AUDIT_ACTIONS.join(", ")}`);
+  checkId("operation", f.operation, false);
+  checkId("target", f.target, false, MAX_TARGET);
+  checkId("messageType", f.messageType, false);
+  if (f.owner !== undefined && (typeof f.owner !== "string" || !OWNER.test(f.owner))) bad("owner", `must be "local:<node>", "user:<id>" or "peer:<node>" (an id of 1..${MAX_ID} printable non-space ASCII characters)`);
   checkId("user", f.user, false);
   checkId("department", f.department, false);
   checkId("requestId", f.requestId, false);
@@ -154,7 +180,6 @@ export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastH
   return { ok: true, count, lastHash };
 }
 
-const ORDER = ["seq", "atMs", "actor", "action", "user", "department", "requestId", "reservation", "key", "contentHash", "event", "cost", "remaining", "limit", "detail", "prevHash", "hash"];
 function stable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stable);
   if (typeof v === "object" && v !== null) {
@@ -165,14 +190,20 @@ function stable(v: unknown): unknown {
   return v;
 }
 
-/** Export: one JSON object per line (entry fields in a fixed order, nested keys sorted), filtered by atMs ∈ [fromMs, toMs]. */
+/**
+ * Export: one JSON object per line (entry fields in a fixed order, nested keys sorted), filtered
+ * by atMs ∈ [fromMs, toMs]. Fields this version does not know follow, sorted: an export never
+ * drops a field, so every line still hashes to its `hash`.
+ */
 export function toJsonLines(entries: Iterable<AuditEntry>, opts: { fromMs?: number; toMs?: number } = {}): string {
   const lines: string[] = [];
   for (const e of entries) {
     if (opts.fromMs !== undefined && e.atMs < opts.fromMs) continue;
     if (opts.toMs !== undefined && e.atMs > opts.toMs) continue;
+    const fields = e as unknown as Record<string, unknown>;
     const o: Record<string, unknown> = {};
-    for (const k of ORDER) { const v = (e as unknown as Record<string, unknown>)[k]; if (v !== undefined) o[k] = stable(v); }
+    for (const k of ORDER) { const v = fields[k]; if (v !== undefined) o[k] = stable(v); }
+    for (const k of Object.keys(fields).filter((k) => !KEYS.has(k)).sort()) { const v = fields[k]; if (v !== undefined) o[k] = stable(v); }
     lines.push(JSON.stringify(o));
   }
   return lines.length ? lines.join("\n") + "\n" : "";

@@ -5,7 +5,7 @@
  */
 import type { AuditEntry, AuditFields } from "./audit.ts";
 import type { PrivacyEvent } from "./events.ts";
-import type { Charge, LedgerFact, Remaining } from "./ledger-types.ts";
+import type { Charge, LedgerFact, Owner, Remaining } from "./ledger-types.ts";
 
 /** Who the Accountant itself is in the trail (expiries, period resets). */
 export const ACCOUNTANT_ACTOR = "accountant";
@@ -17,7 +17,7 @@ export interface RequestRef { readonly requestId?: string; readonly contentHash?
 
 export function reservedFields(charge: Charge, cost: number, remaining: Remaining, delta: number, req: RequestRef): AuditFields {
   return {
-    atMs: charge.createdMs, actor: charge.user, action: "reserve", user: charge.user, department: charge.department,
+    atMs: charge.createdMs, actor: charge.user, action: "reserve", ...(charge.owner === undefined ? {} : { owner: charge.owner }), user: charge.user, department: charge.department,
     ...requestOf(req), reservation: charge.id, key: charge.key, event: charge.event, cost: pair(cost, delta), remaining: least(remaining, delta),
   };
 }
@@ -41,8 +41,19 @@ export function settledFields(charge: Charge, atMs: number, cost: number, remain
   };
 }
 
-export function limitFields(atMs: number, operator: string, scope: "user" | "department", name: string, epsilon: number, delta: number): AuditFields {
-  return { atMs, actor: operator, action: "set-budget", ...(scope === "user" ? { user: name } : { department: name }), limit: pair(epsilon, delta) };
+/** `setBy`: who set it, as the runtime established (an operator's certificate CN, "user:<id>" for an admin). */
+export function limitFields(atMs: number, setBy: string, scope: "user" | "department", name: string, epsilon: number, delta: number): AuditFields {
+  return { atMs, actor: setBy, action: "set-budget", ...(scope === "user" ? { user: name } : { department: name }), limit: pair(epsilon, delta) };
+}
+
+export interface OperatorAction { readonly operator: string; readonly action: string; readonly target: string; readonly messageType?: string; readonly detail?: string }
+
+/** What an operator is about to do on the node: who, what, to which target; never a message body. */
+export function operatorActionFields(atMs: number, act: OperatorAction): AuditFields {
+  return {
+    atMs, actor: act.operator, action: "operator-action", operation: act.action, target: act.target,
+    ...(act.messageType === undefined ? {} : { messageType: act.messageType }), ...(act.detail === undefined ? {} : { detail: act.detail }),
+  };
 }
 
 export function resetFields(atMs: number, period: string): AuditFields {
@@ -61,15 +72,18 @@ export class MalformedTrailEntry extends Error {
   }
 }
 
-/** The ledger fact an entry records, or null for entries that change nothing (refusals, resets). */
+/** The ledger fact an entry records, or null for entries that change nothing (refusals, resets, operator actions). */
 export function factOf(entry: AuditEntry): LedgerFact | null {
   const need = <T>(value: T | undefined, field: string): T => {
     if (value === undefined) throw new MalformedTrailEntry(entry.seq, field);
     return value;
   };
   switch (entry.action) {
-    case "reserve":
-      return { type: "reserved", id: need(entry.reservation, "reservation"), key: need(entry.key, "key"), user: need(entry.user, "user"), department: need(entry.department, "department"), event: need(entry.event, "event"), atMs: entry.atMs };
+    case "reserve": {
+      // An entry written before owners were recorded has none: the reservation is the local node's.
+      const owner = entry.owner === undefined ? {} : { owner: entry.owner as Owner };
+      return { type: "reserved", id: need(entry.reservation, "reservation"), key: need(entry.key, "key"), ...owner, user: need(entry.user, "user"), department: need(entry.department, "department"), event: need(entry.event, "event"), atMs: entry.atMs };
+    }
     case "commit":
       return { type: "committed", id: need(entry.reservation, "reservation"), actual: need(entry.event, "event") };
     case "expire":
@@ -82,6 +96,7 @@ export function factOf(entry: AuditEntry): LedgerFact | null {
     }
     case "refuse":
     case "reset":
+    case "operator-action":
       return null;
   }
 }

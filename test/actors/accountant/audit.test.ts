@@ -21,6 +21,10 @@ const fieldsArb: fc.Arbitrary<AuditFields> = fc.record(
     cost: pairArb,
     remaining: pairArb,
     detail: fc.stringMatching(/^[ -~]{0,40}$/),
+    owner: fc.constantFrom("local:h-a", "peer:h-b", "user:dr-lee"),
+    operation: fc.constantFrom("tell", "ask", "restart", "force-breaker"),
+    target: fc.stringMatching(/^fed:\/\/[a-z-]{1,8}\/user\/[a-z/-]{1,30}$/),
+    messageType: idArb,
   },
   { requiredKeys: ["atMs", "actor", "action"] },
 );
@@ -112,6 +116,8 @@ test("appendAudit rejects free text and wrong types with InvalidAuditEntry", () 
     { detail: "x".repeat(201) }, { detail: "a\nb" }, { detail: 5 }, { actor: "has space" }, { actor: "" }, { user: "u".repeat(129) },
     { action: "steal" }, { atMs: -1 }, { atMs: 1.5 }, { contentHash: "the prompt text" }, { cost: { epsilon: NaN, delta: 0 } },
     { cost: { epsilon: 1, delta: 0, note: "x" } }, { event: { kind: "gaussian", sigma: "big" } }, { prompt: "secret" }, { hash: "00" },
+    { owner: "h-b" }, { owner: "peer:has space" }, { owner: "operator:ops-1" }, { target: "fed://h-a/a b" }, { target: "x".repeat(1025) },
+    { operation: "" }, { messageType: "a b" }, { body: "the patient said…" },
   ];
   for (const b of bads) assert.throws(() => appendAudit(undefined, { ...ok, ...b } as AuditFields), InvalidAuditEntry, JSON.stringify(b));
 });
@@ -129,4 +135,13 @@ test("export: JSON lines, stable key order, time filter, round-trips through JSO
   const part = toJsonLines(c, { fromMs: 100, toMs: 190 }).trimEnd().split("\n").map((l) => (JSON.parse(l) as AuditEntry).seq);
   assert.deepEqual(part, [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
   assert.equal(toJsonLines([]), "");
+});
+
+test("export never drops a field: an operator action prints every field it has, and a field this version does not know still prints", () => {
+  const [act] = chain([{ atMs: 5, actor: "ops-1", action: "operator-action", operation: "restart", target: "fed://h-a/user/node/router", messageType: "reload", detail: "after the config change" }]);
+  const line = JSON.parse(toJsonLines([act!])) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(line), ["seq", "atMs", "actor", "action", "operation", "target", "messageType", "detail", "prevHash", "hash"]);
+  assert.equal(verifyAudit([line as unknown as AuditEntry]).ok, true);
+  const future = { ...act!, zone: "eu" } as AuditEntry;
+  assert.equal((JSON.parse(toJsonLines([future])) as Record<string, unknown>).zone, "eu");
 });
