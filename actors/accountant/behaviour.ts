@@ -12,15 +12,22 @@
  * change that is not on disk yet, but its answer waits for a write ordered after that change,
  * so no answer goes out that a crash could contradict. A failed write fails every later one;
  * the actor then crashes on its next message and restarts from what the trail holds.
+ *
+ * Who asks. The runtime lets a message in by its sender's kind (ACCOUNTANT_ACCESS); the behaviour
+ * then applies the finer rules (authorization.ts) and the ledger checks that whoever settles a
+ * reservation made it. Every such refusal is a FORBIDDEN reply that changes nothing, and is
+ * reported to the runtime (`ctx.refused`) so that it is counted like the runtime's own.
  */
-import { assertNever, defineActor, type ActorContext, type Behavior, type NodeStore, type ActorStore } from "../../runtime/index.ts";
+import { assertNever, defineActor, type ActorContext, type Behavior, type NodeStore, type ActorStore, type Sender } from "../../runtime/index.ts";
 import { parsePath } from "../../runtime/index.ts";
-import { appendAudit, type AuditEntry, type AuditFields } from "./audit.ts";
+import { appendAudit, isAuditId, type AuditEntry, type AuditFields } from "./audit.ts";
 import { verifyStoredAudit, type AuditAnchor } from "./audit-store.ts";
+import { ownerOf, refusalFor, setterOf } from "./authorization.ts";
 import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "./errors.ts";
 import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, type Remaining } from "./ledger.ts";
-import { DEFAULT_ACCOUNTANT, type AccountantErrorCode, type AccountantMsg, type AccountantOptions, type Rejected, type RemainingBudget } from "./protocol.ts";
-import { factOf, limitFields, refusedFields, reservedFields, resetFields, settledFields } from "./trail.ts";
+import { ACCOUNTANT_ACCESS, DEFAULT_ACCOUNTANT, type AccountantErrorCode, type AccountantMsg, type AccountantOptions, type Rejected, type RemainingBudget } from "./protocol.ts";
+import { randomReservationId } from "./reservation-id.ts";
+import { factOf, limitFields, operatorActionFields, refusedFields, reservedFields, resetFields, settledFields } from "./trail.ts";
 import { invalidMessage, replyToOf } from "./validation.ts";
 
 /** Prune settled charges of ended periods every this many ticks. */
@@ -40,7 +47,7 @@ export class AuditTrailBroken extends Error {
  * await system.startChild(supervisor("privacy", [spec]));
  * const client = new AccountantClient(system.refOf(spec, "privacy"));
  */
-export const accountant = defineActor(import.meta.url, "accountant", (options: AccountantOptions = {}) => accountantBehaviour(options));
+export const accountant = defineActor(import.meta.url, "accountant", (options: AccountantOptions = {}) => accountantBehaviour(options), { access: ACCOUNTANT_ACCESS });
 
 function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg> {
   const tickMs = options.tickMs ?? DEFAULT_ACCOUNTANT.tickMs;
@@ -89,7 +96,7 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
       await store.recover();
       const verdict = verifyStoredAudit(nodeStore, id);
       if (!verdict.ok) throw new AuditTrailBroken(`${nodeStore.path}#${id}`, verdict.firstBad, verdict.reason);
-      ledger = new Ledger({ ...DEFAULT_LEDGER_CONFIG, ...options.ledger }, { tight: options.tight === "none" ? null : undefined });
+      ledger = new Ledger({ ...DEFAULT_LEDGER_CONFIG, ...options.ledger }, { tight: options.tight === "none" ? null : undefined, newReservationId: randomReservationId });
       delta = ledger.config.delta;
       head = undefined;
       for (const { event } of store.journal()) {
@@ -118,22 +125,28 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
         else ctx.log.warn("accountant-invalid-message", { code: invalid.code, field: invalid.field ?? null });
         return;
       }
+      const sender = ctx.sender;
       const nowMs = ctx.nowMs();
-      try {
-        handle(msg, nowMs);
-      } catch (error) {
-        const rejected = rejectionOf(error);
-        if (rejected === null) throw error; // a defect: crash, restart from the trail
-        answer(barrier(), msg.type === "tick" ? { tell: () => undefined } : msg.replyTo, rejected);
+      let rejected = refusalFor(msg, sender);
+      if (rejected === null) {
+        try {
+          handle(msg, nowMs, sender);
+          return;
+        } catch (error) {
+          rejected = rejectionOf(error);
+          if (rejected === null) throw error; // a defect: crash, restart from the trail
+        }
       }
+      if (rejected.code === "FORBIDDEN") ctx.refused(rejected.message); // counted like the runtime's own refusals
+      answer(barrier(), msg.type === "tick" ? { tell: () => undefined } : msg.replyTo, rejected);
     },
   };
 
-  function handle(msg: AccountantMsg, nowMs: number): void {
+  function handle(msg: AccountantMsg, nowMs: number, sender: Sender): void {
     switch (msg.type) {
       case "reserve": {
         const before = periodEntries(nowMs);
-        const decision = ledger.reserve({ key: msg.key, user: msg.user, department: msg.department, event: msg.event, nowMs });
+        const decision = ledger.reserve({ key: msg.key, user: msg.user, department: msg.department, event: msg.event, nowMs, by: ownerOf(sender) });
         const req = { requestId: msg.requestId, contentHash: msg.contentHash };
         switch (decision.type) {
           case "reserved":
@@ -162,9 +175,10 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
       }
       case "commit":
       case "release": {
+        const by = ownerOf(sender);
         const result = msg.type === "commit"
-          ? ledger.commit({ id: msg.reservation, actual: msg.actual, nowMs })
-          : ledger.release({ id: msg.reservation, noisyOutputReleased: msg.noisyOutputReleased });
+          ? ledger.commit({ id: msg.reservation, actual: msg.actual, nowMs, by })
+          : ledger.release({ id: msg.reservation, noisyOutputReleased: msg.noisyOutputReleased, by });
         const reply = { type: msg.type === "commit" ? "committed" : "released", reservation: result.charge.id, cost: { epsilon: result.cost, delta }, remaining: budgetOf(result.remaining), duplicate: !result.changed };
         answer(result.changed ? append([...periodEntries(nowMs), settledFields(result.charge, nowMs, result.cost, result.remaining, delta)]) : barrier(), msg.replyTo, reply);
         return;
@@ -180,12 +194,19 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
         return;
       }
       case "setBudget": {
+        const setBy = setterOf(sender);
+        if (!isAuditId(setBy)) throw new LedgerError("INVALID_LEDGER_REQUEST", `the trail cannot record ${JSON.stringify(setBy.slice(0, 140))} as who set a budget: it takes 1..128 printable ASCII characters without spaces; issue the operator (or admin) an identity that fits`, "sender");
         ledger.setLimit(msg.scope, msg.name, msg.epsilon);
-        answer(append([limitFields(nowMs, msg.operator, msg.scope, msg.name, msg.epsilon, delta)]), msg.replyTo, { type: "budget-set", scope: msg.scope, name: msg.name, epsilon: msg.epsilon });
+        answer(append([limitFields(nowMs, setBy, msg.scope, msg.name, msg.epsilon, delta)]), msg.replyTo, { type: "budget-set", scope: msg.scope, name: msg.name, epsilon: msg.epsilon });
         return;
       }
       case "report": {
         answer(barrier(), msg.replyTo, { type: "report", delta, ...ledger.report(msg.period, nowMs) });
+        return;
+      }
+      case "operatorAction": {
+        const written = append([...periodEntries(nowMs), operatorActionFields(nowMs, msg)]);
+        answer(written, msg.replyTo, { type: "recorded", seq: head!.seq });
         return;
       }
       case "tick": {

@@ -4,7 +4,8 @@
  * PLD), composition theorems, calibration, secure noise and budget periods.
  */
 export { accountant, AuditTrailBroken } from "./behaviour.ts";
-export { AccountantClient, type ReserveRequest as AccountantReserveRequest } from "./client.ts";
+export { AccountantClient, type ReserveRequest as AccountantReserveRequest, type OperatorActionRequest } from "./client.ts";
+export { randomReservationId, sequentialReservationIds, type ReservationIds } from "./reservation-id.ts";
 export * from "./protocol.ts";
 export { readAuditTrail, verifyStoredAudit, exportStoredAudit, streamStoredAudit, AuditStoreError, DEFAULT_AUDIT_ACTOR, type AuditAnchor } from "./audit-store.ts";
 export * from "./events.ts";

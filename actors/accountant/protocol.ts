@@ -2,8 +2,10 @@
  * The Accountant's protocol: every message another folder (or hospital) may send it and every
  * reply it sends. Expected failures — no budget left, a malformed request — are reply values,
  * never throws (STYLE §4). Plain data only: these cross threads and the network as msgpack.
+ * Who asks is never a field of a message: it is the runtime's sender (`ACCOUNTANT_ACCESS` below,
+ * and the behaviour's finer rules).
  */
-import type { ActorRef } from "../../runtime/index.ts";
+import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
 import type { PrivacyEvent } from "./events.ts";
 import type { BudgetView, Charge, LedgerConfig, PeriodReport } from "./ledger-types.ts";
 
@@ -27,11 +29,38 @@ export type AccountantMsg =
   | { readonly type: "budget"; readonly user: string; readonly department?: string; readonly replyTo: ActorRef<BudgetReply> }
   /** A user's charges in a period ("2026-11", "2026-W48", "2026-11-24"; default: the current one). */
   | { readonly type: "history"; readonly user: string; readonly period?: string; readonly replyTo: ActorRef<HistoryReply> }
-  /** Admin: set a user's or a department's ε limit; `operator` is recorded in the audit trail. */
-  | { readonly type: "setBudget"; readonly operator: string; readonly scope: "user" | "department"; readonly name: string; readonly epsilon: number; readonly replyTo: ActorRef<SetBudgetReply> }
+  /** Admin: set a user's or a department's ε limit; the trail records who, from the sender (an operator, or a user with role "admin"). */
+  | { readonly type: "setBudget"; readonly scope: "user" | "department"; readonly name: string; readonly epsilon: number; readonly replyTo: ActorRef<SetBudgetReply> }
   | { readonly type: "report"; readonly period?: string; readonly replyTo: ActorRef<ReportReply> }
   /** Internal (its own timer): expire overdue reservations into commits, note a new period. */
-  | { readonly type: "tick" };
+  | { readonly type: "tick" }
+  /**
+   * From this node's Admin service, before an operator's action takes effect: `operator` is the
+   * CN of the certificate it accepted. Recorded in the audit trail (changes no budget), answered
+   * once synced. Names only — the action, its target, a message type — never a message body.
+   */
+  | {
+      readonly type: "operatorAction"; readonly operator: string; readonly action: string; readonly target: string;
+      readonly messageType?: string; readonly detail?: string; readonly replyTo: ActorRef<OperatorActionReply>;
+    };
+
+/**
+ * Which senders the runtime lets through, per message type (the behaviour then applies the finer
+ * rules: a user reserves and reads for itself only, setBudget and report need role "admin" from a
+ * user, and a reservation is settled only by whoever made it). Budgets and histories are this
+ * hospital's users' audit: another hospital (a peer) may reserve and settle, never read them.
+ */
+export const ACCOUNTANT_ACCESS = {
+  reserve: ["local", "user", "peer"],
+  commit: ["local", "user", "peer"],
+  release: ["local", "user", "peer"],
+  budget: ["local", "user", "operator"],
+  history: ["local", "user", "operator"],
+  setBudget: ["operator", "user"],
+  report: ["local", "operator", "user"],
+  tick: ["local"],
+  operatorAction: ["local"],
+} as const satisfies AccessPolicy<AccountantMsg>;
 
 /** A request the Accountant could not take: nothing was charged or changed. `code` is stable. */
 export interface Rejected {
@@ -44,7 +73,7 @@ export interface Rejected {
 /** Every code a `rejected` reply can carry (docs/errors.md lists them; a test keeps both equal). */
 export const ACCOUNTANT_ERROR_CODES = [
   "INVALID_REQUEST", "INVALID_PRIVACY_PARAMETER", "UNSUPPORTED_PRIVACY_EVENT", "UNKNOWN_DEPARTMENT", "UNKNOWN_USER",
-  "IDEMPOTENCY_KEY_REUSED", "UNKNOWN_RESERVATION", "COMMIT_EXCEEDS_RESERVATION", "ALREADY_SETTLED", "OUTPUT_ALREADY_RELEASED",
+  "IDEMPOTENCY_KEY_REUSED", "UNKNOWN_RESERVATION", "COMMIT_EXCEEDS_RESERVATION", "ALREADY_SETTLED", "OUTPUT_ALREADY_RELEASED", "FORBIDDEN",
 ] as const;
 export type AccountantErrorCode = (typeof ACCOUNTANT_ERROR_CODES)[number];
 
@@ -74,6 +103,8 @@ export type BudgetReply = ({ readonly type: "budget"; readonly delta: number } &
 export type HistoryReply = { readonly type: "history"; readonly user: string; readonly period: string; readonly charges: readonly Charge[] } | Rejected;
 export type SetBudgetReply = { readonly type: "budget-set"; readonly scope: "user" | "department"; readonly name: string; readonly epsilon: number } | Rejected;
 export type ReportReply = ({ readonly type: "report"; readonly delta: number } & PeriodReport) | Rejected;
+/** `seq`: the audit entry that records the action, durable before this reply. */
+export type OperatorActionReply = { readonly type: "recorded"; readonly seq: number } | Rejected;
 
 /** Spawn arguments of the Accountant (plain data: they may cross to a worker thread). */
 export interface AccountantOptions {

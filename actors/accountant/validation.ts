@@ -6,6 +6,7 @@
  * ledger accepts the trail can record.
  */
 import { z } from "zod";
+import { MAX_DETAIL, MAX_TARGET } from "./audit.ts";
 import type { PrivacyEvent } from "./events.ts";
 import type { AccountantMsg, Rejected } from "./protocol.ts";
 
@@ -13,6 +14,9 @@ const MAX_EVENT_DEPTH = 16;
 const MAX_COMPOSED = 1_024;
 
 const id = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+const target = z.string().min(1).max(MAX_TARGET).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces (an actor path or a breaker target)");
+/** A short note on one line, in printable ASCII: room for a reason, not for a message body. */
+const detail = z.string().max(MAX_DETAIL).regex(/^[\x20-\x7e]*$/, "must be printable ASCII on one line");
 const num = z.number().finite();
 const count = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
@@ -36,10 +40,11 @@ const schemas = {
   release: z.strictObject({ type: z.literal("release"), reservation: id, noisyOutputReleased: z.boolean(), replyTo: ref }),
   budget: z.strictObject({ type: z.literal("budget"), user: id, department: id.optional(), replyTo: ref }),
   history: z.strictObject({ type: z.literal("history"), user: id, period: id.optional(), replyTo: ref }),
-  setBudget: z.strictObject({ type: z.literal("setBudget"), operator: id, scope: z.enum(["user", "department"]), name: id, epsilon: z.number().finite().min(0), replyTo: ref }),
+  setBudget: z.strictObject({ type: z.literal("setBudget"), scope: z.enum(["user", "department"]), name: id, epsilon: z.number().finite().min(0), replyTo: ref }),
   report: z.strictObject({ type: z.literal("report"), period: id.optional(), replyTo: ref }),
   tick: z.strictObject({ type: z.literal("tick") }),
-} as const;
+  operatorAction: z.strictObject({ type: z.literal("operatorAction"), operator: id, action: id, target, messageType: id.optional(), detail: detail.optional(), replyTo: ref }),
+} as const satisfies { readonly [T in AccountantMsg["type"]]: z.ZodType };
 
 function depthOf(v: unknown, depth = 0): number {
   if (depth > MAX_EVENT_DEPTH || typeof v !== "object" || v === null) return depth;

@@ -339,7 +339,7 @@ export class RouterService implements FrontDoorService {
       this.#strategy = strategy as StrategyName;
     }
     for (const [name, epsilon] of Object.entries(update.privacy?.departments ?? {})) {
-      const reply = await this.#options.accountant.setBudget(caller.userId, "department", name, epsilon);
+      const reply = await this.#options.accountant.as({ kind: "user", user: caller.userId, role: caller.role, department: caller.department }).setBudget("department", name, epsilon);
       if (reply.type !== "budget-set") throw new InvalidRequestError(`privacy.departments.${name}`, reply.message);
     }
     return { routing: { strategy: this.#strategy }, ...(update.privacy?.departments ? { privacy: { departments: update.privacy.departments } } : {}) };

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { open } from "lmdb";
-import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
+import { ActorSystem, actor, supervisor, type Sender } from "../../../runtime/index.ts";
 import { accountant, AccountantClient, exponential, gaussian, gnmax, readAuditTrail, selfComposed, spendOf, verifyStoredAudit, type AccountantOptions, type PrivacyEvent } from "../../../actors/accountant/index.ts";
 import { tempDir, withNodeStore } from "../../fixtures/node-store.ts";
 
@@ -29,6 +29,7 @@ function trailOf(dir: string): { actions: string[]; verdict: ReturnType<typeof v
 }
 
 const OPTIONS: AccountantOptions = { ledger: { defaultUserEpsilon: 2 } };
+const OPERATOR: Sender = { kind: "operator", operator: "ops-1" };
 
 test("reserve, commit, release, budget, history, report and setBudget work end to end and every change is in a verified trail", async (t) => {
   const dir = tempDir(t, "fedrouter-accountant-");
@@ -55,7 +56,7 @@ test("reserve, commit, release, budget, history, report and setBudget work end t
     if (history.type !== "history") return assert.fail(JSON.stringify(history));
     assert.deepEqual(history.charges.map((c) => c.state), ["committed", "released"]);
 
-    assert.equal((await client.setBudget("ops-1", "user", "dr-lee", 0.5)).type, "budget-set");
+    assert.equal((await client.as(OPERATOR).setBudget("user", "dr-lee", 0.5)).type, "budget-set");
     const refused = await client.reserve({ key: "q3", user: "dr-lee", department: "radiology", event: gaussian(3) });
     if (refused.type !== "refused") return assert.fail(JSON.stringify(refused));
     assert.equal(refused.reason, "user");
@@ -119,7 +120,7 @@ test("bad input gets a typed rejection and changes neither the ledger nor the tr
       ["UNKNOWN_RESERVATION", () => client.commit("res-999", gaussian(8))],
       ["COMMIT_EXCEEDS_RESERVATION", () => client.commit(ok.reservation, gaussian(2))],
       ["OUTPUT_ALREADY_RELEASED", () => client.release(ok.reservation, true)],
-      ["INVALID_REQUEST", () => client.setBudget("ops", "user", "u1", -1)],
+      ["INVALID_REQUEST", () => client.as(OPERATOR).setBudget("user", "u1", -1)],
       ["INVALID_REQUEST", () => client.ref.ask((replyTo) => ({ type: "reserve", key: "x", replyTo }) as never)],
       ["INVALID_REQUEST", () => client.ref.ask((replyTo) => ({ type: "launch-missiles", replyTo }) as never)],
     ];
