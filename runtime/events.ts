@@ -27,7 +27,7 @@ export interface DeadLetter {
   readonly atMs: number;
   /** The message type tag when it had one; never the payload (it may hold patient text). */
   readonly messageType?: string;
-  /** Who sent it, when not this node's own code ("peer:hospital-b", "operator:ops-1"). */
+  /** Who sent it, when not this node's own code ("peer:node-b", "operator:ops-1"). */
   readonly sender?: string;
 }
 

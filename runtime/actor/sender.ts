@@ -34,7 +34,7 @@ export const SENDER_KINDS = ["local", "peer", "operator", "user"] as const satis
  */
 export type AccessPolicy<M extends { readonly type: string }> = { readonly [T in M["type"]]: readonly SenderKind[] };
 
-/** The principal of a sender, for logs and refusals: "peer:hospital-b", "user:dr-lee". */
+/** The principal of a sender, for logs and refusals: "peer:node-b", "user:u-17". */
 export function describeSender(sender: Sender): string {
   switch (sender.kind) {
     case "local":

@@ -16,7 +16,7 @@ import { testCluster } from "../../fixtures/cluster-processes.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
-test("another hospital reserves, commits and reads budgets of a hospital's Accountant over mTLS; the trail verifies with the CLI", { timeout: 90_000 }, async () => {
+test("another hospital reserves and commits at a hospital's Accountant over mTLS but cannot read its budgets; the trail verifies with the CLI", { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-accountant-node-"));
   const cluster = testCluster(dir, ["h-a", "h-b"], (id) => (id === "h-a" ? [{ name: "accountant" }] : []));
   // The fixture writes a config without a privacy block; give one, as cluster.config.ts does.
@@ -26,15 +26,20 @@ test("another hospital reserves, commits and reads budgets of a hospital's Accou
   const b = await launchHospital({ config: cluster.configFile, hospital: "h-b" });
   try {
     const remote = new AccountantClient(b.system.ref<AccountantMsg>("fed://h-a/user/node/accountant"), 15_000);
-    let budget = await remote.budget("dr-ng", "oncology").catch((e: Error) => e);
-    for (let i = 0; i < 80 && budget instanceof Error; i++) { // until h-b's link to h-a is up
-      await new Promise((r) => setTimeout(r, 250));
-      budget = await remote.budget("dr-ng", "oncology").catch((e: Error) => e);
-    }
-    if (budget instanceof Error || budget.type !== "budget") return assert.fail(`budget: ${String(budget instanceof Error ? budget.message : JSON.stringify(budget))}`);
+    const local = new AccountantClient(a.system.ref<AccountantMsg>("fed://h-a/user/node/accountant"), 15_000);
+    const budget = await local.budget("dr-ng", "oncology");
+    if (budget.type !== "budget") return assert.fail(`budget: ${JSON.stringify(budget)}`);
     assert.equal(budget.department!.limit, 3, "the department budget comes from cluster.config privacy");
     assert.equal(budget.delta, 1e-6);
     assert.match(budget.period, /^\d{4}-W\d{2}$/, "weekly periods");
+    // A peer hospital cannot read another hospital's users' budgets (the Accountant's access policy).
+    let read = await remote.budget("dr-ng", "oncology").catch((e: Error) => e);
+    for (let i = 0; i < 80 && read instanceof Error && (read as { code?: string }).code !== "FORBIDDEN"; i++) { // until h-b's link to h-a is up
+      await new Promise((r) => setTimeout(r, 250));
+      read = await remote.budget("dr-ng", "oncology").catch((e: Error) => e);
+    }
+    assert.ok(read instanceof Error && (read as { code?: string }).code === "FORBIDDEN", `a peer's budget read is refused: ${read instanceof Error ? read.message : JSON.stringify(read)}`);
+    assert.match(read.message, /peer:h-b may not send "budget"/);
 
     const reserved = await remote.reserve({ key: "h-b-q1", user: "dr-ng", department: "oncology", event: selfComposed(gnmax(40), 8), requestId: "q1" });
     if (reserved.type !== "reserved") return assert.fail(JSON.stringify(reserved));
