@@ -5,7 +5,8 @@
  * message that names it; the CLI prints it and exits non-zero.
  */
 import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../../runtime/index.ts";
-import { AdminServer } from "../../runtime/remote/admin-server.ts";
+import { AdminServer, type OperatorAction } from "../../runtime/remote/admin-server.ts";
+import { AccountantClient, type AccountantMsg } from "../../actors/accountant/index.ts";
 import { pathToFileURL } from "node:url";
 import { loadDefinition } from "../../runtime/threads/load-definition.ts";
 import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
@@ -64,7 +65,7 @@ export async function launchHospital(opts: { config: string; hospital: string })
   }
   let admin: AdminServer;
   try {
-    admin = await AdminServer.start(system, { listen: hospital.admin, security, operatorIds: cluster.tls.operators });
+    admin = await AdminServer.start(system, { listen: hospital.admin, security, operatorIds: cluster.tls.operators, ...operatorAudit(hospital, system) });
   } catch (error) {
     await system.stop();
     const message = error instanceof Error ? error.message : String(error);
@@ -93,6 +94,25 @@ export async function launchHospital(opts: { config: string; hospital: string })
       await frontDoor?.close();
       await admin.stop();
       await system.stop();
+    },
+  };
+}
+
+/**
+ * Every Admin action is written to the hospital's audit trail (its Accountant's hash-chained
+ * journal) before it takes effect. A hospital without an Accountant has no trail: its operator
+ * actions are logged only, and it says so once at start.
+ */
+function operatorAudit(hospital: HospitalConfig, system: ActorSystem): { audit?: (action: OperatorAction) => Promise<void> } {
+  if (!hospital.actors.some((a) => a.name === "accountant")) {
+    system.log.warn("operator-actions-not-audited", { node: hospital.id, reason: "this hospital runs no accountant, whose trail would record them; they are logged only" });
+    return {};
+  }
+  const trail = new AccountantClient(system.ref<AccountantMsg>(`fed://${hospital.id}/user/node/accountant`));
+  return {
+    audit: async (action) => {
+      const reply = await trail.recordOperatorAction(action);
+      if (reply.type !== "recorded") throw new Error(`${reply.code}: ${reply.message}`);
     },
   };
 }
