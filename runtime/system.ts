@@ -116,6 +116,8 @@ export class ActorSystem {
     if (opts.remote !== undefined) {
       checkRemoteOptions(opts.remote);
       system.transport = new RemoteTransport(system.node, system.router, system.breakers, system.log, opts.remote);
+      const known = new Set(opts.remote.peers.map((p) => p.id));
+      system.transport.refusals$.subscribe((r) => system.metrics.peerRefused(known.has(r.peer) ? r.peer : "unknown"));
       try {
         await system.transport.start();
       } catch (error) {

@@ -40,6 +40,7 @@ export class SystemMetrics {
   readonly registry = new Registry();
   private readonly processing: LatencyHistogram;
   private readonly deadLetters: Counter<"reason">;
+  private readonly peerRefusals: Counter<"peer">;
 
   constructor(node: string, sources: MetricsSources) {
     this.registry.setDefaultLabels({ node });
@@ -80,6 +81,12 @@ export class SystemMetrics {
       labelNames: ["reason"],
       registers,
     });
+    this.peerRefusals = new Counter({
+      name: "fedrouter_peer_refusals_total",
+      help: "Federation streams refused or closed for cause (bad certificate, protocol violation, foreign reference…), by peer (\"unknown\" when it named no node of the cluster)",
+      labelNames: ["peer"],
+      registers,
+    });
     this.processing = new LatencyHistogram(
       "fedrouter_actor_processing_seconds",
       "Time an actor spent handling one message (main-thread actors)",
@@ -102,6 +109,11 @@ export class SystemMetrics {
 
   deadLetter(reason: DeadLetterReason, count = 1): void {
     this.deadLetters.inc({ reason }, count);
+  }
+
+  /** A stream refused for cause; `peer` is a node of the cluster or "unknown" (a bounded label). */
+  peerRefused(peer: string): void {
+    this.peerRefusals.inc({ peer });
   }
 
   /** The Prometheus text exposition. */

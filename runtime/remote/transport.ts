@@ -147,8 +147,7 @@ export class RemoteTransport {
       } catch {
         // Already closed.
       }
-      if ("cancel" in call) call.cancel();
-      else call.end();
+      endStream(call, true);
     }
     for (const client of this.clients.values()) client.close();
     await Promise.race([
@@ -256,8 +255,7 @@ export class RemoteTransport {
           // The stream may already be gone.
         }
       }
-      if ("cancel" in call) call.cancel();
-      else call.end();
+      endStream(call, tell);
       if (link !== undefined) link.down(reason, call as unknown as FrameStream);
       onDown(reason);
     };
@@ -318,11 +316,13 @@ export class RemoteTransport {
       env.sender = sender;
       if (env.to.includes("/temp/")) {
         const answer = link.answered(env.to);
-        if (answer !== "expected") {
-          if (!env.fail) {
-            this.router.fabric.deadLetter(env, answer === "late" ? "no-such-actor" : "forbidden",
-              answer === "late" ? `${peer} answered after the ask's deadline` : `${peer} sent an answer to an ask it was never sent`);
-          }
+        if (answer === "unsolicited") {
+          // A forged answer or forged failure: never delivered, always counted.
+          this.router.fabric.deadLetter(env, "forbidden", `${peer} sent ${env.fail ? "a failure" : "an answer"} to an ask it was never sent`);
+          return;
+        }
+        if (answer === "late") {
+          if (!env.fail) this.router.fabric.deadLetter(env, "no-such-actor", `${peer} answered after the ask's deadline`);
           return;
         }
       }
@@ -375,6 +375,27 @@ export class RemoteTransport {
     });
   }
 }
+
+/**
+ * Ends a stream. A Close frame just written must reach the peer first: cancelling a client call
+ * at once drops what is queued (grpc-js), so a dialed stream is half-closed and cancelled only
+ * a moment later; an accepted one ends (the frame goes before the end of stream).
+ */
+function endStream(call: Duplex, told: boolean): void {
+  if (!("cancel" in call)) {
+    call.end();
+    return;
+  }
+  if (!told) {
+    call.cancel();
+    return;
+  }
+  call.end();
+  setTimeout(() => call.cancel(), CLOSE_GRACE_MS).unref();
+}
+
+/** How long a dialed stream that was told why it closes has to deliver that frame before it is cancelled. */
+const CLOSE_GRACE_MS = 250;
 
 function commonName(cert: PeerCertificate): string | undefined {
   const cn = cert.subject?.CN;

@@ -420,7 +420,7 @@ test("a forged failure to an ask never sent to the peer is not delivered", async
   assert.equal(await pending, "genuine", "the pending ask did not fail on the peer's say-so");
 });
 
-test("a forged failure to an ask never sent to the peer is visible as a forbidden dead letter", { todo: "finding: runtime/remote/transport.ts drops an unsolicited `fail` envelope from a peer without a dead letter, a metric or a log line" }, async () => {
+test("a forged failure to an ask never sent to the peer is visible as a forbidden dead letter", async () => {
   const since = await mark();
   await hostile({ op: "send", envelopes: [{ to: `fed://${VICTIM}/temp/main/2`, msg: { code: "ACTOR_STOPPED", message: "forged", target: HOLDER }, fail: true }] });
   await roundTrip();
@@ -463,8 +463,10 @@ test("a frame that references the victim's own actors (confused deputy), or a th
     const upsBefore = ups;
     const refusalsBefore = refusals.length;
     const logsBefore = logs.length;
+    const refusedMetric = await metric("fedrouter_peer_refusals_total", `peer="${HOSTILE}"`);
     await hostile({ op: "send", envelopes });
     await until(() => refusals.length > refusalsBefore, `the stream to be refused (${reason})`);
+    assert.equal(await metric("fedrouter_peer_refusals_total", `peer="${HOSTILE}"`), refusedMetric + 1, "the refusal is counted in /metrics");
     assert.match(refusals.at(-1)!.reason, reason);
     assert.equal(refusals.at(-1)!.peer, HOSTILE);
     const line = logs.slice(logsBefore).find((l) => l.event === "peer-refused");
@@ -482,7 +484,7 @@ test("a frame that references the victim's own actors (confused deputy), or a th
   assert.deepEqual(who, { msg: { kind: "peer", node: HOSTILE }, fail: false });
 });
 
-test("a peer whose stream the victim refuses is told the reason", { todo: "finding: when the refusing node dialled the stream, transport.ts writes the Close frame and cancels the call at once; grpc-js drops the frame, so the peer sees CANCELLED with no reason" }, async () => {
+test("a peer whose stream the victim refuses is told the reason", async () => {
   const upsBefore = ups;
   const closesBefore = closes.length;
   await hostile({ op: "send", envelopes: [{ ...askOf(ECHO, { type: "who" }), msg: { type: "who", replyTo: { $ref: RECORDER } } }] });
