@@ -43,7 +43,7 @@ import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
 import { Pipeline, type RouteStage } from "../shard-executor/pipeline.ts";
 import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
 import { ensembleCharge, ensembleGenerate, ensembleReservation, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
-import { BudgetExceededError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
+import { BudgetExceededError, ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 import type {
   BudgetStatus, Caller, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
 } from "./http/service.ts";
@@ -82,6 +82,11 @@ export interface RouterServiceOptions {
   readonly hedgeAfterMs?: number;
   /** Extra Prometheus text (e.g. the actor system's metrics). */
   readonly metrics?: () => Promise<string>;
+  /**
+   * The federation links of this node (the transport's `peers()`): a hospital whose link has no
+   * usable stream is not routed to and makes `/health/ready` say so. Absent: links are not checked.
+   */
+  readonly links?: () => readonly { readonly peer: string; readonly up: boolean; readonly lastDownReason?: string }[];
   /**
    * The answers released and the requests running, by (user, request id). Default: kept in
    * memory only; the front door passes one over its node's LMDB store, so retries survive a restart.
@@ -299,8 +304,10 @@ export class RouterService implements FrontDoorService {
     this.#answers.inc({ kind, outcome });
   }
 
-  async budget(userId: string, department?: string): Promise<BudgetStatus> {
-    const reply = await this.#options.accountant.budget(userId, department);
+  /** A user's budget; with `caller`, read as that caller (the Accountant lets a user read only their own, unless admin). */
+  async budget(userId: string, department?: string, caller?: Caller): Promise<BudgetStatus> {
+    const reply = await (caller === undefined ? this.#options.accountant : this.#accountant(caller)).budget(userId, department);
+    if (reply.type === "rejected" && reply.code === "FORBIDDEN") throw new ForbiddenError(reply.message);
     if (reply.type !== "budget") throw new InvalidRequestError(reply.field ?? "user_id", reply.message);
     return {
       userId, period: reply.period, totalBudget: reply.user.limit, consumed: reply.user.spent, remaining: reply.user.remaining,
@@ -314,11 +321,14 @@ export class RouterService implements FrontDoorService {
     const accountant = await this.#options.accountant.budget("health-probe").then((r) => r.type === "budget" || r.code === "UNKNOWN_USER", () => false);
     checks.accountant = accountant ? { ok: true } : { ok: false, detail: "the Accountant did not answer" };
     let routable = 0;
+    const down = this.#linksDown();
     for (const [id, h] of this.#hospitals) {
       const state = h.breaker.state;
       const ok = state !== "open" && state !== "forced-open";
-      if (ok) routable++;
       checks[`breaker:${id}`] = ok ? { ok, detail: state } : { ok, detail: `${state}: requests are not routed to ${id}` };
+      const reason = down.get(id);
+      if (reason !== undefined) checks[`link:${id}`] = { ok: false, detail: `no usable stream to ${id} (${reason}): requests are not routed to it` };
+      if (ok && reason === undefined) routable++;
     }
     return { live: true, ready: accountant && routable > 0, checks };
   }
@@ -339,7 +349,8 @@ export class RouterService implements FrontDoorService {
       this.#strategy = strategy as StrategyName;
     }
     for (const [name, epsilon] of Object.entries(update.privacy?.departments ?? {})) {
-      const reply = await this.#options.accountant.as({ kind: "user", user: caller.userId, role: caller.role, department: caller.department }).setBudget("department", name, epsilon);
+      const reply = await this.#accountant(caller).setBudget("department", name, epsilon);
+      if (reply.type === "rejected" && reply.code === "FORBIDDEN") throw new ForbiddenError(reply.message);
       if (reply.type !== "budget-set") throw new InvalidRequestError(`privacy.departments.${name}`, reply.message);
     }
     return { routing: { strategy: this.#strategy }, ...(update.privacy?.departments ? { privacy: { departments: update.privacy.departments } } : {}) };
@@ -349,10 +360,28 @@ export class RouterService implements FrontDoorService {
     return `${(await this.#options.metrics?.()) ?? ""}\n${await this.#registry.metrics()}`;
   }
 
+  /**
+   * The Accountant as the caller: it checks that a user reserves, settles and reads only for
+   * themselves (and sets budgets only as an admin), whatever this service's code would do.
+   */
+  #accountant(caller: Caller) {
+    return this.#options.accountant.as({ kind: "user", user: caller.userId, role: caller.role, department: caller.department });
+  }
+
+  /** Hospitals whose federation link has no usable stream now, with the reason. */
+  #linksDown(): Map<string, string> {
+    const down = new Map<string, string>();
+    for (const link of this.#options.links?.() ?? []) if (!link.up) down.set(link.peer, link.lastDownReason ?? "down");
+    return down;
+  }
+
   /** The hospitals for one request: one by the strategy, or k for consensus. */
   #route(consensus: boolean, exclude: readonly string[] = [], region?: string): string[] {
+    const down = this.#linksDown();
     const candidates: Candidate[] = [...this.#hospitals.values()].map(({ spec, breaker }) => ({
-      id: spec.id, region: spec.region, ...(spec.weight ? { weight: spec.weight } : {}), breakerOpen: breaker.state === "open" || breaker.state === "forced-open",
+      id: spec.id, region: spec.region, ...(spec.weight ? { weight: spec.weight } : {}),
+      // A hospital without a usable stream is out, as with an open breaker: an ask to it fails at once.
+      breakerOpen: breaker.state === "open" || breaker.state === "forced-open" || down.has(spec.id),
     }));
     // Consensus asks k hospitals, or as many as are reachable (at least one): the charge is per
     // released vote whatever k is, and the answer says how many voted.
@@ -373,13 +402,13 @@ export class RouterService implements FrontDoorService {
    */
   async #reserve(request: InferenceRequest, caller: Caller, event: PrivacyEvent, attempt: number, slot: OutcomeSlot): Promise<Admitted> {
     const contentHash = createHash("sha256").update(request.prompt).digest("hex");
-    const reply = await this.#options.accountant.reserve({
+    const reply = await this.#accountant(caller).reserve({
       key: reservationKey(caller.userId, request.requestId, attempt), user: caller.userId, department: request.department, event, requestId: request.requestId, contentHash,
     }).catch((error: Error) => { throw new UnavailableError(`the Accountant did not answer: ${error.message}`); });
     if (reply.type === "refused") {
       throw new BudgetExceededError({ remaining: reply.remaining[reply.reason].epsilon, needed: reply.needed.epsilon, scope: reply.reason, resetsAtMs: reply.resetsAtMs });
     }
-    if (reply.type === "rejected") throw new InvalidRequestError(reply.field ?? "request", reply.message);
+    if (reply.type === "rejected") throw reply.code === "FORBIDDEN" ? new ForbiddenError(reply.message) : new InvalidRequestError(reply.field ?? "request", reply.message);
     if (reply.duplicate) {
       throw new InvalidRequestError("request_id", `request ${request.requestId} was admitted before (reservation ${reply.reservation}) and this server keeps no answer for it: the answer is older than the answers kept, or the request was cut short by a restart. It is charged once whatever happened; use a new request id to ask again`);
     }
@@ -395,13 +424,14 @@ export class RouterService implements FrontDoorService {
   /** Commits `actual` (releases, when null) and checks the Accountant's answer: a refusal is an error, never ignored. */
   async #settle(admitted: Admitted | undefined, actual: PrivacyEvent | null, request: InferenceRequest, caller: Caller): Promise<Settled> {
     if (admitted === undefined) {
-      const budget = await this.#options.accountant.budget(caller.userId, request.department);
+      const budget = await this.#accountant(caller).budget(caller.userId, request.department);
       const remaining = budget.type === "budget" ? Math.min(budget.user.remaining, budget.department?.remaining ?? Infinity) : 0;
       return { cost: 0, remaining, as: "none" };
     }
     const { reservation } = admitted;
     const action = actual === null ? "release" : "commit";
-    const reply = await (actual === null ? this.#options.accountant.release(reservation, false) : this.#options.accountant.commit(reservation, actual))
+    const accountant = this.#accountant(caller);
+    const reply = await (actual === null ? accountant.release(reservation, false) : accountant.commit(reservation, actual))
       .catch((error: Error) => { throw new UnavailableError(`the Accountant did not answer the ${action} of reservation ${reservation} (${error.message}); if it is still open, it is committed at its worst case when it expires`); });
     if (reply.type === "rejected") throw new UnavailableError(`the Accountant refused to ${action} reservation ${reservation}: ${reply.message}`);
     if (reply.reservation !== reservation || reply.type !== (actual === null ? "released" : "committed")) {
@@ -499,7 +529,7 @@ function sampling(request: InferenceRequest): { temperature: number; topP?: numb
 }
 
 function asUnavailable(error: unknown): Error {
-  if (error instanceof BudgetExceededError || error instanceof InvalidRequestError || error instanceof UnavailableError) return error;
+  if (error instanceof BudgetExceededError || error instanceof InvalidRequestError || error instanceof UnavailableError || error instanceof ForbiddenError) return error;
   return new UnavailableError(`no hospital could answer: ${(error as Error)?.message ?? String(error)}`);
 }
 

@@ -51,6 +51,7 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
     ensemble: http.ensemble,
     openAiMode: http.privacy.mode,
     metrics: () => system.metrics.registry.metrics(),
+    links: () => system.transport?.peers() ?? [],
     answers: new ReleasedAnswers(nodeStoreSlots(store)),
   });
   const app = await createHttpApi(service, {

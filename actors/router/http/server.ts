@@ -118,7 +118,7 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
     const asked = request.query.department;
     if (asked !== undefined && !departmentSchema.safeParse(asked).success) throw new NotFoundError(`no such department ${JSON.stringify(String(asked).slice(0, 64))}`);
     if (asked !== undefined && self && asked !== caller.department && !ADMIN_ROLES.includes(caller.role)) throw new ForbiddenError(`department "${asked}" is not yours ("${caller.department}")`);
-    const status = await service.budget(user.data, asked ?? (self ? caller.department : undefined));
+    const status = await service.budget(user.data, asked ?? (self ? caller.department : undefined), caller);
     return {
       user_id: status.userId, total_budget: status.totalBudget, consumed: status.consumed, remaining: status.remaining, period: status.period,
       last_refresh: new Date(status.lastRefreshMs).toISOString(), next_refresh: new Date(status.nextRefreshMs).toISOString(),

@@ -137,7 +137,8 @@ export interface FrontDoorService {
   infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult>;
   inferStream(request: InferenceRequest, caller: Caller): AsyncIterable<InferenceStreamEvent>;
   /** Budget of `userId` (and `department`, when named) in the current period. */
-  budget(userId: string, department?: string): Promise<BudgetStatus>;
+  /** With `caller`, the read is made as that caller (the Accountant refuses another user's budget to a non-admin). */
+  budget(userId: string, department?: string, caller?: Caller): Promise<BudgetStatus>;
   health(): Promise<HealthReport>;
   /** Returns the node as registered. */
   addNode(node: NodeSpec, caller: Caller): Promise<NodeSpec>;
