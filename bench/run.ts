@@ -10,7 +10,7 @@ type Suite = () => Promise<BenchResult[]>;
 
 const SUITES: Record<string, { describe: string; minutes: number; load: () => Promise<Suite> }> = {
   runtime: {
-    describe: "cross-thread and same-thread tell, cross-thread ask latency, durable updates (vs MessagePort, direct calls, lmdb-js)",
+    describe: "cross-thread and same-thread tell, with a sender + access policy vs without, cross-thread ask latency, durable updates (vs MessagePort, direct calls, lmdb-js)",
     minutes: 1,
     load: async () => (await import("./runtime/suite.ts")).runRuntimeSuite,
   },
@@ -20,7 +20,7 @@ const SUITES: Record<string, { describe: string; minutes: number; load: () => Pr
     load: async () => (await import("./accountant/suite.ts")).runAccountantSuite,
   },
   remote: {
-    describe: "tell throughput (plaintext, mTLS) and ask latency (mTLS) to a second process on loopback (vs raw grpc-js)",
+    describe: "tell throughput (plaintext, mTLS; with and without identity checks) and ask latency (mTLS) to a second process on loopback (vs raw grpc-js), a peer's frames received with and without the stamp and checks",
     minutes: 1,
     load: async () => (await import("./remote/suite.ts")).runRemoteSuite,
   },

@@ -99,8 +99,11 @@ export interface ClusterFiles {
 }
 
 /**
- * A two-node cluster config in `dir`: the hospital runs the suite's `sink` and `echo`
- * actors (from bench/runtime/actors.ts, the same as the runtime suite); the benchmark process is the second node, with no
+ * A two-node cluster config in `dir`: the hospital runs the suite's counters and `echo`
+ * (from bench/runtime/actors.ts, the same as the runtime suite): `sink` is the counter with
+ * a policy open to every sender kind (`openSink`; the runtime suite's `sink` has no policy,
+ * which refuses peers), `guarded-sink` the one whose policy lets `add` in from peers and
+ * users only and which reads ctx.sender. The benchmark process is the second node, with no
  * actors. Certificates are read from `dir/keys` (createDevPki) unless `insecure`.
  */
 export async function writeCluster(dir: string, insecure: boolean): Promise<ClusterFiles> {
@@ -118,7 +121,11 @@ export async function writeCluster(dir: string, insecure: boolean): Promise<Clus
         address: hospitalAddress,
         admin: `127.0.0.1:${hospitalAdmin}`,
         dataDir: `data-${insecure ? "insecure" : "mtls"}`,
-        actors: [{ name: "sink", module: ACTORS_MODULE }, { name: "echo", module: ACTORS_MODULE }],
+        actors: [
+          { name: "sink", module: ACTORS_MODULE, definition: "open-sink" },
+          { name: "guarded-sink", module: ACTORS_MODULE },
+          { name: "echo", module: ACTORS_MODULE },
+        ],
       },
       { id: BENCH_NODE, region: "bench", address: benchAddress, admin: `127.0.0.1:${benchAdmin}`, actors: [] },
     ],

@@ -33,18 +33,45 @@ export interface Contender {
 
 /**
  * Throughputs in items/s of several contenders, measured round-robin for `rounds` rounds so
- * that a slow spell of this shared machine hits each of them alike. Per round: items over
- * the mean iteration time; the figure is the median of the rounds.
+ * that a slow spell of this shared machine hits each of them alike; every other round runs
+ * them in reverse order, so that none always goes first (or right after the same one). Per
+ * round: items over the mean iteration time; the figure is the median of the rounds.
  */
 export async function rates(contenders: readonly Contender[], rounds: number, budget: Budget): Promise<number[]> {
   const perRound: number[][] = contenders.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, c] of contenders.entries()) {
+    const order = [...contenders.keys()];
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) {
+      const c = contenders[i]!;
       const result = await runOne(c.name, c.fn, budget);
       perRound[i]!.push((c.perIteration * 1_000) / result.period);
     }
   }
   return perRound.map(median);
+}
+
+/**
+ * Throughputs in items/s of a few contenders whose ratio is read off (a figure with and
+ * without some cost), interleaved one iteration at a time: after `warmup` untimed iterations
+ * each, `iterations` rounds each run every contender once, in reverse order every other
+ * round, each call timed alone. A contender's figure is its items over its median iteration
+ * time. A burst of load from another process on this shared machine lands on one or two
+ * iterations, not on a whole contender's second, and the median leaves it out.
+ */
+export async function interleavedRates(contenders: readonly Contender[], iterations: number, warmup = 2): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const c of contenders) await c.fn();
+  const times: number[][] = contenders.map(() => []);
+  for (let round = 0; round < iterations; round++) {
+    const order = [...contenders.keys()];
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) {
+      const started = performance.now();
+      await contenders[i]!.fn();
+      times[i]!.push(performance.now() - started);
+    }
+  }
+  return contenders.map((c, i) => (c.perIteration * 1_000) / median(times[i]!));
 }
 
 export interface Latency {
