@@ -59,17 +59,20 @@ export interface CompiledAccess {
   allows(type: unknown, kind: SenderKind): boolean;
 }
 
+/** One bit per sender kind: a policy entry is the OR of its kinds, a check one AND. */
+const KIND_BIT: Readonly<Record<SenderKind, number>> = { local: 1, peer: 2, operator: 4, user: 8 };
+
 export function compileAccess(policy: Readonly<Record<string, readonly SenderKind[]>>): CompiledAccess {
-  const table = new Map<string, ReadonlySet<SenderKind>>();
-  for (const [type, kinds] of Object.entries(policy)) table.set(type, new Set(kinds));
-  const localAll = [...table.values()].every((kinds) => kinds.has("local"));
+  const table = new Map<string, number>();
+  for (const [type, kinds] of Object.entries(policy)) table.set(type, kinds.reduce((bits, kind) => bits | KIND_BIT[kind], 0));
+  const localAll = [...table.values()].every((bits) => (bits & KIND_BIT.local) !== 0);
   return {
     localAll,
     allows(type, kind) {
       // A message type the protocol does not list is local code's business (the behaviour
       // validates it); from anyone else it is refused.
-      const kinds = typeof type === "string" ? table.get(type) : undefined;
-      return kinds === undefined ? kind === "local" : kinds.has(kind);
+      const bits = typeof type === "string" ? table.get(type) : undefined;
+      return ((bits ?? KIND_BIT.local) & KIND_BIT[kind]) !== 0;
     },
   };
 }

@@ -21,7 +21,7 @@ export interface Envelope {
 }
 
 /** Checks an envelope that came from another thread or the network; returns a reason when it is not one. */
-export function envelopeProblem(value: unknown): string | undefined {
+export function envelopeProblem(value: unknown, checkSender = true): string | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "envelope is not an object";
   const env = value as Record<string, unknown>;
   if (typeof env.to !== "string" || env.to.length === 0 || env.to.length > 1024) return "envelope.to is not a path";
@@ -30,6 +30,6 @@ export function envelopeProblem(value: unknown): string | undefined {
   if (env.ackTo !== undefined && typeof env.ackTo !== "string") return "envelope.ackTo is not a path";
   if (env.fail !== undefined && typeof env.fail !== "boolean") return "envelope.fail is not a boolean";
   if (env.deadlineMs !== undefined && typeof env.deadlineMs !== "number") return "envelope.deadlineMs is not a number";
-  if (env.sender !== undefined) return senderProblem(env.sender);
+  if (checkSender && env.sender !== undefined) return senderProblem(env.sender);
   return undefined;
 }
