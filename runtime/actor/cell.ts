@@ -135,7 +135,8 @@ export class ActorCell<M> implements Deliverable {
       this.fabric.reject(env, "actor-stopped", new ActorStopped(this.path));
       return;
     }
-    if (!admit(this.access, env, this.fabric, this.path)) return;
+    // This node's code to an actor that takes everything from it (the common case): no call at all.
+    if ((env.sender !== undefined || !this.access.localAll) && !admit(this.access, env, this.fabric, this.path)) return;
     if (env.ackTo !== undefined) {
       const ackTo = env.ackTo;
       this.acceptWhenRoom(env).then(

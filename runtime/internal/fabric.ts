@@ -173,7 +173,8 @@ class RefImpl<M> extends WireRef implements ActorRef<M> {
   }
 
   tell(msg: M, opts?: TellOptions): void {
-    this.fabric.deliver(opts?.as === undefined ? { to: this.path, msg } : { to: this.path, msg, sender: opts.as }, opts?.transfer);
+    if (opts === undefined) this.fabric.deliver({ to: this.path, msg });
+    else this.fabric.deliver(opts.as === undefined ? { to: this.path, msg } : { to: this.path, msg, sender: opts.as }, opts.transfer);
   }
 
   send(msg: M, opts?: TellOptions): Promise<void> {
