@@ -55,7 +55,7 @@ export async function runFederationDemo(opts: { config: string; once: boolean })
   say(`  printf '.tree\\n' | npx fedrouter repl --hospital ${cluster.hospitals.at(-1)!.id}   # scripted`);
   const first = cluster.hospitals.find((h) => h.actors.some((a) => a.name === "accountant"));
   if (first !== undefined) {
-    say(`  printf '.ask node/accountant {"type":"reserve","key":"q1","user":"dr-lee","department":"radiology","event":{"kind":"gnmax","sigma":40}}\\n' | npx fedrouter repl --hospital ${first.id}`);
+    say(`  printf '.ask node/accountant {"type":"setBudget","scope":"department","name":"radiology","epsilon":12}\\n' | npx fedrouter repl --hospital ${first.id}   # as the operator: audited`);
     say(`  printf '.ask node/accountant {"type":"budget","user":"dr-lee","department":"radiology"}\\n' | npx fedrouter repl --hospital ${first.id}   # the charge, composed`);
     say(`  npx fedrouter audit verify --data-dir .data/${first.id}   # the privacy audit trail, verified (also while it runs)`);
   }
