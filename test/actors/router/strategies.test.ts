@@ -1,12 +1,16 @@
 /**
  * The routing strategies as pure functions: filters that no strategy can bypass (breaker,
- * residency, privacy), exact weighted cycles, the power of two choices, peak EWMA, consensus.
+ * residency, privacy), exact weighted cycles, the power of two choices, peak EWMA, consensus;
+ * and the failure classes that decide what a hospital's breaker counts (issue 15).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "../../../actors/router/strategies.ts";
+import { choose, classifyFailure, NoRoute, RouteStats, STAGE_FAILURE_CLASS, STRATEGIES, type Candidate, type StrategyName } from "../../../actors/router/strategies.ts";
 import { seededUniform } from "../../../actors/shard-executor/random.ts";
+import { InvalidGenerateRequest, PipelineStepFailed, SHARD_EXECUTOR_ERROR_CODES, type ShardExecutorErrorCode } from "../../../actors/shard-executor/index.ts";
+import { BreakerOpen } from "../../../runtime/index.ts";
+import { InvalidRequestError, UnavailableError } from "../../../actors/router/http/errors.ts";
 
 const nodes = (n: number, extra: (i: number) => Partial<Candidate> = () => ({})): Candidate[] =>
   Array.from({ length: n }, (_, i) => ({ id: `h${i}`, region: i % 2 === 0 ? "eu" : "us", ...extra(i) }));
@@ -93,4 +97,40 @@ test("consensus returns k distinct nodes, least loaded first, within the region;
   assert.throws(() => choose("consensus", candidates, { k: 3, region: "eu" }, stats, Math.random), (e: NoRoute) =>
     e.code === "NO_ROUTE" && e.reasons.h2 === "breaker open" && /region us, the request needs eu/.test(e.reasons.h1!) && e.needed === 3);
   for (const strategy of STRATEGIES as StrategyName[]) assert.throws(() => choose(strategy, [], {}, stats, Math.random), /no nodes known/);
+});
+
+const stepFailed = (code: string, generated = 0) => new PipelineStepFailed("seq-1", "fed://h-b/user/node/shard-executor", "h-b", code as ShardExecutorErrorCode, "detail", generated);
+
+test("classifyFailure: the doc example; a prompt past the context and a refused step are the caller's, whatever was generated", () => {
+  assert.equal(classifyFailure(new PipelineStepFailed("s", "fed://h-b/user/node/shard-executor", "h-b", "CONTEXT_EXCEEDED", "…", 0)), "caller");
+  for (const generated of [0, 1, 57]) {
+    assert.equal(classifyFailure(stepFailed("CONTEXT_EXCEEDED", generated)), "caller");
+    assert.equal(classifyFailure(stepFailed("INVALID_STEP", generated)), "caller");
+  }
+  assert.equal(classifyFailure(new InvalidGenerateRequest("prompt", "needs at least one token id")), "caller", "the driver refusing the prompt");
+  assert.equal(classifyFailure(new InvalidRequestError("prompt", "encodes to no tokens")), "caller");
+});
+
+test("classifyFailure: a hospital's own failures are the peer's, including a stage code this node does not know yet", () => {
+  for (const code of ["SEQUENCE_LOST", "TOO_MANY_SEQUENCES", "WRONG_BLOCKS", "STAGE_UNREACHABLE", "DEADLINE_EXCEEDED", "EXECUTOR_FAILED", "SOME_NEWER_CODE"]) {
+    assert.equal(classifyFailure(stepFailed(code)), "peer", code);
+  }
+  assert.equal(classifyFailure(new BreakerOpen("hospital:h-b", Date.now() + 10_000)), "peer");
+  assert.equal(classifyFailure(stepFailed("toString")), "peer", "an inherited property name is not a known code");
+});
+
+test("classifyFailure: this node's own failures and anything untyped are internal (never counted, never retried)", () => {
+  assert.equal(classifyFailure(new InvalidGenerateRequest("session", "has a step in flight: one at a time")), "internal");
+  assert.equal(classifyFailure(new InvalidGenerateRequest("route", "is empty")), "internal");
+  for (const thrown of [new TypeError("x is undefined"), new Error("boom"), "a string", undefined, null, 42, { code: 7 }]) {
+    assert.equal(classifyFailure(thrown), "internal", String(thrown));
+  }
+  assert.equal(classifyFailure(new UnavailableError("the Accountant did not answer")), "internal");
+});
+
+test("every ShardExecutor error code has a class, read from the code alone whatever was generated", () => {
+  assert.deepEqual(Object.keys(STAGE_FAILURE_CLASS).sort(), [...SHARD_EXECUTOR_ERROR_CODES].sort());
+  fc.assert(fc.property(fc.constantFrom(...SHARD_EXECUTOR_ERROR_CODES), fc.nat(1_024), (code, generated) => {
+    assert.equal(classifyFailure(stepFailed(code, generated)), STAGE_FAILURE_CLASS[code]);
+  }));
 });
