@@ -15,7 +15,16 @@
  *   A non-zero declared cost is reserved and committed like any other charge.
  *
  * Per-hospital circuit breakers (the runtime's CircuitBreaker) wrap every generation; an open
- * breaker takes that hospital out of routing, and `health` reports it.
+ * breaker takes that hospital out of routing, and `health` reports it. Only a hospital's own
+ * failures count against its breaker (issue 15, `classifyFailure`): a request's own fault (a
+ * prompt past the model's context) is a 400, never retried on another hospital, never counted,
+ * so that no user can open every breaker by asking badly.
+ *
+ * The model's context (issue 14). A prompt that leaves no position for an answer is refused (400)
+ * before anything is reserved or routed; max_tokens is clamped to what the context leaves, as
+ * OpenAI does (prompt + completion ≤ context; an answer that reaches the clamp finishes with
+ * "length"), and the worst case reserved is the clamped one, so nobody is charged for tokens that
+ * could never be generated.
  *
  * Idempotency (issue 11). A request is known by (user, request id), and that is looked at before
  * anything else (routing, reserving, the privacy_budget check), in ReleasedAnswers:
@@ -40,7 +49,7 @@ import type { ActorRef } from "../../runtime/index.ts";
 import { CircuitBreaker } from "../../runtime/index.ts";
 import type { AccountantClient, PrivacyEvent, RemainingBudget } from "../accountant/index.ts";
 import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
-import { Pipeline, type RouteStage } from "../shard-executor/pipeline.ts";
+import { Pipeline, PipelineStepFailed, type RouteStage } from "../shard-executor/pipeline.ts";
 import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
 import { ensembleCharge, ensembleGenerate, ensembleReservation, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
 import { BudgetExceededError, ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
@@ -48,7 +57,7 @@ import type {
   BudgetStatus, Caller, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
 } from "./http/service.ts";
 import { fingerprintOf, ReleasedAnswers, type Claim, type RequestOutcome } from "./released-answers.ts";
-import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "./strategies.ts";
+import { choose, classifyFailure, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "./strategies.ts";
 
 /** GPT-2's <|endoftext|>: a generation stops once it is produced. */
 const END_OF_TEXT = 50_256;
@@ -94,6 +103,14 @@ export interface RouterServiceOptions {
   readonly answers?: ReleasedAnswers;
   /** How long a retry of a request still running waits for its answer before a 409 in_progress (default 3,000 ms; 0: at once). */
   readonly duplicateWaitMs?: number;
+  /**
+   * The model's context in positions (config.json `n_positions`; the front door reads it from the
+   * model directory its tokenizer comes from). A prompt of this many tokens or more is a 400
+   * before anything runs, and max_tokens is clamped to the rest. Absent: the executors' own
+   * CONTEXT_EXCEEDED says it, a 400 before the first token and the end of the answer
+   * (finish_reason "length") after it; in neither case a hospital's failure.
+   */
+  readonly contextTokens?: number;
 }
 
 export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000, duplicateWaitMs: 3_000 });
@@ -128,6 +145,8 @@ export class RouterService implements FrontDoorService {
   readonly #released: ReleasedAnswers;
 
   constructor(options: RouterServiceOptions) {
+    const context = options.contextTokens;
+    if (context !== undefined && !(Number.isSafeInteger(context) && context >= 2)) throw new RangeError(`contextTokens must be an integer ≥ 2 (the model's n_positions), got ${context}`);
     this.#options = options;
     this.#released = options.answers ?? new ReleasedAnswers();
     this.#strategy = options.strategy ?? DEFAULT_ROUTER.strategy;
@@ -182,15 +201,22 @@ export class RouterService implements FrontDoorService {
    * One run of a request: route, reserve, generate (yielding text as it is released), settle.
    * Sets `slot.outcome` to what a retry must meet, and returns the summary.
    */
-  async *#answer(request: InferenceRequest, caller: Caller, attempt: number, slot: OutcomeSlot): AsyncGenerator<InferenceStreamEvent, InferenceSummary> {
-    const prompt = this.#options.tokenizer.encode(request.prompt);
-    if (prompt.length === 0) throw new InvalidRequestError("prompt", "encodes to no tokens");
-    const consensus = this.#consensus(request);
+  async *#answer(asked: InferenceRequest, caller: Caller, attempt: number, slot: OutcomeSlot): AsyncGenerator<InferenceStreamEvent, InferenceSummary> {
+    const prompt = this.#options.tokenizer.encode(asked.prompt);
+    const consensus = this.#consensus(asked);
     const kind = consensus ? "consensus" : "single";
+    // Before any reservation, routing or breaker: a prompt that cannot fit is the caller's error.
+    let request: InferenceRequest;
+    try {
+      request = { ...asked, maxTokens: this.#boundedMaxTokens(prompt.length, asked.maxTokens) };
+    } catch (error) {
+      this.#answers.inc({ kind, outcome: "invalid_request" });
+      throw error;
+    }
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
     let nodes = this.#route(consensus, [], request.region);
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
-    const admitted = worstCase === null ? undefined : await this.#reserve(request, caller, worstCase, attempt, slot);
+    const admitted = worstCase === null ? undefined : await this.#reserve(request, caller, worstCase, attempt, slot, asked.maxTokens);
     const tokens: number[] = [];
     // Charges reflect only what was released: the tokens generated, whatever ended the stream.
     const actual = () => (consensus ? ensembleCharge(sigma, tokens.length) : tokens.length > 0 ? worstCase : null);
@@ -199,6 +225,7 @@ export class RouterService implements FrontDoorService {
     let margin = 1;
     let reached = false; // a single pipeline seeks no consensus
     let failed: unknown;
+    let contextFull = false; // the executors' context ended the answer (a context this router was not told)
     let ended = false; // false while the consumer may still leave (return() at a yield)
     const tried: string[] = [];
     const served = { id: nodes[0]! };
@@ -227,7 +254,8 @@ export class RouterService implements FrontDoorService {
             break;
           } catch (error) {
             tried.push(nodes[0]!);
-            if (consensus || tokens.length > 0 || tried.length >= 3) throw error;
+            // Only a hospital's own failure is worth another hospital: the request's would repeat there.
+            if (consensus || tokens.length > 0 || tried.length >= 3 || classifyFailure(error) !== "peer") throw error;
             try {
               nodes = this.#route(false, tried, request.region);
             } catch {
@@ -236,7 +264,9 @@ export class RouterService implements FrontDoorService {
           }
         }
       } catch (error) {
-        failed = error;
+        // The context is full after some answer: it ends there, as OpenAI's "length" (issue 14).
+        if (tokens.length > 0 && isContextOverflow(error)) contextFull = true;
+        else failed = error;
       }
       ended = true;
     } finally {
@@ -253,22 +283,39 @@ export class RouterService implements FrontDoorService {
       }
     }
     const settled = await this.#settle(admitted, actual(), request, caller);
-    this.#count(kind, request, settled, failed === undefined ? "answered" : "unavailable");
-    if (failed !== undefined) {
+    const error = failed === undefined ? undefined : toServiceError(failed);
+    this.#count(kind, request, settled, error === undefined ? "answered" : error.code);
+    if (error !== undefined) {
       slot.outcome = unfinished(settled, attempt);
-      throw asUnavailable(failed);
+      throw error;
     }
     const rest = this.#options.tokenizer.decode(tokens.slice(emitted));
     const summary: InferenceSummary = {
       privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : served.id,
       consensusReached: reached, confidenceScore: margin,
-      finishReason: tokens.length >= request.maxTokens ? "length" : "stop",
+      finishReason: contextFull || tokens.length >= request.maxTokens ? "length" : "stop",
       usage: { promptTokens: prompt.length, completionTokens: tokens.length },
     };
     // Answered and charged: from here a retry gets this text back, even if the consumer leaves now.
     slot.outcome = { kind: "answered", text: released + rest, summary };
     if (rest.length > 0) yield { type: "text", text: rest };
     return summary;
+  }
+
+  /**
+   * The max_tokens this request runs with: what it asked, clamped to what the model's context
+   * leaves after the prompt (prompt + completion ≤ context, as OpenAI counts; the executors could
+   * sample one token more, never fed back, and we keep to the simpler rule). A prompt that
+   * leaves nothing is an InvalidRequestError, naming its tokens and the context.
+   */
+  #boundedMaxTokens(promptTokens: number, maxTokens: number): number {
+    if (promptTokens === 0) throw new InvalidRequestError("prompt", "encodes to no tokens");
+    const context = this.#options.contextTokens;
+    if (context === undefined) return maxTokens;
+    if (promptTokens >= context) {
+      throw new InvalidRequestError("prompt", `encodes to ${promptTokens} tokens, the model's context is ${context} positions for prompt and answer together: shorten it to at most ${context - 1} tokens`);
+    }
+    return Math.min(maxTokens, context - promptTokens);
   }
 
   /**
@@ -400,7 +447,7 @@ export class RouterService implements FrontDoorService {
    * before (a duplicate key) is not this request's: it is never released or committed here, and
    * it is looked at before the privacy_budget check (issue 11).
    */
-  async #reserve(request: InferenceRequest, caller: Caller, event: PrivacyEvent, attempt: number, slot: OutcomeSlot): Promise<Admitted> {
+  async #reserve(request: InferenceRequest, caller: Caller, event: PrivacyEvent, attempt: number, slot: OutcomeSlot, askedMaxTokens: number): Promise<Admitted> {
     const contentHash = createHash("sha256").update(request.prompt).digest("hex");
     const reply = await this.#accountant(caller).reserve({
       key: reservationKey(caller.userId, request.requestId, attempt), user: caller.userId, department: request.department, event, requestId: request.requestId, contentHash,
@@ -416,7 +463,8 @@ export class RouterService implements FrontDoorService {
     if (request.privacyBudget !== undefined && reply.cost.epsilon > request.privacyBudget) {
       const settled = await this.#settle(admitted, null, request, caller); // a refused release throws: surfaced, never ignored
       slot.outcome = unfinished(settled, attempt);
-      throw new InvalidRequestError("privacy_budget", `this request may cost up to ε ${reply.cost.epsilon.toFixed(4)} (max_tokens ${request.maxTokens}), more than the ${request.privacyBudget} allowed; lower max_tokens or raise privacy_budget`);
+      const tokens = request.maxTokens === askedMaxTokens ? `max_tokens ${request.maxTokens}` : `max_tokens ${askedMaxTokens}, ${request.maxTokens} of which the model's context leaves`;
+      throw new InvalidRequestError("privacy_budget", `this request may cost up to ε ${reply.cost.epsilon.toFixed(4)} (${tokens}), more than the ${request.privacyBudget} allowed; lower max_tokens or raise privacy_budget`);
     }
     return admitted;
   }
@@ -455,7 +503,7 @@ export class RouterService implements FrontDoorService {
       const h = this.#hospitals.get(id)!;
       const session = this.#session(h, request);
       this.#stats.started(id);
-      const first = h.breaker.execute(() => session.open(prompt));
+      const first = guarded(h.breaker, () => session.open(prompt));
       first.catch(() => {}); // a hedge's loser may fail unobserved
       return { id, h, session, started: performance.now(), first };
     };
@@ -497,7 +545,7 @@ export class RouterService implements FrontDoorService {
         yield { token: token! };
         if (token! === END_OF_TEXT || i + 1 >= request.maxTokens) break;
         const previous = token!;
-        token = await serving.h.breaker.execute(() => serving.session.next(previous));
+        token = await guarded(serving.h.breaker, () => serving.session.next(previous));
       }
     } finally {
       serving.session.close();
@@ -505,14 +553,21 @@ export class RouterService implements FrontDoorService {
     }
   }
 
+  /**
+   * A DP ensemble's answer. The ensemble drops a failing proposer and reports only that too few
+   * were left; the proposers' own failures are kept here, so that one that was the request's
+   * fault (every hospital refusing a prompt past the context) is what the caller is told.
+   */
   async *#ensemble(hospitals: readonly string[], prompt: readonly number[], request: InferenceRequest): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
+    const failures: unknown[] = [];
+    const kept = <T>(step: Promise<T>): Promise<T> => step.catch((error: unknown) => { failures.push(error); throw error; });
     const proposers: Proposer[] = hospitals.map((id) => {
       const h = this.#hospitals.get(id)!;
       const session = this.#session(h, request);
       return {
         id,
-        open: (p) => h.breaker.execute(() => session.open(p)),
-        next: (t) => h.breaker.execute(() => session.next(t)),
+        open: (p) => kept(guarded(h.breaker, () => session.open(p))),
+        next: (t) => kept(guarded(h.breaker, () => session.next(t))),
         close: () => session.close(),
       };
     });
@@ -520,7 +575,11 @@ export class RouterService implements FrontDoorService {
     const stream = ensembleGenerate(proposers, {
       prompt, maxTokens: request.maxTokens, sigma, ...(threshold === undefined ? {} : { threshold }), stopTokens: [END_OF_TEXT], minProposers: 1,
     }, this.#options.vote);
-    for await (const t of observableToAsync(stream)) yield { token: t.token, margin: t.margin, consensusReached: t.consensusReached };
+    try {
+      for await (const t of observableToAsync(stream)) yield { token: t.token, margin: t.margin, consensusReached: t.consensusReached };
+    } catch (error) {
+      throw failures.find((f) => classifyFailure(f) === "caller") ?? error;
+    }
   }
 }
 
@@ -528,8 +587,45 @@ function sampling(request: InferenceRequest): { temperature: number; topP?: numb
   return { temperature: request.temperature ?? 0, ...(request.topP === undefined ? {} : { topP: request.topP }) };
 }
 
-function asUnavailable(error: unknown): Error {
+/**
+ * Runs one call to a hospital under its breaker, which judges only the hospital's own failures
+ * (issue 15). The runtime's `execute` counts every rejection, so this is its low-level API: a
+ * caller's or an internal failure gives the permit back unjudged (it says nothing of the
+ * hospital's health, and a half-open probe slot frees up) and is rethrown outside the breaker.
+ */
+async function guarded<T>(breaker: CircuitBreaker, call: () => Promise<T>): Promise<T> {
+  const admission = breaker.tryAcquire();
+  if (admission.type === "refused") throw admission.error;
+  const { permit } = admission;
+  let value: T;
+  try {
+    value = await call();
+  } catch (error) {
+    if (classifyFailure(error) === "peer") breaker.onError(permit);
+    else breaker.release(permit);
+    throw error;
+  }
+  breaker.onSuccess(permit);
+  return value;
+}
+
+/** The executors' context was full: a sequence grew past the model's positions. */
+function isContextOverflow(error: unknown): error is PipelineStepFailed {
+  return error instanceof PipelineStepFailed && error.stageCode === "CONTEXT_EXCEEDED";
+}
+
+/**
+ * A failed run as its caller's error: ours pass through; the request's own fault is a 400 naming
+ * what to change; a hospital's failure, or this node's, is a 503.
+ */
+function toServiceError(error: unknown): BudgetExceededError | InvalidRequestError | UnavailableError | ForbiddenError {
   if (error instanceof BudgetExceededError || error instanceof InvalidRequestError || error instanceof UnavailableError || error instanceof ForbiddenError) return error;
+  if (classifyFailure(error) === "caller") {
+    if (isContextOverflow(error)) return new InvalidRequestError("prompt", `does not fit the model's context: ${error.detail}; shorten the prompt`);
+    if (error instanceof PipelineStepFailed) return new InvalidRequestError("", `a hospital refused this request: ${error.stageCode}: ${error.detail}`);
+    const reason = (error as { readonly reason?: unknown }).reason; // InvalidGenerateRequest's, without its field
+    return new InvalidRequestError("prompt", typeof reason === "string" ? reason : String((error as Error)?.message ?? error));
+  }
   return new UnavailableError(`no hospital could answer: ${(error as Error)?.message ?? String(error)}`);
 }
 
