@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { ActorSystem, NodeStore } from "../../runtime/index.ts";
 import { AccountantClient } from "../../actors/accountant/index.ts";
 import { AggregatorClient } from "../../actors/aggregator/index.ts";
-import { Gpt2Tokenizer } from "../../actors/shard-executor/index.ts";
+import { Gpt2Tokenizer, readGpt2Config } from "../../actors/shard-executor/index.ts";
 import { RouterService } from "../../actors/router/service.ts";
 import { nodeStoreSlots, ReleasedAnswers } from "../../actors/router/released-answers.ts";
 import { createHttpApi } from "../../actors/router/http/index.ts";
@@ -40,6 +40,12 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
   if (secret.length < 32) throw new Error(`the HTTP token secret ${secretFile} is shorter than 32 characters`);
   const store = system.store as NodeStore | undefined;
   if (store === undefined || typeof store.actor !== "function") throw new Error(`the HTTP API keeps released answers in its node's store, and ${hospital.id} runs without persistence`);
+  // The model's context, from the directory the tokenizer comes from, read as the executors read
+  // it (n_positions), at start and without a round trip: the peers' executors may not be up yet,
+  // and asking their `info` would make the first request wait on them. The hospitals serve one
+  // model shape (one vocabulary for the ensemble's votes, one context); one whose context is
+  // smaller still answers CONTEXT_EXCEEDED, a 400 or the answer's end, never a breaker failure.
+  const { positions: contextTokens } = await readGpt2Config(modelDir);
   const service = new RouterService({
     nodeId: hospital.id,
     hospitals: executors.map(({ hospital: h }) => ({ id: h.id, region: h.region, route: [{ path: `fed://${h.id}/user/node/shard-executor` }] })),
@@ -47,6 +53,7 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
     accountant: new AccountantClient(system.ref(`fed://${hospital.id}/user/node/accountant`)),
     vote: new AggregatorClient(system.ref(`fed://${hospital.id}/user/node/aggregator`)).voter(),
     tokenizer: await Gpt2Tokenizer.fromDirectory(modelDir),
+    contextTokens,
     strategy: http.strategy,
     ensemble: http.ensemble,
     openAiMode: http.privacy.mode,
