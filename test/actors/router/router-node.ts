@@ -1,5 +1,5 @@
 /**
- * A Router on real parts for the idempotency tests: one node with the Accountant on LMDB in a
+ * A Router on real parts for the idempotency and caller-error tests: one node with the Accountant on LMDB in a
  * temp dir, the Aggregator, one hospital's ShardExecutor (a small random GPT-2) and a
  * RouterService whose every DP vote first passes a gate the test opens, so that a request can be
  * held in flight, reservation made, while duplicates arrive. Optionally the HTTP API on 127.0.0.1.
@@ -10,7 +10,7 @@ import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
 import type { NodeStore } from "../../../runtime/persistence/index.ts";
 import { accountant, AccountantClient } from "../../../actors/accountant/index.ts";
 import { aggregator, AggregatorClient, type EnsembleVote } from "../../../actors/aggregator/index.ts";
-import { Gpt2Tokenizer, initModel, shardExecutor } from "../../../actors/shard-executor/index.ts";
+import { Gpt2Tokenizer, initModel, readGpt2Config, shardExecutor } from "../../../actors/shard-executor/index.ts";
 import { RouterService, type RouterServiceOptions } from "../../../actors/router/service.ts";
 import { createHttpApi } from "../../../actors/router/http/index.ts";
 import { AUDIENCE, ISSUER, SECRET } from "./http/fake-service.ts";
@@ -52,6 +52,8 @@ export interface RouterNode {
   readonly accountant: AccountantClient;
   readonly gate: VoteGate;
   readonly modelDir: string;
+  /** The one ShardExecutor's path: several "hospitals" may route to it (each sequence is its own). */
+  readonly executorPath: string;
   /** A RouterService over this node (a fresh one per call: a restarted front door). */
   router(options?: Partial<RouterServiceOptions>): Promise<RouterService>;
   /** The HTTP API over `service` on 127.0.0.1, rate limit out of the way; returns its URL. */
@@ -70,6 +72,7 @@ export async function startRouterNode(dir: string): Promise<RouterNode> {
   const votes = new AggregatorClient(await system.spawn(aggregator, {}, { name: "aggregator" })).voter();
   const executor = await system.spawn(shardExecutor, { modelDir, backend: "wasm" }, { name: "executor-h-a" });
   const tokenizer = await Gpt2Tokenizer.fromDirectory(modelDir);
+  const { positions } = await readGpt2Config(modelDir); // as the front door reads it
   const gate = new VoteGate();
   const gated: EnsembleVote = async (v, params) => {
     await gate.pass();
@@ -77,11 +80,11 @@ export async function startRouterNode(dir: string): Promise<RouterNode> {
   };
   const apps: { close(): Promise<void> }[] = [];
   return {
-    system, store: system.store as NodeStore, accountant: budgets, gate, modelDir,
+    system, store: system.store as NodeStore, accountant: budgets, gate, modelDir, executorPath: executor.path,
     async router(options = {}) {
       return new RouterService({
         nodeId: "h-a", hospitals: [{ id: "h-a", region: "eu", route: [{ path: executor.path }] }], lookup: (p) => system.ref(p),
-        accountant: budgets, vote: gated, tokenizer, ensemble: { sigma: SIGMA, k: 1 }, stepTimeoutMs: 20_000, ...options,
+        accountant: budgets, vote: gated, tokenizer, ensemble: { sigma: SIGMA, k: 1 }, stepTimeoutMs: 20_000, contextTokens: positions, ...options,
       });
     },
     async serve(service) {
