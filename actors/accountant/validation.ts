@@ -2,8 +2,8 @@
  * Validation of what reaches the Accountant from outside (other threads, other hospitals): a
  * message is checked whole, with zod, before the ledger sees it, so a malformed field is a
  * `rejected` reply naming the field and the ledger never half-applies a request. Identifiers
- * follow the audit trail's rule (1..128 printable ASCII characters, no spaces), so whatever the
- * ledger accepts the trail can record.
+ * follow the audit trail's rule (1..MAX_ID_CHARS printable ASCII characters, no spaces), so
+ * whatever the ledger accepts the trail can record.
  */
 import { z } from "zod";
 import { MAX_DETAIL, MAX_TARGET } from "./audit.ts";
@@ -13,7 +13,28 @@ import type { AccountantMsg, Rejected } from "./protocol.ts";
 const MAX_EVENT_DEPTH = 16;
 const MAX_COMPOSED = 1_024;
 
-const id = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+/**
+ * The longest id the Accountant takes — user, department, request id, reservation, operator — and
+ * the bound the ledger and the audit trail hold. The front door's user ids and request ids are
+ * bounded by it (actors/router/http: MAX_USER_ID_CHARS, MAX_REQUEST_ID_CHARS), so whatever a
+ * client may send, the Accountant can charge and the trail can record.
+ */
+export const MAX_ID_CHARS = 128;
+/**
+ * The longest reserve `key`: an id like the others. A key made of longer parts is the sender's to
+ * shorten: the Router's `<user>:<request id>[#n]` becomes `sha256:<hex>` of those parts past this
+ * bound (actors/router/service.ts, reservationKey), and the reserve carries `requestId` apart.
+ */
+export const MAX_RESERVATION_KEY_CHARS = MAX_ID_CHARS;
+
+const idOf = (maxChars: number) =>
+  z.string().check((ctx) => {
+    const v = ctx.value;
+    if (v.length === 0 || v.length > maxChars) ctx.issues.push({ code: "custom", input: v, message: `must be 1..${maxChars} printable ASCII characters without spaces (got ${v.length})` });
+    else if (!/^[\x21-\x7e]+$/.test(v)) ctx.issues.push({ code: "custom", input: v, message: `must be 1..${maxChars} printable ASCII characters without spaces` });
+  });
+const id = idOf(MAX_ID_CHARS);
+const key = idOf(MAX_RESERVATION_KEY_CHARS);
 const target = z.string().min(1).max(MAX_TARGET).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces (an actor path or a breaker target)");
 /** A short note on one line, in printable ASCII: room for a reason, not for a message body. */
 const detail = z.string().max(MAX_DETAIL).regex(/^[\x20-\x7e]*$/, "must be printable ASCII on one line");
@@ -35,7 +56,7 @@ const event: z.ZodType<PrivacyEvent> = z.lazy(() =>
 const ref = z.custom<unknown>((v) => typeof (v as { tell?: unknown } | null)?.tell === "function", "must be an actor ref");
 
 const schemas = {
-  reserve: z.strictObject({ type: z.literal("reserve"), key: id, user: id, department: id, event, requestId: id.optional(), contentHash: z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 in lowercase hex").optional(), replyTo: ref }),
+  reserve: z.strictObject({ type: z.literal("reserve"), key, user: id, department: id, event, requestId: id.optional(), contentHash: z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 in lowercase hex").optional(), replyTo: ref }),
   commit: z.strictObject({ type: z.literal("commit"), reservation: id, actual: event, replyTo: ref }),
   release: z.strictObject({ type: z.literal("release"), reservation: id, noisyOutputReleased: z.boolean(), replyTo: ref }),
   budget: z.strictObject({ type: z.literal("budget"), user: id, department: id.optional(), replyTo: ref }),

@@ -7,6 +7,7 @@
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTPayload, type KeyObject } from "jose";
 import { ROLES, type Caller, type Role } from "./service.ts";
 import { UnauthorizedError } from "./errors.ts";
+import { MAX_USER_ID_CHARS } from "./users.ts";
 
 export type LocalSigning =
   | { readonly alg: "HS256"; readonly secret: string | Uint8Array }
@@ -117,7 +118,7 @@ export class TokenAuthority {
     if (typeof department !== "string" || department.length === 0 || department.length > 64) {
       throw new UnauthorizedError(`the token has no "${departmentClaim}" claim (a department name)`);
     }
-    if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) throw new UnauthorizedError("the token's sub must be 1..128 characters");
+    if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > MAX_USER_ID_CHARS) throw new UnauthorizedError(`the token's sub must be 1..${MAX_USER_ID_CHARS} characters`);
     return { userId: payload.sub, role: role as Role, department, issuer: payload.iss as string };
   }
 }

@@ -99,7 +99,7 @@ export class InProgressError extends FrontDoorError {
 /** A request the service cannot take (an unknown department, a model it does not serve): 400 naming the field. */
 export class InvalidRequestError extends FrontDoorError {
   readonly code = "invalid_request";
-  constructor(readonly field: string, readonly reason: string, readonly statusCode: 400 | 413 | 415 = 400) {
+  constructor(readonly field: string, readonly reason: string, readonly statusCode: 400 | 413 | 414 | 415 = 400) {
     super(field === "" ? reason : `${field}: ${reason}`);
   }
   override fields(): Record<string, unknown> {

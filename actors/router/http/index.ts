@@ -15,7 +15,7 @@ export {
   NotFoundError, InternalError, HTTP_ERROR_TYPES, errorBody, type HttpErrorType,
 } from "./errors.ts";
 export { TokenAuthority, DEFAULT_AUTH, type AuthOptions, type LocalSigning, type ExternalIssuer } from "./auth.ts";
-export { UserStore, UserStoreError, addUser, DEFAULT_SCRYPT, MIN_PASSWORD_CHARS, type User } from "./users.ts";
-export { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./schemas.ts";
+export { UserStore, UserStoreError, addUser, DEFAULT_SCRYPT, MIN_PASSWORD_CHARS, MAX_USER_ID_CHARS, type User } from "./users.ts";
+export { DEFAULT_HTTP_LIMITS, MAX_REQUEST_ID_CHARS, type HttpLimits } from "./schemas.ts";
 export { DEFAULT_INFERENCE } from "./inference-request.ts";
 export { chatPrompt } from "./openai.ts";

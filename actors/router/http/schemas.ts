@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { InvalidRequestError } from "./errors.ts";
-import { department } from "./users.ts";
+import { MAX_ID_CHARS } from "../../accountant/validation.ts";
+import { department, MAX_USER_ID_CHARS } from "./users.ts";
 
 export interface HttpLimits {
   /** Largest request body; a larger one is 413 before it is parsed. */
@@ -30,8 +31,15 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
   rateLimit: Object.freeze({ max: 60, windowMs: 60_000 }),
 });
 
+/**
+ * The longest request id (`Idempotency-Key` or `request_id`): the Accountant's id bound, so the
+ * id travels to it as the reserve's `requestId` unchanged. The reserve's key, `<user>:<id>`,
+ * may then be longer than an id: the Router hashes such a key to fit (MAX_RESERVATION_KEY_CHARS).
+ */
+export const MAX_REQUEST_ID_CHARS = MAX_ID_CHARS;
+
 /** An idempotency key: what a client may send as `Idempotency-Key` or `request_id`. */
-export const requestId = z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1..128 printable ASCII characters without spaces");
+export const requestId = z.string().regex(new RegExp(`^[\\x21-\\x7e]{1,${MAX_REQUEST_ID_CHARS}}$`), `must be 1..${MAX_REQUEST_ID_CHARS} printable ASCII characters without spaces`);
 
 /** The fields /v1/inference and the OpenAI endpoints share, with the seeds' names. */
 function privacyFields(limits: HttpLimits) {
@@ -90,9 +98,9 @@ export function completionBody(limits: HttpLimits) {
 }
 
 export const tokenBody = z.union([
-  z.strictObject({ username: z.string().min(1).max(128), password: z.string().min(1).max(1_024) }),
+  z.strictObject({ username: z.string().min(1).max(MAX_USER_ID_CHARS), password: z.string().min(1).max(1_024) }),
   // The seeds' form: { user_id, password }.
-  z.strictObject({ user_id: z.string().min(1).max(128), password: z.string().min(1).max(1_024) }),
+  z.strictObject({ user_id: z.string().min(1).max(MAX_USER_ID_CHARS), password: z.string().min(1).max(1_024) }),
 ]);
 
 export const nodeBody = z.strictObject({

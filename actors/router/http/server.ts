@@ -8,16 +8,16 @@
  *   await app.listen({ host: "127.0.0.1", port: 8080 });
  */
 import { performance } from "node:perf_hooks";
-import fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import { TokenAuthority, type AuthOptions } from "./auth.ts";
-import { errorBody, ForbiddenError, InternalError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError } from "./errors.ts";
+import { errorBody, ForbiddenError, type FrontDoorError, InternalError, InvalidRequestError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError } from "./errors.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { toInferenceRequest } from "./inference-request.ts";
 import { privacyHeaders, registerOpenAiRoutes } from "./openai.ts";
 import { configBody, DEFAULT_HTTP_LIMITS, inferenceBody, nodeBody, parseBody, tokenBody, type HttpLimits } from "./schemas.ts";
 import type { Caller, ConfigUpdate, FrontDoorService, HealthReport, NodeSpec, Role } from "./service.ts";
-import { department as departmentSchema, userId as userIdSchema, UserStore } from "./users.ts";
+import { department as departmentSchema, MAX_USER_ID_CHARS, userId as userIdSchema, UserStore } from "./users.ts";
 
 /** Who may call a route: anyone (no token), any valid token, or these roles. */
 export type AuthRule = "public" | "any" | readonly Role[];
@@ -49,15 +49,17 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   const authority = new TokenAuthority(options.auth);
   const users = typeof options.users === "string" ? new UserStore(options.users) : options.users;
   const metrics = new HttpMetrics();
-  const app = fastify({ logger: options.logger ?? false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true });
+  const app = fastify({
+    logger: options.logger ?? false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true,
+    // The one path parameter is a user id: a longer one cannot exist, and is refused before routing.
+    routerOptions: { maxParamLength: MAX_USER_ID_CHARS },
+    // What the router refuses before a route (and so the error handler) is chosen.
+    frameworkErrors: (error, request, reply) => sendError(reply, request, error, frameworkError(error)),
+  });
 
   app.decorateRequest("caller", null);
 
-  app.setErrorHandler((error, request, reply) => {
-    const failure = toFrontDoorError(error);
-    if (failure instanceof InternalError) request.log.error({ err: error }, "request failed");
-    void reply.status(failure.statusCode).headers(failure.headers()).send(errorBody(failure));
-  });
+  app.setErrorHandler((error, request, reply) => sendError(reply, request, error, toFrontDoorError(error)));
   app.setNotFoundHandler((request) => {
     throw new NotFoundError(`no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`);
   });
@@ -200,6 +202,19 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
 
   registerOpenAiRoutes(app, { service, limits, callerOf });
   return app;
+}
+
+function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, failure: FrontDoorError): void {
+  if (failure instanceof InternalError) request.log.error({ err: error }, "request failed");
+  void reply.status(failure.statusCode).headers(failure.headers()).send(errorBody(failure));
+}
+
+/** fastify's router errors, in the error table: never echoing the path, which may be kilobytes. */
+function frameworkError(error: FastifyError): FrontDoorError {
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return new InvalidRequestError("", `a path segment is longer than ${MAX_USER_ID_CHARS} characters, the longest a user id (the one path parameter) may be; check the path`, 414);
+  }
+  return toFrontDoorError(error);
 }
 
 type ConfigWire = ReturnType<typeof configBody.parse>;

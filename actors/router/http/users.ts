@@ -9,6 +9,7 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { z } from "zod";
+import { MAX_ID_CHARS } from "../../accountant/validation.ts";
 import { ROLES, type Role } from "./service.ts";
 
 /** scrypt cost (RFC 7914 §2: N = 2^14, r = 8, p = 1 is the interactive-login figure); 16 MiB, ~50 ms. */
@@ -16,7 +17,13 @@ export const DEFAULT_SCRYPT = Object.freeze({ N: 16_384, r: 8, p: 1, keyLength: 
 export const MIN_PASSWORD_CHARS = 8;
 const MAX_PASSWORD_CHARS = 1_024;
 
-export const userId = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, "must be 1..128 characters of letters, digits and . _ @ -");
+/**
+ * The longest user id: a token's subject, a local user, the `:user_id` of /v1/privacy/budget (and
+ * so fastify's path parameter limit). The Accountant's id bound, so every user it may be asked
+ * to charge fits its ledger and trail.
+ */
+export const MAX_USER_ID_CHARS = MAX_ID_CHARS;
+export const userId = z.string().regex(new RegExp(`^[A-Za-z0-9._@-]{1,${MAX_USER_ID_CHARS}}$`), `must be 1..${MAX_USER_ID_CHARS} characters of letters, digits and . _ @ -`);
 export const department = z.string().regex(/^[a-z0-9_-]{1,64}$/, "must be 1..64 characters of lowercase letters, digits, _ and -");
 
 const storedUser = z.strictObject({
