@@ -99,7 +99,7 @@ export class InProgressError extends FrontDoorError {
 /** A request the service cannot take (an unknown department, a model it does not serve): 400 naming the field. */
 export class InvalidRequestError extends FrontDoorError {
   readonly code = "invalid_request";
-  constructor(readonly field: string, readonly reason: string, readonly statusCode: 400 | 413 | 414 | 415 = 400) {
+  constructor(readonly field: string, readonly reason: string, readonly statusCode: 400 | 408 | 413 | 414 | 415 | 417 | 431 = 400) {
     super(field === "" ? reason : `${field}: ${reason}`);
   }
   override fields(): Record<string, unknown> {
@@ -167,6 +167,8 @@ export function toFrontDoorError(error: unknown): FrontDoorError {
   // The parser's own message can quote the body (prompt text): never echo it.
   if (error instanceof SyntaxError || fastifyError?.code === "FST_ERR_CTP_INVALID_JSON_BODY") return new InvalidRequestError("", "the body is not valid JSON");
   if (fastifyError?.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return new InvalidRequestError("", "the body is empty; send a JSON object");
+  // fastify's message quotes the whole path, which may be kilobytes: never echo it.
+  if (fastifyError?.code === "FST_ERR_BAD_URL") return new InvalidRequestError("", "the path holds a malformed percent-escape (% must be followed by two hex digits); encode it again");
   if (status === 404) return new NotFoundError(String(fastifyError?.message ?? "not found"));
   if (status >= 400 && status < 500) return new InvalidRequestError("", `the request could not be read: ${String(fastifyError?.message ?? "")}`);
   return new InternalError();

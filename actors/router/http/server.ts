@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import { TokenAuthority, type AuthOptions } from "./auth.ts";
+import { answerClientError, answerExpectation } from "./client-errors.ts";
 import { errorBody, ForbiddenError, type FrontDoorError, InternalError, InvalidRequestError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError } from "./errors.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { toInferenceRequest } from "./inference-request.ts";
@@ -49,12 +50,22 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   const authority = new TokenAuthority(options.auth);
   const users = typeof options.users === "string" ? new UserStore(options.users) : options.users;
   const metrics = new HttpMetrics();
+  // Every refusal answers in the error table's shape, including those made before a route (and
+  // so the error handler) is chosen: by Node's parser (clientErrorHandler), by Node's server (a
+  // missing Host, checked in onRequest; an Expect it does not meet), by fastify's router
+  // (frameworkErrors) and while closing (onRequest, below; fastify's own 503 has its own shape).
   const app = fastify({
-    logger: options.logger ?? false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true,
+    logger: options.logger ?? false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: false,
     // The one path parameter is a user id: a longer one cannot exist, and is refused before routing.
     routerOptions: { maxParamLength: MAX_USER_ID_CHARS },
-    // What the router refuses before a route (and so the error handler) is chosen.
     frameworkErrors: (error, request, reply) => sendError(reply, request, error, frameworkError(error)),
+    clientErrorHandler: answerClientError,
+    http: { requireHostHeader: false },
+  });
+  app.server.on("checkExpectation", answerExpectation);
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
   });
 
   app.decorateRequest("caller", null);
@@ -67,6 +78,8 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   app.addHook("onRequest", async (request, reply) => {
     const started = performance.now();
     reply.raw.once("finish", () => metrics.observe(request.routeOptions.url ?? "(unmatched)", request.method, reply.raw.statusCode, (performance.now() - started) / 1000));
+    if (closing) throw new UnavailableError("this server is shutting down; retry, and the request reaches another front door or this one restarted");
+    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new InvalidRequestError("Host", "an HTTP/1.1 request must carry one (RFC 9112, section 3.2); send it");
     const rule = request.routeOptions.config?.auth ?? "public";
     if (rule === "public") return;
     const header = request.headers.authorization;

@@ -5,7 +5,7 @@ import { clientErrorOf } from "../../../../actors/router/http/client-errors.ts";
 const parserError = (code: string, reason?: string) => Object.assign(new Error(`Parse Error: ${reason ?? code}`), { code, ...(reason === undefined ? {} : { reason }) });
 
 test("each refusal of Node's HTTP server maps to invalid_request with its status, naming the limit or the parser's reason", () => {
-  const cases: [Error, number, RegExp][] = [
+  const cases: [ReturnType<typeof parserError>, number, RegExp][] = [
     [parserError("HPE_HEADER_OVERFLOW", "Header overflow"), 431, /headers are larger than 16384 bytes/],
     [parserError("ERR_HTTP_REQUEST_TIMEOUT"), 408, /did not arrive whole within/],
     [parserError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow"), 413, /chunk extensions/],
@@ -15,7 +15,7 @@ test("each refusal of Node's HTTP server maps to invalid_request with its status
   for (const [error, status, message] of cases) {
     const failure = clientErrorOf(error, 16_384);
     assert.equal(failure.code, "invalid_request");
-    assert.equal(failure.statusCode, status, (error as { code: string }).code);
+    assert.equal(failure.statusCode, status, error.code);
     assert.match(failure.message, message);
   }
 });
