@@ -14,6 +14,20 @@ export interface Privacy { readonly epsilon: number; readonly delta: number }
 
 export interface RemainingBudget { readonly user: Privacy; readonly department: Privacy }
 
+/**
+ * The longest id the Accountant takes — user, department, request id, reservation, operator — and
+ * the bound the ledger and the audit trail hold. The front door's user ids and request ids are
+ * bounded by it (actors/router/http: MAX_USER_ID_CHARS, MAX_REQUEST_ID_CHARS), so whatever a
+ * client may send, the Accountant can charge and the trail can record.
+ */
+export const MAX_ID_CHARS = 128;
+/**
+ * The longest reserve `key`: an id like the others. A key made of longer parts is the sender's to
+ * shorten: the Router's `<user>:<request id>[#n]` becomes `sha256:<hex>` of those parts past this
+ * bound (actors/router/service.ts, reservationKey), and the reserve carries `requestId` apart.
+ */
+export const MAX_RESERVATION_KEY_CHARS = MAX_ID_CHARS;
+
 export type AccountantMsg =
   /** Reserve the worst case of `event` for `user` in `department`; `key` makes retries safe. */
   | {

@@ -5,6 +5,7 @@
  * follow the audit trail's rule (1..MAX_ID_CHARS printable ASCII characters, no spaces), so
  * whatever the ledger accepts the trail can record.
  */
+import { MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS } from "./protocol.ts";
 import { z } from "zod";
 import { MAX_DETAIL, MAX_TARGET } from "./audit.ts";
 import type { PrivacyEvent } from "./events.ts";
@@ -13,19 +14,8 @@ import type { AccountantMsg, Rejected } from "./protocol.ts";
 const MAX_EVENT_DEPTH = 16;
 const MAX_COMPOSED = 1_024;
 
-/**
- * The longest id the Accountant takes — user, department, request id, reservation, operator — and
- * the bound the ledger and the audit trail hold. The front door's user ids and request ids are
- * bounded by it (actors/router/http: MAX_USER_ID_CHARS, MAX_REQUEST_ID_CHARS), so whatever a
- * client may send, the Accountant can charge and the trail can record.
- */
-export const MAX_ID_CHARS = 128;
-/**
- * The longest reserve `key`: an id like the others. A key made of longer parts is the sender's to
- * shorten: the Router's `<user>:<request id>[#n]` becomes `sha256:<hex>` of those parts past this
- * bound (actors/router/service.ts, reservationKey), and the reserve carries `requestId` apart.
- */
-export const MAX_RESERVATION_KEY_CHARS = MAX_ID_CHARS;
+// The bounds live in protocol.ts (another folder may read them there); re-exported for this module's users.
+export { MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS };
 
 const idOf = (maxChars: number) =>
   z.string().check((ctx) => {

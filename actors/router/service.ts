@@ -47,7 +47,7 @@ import type { Observable } from "rxjs";
 import { Counter, Registry } from "prom-client";
 import type { ActorRef } from "../../runtime/index.ts";
 import { CircuitBreaker } from "../../runtime/index.ts";
-import type { AccountantClient, PrivacyEvent, RemainingBudget } from "../accountant/index.ts";
+import { MAX_RESERVATION_KEY_CHARS, type AccountantClient, type PrivacyEvent, type RemainingBudget } from "../accountant/index.ts";
 import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
 import { Pipeline, PipelineStepFailed, type RouteStage } from "../shard-executor/pipeline.ts";
 import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
@@ -641,13 +641,13 @@ function unfinished(settled: Settled, attempt: number): RequestOutcome | null {
 /**
  * The Accountant's key for attempt `attempt` of (user, request id): `user:id` first (as before
  * issue 11), `user:id#n` for the n-th, after attempts that released nothing. Past the
- * Accountant's 128 characters, a hash of the same parts. An id that ends in `#n` itself may meet
+ * Accountant's MAX_RESERVATION_KEY_CHARS (128), a hash of the same parts. An id that ends in `#n` itself may meet
  * another id's later key; the Accountant then answers a duplicate (or a reused key), which
  * refuses the request and settles nothing: never a wrong charge.
  */
 function reservationKey(user: string, requestId: string, attempt: number): string {
   const key = attempt === 1 ? `${user}:${requestId}` : `${user}:${requestId}#${attempt}`;
-  return key.length <= 128 ? key : `sha256:${createHash("sha256").update(JSON.stringify([user, requestId, attempt])).digest("hex")}`;
+  return key.length <= MAX_RESERVATION_KEY_CHARS ? key : `sha256:${createHash("sha256").update(JSON.stringify([user, requestId, attempt])).digest("hex")}`;
 }
 
 /** Whether `promise` settles within `ms` (its timer cleared either way). */

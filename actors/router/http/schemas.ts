@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { InvalidRequestError } from "./errors.ts";
-import { MAX_ID_CHARS } from "../../accountant/validation.ts";
+import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
 import { department, MAX_USER_ID_CHARS } from "./users.ts";
 
 export interface HttpLimits {

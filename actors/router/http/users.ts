@@ -9,7 +9,7 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { z } from "zod";
-import { MAX_ID_CHARS } from "../../accountant/validation.ts";
+import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
 import { ROLES, type Role } from "./service.ts";
 
 /** scrypt cost (RFC 7914 §2: N = 2^14, r = 8, p = 1 is the interactive-login figure); 16 MiB, ~50 ms. */
