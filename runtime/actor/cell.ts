@@ -27,6 +27,9 @@ export interface CellStats {
   processingMsTotal: number;
 }
 
+/** How long a restart waits for a receive still running, when the child spec says nothing. */
+const DEFAULT_HALT_MS = 5_000;
+
 /** Messages handled in one go before the cell yields the thread to I/O. */
 const TURN_BUDGET = 1024;
 
@@ -42,6 +45,12 @@ export class ActorCell<M> implements Deliverable {
   private busy = false;
   private scheduled = false;
   private inFlight: Promise<unknown> | undefined;
+  /**
+   * Which behaviour instance is current: bumped by every start. A receive of an earlier
+   * incarnation that settles after a restart (it outlived the halt's wait) changes nothing of the
+   * new one: its failure is logged and ignored, its completion does not drain the new mailbox.
+   */
+  private incarnation = 0;
   /** The sender of the message being handled (undefined: this node's code). */
   private current: Sender | undefined;
   private readonly localSender: Sender;
@@ -56,7 +65,7 @@ export class ActorCell<M> implements Deliverable {
     mailbox: MailboxConfig,
     private readonly create: () => Behavior<M>,
     private readonly hooks: CellHooks,
-    log: ActorLogger,
+    private readonly log: ActorLogger,
     private readonly access: CompiledAccess = DEFAULT_ACCESS,
   ) {
     this.mailbox = new Mailbox(mailbox);
@@ -90,15 +99,22 @@ export class ActorCell<M> implements Deliverable {
   /** Creates the behaviour and runs its start hook; a throw there fails the start. */
   async start(): Promise<void> {
     this.status = "starting";
+    this.incarnation++;
+    // An earlier incarnation's receive may still hang: the new one starts with a free turn.
+    this.busy = false;
+    this.inFlight = undefined;
     this.behavior = this.create();
     await this.behavior.start?.(this.ctx);
     this.status = "running";
     this.schedule();
   }
 
-  /** Replaces the behaviour with a fresh one, keeping the address and the mailbox. */
-  async restart(): Promise<void> {
-    await this.halt(5_000);
+  /**
+   * Replaces the behaviour with a fresh one, keeping the address and the mailbox. A receive still
+   * running is waited for at most `shutdownMs` (the child spec's), then left behind.
+   */
+  async restart(shutdownMs = DEFAULT_HALT_MS): Promise<void> {
+    await this.halt(shutdownMs);
     this.restarts++;
     await this.start();
   }
@@ -194,14 +210,20 @@ export class ActorCell<M> implements Deliverable {
         return;
       }
       if (result !== undefined && typeof (result as Promise<void>).then === "function") {
+        const incarnation = this.incarnation;
         this.inFlight = (result as Promise<void>).then(
           () => {
+            if (incarnation !== this.incarnation) return; // a receive of a behaviour since replaced
             this.inFlight = undefined;
             this.record(startedMs);
             this.busy = false;
             this.drain();
           },
           (error: unknown) => {
+            if (incarnation !== this.incarnation) {
+              this.log.warn("late-failure-ignored", { path: this.path, incarnation, current: this.incarnation, reason: describeError(error) });
+              return;
+            }
             this.inFlight = undefined;
             this.busy = false;
             this.crash(error, env);

@@ -9,8 +9,10 @@ import { accessOf } from "./access.ts";
 export class LocalChild implements ChildHandle {
   readonly placement = "local" as const;
   readonly cell: ActorCell<unknown>;
+  private readonly shutdownMs: number;
 
   constructor(readonly path: string, spec: ActorChildSpec, fabric: Fabric, onExit: (exit: ChildExit) => void, log: Logger) {
+    this.shutdownMs = spec.shutdownMs;
     this.cell = new ActorCell(fabric, path, spec.mailbox, () => spec.definition.create(spec.args), {
       onFailure: (error) => onExit({ kind: "crash", reason: describeError(error) }),
       onStopSelf: () => onExit({ kind: "normal" }),
@@ -22,7 +24,7 @@ export class LocalChild implements ChildHandle {
   }
 
   restart(): Promise<void> {
-    return this.cell.restart();
+    return this.cell.restart(this.shutdownMs);
   }
 
   halt(timeoutMs: number): Promise<void> {
