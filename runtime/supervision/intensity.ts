@@ -12,13 +12,17 @@ export interface IntensityPolicy {
 
 export type IntensityVerdict = "restart" | "give-up";
 
-/** Records a restart at nowMs; drops restarts older than the period. */
+/**
+ * Records a restart at nowMs (monotonic time); drops restarts older than the period. As OTP's
+ * `add_restart` (supervisor.erl: a restart is kept while `Restart >= Now - Period`), the bound is
+ * inclusive: a restart exactly `periodMs` ago still counts.
+ */
 export function recordRestart(
   history: readonly number[],
   nowMs: number,
   policy: IntensityPolicy,
 ): { history: number[]; verdict: IntensityVerdict } {
-  const recent = history.filter((atMs) => nowMs - atMs < policy.periodMs);
+  const recent = history.filter((atMs) => nowMs - atMs <= policy.periodMs);
   recent.push(nowMs);
   return { history: recent, verdict: recent.length > policy.intensity ? "give-up" : "restart" };
 }

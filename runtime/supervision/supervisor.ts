@@ -43,7 +43,9 @@ export class Supervisor implements ChildHandle {
     private readonly factory: ChildFactory,
     private readonly events: Subject<LifecycleEvent>,
     private readonly onExit: (exit: ChildExit) => void,
-    private readonly nowMs: () => number = Date.now,
+    // Monotonic, as OTP's erlang:monotonic_time: a wall clock stepped back (NTP) must not
+    // stretch or shrink the window in which restarts are counted.
+    private readonly nowMs: () => number = () => performance.now(),
   ) {}
 
   async start(): Promise<void> {
@@ -235,7 +237,7 @@ export class Supervisor implements ChildHandle {
   }
 
   private emit(event: DistributiveOmit<LifecycleEvent, "atMs">): void {
-    this.events.next({ ...event, atMs: this.nowMs() } as LifecycleEvent);
+    this.events.next({ ...event, atMs: Date.now() } as LifecycleEvent);
   }
 }
 

@@ -16,12 +16,13 @@ test("intensity allows exactly `intensity` restarts within the period, then give
   assert.deepEqual(verdicts, ["restart", "restart", "restart", "give-up"]);
 });
 
-test("restarts older than the period no longer count", () => {
+test("restarts older than the period no longer count; one exactly a period ago still does (OTP's inclusive bound)", () => {
   const policy = { intensity: 1, periodMs: 1_000 };
   const first = recordRestart([], 0, policy);
-  const second = recordRestart(first.history, 1_000, policy);
+  assert.equal(recordRestart(first.history, 1_000, policy).verdict, "give-up", "0 and 1,000 are within one period of 1,000 ms");
+  const second = recordRestart(first.history, 1_001, policy);
   assert.equal(second.verdict, "restart");
-  assert.deepEqual(second.history, [1_000]);
+  assert.deepEqual(second.history, [1_001]);
   assert.equal(recordRestart(second.history, 1_500, policy).verdict, "give-up");
 });
 
