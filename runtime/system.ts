@@ -201,13 +201,24 @@ export class ActorSystem {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.root.stop();
-    await this.transport?.stop();
-    this.router.close();
-    this.breakers.dispose();
-    const store = this.store as { close?: () => Promise<void> } | undefined;
-    await store?.close?.();
-    this.events.complete();
+    // Each step runs whatever the one before did: a failed actor stop must not leave the
+    // transport listening or LMDB open.
+    try {
+      await this.root.stop();
+    } finally {
+      try {
+        await this.transport?.stop();
+      } finally {
+        this.router.close();
+        this.breakers.dispose();
+        try {
+          const store = this.store as { close?: () => Promise<void> } | undefined;
+          await store?.close?.();
+        } finally {
+          this.events.complete();
+        }
+      }
+    }
   }
 
   private createChild(spec: ChildSpec, parentPath: string, onExit: (exit: ChildExit) => void): ChildHandle {
@@ -259,9 +270,16 @@ export class ActorSystem {
         const report = await child.report();
         if (report !== undefined) this.workerReports.set(child.path, report);
       }),
-    ).then(() => {
-      this.refreshing = undefined;
-    });
+    ).then(
+      () => {
+        this.refreshing = undefined;
+      },
+      (error: unknown) => {
+        // A failed round is not kept: the next scrape asks again.
+        this.refreshing = undefined;
+        throw error;
+      },
+    );
     return this.refreshing;
   }
 

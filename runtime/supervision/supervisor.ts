@@ -5,7 +5,7 @@
  * is exceeded the supervisor stops its children and fails itself, escalating to its parent.
  * An operator's restart of one child (restartChild) waits in the same queue.
  */
-import { Subject, concatMap, defer, firstValueFrom, timer, type Subscription } from "rxjs";
+import { EMPTY, Subject, catchError, concatMap, defer, firstValueFrom, timer, type Subscription } from "rxjs";
 import { ActorStopped, RestartIntensityExceeded } from "../errors.ts";
 import type { LifecycleEvent } from "../events.ts";
 import { describeError } from "../actor/cell.ts";
@@ -52,7 +52,14 @@ export class Supervisor implements ChildHandle {
     this.state = "running";
     this.history = [];
     this.subscription = this.exits
-      .pipe(concatMap((job) => defer(() => ("run" in job ? job.run() : this.handleExit(job.child, job.exit)))))
+      .pipe(concatMap((job) => defer(() => ("run" in job ? job.run() : this.handleExit(job.child, job.exit))).pipe(
+        // A defect while judging an exit must not end the stream (every later exit would be
+        // ignored: a zombie supervisor). It is this supervisor's crash, for its parent to judge.
+        catchError((error: unknown) => {
+          this.onExit({ kind: "crash", reason: `supervisor ${this.path} failed handling an exit: ${describeError(error)}` });
+          return EMPTY;
+        }),
+      )))
       .subscribe();
     this.children = [];
     try {

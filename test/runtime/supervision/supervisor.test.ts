@@ -130,3 +130,27 @@ test("a child that fails to start fails its supervisor's start and the started s
   assert.deepEqual(startLog, ["start fed://s/user/sup/ok", "stop fed://s/user/sup/ok"]);
   await system.stop();
 });
+
+test("a defect while judging an exit is the supervisor's own crash, reported to its parent, not a supervisor that ignores every later exit (issue 12)", async () => {
+  const { Supervisor } = await import("../../../runtime/supervision/supervisor.ts");
+  const { Subject } = await import("rxjs");
+  const exits: { kind: string; reason?: string }[] = [];
+  const childExits = new Map<string, (exit: { kind: "crash"; reason: string }) => void>();
+  const spec = supervisor("sup", [actor("a", counter, 0), actor("b", counter, 0)], { strategy: "one-for-all", intensity: 5, periodMs: 10_000, backoff: NO_BACKOFF });
+  const sup = new Supervisor("fed://s/user/sup", spec, (child, parent, onExit) => {
+    childExits.set(child.id, onExit as never);
+    return {
+      path: `${parent}/${child.id}`, placement: "local",
+      start: async () => undefined, restart: async () => undefined, stop: async () => undefined,
+      // Halting b for a one-for-all restart fails: a defect inside the exit handling.
+      halt: async () => { if (child.id === "b") throw new Error("b cannot halt"); },
+      describe: () => ({ path: `${parent}/${child.id}`, placement: "local", status: "running", restarts: 0, mailboxDepth: 0, processed: 0 }),
+    };
+  }, new Subject<LifecycleEvent>(), (exit) => exits.push(exit as never));
+  await sup.start();
+  childExits.get("a")!({ kind: "crash", reason: "a failed" });
+  for (let i = 0; i < 50 && exits.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(exits.length, 1, "the supervisor reported its own crash to its parent");
+  assert.equal(exits[0]!.kind, "crash");
+  assert.match(exits[0]!.reason!, /failed handling an exit: Error: b cannot halt/);
+});
