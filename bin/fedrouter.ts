@@ -36,10 +36,19 @@ program
       const { hospital } = node;
       process.stdout.write(`${hospital.id}: transport listening on ${node.system.transport?.address} (${node.cluster.tls.insecure ? "PLAINTEXT" : "mTLS"}), ` +
         `admin on ${node.admin.address}, ${hospital.actors.length} actors, state in LMDB${node.frontDoor ? `, HTTP API on ${node.frontDoor.url}` : ""}; Ctrl-C stops it\n`);
-      await new Promise<void>((done) => {
-        process.once("SIGINT", done);
-        process.once("SIGTERM", done);
+      const ended = await new Promise<{ reason: string } | undefined>((done) => {
+        process.once("SIGINT", () => done(undefined));
+        process.once("SIGTERM", () => done(undefined));
+        // The root supervisor gave up: the node has stopped itself (OTP); exit so that whatever
+        // supervises this process (the demo, systemd, Kubernetes) starts it again.
+        node.system.terminated$.subscribe((t) => done(t));
       });
+      if (ended !== undefined) {
+        process.stderr.write(`fedrouter launch: ${hospital.id}: the root supervisor gave up (${ended.reason}); the node stopped\n`);
+        await node.stop();
+        process.exitCode = 1;
+        return;
+      }
       process.stdout.write(`${hospital.id}: stopping (actors in reverse order, streams, LMDB)\n`);
       await node.stop();
       process.stdout.write(`${hospital.id}: stopped\n`);

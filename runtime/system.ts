@@ -3,7 +3,7 @@
  * ("user" guardian), lifecycle events, dead letters, metrics and breakers. Everything an
  * embedding service touches goes through here; it knows nothing about the domain built on it.
  */
-import { Subject, type Observable } from "rxjs";
+import { ReplaySubject, Subject, type Observable } from "rxjs";
 import type { ActorDefinition, ActorRef } from "./actor/behavior.ts";
 import { LocalChild } from "./actor/local-child.ts";
 import { ActorCell } from "./actor/cell.ts";
@@ -64,6 +64,14 @@ export class ActorSystem {
   /** The federation transport, when started with `remote`. */
   transport: RemoteTransport | undefined;
   private stopped = false;
+  private terminating: { reason: string } | undefined;
+  private readonly terminatedSubject = new ReplaySubject<{ reason: string }>(1);
+  /**
+   * Emits once if the node stops by itself: its root supervisor gave up (restart intensity
+   * exceeded at the top). By then the system is stopped; a launcher exits with the reason, and
+   * whatever supervises the process starts it again.
+   */
+  readonly terminated$: Observable<{ readonly reason: string }> = this.terminatedSubject.asObservable();
 
   private constructor(private readonly opts: ActorSystemOptions, store: unknown) {
     this.node = opts.node ?? "local";
@@ -102,7 +110,12 @@ export class ActorSystem {
     });
     const rootSpec = supervisor("user", [], { ...DEFAULT_ROOT_SUPERVISION, ...opts.supervision });
     this.root = new Supervisor(formatPath(this.node, "user"), rootSpec, (spec, parent, onExit) => this.createChild(spec, parent, onExit), this.events, (exit) => {
-      this.log.error("root-supervisor-failed", { reason: exit.kind === "crash" ? exit.reason : "normal" });
+      // OTP: when the top supervisor gives up, the node stops. A node whose root no longer
+      // restarts anything would keep accepting work it cannot keep.
+      const reason = exit.kind === "crash" ? exit.reason : "normal";
+      this.log.error("root-supervisor-failed", { reason });
+      this.terminating ??= { reason };
+      void this.stop().finally(() => this.terminatedSubject.next({ reason }));
     });
   }
 

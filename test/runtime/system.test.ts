@@ -130,3 +130,14 @@ test("breaker states of the system's registry are exported as metrics", async ()
     assert.equal(metricValue(text, "fedrouter_breaker_state", 'target="fed://peer/user/y"'), 0);
   });
 });
+
+test("when the root supervisor gives up, the node stops itself (OTP) and says why; it takes no more work (issue 12)", async () => {
+  const system = await ActorSystem.start({ node: "zombie", logLevel: "silent", supervision: { intensity: 0, periodMs: 10_000 } });
+  const ref = await system.spawn(counter, 0, { name: "c" });
+  const terminated = firstValueFrom(system.terminated$);
+  ref.tell({ type: "crash", reason: "boom" });
+  const { reason } = await terminated;
+  assert.match(reason, /RESTART_INTENSITY_EXCEEDED|restart intensity|0 restarts/i);
+  await assert.rejects(system.spawn(counter, 0, { name: "d" }), { code: "SYSTEM_STOPPED" });
+  await system.stop(); // idempotent
+});
