@@ -137,7 +137,13 @@ async function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): Pro
       );
     }
     const args = entry.module === undefined ? ACTOR_ARGS[entry.name]?.(cluster, entry) : undefined;
-    specs.push(actor(entry.name, definition, args, { placement: entry.placement, ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}) }));
+    specs.push(actor(entry.name, definition, args, {
+      placement: entry.placement,
+      ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}),
+      // A broken audit trail is not mended by restarting: the Accountant stops (and the front door
+      // reports it not ready) until an operator restores the node's LMDB directory.
+      ...(definition === ACTOR_CATALOGUE.accountant ? { stopOn: ["AUDIT_TRAIL_BROKEN"] } : {}),
+    }));
   }
   return specs;
 }

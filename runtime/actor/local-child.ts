@@ -6,6 +6,12 @@ import type { Logger } from "../log.ts";
 import { ActorCell, describeError } from "./cell.ts";
 import { accessOf } from "./access.ts";
 
+/** The stable code of a thrown error, when it has one (a supervisor's decider reads it). */
+export function codeOf(error: unknown): { code?: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.length <= 64 ? { code } : {};
+}
+
 export class LocalChild implements ChildHandle {
   readonly placement = "local" as const;
   readonly cell: ActorCell<unknown>;
@@ -14,7 +20,7 @@ export class LocalChild implements ChildHandle {
   constructor(readonly path: string, spec: ActorChildSpec, fabric: Fabric, onExit: (exit: ChildExit) => void, log: Logger) {
     this.shutdownMs = spec.shutdownMs;
     this.cell = new ActorCell(fabric, path, spec.mailbox, () => spec.definition.create(spec.args), {
-      onFailure: (error) => onExit({ kind: "crash", reason: describeError(error) }),
+      onFailure: (error) => onExit({ kind: "crash", reason: describeError(error), ...codeOf(error) }),
       onStopSelf: () => onExit({ kind: "normal" }),
     }, log.child({ actor: path }), accessOf(spec.definition));
   }

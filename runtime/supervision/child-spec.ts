@@ -36,6 +36,12 @@ export interface ActorChildOptions {
   shutdownMs?: number;
   /** Threads of the piscina pool, for placement "pool". */
   poolThreads?: number;
+  /**
+   * Error codes after which restarting cannot help (a broken audit trail, a corrupt file): a
+   * crash or a failed restart with one of them stops the child for good, with the reason, instead
+   * of restarting it until the intensity is spent. A decider per error, as Pekko's.
+   */
+  stopOn?: readonly string[];
 }
 
 export interface ActorChildSpec<M = unknown, A = unknown> {
@@ -48,6 +54,7 @@ export interface ActorChildSpec<M = unknown, A = unknown> {
   readonly restart: RestartType;
   readonly shutdownMs: number;
   readonly poolThreads: number;
+  readonly stopOn: readonly string[];
 }
 
 export interface SupervisorChildSpec {
@@ -86,6 +93,7 @@ export function actor<M, A>(
     restart: opts.restart ?? DEFAULT_CHILD.restart,
     shutdownMs: opts.shutdownMs ?? DEFAULT_CHILD.shutdownMs,
     poolThreads: opts.poolThreads ?? 2,
+    stopOn: opts.stopOn ?? [],
   };
 }
 

@@ -9,6 +9,7 @@ import { EMPTY, Subject, catchError, concatMap, defer, firstValueFrom, timer, ty
 import { ActorStopped, RestartIntensityExceeded } from "../errors.ts";
 import type { LifecycleEvent } from "../events.ts";
 import { describeError } from "../actor/cell.ts";
+import { codeOf } from "../actor/local-child.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import type { ChildExit, ChildFactory, ChildHandle, ChildInfo } from "./child-handle.ts";
 import type { ChildSpec, SupervisorChildSpec } from "./child-spec.ts";
@@ -133,7 +134,7 @@ export class Supervisor implements ChildHandle {
     try {
       await child.handle.restart();
     } catch (error) {
-      this.exits.next({ child, exit: { kind: "crash", reason: `restart failed: ${describeError(error)}` } });
+      this.exits.next({ child, exit: { kind: "crash", reason: `restart failed: ${describeError(error)}`, ...codeOf(error) } });
       throw error;
     }
     const info = await child.handle.describe();
@@ -179,6 +180,12 @@ export class Supervisor implements ChildHandle {
     if (exit.kind === "crash") {
       this.emit({ type: "failed", path, reason: exit.reason, ...(exit.code ? { code: exit.code } : {}) });
     }
+    if (exit.kind === "crash" && exit.code !== undefined && child.spec.kind === "actor" && child.spec.stopOn.includes(exit.code)) {
+      // The child's decider: restarting cannot mend this (its spec's stopOn). Stopped for good,
+      // not counted against the intensity, so its siblings keep their restarts.
+      await this.stopOne(child, "supervisor");
+      return;
+    }
     if (!shouldRestart(child.spec.restart, exit.kind)) {
       await this.stopOne(child, exit.kind === "normal" ? "normal" : "supervisor");
       if (child.spec.restart === "temporary") this.children = this.children.filter((c) => c !== child);
@@ -221,7 +228,7 @@ export class Supervisor implements ChildHandle {
         this.emit({ type: "restarted", path: target.handle.path, restarts: history.length, delayMs });
       } catch (error) {
         // A restart that fails is one more failure of that child, judged by intensity again.
-        this.exits.next({ child: target, exit: { kind: "crash", reason: `restart failed: ${describeError(error)}` } });
+        this.exits.next({ child: target, exit: { kind: "crash", reason: `restart failed: ${describeError(error)}`, ...codeOf(error) } });
       }
     }
   }

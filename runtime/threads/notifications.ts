@@ -13,7 +13,7 @@ export interface CellReport {
 }
 
 export type WorkerNotification =
-  | { n: "failed"; path: string; reason: string }
+  | { n: "failed"; path: string; reason: string; code?: string }
   | { n: "stop-self"; path: string }
   | { n: "dead-letters"; letters: DeadLetter[] }
   | { n: "stats"; cells: CellReport[] };

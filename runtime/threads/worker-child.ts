@@ -140,7 +140,7 @@ export class WorkerChild implements ChildHandle {
   }
 
   private notified(n: WorkerNotification, host: WorkerHost): void {
-    if (n.n === "failed" && n.path === this.path) this.onExit({ kind: "crash", reason: n.reason });
+    if (n.n === "failed" && n.path === this.path) this.onExit({ kind: "crash", reason: n.reason, ...(n.code ? { code: n.code } : {}) });
     else if (n.n === "stop-self" && n.path === this.path) this.onExit({ kind: "normal" });
     else {
       if (n.n === "stats") this.lastReport = n.cells.find((c) => c.path === this.path) ?? this.lastReport;

@@ -5,6 +5,7 @@
  */
 /// <reference path="../internal/comlink-node-adapter.d.ts" />
 import { accessOf } from "../actor/access.ts";
+import { codeOf } from "../actor/local-child.ts";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import * as Comlink from "comlink";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
@@ -66,7 +67,7 @@ const control: WorkerControl = {
   async spawn(req: SpawnRequest) {
     const definition = await loadDefinition(req.moduleUrl, req.definitionId);
     const cell: ActorCell<unknown> = new ActorCell(fabric, req.path, req.mailbox, () => definition.create(req.args), {
-      onFailure: (error) => notify({ n: "failed", path: req.path, reason: describeError(error) }),
+      onFailure: (error) => notify({ n: "failed", path: req.path, reason: describeError(error), ...codeOf(error) }),
       onStopSelf: () => notify({ n: "stop-self", path: req.path }),
     }, log.child({ actor: req.path }), accessOf(definition));
     cells.set(req.path, cell);

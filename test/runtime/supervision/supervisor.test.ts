@@ -154,3 +154,33 @@ test("a defect while judging an exit is the supervisor's own crash, reported to 
   assert.equal(exits[0]!.kind, "crash");
   assert.match(exits[0]!.reason!, /failed handling an exit: Error: b cannot halt/);
 });
+
+type FragileMsg = { type: "break"; code: string } | { type: "get"; replyTo: ActorRef<string> };
+export const fragile = (await import("../../../runtime/index.ts")).defineActor<FragileMsg, void>(import.meta.url, "fragile", () => ({
+  receive(msg) {
+    if (msg.type === "get") return msg.replyTo.tell("ok");
+    throw Object.assign(new Error(`broken (${msg.code})`), { code: msg.code });
+  },
+}));
+
+test("a child whose crash carries a code in its spec's stopOn is stopped for good, not restarted, and its siblings keep their restarts (issue 12)", async () => {
+  const system = await ActorSystem.start({ node: "s", logLevel: "silent" });
+  const events: LifecycleEvent[] = [];
+  system.events$.subscribe((e) => events.push(e));
+  try {
+    await system.startChild(supervisor("sup", [actor("ledger", fragile, undefined, { stopOn: ["AUDIT_TRAIL_BROKEN"] }), actor("other", fragile, undefined)], { intensity: 1, periodMs: 10_000, backoff: NO_BACKOFF }));
+    const ledger = system.ref<FragileMsg>(system.pathOf("sup", "ledger"));
+    const other = system.ref<FragileMsg>(system.pathOf("sup", "other"));
+    ledger.tell({ type: "break", code: "AUDIT_TRAIL_BROKEN" });
+    await firstValueFrom(system.events$.pipe(filter((e) => e.type === "stopped" && e.path === ledger.path)));
+    assert.deepEqual(events.filter((e) => e.type === "restarted"), [], "not restarted");
+    assert.equal(events.find((e) => e.type === "failed")?.code, "AUDIT_TRAIL_BROKEN");
+    await assert.rejects(ledger.ask((replyTo) => ({ type: "get", replyTo }), { timeoutMs: 500 }));
+    // Another code is restarted as usual, and the stop above did not spend the intensity of 1.
+    other.tell({ type: "break", code: "SOMETHING_ELSE" });
+    await firstValueFrom(system.events$.pipe(filter((e) => e.type === "restarted" && e.path === other.path)));
+    assert.equal(await other.ask<string>((replyTo) => ({ type: "get", replyTo })), "ok");
+  } finally {
+    await system.stop();
+  }
+});
