@@ -1,7 +1,9 @@
 /**
  * The Router's service behind the HTTP front door (FrontDoorService): it routes each request to
  * a hospital's pipeline (or, for consensus, to k hospitals and the Aggregator's DP vote),
- * charges the Accountant and answers.
+ * charges the Accountant and answers. The parts it runs live beside it: idempotency.ts claims the
+ * request id, charging.ts reserves and settles against the Accountant, generation.ts draws the
+ * tokens (hedged, or by ensemble, under the breakers), failures.ts says whose fault a failure is.
  *
  * What is charged (README, "What ε means here"):
  * - A consensus answer is DP ensemble decoding: every released token is one GNMax vote over the
@@ -16,7 +18,7 @@
  *
  * Per-hospital circuit breakers (the runtime's CircuitBreaker) wrap every generation; an open
  * breaker takes that hospital out of routing, and `health` reports it. Only a hospital's own
- * failures count against its breaker (issue 15, `classifyFailure`): a request's own fault (a
+ * failures count against its breaker (issue 15, failures.ts `classifyFailure`): a request's own fault (a
  * prompt past the model's context) is a 400, never retried on another hospital, never counted,
  * so that no user can open every breaker by asking badly.
  *
@@ -27,14 +29,14 @@
  * could never be generated.
  *
  * Idempotency (issue 11). A request is known by (user, request id), and that is looked at before
- * anything else (routing, reserving, the privacy_budget check), in ReleasedAnswers:
+ * anything else (routing, reserving, the privacy_budget check), in ReleasedAnswers (idempotency.ts):
  * - answered before: the kept answer is served again, same text, same privacy_cost, charged
  *   nothing (post-processing of a released output);
  * - running in this process: the retry waits for it up to `duplicateWaitMs` and gets its answer,
  *   or 409 `in_progress`;
  * - refused, or failed with nothing released (its reservation released, as the Accountant
  *   confirmed): nothing is kept as answered and a retry runs afresh, under a new reservation key
- *   (`user:id#2`, …: the Accountant never reserves one key twice);
+ *   (`user:id#2`, …, charging.ts `reservationKey`: the Accountant never reserves one key twice);
  * - failed after part of its output was released and committed: a retry is told that this
  *   charge stands and to use a new id.
  * The Accountant's own duplicate answer is the last guard (a retry after a restart cut the
@@ -42,25 +44,24 @@
  * is never released or committed here. Every commit and release reply is checked; a refusal is
  * an `unavailable` error, never ignored.
  */
-import { createHash } from "node:crypto";
-import type { Observable } from "rxjs";
 import { Counter, Registry } from "prom-client";
 import type { ActorRef } from "../../runtime/index.ts";
 import { CircuitBreaker } from "../../runtime/index.ts";
-import { MAX_RESERVATION_KEY_CHARS, type AccountantClient, type PrivacyEvent, type RemainingBudget } from "../accountant/index.ts";
+import type { AccountantClient, PrivacyEvent } from "../accountant/index.ts";
 import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
-import { Pipeline, PipelineStepFailed, type RouteStage } from "../shard-executor/pipeline.ts";
+import { Pipeline, type RouteStage } from "../shard-executor/pipeline.ts";
 import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
-import { ensembleCharge, ensembleGenerate, ensembleReservation, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
-import { BudgetExceededError, ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
+import { ensembleCharge, ensembleReservation, type EnsembleVote } from "../aggregator/index.ts";
+import { ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 import type {
   BudgetStatus, Caller, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
 } from "./http/service.ts";
-import { fingerprintOf, ReleasedAnswers, type Claim, type RequestOutcome } from "./released-answers.ts";
-import { choose, classifyFailure, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "./strategies.ts";
-
-/** GPT-2's <|endoftext|>: a generation stops once it is produced. */
-const END_OF_TEXT = 50_256;
+import { reserve, settle, unfinished, type OutcomeSlot, type Settled } from "./charging.ts";
+import { classifyFailure, isContextOverflow, toServiceError } from "./failures.ts";
+import { ensembleTokens, hedgedTokens, type Hospitals } from "./generation.ts";
+import { claimRequest } from "./idempotency.ts";
+import { ReleasedAnswers, type Claim } from "./released-answers.ts";
+import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "./strategies.ts";
 
 export interface HospitalRoute {
   readonly id: string;
@@ -115,23 +116,6 @@ export interface RouterServiceOptions {
 
 export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000, duplicateWaitMs: 3_000 });
 
-interface Admitted {
-  readonly reservation: string;
-  readonly remaining: RemainingBudget;
-}
-
-/** How a request's reservation ended: committed, released, or there was none. */
-interface Settled {
-  readonly cost: number;
-  readonly remaining: number;
-  readonly as: "committed" | "released" | "none";
-}
-
-/** What a retry of the request running now will meet; set as the run goes. */
-interface OutcomeSlot {
-  outcome: RequestOutcome | null;
-}
-
 export class RouterService implements FrontDoorService {
   readonly #options: RouterServiceOptions;
   readonly #hospitals = new Map<string, { spec: HospitalRoute; pipeline: Pipeline; breaker: CircuitBreaker }>();
@@ -143,6 +127,8 @@ export class RouterService implements FrontDoorService {
   readonly #answers = new Counter({ name: "fedrouter_answers_total", help: "Inference requests by kind and outcome", labelNames: ["kind", "outcome"], registers: [this.#registry] });
   readonly #unkept = new Counter({ name: "fedrouter_answers_unkept_total", help: "Request outcomes the answer store failed to write: a retry after a restart does not find them", registers: [this.#registry] });
   readonly #released: ReleasedAnswers;
+  /** The hospitals as generation sees them (generation.ts). */
+  readonly #pool: Hospitals;
 
   constructor(options: RouterServiceOptions) {
     const context = options.contextTokens;
@@ -157,6 +143,7 @@ export class RouterService implements FrontDoorService {
         breaker: new CircuitBreaker(`hospital:${spec.id}`, { window: { kind: "count", size: 10 }, minimumCalls: 3, openDurationMs: 10_000, halfOpenProbes: 1 }),
       });
     }
+    this.#pool = { get: (id) => this.#hospitals.get(id)!, stats: this.#stats, stepTimeoutMs: options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs };
   }
 
   async infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult> {
@@ -216,7 +203,7 @@ export class RouterService implements FrontDoorService {
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
     let nodes = this.#route(consensus, [], request.region);
     const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
-    const admitted = worstCase === null ? undefined : await this.#reserve(request, caller, worstCase, attempt, slot, asked.maxTokens);
+    const admitted = worstCase === null ? undefined : await reserve(this.#accountant(caller), request, caller, worstCase, attempt, slot, asked.maxTokens);
     const tokens: number[] = [];
     // Charges reflect only what was released: the tokens generated, whatever ended the stream.
     const actual = () => (consensus ? ensembleCharge(sigma, tokens.length) : tokens.length > 0 ? worstCase : null);
@@ -273,7 +260,7 @@ export class RouterService implements FrontDoorService {
       if (!ended) {
         // The consumer went away mid-stream: commit what was released. Nobody is left to hear of
         // a refusal, so it is counted (an open reservation is committed at its worst case when it expires).
-        await this.#settle(admitted, actual(), request, caller).then(
+        await settle(this.#accountant(caller), admitted, actual(), request, caller).then(
           (settled) => {
             this.#count(kind, request, settled, "abandoned");
             slot.outcome = unfinished(settled, attempt);
@@ -282,7 +269,7 @@ export class RouterService implements FrontDoorService {
         );
       }
     }
-    const settled = await this.#settle(admitted, actual(), request, caller);
+    const settled = await settle(this.#accountant(caller), admitted, actual(), request, caller);
     const error = failed === undefined ? undefined : toServiceError(failed);
     this.#count(kind, request, settled, error === undefined ? "answered" : error.code);
     if (error !== undefined) {
@@ -319,25 +306,16 @@ export class RouterService implements FrontDoorService {
   }
 
   /**
-   * The first thing a request does: claim its (user, request id). Replays what is kept, waits up
-   * to `duplicateWaitMs` for the same request running in this process (then 409 in_progress), or
-   * returns the claim to run it.
+   * The first thing a request does: claim its (user, request id) (idempotency.ts). Replays what is
+   * kept, waits up to `duplicateWaitMs` for the same request running in this process (then 409
+   * in_progress, counted here), or returns the claim to run it.
    */
   async #claim(request: InferenceRequest, caller: Caller): Promise<Extract<Claim, { type: "run" | "replay" }>> {
-    const fingerprint = fingerprintOf(request);
-    const waitMs = this.#options.duplicateWaitMs ?? DEFAULT_ROUTER.duplicateWaitMs;
-    const deadline = performance.now() + waitMs;
-    for (;;) {
-      const claim = this.#released.claim(caller.userId, request.requestId, fingerprint);
-      if (claim.type === "run" || claim.type === "replay") return claim;
-      if (claim.type === "mismatch") {
-        throw new InvalidRequestError("request_id", `request ${request.requestId} was sent before with another prompt or other parameters; a request id names one request, and a retry repeats it: use a new id for a new request`);
-      }
-      const leftMs = deadline - performance.now();
-      if (leftMs <= 0 || !(await settlesWithin(claim.finished, leftMs))) {
-        this.#answers.inc({ kind: this.#consensus(request) ? "consensus" : "single", outcome: "in_progress" });
-        throw new InProgressError(request.requestId, waitMs);
-      }
+    try {
+      return await claimRequest(this.#released, request, caller, this.#options.duplicateWaitMs ?? DEFAULT_ROUTER.duplicateWaitMs);
+    } catch (error) {
+      if (error instanceof InProgressError) this.#answers.inc({ kind: this.#consensus(request) ? "consensus" : "single", outcome: "in_progress" });
+      throw error;
     }
   }
 
@@ -442,245 +420,17 @@ export class RouterService implements FrontDoorService {
     }
   }
 
-  /**
-   * Reserves the worst case of this attempt of the request. A reservation the Accountant made
-   * before (a duplicate key) is not this request's: it is never released or committed here, and
-   * it is looked at before the privacy_budget check (issue 11).
-   */
-  async #reserve(request: InferenceRequest, caller: Caller, event: PrivacyEvent, attempt: number, slot: OutcomeSlot, askedMaxTokens: number): Promise<Admitted> {
-    const contentHash = createHash("sha256").update(request.prompt).digest("hex");
-    const reply = await this.#accountant(caller).reserve({
-      key: reservationKey(caller.userId, request.requestId, attempt), user: caller.userId, department: request.department, event, requestId: request.requestId, contentHash,
-    }).catch((error: Error) => { throw new UnavailableError(`the Accountant did not answer: ${error.message}`); });
-    if (reply.type === "refused") {
-      throw new BudgetExceededError({ remaining: reply.remaining[reply.reason].epsilon, needed: reply.needed.epsilon, scope: reply.reason, resetsAtMs: reply.resetsAtMs });
-    }
-    if (reply.type === "rejected") throw reply.code === "FORBIDDEN" ? new ForbiddenError(reply.message) : new InvalidRequestError(reply.field ?? "request", reply.message);
-    if (reply.duplicate) {
-      throw new InvalidRequestError("request_id", `request ${request.requestId} was admitted before (reservation ${reply.reservation}) and this server keeps no answer for it: the answer is older than the answers kept, or the request was cut short by a restart. It is charged once whatever happened; use a new request id to ask again`);
-    }
-    const admitted = { reservation: reply.reservation, remaining: reply.remaining };
-    if (request.privacyBudget !== undefined && reply.cost.epsilon > request.privacyBudget) {
-      const settled = await this.#settle(admitted, null, request, caller); // a refused release throws: surfaced, never ignored
-      slot.outcome = unfinished(settled, attempt);
-      const tokens = request.maxTokens === askedMaxTokens ? `max_tokens ${request.maxTokens}` : `max_tokens ${askedMaxTokens}, ${request.maxTokens} of which the model's context leaves`;
-      throw new InvalidRequestError("privacy_budget", `this request may cost up to ε ${reply.cost.epsilon.toFixed(4)} (${tokens}), more than the ${request.privacyBudget} allowed; lower max_tokens or raise privacy_budget`);
-    }
-    return admitted;
-  }
-
-  /** Commits `actual` (releases, when null) and checks the Accountant's answer: a refusal is an error, never ignored. */
-  async #settle(admitted: Admitted | undefined, actual: PrivacyEvent | null, request: InferenceRequest, caller: Caller): Promise<Settled> {
-    if (admitted === undefined) {
-      const budget = await this.#accountant(caller).budget(caller.userId, request.department);
-      const remaining = budget.type === "budget" ? Math.min(budget.user.remaining, budget.department?.remaining ?? Infinity) : 0;
-      return { cost: 0, remaining, as: "none" };
-    }
-    const { reservation } = admitted;
-    const action = actual === null ? "release" : "commit";
-    const accountant = this.#accountant(caller);
-    const reply = await (actual === null ? accountant.release(reservation, false) : accountant.commit(reservation, actual))
-      .catch((error: Error) => { throw new UnavailableError(`the Accountant did not answer the ${action} of reservation ${reservation} (${error.message}); if it is still open, it is committed at its worst case when it expires`); });
-    if (reply.type === "rejected") throw new UnavailableError(`the Accountant refused to ${action} reservation ${reservation}: ${reply.message}`);
-    if (reply.reservation !== reservation || reply.type !== (actual === null ? "released" : "committed")) {
-      throw new UnavailableError(`the Accountant answered the ${action} of reservation ${reservation} with "${reply.type}" of ${reply.reservation}`);
-    }
-    return { cost: reply.type === "committed" ? reply.cost.epsilon : 0, remaining: Math.min(reply.remaining.user.epsilon, reply.remaining.department.epsilon), as: reply.type };
-  }
-
-  #session(h: { pipeline: Pipeline }, request: InferenceRequest) {
-    return h.pipeline.session({ sampling: sampling(request), stepTimeoutMs: this.#options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs });
-  }
-
-  /**
-   * One hospital's answer, hedged: if its first token has not come within `hedgeAfterMs`, the
-   * same request is opened on a second hospital and the first to answer serves the rest; the
-   * other is closed and its token discarded (never released, so never charged: the request
-   * holds one reservation whatever runs).
-   */
-  async *#single(hospital: string, prompt: readonly number[], request: InferenceRequest, served: { id: string }): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
-    const open = (id: string) => {
-      const h = this.#hospitals.get(id)!;
-      const session = this.#session(h, request);
-      this.#stats.started(id);
-      const first = guarded(h.breaker, () => session.open(prompt));
-      first.catch(() => {}); // a hedge's loser may fail unobserved
-      return { id, h, session, started: performance.now(), first };
-    };
-    const attempts = [open(hospital)];
-    let hedge: NodeJS.Timeout | undefined;
-    const hedged = new Promise<"hedge">((resolve) => (hedge = setTimeout(() => resolve("hedge"), this.#options.hedgeAfterMs ?? DEFAULT_ROUTER.hedgeAfterMs)));
-    let winner: (typeof attempts)[number] | undefined;
-    let token: number;
-    try {
-      const first = await Promise.race([attempts[0]!.first.then((t) => ({ t }), (error: unknown) => ({ error })), hedged]);
-      if (first !== "hedge") {
-        if ("error" in first) throw first.error;
-        winner = attempts[0]!;
-        token = first.t;
-      } else {
-        let other: string | undefined;
-        try {
-          other = this.#route(false, [hospital], request.region)[0];
-        } catch {
-          other = undefined; // nowhere to hedge to: wait for the first
-        }
-        if (other !== undefined) attempts.push(open(other));
-        const won = await Promise.any(attempts.map((a) => a.first.then((t) => ({ a, t })))).catch((all: AggregateError) => { throw all.errors[0]; });
-        winner = won.a;
-        token = won.t;
-      }
-    } finally {
-      clearTimeout(hedge);
-      for (const a of attempts) {
-        if (a === winner) continue;
-        a.session.close();
-        this.#stats.ended(a.id, performance.now() - a.started);
-      }
-    }
-    const serving = winner!;
-    served.id = serving.id;
-    try {
-      for (let i = 0; ; i++) {
-        yield { token: token! };
-        if (token! === END_OF_TEXT || i + 1 >= request.maxTokens) break;
-        const previous = token!;
-        token = await guarded(serving.h.breaker, () => serving.session.next(previous));
-      }
-    } finally {
-      serving.session.close();
-      this.#stats.ended(serving.id, performance.now() - serving.started);
-    }
-  }
-
-  /**
-   * A DP ensemble's answer. The ensemble drops a failing proposer and reports only that too few
-   * were left; the proposers' own failures are kept here, so that one that was the request's
-   * fault (every hospital refusing a prompt past the context) is what the caller is told.
-   */
-  async *#ensemble(hospitals: readonly string[], prompt: readonly number[], request: InferenceRequest): AsyncGenerator<{ token: number; margin?: number; consensusReached?: boolean }> {
-    const failures: unknown[] = [];
-    const kept = <T>(step: Promise<T>): Promise<T> => step.catch((error: unknown) => { failures.push(error); throw error; });
-    const proposers: Proposer[] = hospitals.map((id) => {
-      const h = this.#hospitals.get(id)!;
-      const session = this.#session(h, request);
-      return {
-        id,
-        open: (p) => kept(guarded(h.breaker, () => session.open(p))),
-        next: (t) => kept(guarded(h.breaker, () => session.next(t))),
-        close: () => session.close(),
-      };
+  /** One hospital's answer, hedged on a second one past `hedgeAfterMs` (generation.ts). */
+  #single(hospital: string, prompt: readonly number[], request: InferenceRequest, served: { id: string }) {
+    return hedgedTokens(this.#pool, hospital, prompt, request, served, {
+      afterMs: this.#options.hedgeAfterMs ?? DEFAULT_ROUTER.hedgeAfterMs,
+      route: (exclude) => this.#route(false, exclude, request.region),
     });
+  }
+
+  /** A DP ensemble's answer over `hospitals`, voted by the Aggregator (generation.ts). */
+  #ensemble(hospitals: readonly string[], prompt: readonly number[], request: InferenceRequest) {
     const { sigma = DEFAULT_ROUTER.sigma, threshold } = this.#options.ensemble ?? {};
-    const stream = ensembleGenerate(proposers, {
-      prompt, maxTokens: request.maxTokens, sigma, ...(threshold === undefined ? {} : { threshold }), stopTokens: [END_OF_TEXT], minProposers: 1,
-    }, this.#options.vote);
-    try {
-      for await (const t of observableToAsync(stream)) yield { token: t.token, margin: t.margin, consensusReached: t.consensusReached };
-    } catch (error) {
-      throw failures.find((f) => classifyFailure(f) === "caller") ?? error;
-    }
-  }
-}
-
-function sampling(request: InferenceRequest): { temperature: number; topP?: number } {
-  return { temperature: request.temperature ?? 0, ...(request.topP === undefined ? {} : { topP: request.topP }) };
-}
-
-/**
- * Runs one call to a hospital under its breaker, which judges only the hospital's own failures
- * (issue 15). The runtime's `execute` counts every rejection, so this is its low-level API: a
- * caller's or an internal failure gives the permit back unjudged (it says nothing of the
- * hospital's health, and a half-open probe slot frees up) and is rethrown outside the breaker.
- */
-async function guarded<T>(breaker: CircuitBreaker, call: () => Promise<T>): Promise<T> {
-  const admission = breaker.tryAcquire();
-  if (admission.type === "refused") throw admission.error;
-  const { permit } = admission;
-  let value: T;
-  try {
-    value = await call();
-  } catch (error) {
-    if (classifyFailure(error) === "peer") breaker.onError(permit);
-    else breaker.release(permit);
-    throw error;
-  }
-  breaker.onSuccess(permit);
-  return value;
-}
-
-/** The executors' context was full: a sequence grew past the model's positions. */
-function isContextOverflow(error: unknown): error is PipelineStepFailed {
-  return error instanceof PipelineStepFailed && error.stageCode === "CONTEXT_EXCEEDED";
-}
-
-/**
- * A failed run as its caller's error: ours pass through; the request's own fault is a 400 naming
- * what to change; a hospital's failure, or this node's, is a 503.
- */
-function toServiceError(error: unknown): BudgetExceededError | InvalidRequestError | UnavailableError | ForbiddenError {
-  if (error instanceof BudgetExceededError || error instanceof InvalidRequestError || error instanceof UnavailableError || error instanceof ForbiddenError) return error;
-  if (classifyFailure(error) === "caller") {
-    if (isContextOverflow(error)) return new InvalidRequestError("prompt", `does not fit the model's context: ${error.detail}; shorten the prompt`);
-    if (error instanceof PipelineStepFailed) return new InvalidRequestError("", `a hospital refused this request: ${error.stageCode}: ${error.detail}`);
-    const reason = (error as { readonly reason?: unknown }).reason; // InvalidGenerateRequest's, without its field
-    return new InvalidRequestError("prompt", typeof reason === "string" ? reason : String((error as Error)?.message ?? error));
-  }
-  return new UnavailableError(`no hospital could answer: ${(error as Error)?.message ?? String(error)}`);
-}
-
-/** What a retry meets after a run that did not answer: the charge that stands, a fresh attempt, or nothing kept. */
-function unfinished(settled: Settled, attempt: number): RequestOutcome | null {
-  switch (settled.as) {
-    case "committed": return { kind: "spent", cost: settled.cost };
-    case "released": return { kind: "retryable", attempts: attempt };
-    case "none": return null;
-  }
-}
-
-/**
- * The Accountant's key for attempt `attempt` of (user, request id): `user:id` first (as before
- * issue 11), `user:id#n` for the n-th, after attempts that released nothing. Past the
- * Accountant's MAX_RESERVATION_KEY_CHARS (128), a hash of the same parts. An id that ends in `#n` itself may meet
- * another id's later key; the Accountant then answers a duplicate (or a reused key), which
- * refuses the request and settles nothing: never a wrong charge.
- */
-function reservationKey(user: string, requestId: string, attempt: number): string {
-  const key = attempt === 1 ? `${user}:${requestId}` : `${user}:${requestId}#${attempt}`;
-  return key.length <= MAX_RESERVATION_KEY_CHARS ? key : `sha256:${createHash("sha256").update(JSON.stringify([user, requestId, attempt])).digest("hex")}`;
-}
-
-/** Whether `promise` settles within `ms` (its timer cleared either way). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** An Observable as an async iterable (values queued; an error rethrown at its place). */
-async function* observableToAsync<T>(source: Observable<T>): AsyncGenerator<T> {
-  const queue: T[] = [];
-  let done = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const subscription = source.subscribe({
-    next: (v) => { queue.push(v); wake?.(); },
-    error: (e) => { failure = e; done = true; wake?.(); },
-    complete: () => { done = true; wake?.(); },
-  });
-  try {
-    for (;;) {
-      if (queue.length > 0) { yield queue.shift()!; continue; }
-      if (done) break;
-      await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-    }
-    if (failure !== undefined) throw failure;
-  } finally {
-    subscription.unsubscribe();
+    return ensembleTokens(this.#pool, hospitals, prompt, request, { sigma, threshold, vote: this.#options.vote });
   }
 }

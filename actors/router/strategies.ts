@@ -17,10 +17,9 @@
  * - privacy-aware: among nodes whose hospital budget admits the query, the least outstanding.
  * - consensus: k distinct nodes for an ensemble, the least loaded first.
  *
- * What a node's breaker learns is routing too: `classifyFailure` says whose fault a failed call
- * to a hospital is, and only the hospital's own failures count against it (issue 15).
+ * Whose fault a failed call to a hospital is, and so what its breaker learns, is failures.ts
+ * (`classifyFailure`, issue 15).
  */
-import type { ShardExecutorErrorCode } from "../shard-executor/protocol.ts";
 
 export interface Candidate {
   /** The hospital (node) id. */
@@ -160,57 +159,5 @@ export function choose(strategy: StrategyName, candidates: readonly Candidate[],
       const never: never = strategy;
       throw new RangeError(`unknown routing strategy ${String(never)}`);
     }
-  }
-}
-
-/**
- * Whose fault a failed call to a hospital is (issue 15). The test: would the same request fail
- * the same way on every healthy hospital?
- * - "caller": yes, because of the request itself (a prompt past the model's context, a value a
- *   stage refuses). A 400; never retried on another hospital, never counted against a breaker,
- *   or one user's bad requests would take every hospital out of routing.
- * - "peer": no, it is this hospital's (unreachable, past the deadline, crashed, lost the
- *   sequence's cache, full, running other blocks than the plan). Counted against its breaker;
- *   a single answer that has released nothing is retried on another hospital.
- * - "internal": this node's own side (its driver, a defect). Not counted and not retried (it
- *   would fail the same there); a 503.
- * @example
- * classifyFailure(new PipelineStepFailed("s", "fed://h-b/user/node/shard-executor", "h-b", "CONTEXT_EXCEEDED", "…", 0)); // "caller"
- */
-export type FailureClass = "caller" | "peer" | "internal";
-
-/** Each ShardExecutor code's class: a new code is a compile error here until it is classified. */
-export const STAGE_FAILURE_CLASS = Object.freeze({
-  // Positions are the model's, the same on every hospital serving it: the request does not fit.
-  CONTEXT_EXCEEDED: "caller",
-  // The driver sends well-formed steps (pipeline.ts checks token ids first): what a stage still
-  // finds invalid is the request's own values (sampling, a token id past the vocabulary).
-  INVALID_STEP: "caller",
-  SEQUENCE_LOST: "peer",
-  TOO_MANY_SEQUENCES: "peer",
-  WRONG_BLOCKS: "peer",
-  STAGE_UNREACHABLE: "peer",
-  DEADLINE_EXCEEDED: "peer",
-  EXECUTOR_FAILED: "peer",
-} satisfies Record<ShardExecutorErrorCode, FailureClass>);
-
-/**
- * The class of `error`, read from its stable `code` (and the pipeline's `stageCode`), never its
- * message. A stage code this node does not know is the peer's (a newer hospital reports it);
- * anything untyped is internal.
- */
-export function classifyFailure(error: unknown): FailureClass {
-  const e = error as { readonly code?: unknown; readonly stageCode?: unknown; readonly field?: unknown } | null | undefined;
-  switch (e?.code) {
-    case "PIPELINE_STEP_FAILED":
-      return Object.hasOwn(STAGE_FAILURE_CLASS, e.stageCode as string) ? STAGE_FAILURE_CLASS[e.stageCode as ShardExecutorErrorCode] : "peer";
-    case "INVALID_GENERATE_REQUEST": // refused by the driver before sending: the prompt is the caller's, the rest ours
-      return e.field === "prompt" ? "caller" : "internal";
-    case "BREAKER_OPEN":
-      return "peer";
-    case "invalid_request":
-      return "caller";
-    default:
-      return "internal";
   }
 }

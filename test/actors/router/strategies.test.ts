@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { choose, classifyFailure, NoRoute, RouteStats, STAGE_FAILURE_CLASS, STRATEGIES, type Candidate, type StrategyName } from "../../../actors/router/strategies.ts";
+import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "../../../actors/router/strategies.ts";
+import { classifyFailure, STAGE_FAILURE_CLASS } from "../../../actors/router/failures.ts";
 import { seededUniform } from "../../../actors/shard-executor/random.ts";
 import { InvalidGenerateRequest, PipelineStepFailed, SHARD_EXECUTOR_ERROR_CODES, type ShardExecutorErrorCode } from "../../../actors/shard-executor/index.ts";
 import { BreakerOpen } from "../../../runtime/index.ts";
