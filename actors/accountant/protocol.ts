@@ -24,7 +24,7 @@ export const MAX_ID_CHARS = 128;
 /**
  * The longest reserve `key`: an id like the others. A key made of longer parts is the sender's to
  * shorten: the Router's `<user>:<request id>[#n]` becomes `sha256:<hex>` of those parts past this
- * bound (actors/router/service.ts, reservationKey), and the reserve carries `requestId` apart.
+ * bound (actors/router/charging.ts, reservationKey), and the reserve carries `requestId` apart.
  */
 export const MAX_RESERVATION_KEY_CHARS = MAX_ID_CHARS;
 

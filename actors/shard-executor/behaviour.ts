@@ -41,6 +41,9 @@ interface Queued {
  * @example
  * const stage = await system.spawn(shardExecutor, { modelDir: "models/tiny", from: 0, to: 1 }, { name: "stage-0", placement: "worker" });
  */
+/** Spawn options whose one test defect has happened (failFlushForTest): kept across restarts. */
+const FAILED_FOR_TEST = new WeakSet<ShardExecutorOptions>();
+
 export const shardExecutor = defineActor(import.meta.url, "shard-executor", (options: ShardExecutorOptions) => shardExecutorBehaviour(options), { access: SHARD_EXECUTOR_ACCESS });
 
 function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardExecutorMsg> {
@@ -58,6 +61,11 @@ function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardEx
   let context: ActorContext<ShardExecutorMsg>;
   let steps = 0;
   let batches = 0;
+  /** A failure of the flush, rethrown by the `defect` message it sends itself. */
+  let defect: unknown;
+  /** The steps of the batch being run (answered EXECUTOR_FAILED if the flush fails). */
+  let flushing: Queued[] = [];
+
 
   async function load(from: number | undefined, to: number | undefined): Promise<void> {
     const weights = await loadGpt2Stage(options.modelDir, from === undefined && to === undefined ? undefined : { from: from ?? 0, to: to ?? Number.MAX_SAFE_INTEGER });
@@ -134,7 +142,25 @@ function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardEx
     }
   }
 
+  /**
+   * The flush runs outside `receive` (setImmediate): a throw there would be uncaught and end the
+   * worker thread. It is kept instead, every step it held is answered EXECUTOR_FAILED, and the
+   * actor tells itself `defect`, whose receive rethrows it: a supervised crash and a restart.
+   */
   function flush(): void {
+    try {
+      runFlush();
+    } catch (error) {
+      context.log.error("flush-failed", { error: (error as Error).message });
+      defect ??= error;
+      for (const { msg } of [...flushing, ...queue]) fail(msg, "EXECUTOR_FAILED", `the stage failed: ${(error as Error).message}`);
+      flushing = [];
+      queue = [];
+      context.self.tell({ type: "defect" });
+    }
+  }
+
+  function runFlush(): void {
     flushScheduled = false;
     if (stopped) return;
     const nowMs = context.nowMs();
@@ -157,11 +183,13 @@ function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardEx
       setImmediate(flush);
     }
     if (batch.length === 0) return;
+    flushing = batch.map(({ item }) => item);
     let outputs: Float32Array[];
     try {
       outputs = stage.forwardBatch(batch.map(({ item, seq }) => ({ input: item.hidden ? { hidden: item.hidden } : { tokens: item.msg.tokens! }, cache: seq.cache })), { logits: "last" });
     } catch (error) {
       context.log.error("forward-failed", { batch: batch.length, error: (error as Error).message });
+      flushing = [];
       for (const { item } of batch) {
         sequences.get(item.msg.sequence)?.cache.dispose();
         sequences.delete(item.msg.sequence);
@@ -171,7 +199,12 @@ function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardEx
     }
     steps += batch.length;
     batches++;
+    if (options.failFlushForTest === true && !FAILED_FOR_TEST.has(options)) {
+      FAILED_FOR_TEST.add(options); // once per spawn: the restarted incarnation serves
+      throw new Error("a defect after the forward pass (test)");
+    }
     batch.forEach(({ item, seq }, i) => (stage.last ? answer(item.msg, seq, outputs[i]!) : forwardToNext(item.msg, outputs[i]!)));
+    flushing = [];
   }
 
   function answer(msg: StepMsg, seq: Sequence, logits: Float32Array): void {
@@ -258,6 +291,11 @@ function shardExecutorBehaviour(options: ShardExecutorOptions): Behavior<ShardEx
         case "calibrate": {
           const { stepMs, blockMs } = calibrate(msg.tokens ?? 8);
           return msg.replyTo.tell({ type: "calibration", executor: ctx.path, from: range.from, to: range.to, stepMs, blockMs });
+        }
+        case "defect": {
+          const error = defect ?? new Error("a defect was reported without a cause");
+          defect = undefined;
+          throw error;
         }
         case "load": {
           const started = performance.now();

@@ -28,6 +28,8 @@ export interface ShardExecutorOptions {
   readonly maxBatch?: number;
   /** A sequence not stepped for this long loses its cache (default 300,000 ms). */
   readonly idleMs?: number;
+  /** Tests only: the first flush throws after its forward pass (to test that a flush defect is a supervised crash). */
+  readonly failFlushForTest?: boolean;
 }
 
 export interface StepMsg {
@@ -61,7 +63,13 @@ export type ShardExecutorMsg =
   /** Times `tokens` single-token decode steps on a scratch sequence: the Planner's calibration. */
   | { readonly type: "calibrate"; readonly tokens?: number; readonly replyTo: ActorRef<CalibrationReply> }
   /** Loads another block range (a new plan); every cached sequence is dropped. */
-  | { readonly type: "load"; readonly from: number; readonly to: number; readonly replyTo: ActorRef<LoadReply> };
+  | { readonly type: "load"; readonly from: number; readonly to: number; readonly replyTo: ActorRef<LoadReply> }
+  /**
+   * Internal (its own, local only): a defect outside message handling — in the batch flush, which
+   * runs from setImmediate — is rethrown when this arrives, so that the supervisor sees a crash of
+   * the actor instead of an uncaught exception ending the worker thread.
+   */
+  | { readonly type: "defect" };
 
 /**
  * Who may send what (README, "Security model"). Steps travel stage to stage across hospitals, so
@@ -74,6 +82,7 @@ export const SHARD_EXECUTOR_ACCESS = {
   info: ["local", "peer", "operator"],
   calibrate: ["local", "peer", "operator"],
   load: ["local", "peer", "operator"],
+  defect: ["local"],
 } as const satisfies AccessPolicy<ShardExecutorMsg>;
 
 export type StepReply =

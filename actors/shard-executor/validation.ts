@@ -33,6 +33,7 @@ const schemas = {
   info: z.strictObject({ type: z.literal("info"), replyTo: ref }),
   calibrate: z.strictObject({ type: z.literal("calibrate"), tokens: z.number().int().min(1).max(1_000).optional(), replyTo: ref }),
   load: z.strictObject({ type: z.literal("load"), from: block, to: block, replyTo: ref }),
+  defect: z.strictObject({ type: z.literal("defect") }),
 } as const;
 
 /** null when `msg` is a well-formed ShardExecutorMsg; otherwise why not, naming the field. */
