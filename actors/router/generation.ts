@@ -142,25 +142,14 @@ export async function* ensembleTokens(
 
 /**
  * Runs one call to a hospital under its breaker, which judges only the hospital's own failures
- * (issue 15). The runtime's `execute` counts every rejection, so this is its low-level API: a
- * caller's or an internal failure gives the permit back unjudged (it says nothing of the
- * hospital's health, and a half-open probe slot frees up) and is rethrown outside the breaker.
+ * (issue 15): a caller's or an internal failure gives the permit back unjudged (it says nothing
+ * of the hospital's health, and a half-open probe slot frees up) and is rethrown as it is.
  */
-export async function guarded<T>(breaker: CircuitBreaker, call: () => Promise<T>): Promise<T> {
-  const admission = breaker.tryAcquire();
-  if (admission.type === "refused") throw admission.error;
-  const { permit } = admission;
-  let value: T;
-  try {
-    value = await call();
-  } catch (error) {
-    if (classifyFailure(error) === "peer") breaker.onError(permit);
-    else breaker.release(permit);
-    throw error;
-  }
-  breaker.onSuccess(permit);
-  return value;
+export function guarded<T>(breaker: CircuitBreaker, call: () => Promise<T>): Promise<T> {
+  return breaker.execute(call, { isFailure: isPeerFailure });
 }
+
+const isPeerFailure = (error: unknown): boolean => classifyFailure(error) === "peer";
 
 /** An Observable as an async iterable (values queued; an error rethrown at its place). */
 async function* observableToAsync<T>(source: Observable<T>): AsyncGenerator<T> {

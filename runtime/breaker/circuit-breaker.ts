@@ -116,8 +116,12 @@ export class CircuitBreaker {
     this.settle({ type: "released", permit });
   }
 
-  /** Runs `call` if admitted and counts how it ends; rejects with `BreakerOpen` without calling it otherwise. */
-  async execute<T>(call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `call` if admitted and counts how it ends; rejects with `BreakerOpen` without calling it
+   * otherwise. `isFailure` judges a rejection (default: every one counts): one it does not count —
+   * the caller's own mistake, say — gives the permit back unjudged and is rethrown as it is.
+   */
+  async execute<T>(call: () => Promise<T>, opts: { isFailure?: (error: unknown) => boolean } = {}): Promise<T> {
     const admission = this.tryAcquire();
     if (admission.type === "refused") throw admission.error;
     const { permit } = admission;
@@ -125,7 +129,8 @@ export class CircuitBreaker {
     try {
       value = await call();
     } catch (error) {
-      this.onError(permit);
+      if (opts.isFailure === undefined || opts.isFailure(error)) this.onError(permit);
+      else this.release(permit);
       throw error;
     }
     this.onSuccess(permit);

@@ -125,6 +125,17 @@ describe("CircuitBreaker promise and low-level API", () => {
     assert.equal(breaker.state, "open");
   });
 
+  test("execute with isFailure: a rejection it does not count is rethrown and leaves the breaker as it was", async () => {
+    const breaker = new CircuitBreaker("fed://b", quick, virtualTime());
+    const mine = Object.assign(new Error("prompt too long"), { code: "CONTEXT_EXCEEDED" });
+    const isFailure = (error: unknown) => (error as { code?: string }).code !== "CONTEXT_EXCEEDED";
+    for (let i = 0; i < 20; i++) await assert.rejects(breaker.execute(() => Promise.reject(mine), { isFailure }), /prompt too long/);
+    assert.equal(breaker.state, "closed", "the caller's mistakes are not the peer's failures");
+    assert.equal(await breaker.execute(() => Promise.resolve("pong"), { isFailure }), "pong");
+    await assert.rejects(breaker.execute(() => Promise.reject(new Error("peer down")), { isFailure }), /peer down/);
+    assert.equal(breaker.state, "open", "a counted failure still opens it");
+  });
+
   test("execute refuses with BreakerOpen and never invokes the call while open", async () => {
     const breaker = new CircuitBreaker("fed://b", quick, virtualTime());
     breaker.forceOpen();
