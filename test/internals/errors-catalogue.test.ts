@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import * as errors from "../../runtime/errors.ts";
 import { ERROR_CODES, FedrouterError, errorFromWire } from "../../runtime/errors.ts";
 import { ACCOUNTANT_ERROR_CODES, AuditStoreError, AuditTrailBroken, InvalidAuditEntry, InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../actors/accountant/index.ts";
@@ -82,4 +83,21 @@ test("docs/errors.md lists exactly the HTTP API's error types, each with the sta
     assert.equal(row?.className, error.name, `${error.code} is documented with its class`);
     assert.ok(row?.statuses.includes(error.statusCode), `${error.code} is documented with status ${error.statusCode}`);
   }
+});
+
+test("every error class in the source has its code in docs/errors.md (codes read from the code itself, issue 12)", () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const files: string[] = [];
+  const walk = (path: string): void => {
+    if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) walk(join(path, entry));
+    else if (path.endsWith(".ts")) files.push(path);
+  };
+  for (const folder of ["runtime", "actors", "bin", "native-bindings"]) walk(join(root, folder));
+  const codes = new Map<string, string>();
+  for (const file of files) {
+    for (const match of readFileSync(file, "utf8").matchAll(/readonly code = "([A-Z][A-Z0-9_]*)"/g)) codes.set(match[1]!, file.slice(root.length));
+  }
+  assert.ok(codes.size > 40, `the scan found the error classes (${codes.size})`);
+  const missing = [...codes].filter(([code]) => !catalogue.includes(`\`${code}\``)).map(([code, file]) => `${code} (${file})`);
+  assert.deepEqual(missing, [], "codes thrown in the source but missing from docs/errors.md");
 });
