@@ -1,9 +1,16 @@
 /** The fedrouter CLI: thin commands over the library. */
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+
+/** The version in the package.json beside bin/. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
 
 const program = new Command()
   .name("fedrouter")
   .description("An actor runtime for a federation of hospitals serving language models under a differential-privacy budget.")
+  .version(packageVersion(), "-V, --version", "print the version of fedrouter")
   .showHelpAfterError();
 
 program

@@ -107,7 +107,7 @@ async function withStore(name: string, dataDir: string, io: CommandIo, command: 
 }
 
 function requireEnvironment(dataDir: string): void {
-  if (!existsSync(dataDir)) throw new CannotCheck(`--data-dir ${dataDir} does not exist (give the node's LMDB directory, e.g. .data/demo)`);
+  if (!existsSync(dataDir)) throw new CannotCheck(`--data-dir ${dataDir} does not exist (give the node's LMDB directory, e.g. .data/hospital-a)`);
   if (!statSync(dataDir).isDirectory()) throw new CannotCheck(`--data-dir ${dataDir} is not a directory`);
   // lmdb-js keeps an environment in <dir>/data.mdb; without it, opening would create one.
   if (!existsSync(join(dataDir, "data.mdb"))) throw new CannotCheck(`--data-dir ${dataDir} holds no LMDB environment (no data.mdb): is it a node's data directory?`);
@@ -133,11 +133,31 @@ export function parseInstant(option: string, value: string | undefined): number 
 }
 
 /** Writes with backpressure: a long trail never piles up in memory. */
+/**
+ * Writes the lines with backpressure. A reader that leaves early (`| head`) is not a failure:
+ * the export stops quietly, as `git log | head` does (EPIPE would otherwise be an uncaught error
+ * event on stdout). Any other write error is rethrown.
+ */
 async function writeLines(lines: Iterable<string>, sink: Writable): Promise<number> {
   let count = 0;
-  for (const line of lines) {
-    count++;
-    if (!sink.write(line)) await once(sink, "drain");
+  let gone: NodeJS.ErrnoException | undefined;
+  const onError = (error: NodeJS.ErrnoException) => {
+    gone ??= error;
+  };
+  sink.on("error", onError);
+  try {
+    for (const line of lines) {
+      if (gone !== undefined) break;
+      count++;
+      if (!sink.write(line)) {
+        await Promise.race([once(sink, "drain"), new Promise((resolve) => sink.once("error", resolve))]).catch(() => undefined);
+      }
+    }
+  } finally {
+    sink.off("error", onError);
+    // Later errors of a pipe already given up on (more EPIPEs of buffered writes) are ignored.
+    if (gone !== undefined) sink.on("error", () => undefined);
   }
+  if (gone !== undefined && gone.code !== "EPIPE") throw gone;
   return count;
 }

@@ -129,3 +129,34 @@ test("audit export prints operator actions and reservation owners in full, and v
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("audit export into a reader that leaves early (| head -1) ends quietly with exit 0, no EPIPE crash (issue 14)", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-audit-cli-"));
+  try {
+    const data = join(dir, "data");
+    // Enough entries that the export outlives the reader's pipe buffer.
+    await writeAuditTrail(data, ACTOR, Array.from({ length: 3_000 }, (_, i) => ({
+      atMs: T0 + i * 1_000, actor: "u-17", action: "reserve" as const, user: "u-17", department: "radiology",
+      reservation: `res-${String(i).padStart(32, "0")}`, key: `k-${i}`, event: gaussian(1.5), cost: { epsilon: 0.001, delta: 1e-7 }, remaining: { epsilon: 5, delta: 1e-5 },
+    })));
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile("bash", ["-o", "pipefail", "-c", `"${process.execPath}" --import tsx bin/fedrouter.ts audit export --data-dir "${data}" | head -1`], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+    });
+    assert.equal(out.stdout.trim().split("\n").length, 1);
+    assert.match(out.stdout, /^\{"seq":1,/);
+    assert.doesNotMatch(out.stderr, /EPIPE|Unhandled|Error:/, out.stderr);
+    assert.equal(out.code, 0, `the export exits 0 when its reader leaves: ${out.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fedrouter --version prints the package's version; a missing data dir names the directory a hospital uses (issue 14)", { timeout: 60_000 }, async () => {
+  const version = await fedrouter("--version");
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
+  const missing = await fedrouter("audit", "verify", "--data-dir", join(tmpdir(), "fedrouter-no-such-dir"));
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /e\.g\. \.data\/hospital-a/);
+});
