@@ -1,5 +1,6 @@
 /** `fedrouter demo`: the federation of cluster.config.ts on this machine, narrated. */
 import { existsSync, mkdirSync } from "node:fs";
+import { connect } from "node:net";
 import { dirname } from "node:path";
 import { addUser } from "../../actors/router/http/index.ts";
 import { ConfigError, configPath, loadCluster } from "../cluster/config.ts";
@@ -15,10 +16,33 @@ export const DEMO_USERS = [
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+/** The host:port addresses something already accepts connections on (each tried for 500 ms at most). */
+async function listening(addresses: readonly string[]): Promise<string[]> {
+  const open = await Promise.all(addresses.map((address) => new Promise<boolean>((resolve) => {
+    const at = address.lastIndexOf(":");
+    const socket = connect({ host: address.slice(0, at), port: Number(address.slice(at + 1)) });
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  })));
+  return addresses.filter((_, i) => open[i]);
+}
+
 export async function runFederationDemo(opts: { config: string; once: boolean }): Promise<number> {
   let federation;
   try {
     const config = await loadCluster(opts.config);
+    // A federation already running on these ports would make every hospital retry a busy port
+    // until its supervisor gave up: say so at once instead.
+    const busy = await listening([...config.hospitals.flatMap((h) => [h.address, h.admin]), ...(config.http ? [config.http.listen] : [])]);
+    if (busy.length > 0) {
+      process.stderr.write(`fedrouter demo: ${busy.join(", ")} ${busy.length === 1 ? "is" : "are"} already in use: a federation (another \`npm start\`) is probably running on these ports; stop it (Ctrl-C in its terminal) or change the addresses in ${opts.config}\n`);
+      return 1;
+    }
     if (config.http !== undefined && !existsSync(configPath(config, config.http.users))) {
       mkdirSync(dirname(configPath(config, config.http.users)), { recursive: true });
       for (const user of DEMO_USERS) await addUser(configPath(config, config.http.users), user);

@@ -32,3 +32,28 @@ test("the federation launcher creates dev keys, starts every hospital, restarts 
   }
   assert.deepEqual((await federation.done).reason, "stopped");
 });
+
+test("fedrouter demo on ports already in use says at once that a federation is probably running there (issue 14)", { timeout: 60_000 }, async () => {
+  const { createServer } = await import("node:net");
+  const { execFile } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-fed-busy-"));
+  const taken = createServer(() => undefined);
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as { port: number }).port;
+  const config = join(dir, "cluster.config.json");
+  writeFileSync(config, JSON.stringify({
+    name: "fed-busy",
+    hospitals: [{ id: "h-a", region: "test", address: `127.0.0.1:${port}`, admin: `127.0.0.1:${port === 65_535 ? 1 : port + 1}` }],
+  }));
+  try {
+    const out = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "demo", "--once", "--config", config], { cwd: fileURLToPath(new URL("../../../", import.meta.url)), timeout: 50_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr })));
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use: a federation \\(another \`npm start\`\\) is probably running`));
+  } finally {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
