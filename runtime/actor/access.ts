@@ -1,11 +1,11 @@
 /**
  * The runtime's gate in front of every actor: a message whose sender the actor's access policy
- * does not allow never reaches `receive` nor takes a place in the mailbox. Its asker gets a
- * `FORBIDDEN` failure at once and it becomes a dead letter with reason "forbidden".
+ * does not allow never reaches `receive` nor takes a place in the mailbox. The fabric, the one
+ * place every delivery to a child of this thread passes, asks `refusalOf`; the asker gets the
+ * `FORBIDDEN` failure at once and the message becomes a dead letter with reason "forbidden".
  */
 import { Forbidden } from "../errors.ts";
 import type { Envelope } from "../internal/envelope.ts";
-import type { Fabric } from "../internal/fabric.ts";
 import type { ActorDefinition } from "./behavior.ts";
 import { compileAccess, describeSender, type CompiledAccess } from "./sender.ts";
 
@@ -25,21 +25,11 @@ export function accessOf(definition: Pick<ActorDefinition<unknown, unknown>, "ac
   return access;
 }
 
-/** Undefined when `env` may go in; otherwise the refusal (nothing done yet: the caller reports it). */
-export function refusalOf(access: CompiledAccess, env: Envelope, node: string, path: string): Forbidden | undefined {
+/** Undefined when `env` may go in; otherwise the refusal (the fabric reports it). */
+export function refusalOf(access: CompiledAccess, env: Envelope, node: string): Forbidden | undefined {
   const sender = env.sender;
-  // Code of this node sending to an actor that takes everything from it: no look-up at all.
-  if (sender === undefined && access.localAll) return undefined;
   const type = (env.msg as { type?: unknown } | null)?.type;
   if (access.allows(type, sender?.kind ?? "local")) return undefined;
   const who = sender === undefined ? `local:${node}` : describeSender(sender);
-  return new Forbidden(path, typeof type === "string" ? type.slice(0, 64) : "(no type)", who);
-}
-
-/** True when `env` may go in; otherwise it is refused (the asker told, a dead letter counted). */
-export function admit(access: CompiledAccess, env: Envelope, fabric: Fabric, path: string): boolean {
-  const refusal = refusalOf(access, env, fabric.node, path);
-  if (refusal === undefined) return true;
-  fabric.reject(env, "forbidden", refusal);
-  return false;
+  return new Forbidden(env.to, typeof type === "string" ? type.slice(0, 64) : "(no type)", who);
 }

@@ -8,7 +8,7 @@ import { Mailbox, maxWaitingSenders, type MailboxConfig } from "./mailbox.ts";
 import { ActorCrashed, ActorStopped, MailboxFull } from "../errors.ts";
 import type { Deliverable, Fabric } from "../internal/fabric.ts";
 import type { Envelope } from "../internal/envelope.ts";
-import { DEFAULT_ACCESS, admit, refusalOf } from "./access.ts";
+import { DEFAULT_ACCESS } from "./access.ts";
 import { describeSender, type CompiledAccess, type Sender } from "./sender.ts";
 
 export type CellStatus = "new" | "starting" | "running" | "suspended" | "stopped";
@@ -66,7 +66,7 @@ export class ActorCell<M> implements Deliverable {
     private readonly create: () => Behavior<M>,
     private readonly hooks: CellHooks,
     private readonly log: ActorLogger,
-    private readonly access: CompiledAccess = DEFAULT_ACCESS,
+    readonly access: CompiledAccess = DEFAULT_ACCESS,
   ) {
     this.mailbox = new Mailbox(mailbox);
     this.localSender = Object.freeze({ kind: "local", node: fabric.node });
@@ -151,8 +151,6 @@ export class ActorCell<M> implements Deliverable {
       this.fabric.reject(env, "actor-stopped", new ActorStopped(this.path));
       return;
     }
-    // This node's code to an actor that takes everything from it (the common case): no call at all.
-    if ((env.sender !== undefined || !this.access.localAll) && !admit(this.access, env, this.fabric, this.path)) return;
     if (env.ackTo !== undefined) {
       const ackTo = env.ackTo;
       this.acceptWhenRoom(env).then(
@@ -170,11 +168,6 @@ export class ActorCell<M> implements Deliverable {
   }
 
   async acceptWhenRoom(env: Envelope): Promise<void> {
-    const refusal = refusalOf(this.access, env, this.fabric.node, this.path);
-    if (refusal !== undefined) {
-      this.fabric.deadLetter(env, "forbidden", refusal.message);
-      throw refusal;
-    }
     const { capacity, overflow } = this.mailbox.config;
     while (!this.mailbox.offer(env)) {
       if (this.status === "stopped") throw new ActorStopped(this.path);

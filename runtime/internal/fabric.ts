@@ -10,7 +10,8 @@ import { AskTimeout, type FedrouterError, errorFromWire } from "../errors.ts";
 import { messageTypeOf, type DeadLetter, type DeadLetterReason } from "../events.ts";
 import { WireRef } from "../codec/index.ts";
 import type { Envelope } from "./envelope.ts";
-import { describeSender } from "../actor/sender.ts";
+import { describeSender, type CompiledAccess } from "../actor/sender.ts";
+import { refusalOf } from "../actor/access.ts";
 
 export const DEFAULT_ASK = { timeoutMs: 5_000 } as const;
 /** A send waits at most this long for the target mailbox to accept the message. */
@@ -18,6 +19,8 @@ export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 /** What a fabric needs from a cell: the cell module implements it. */
 export interface Deliverable {
+  /** Who may send it what: the fabric checks it before `accept` (the one gate, for every kind of child). */
+  readonly access: CompiledAccess;
   accept(env: Envelope): void;
   acceptWhenRoom(env: Envelope): Promise<void>;
 }
@@ -68,6 +71,11 @@ export class Fabric {
   deliver(env: Envelope, transfer?: readonly ArrayBuffer[]): void {
     const cell = this.cells.get(env.to);
     if (cell !== undefined) {
+      // This node's code to an actor that takes everything from it (the common case): no look-up.
+      if (env.sender !== undefined || !cell.access.localAll) {
+        const refusal = refusalOf(cell.access, env, this.node);
+        if (refusal !== undefined) return this.reject(env, "forbidden", refusal);
+      }
       cell.accept(env);
       return;
     }
@@ -84,7 +92,12 @@ export class Fabric {
   /** Tell with backpressure: resolves when the target mailbox accepted the message. */
   send(env: Envelope, transfer?: readonly ArrayBuffer[]): Promise<void> {
     const cell = this.cells.get(env.to);
-    if (cell !== undefined) return cell.acceptWhenRoom(env);
+    if (cell !== undefined) {
+      const refusal = env.sender !== undefined || !cell.access.localAll ? refusalOf(cell.access, env, this.node) : undefined;
+      if (refusal === undefined) return cell.acceptWhenRoom(env);
+      this.deadLetter(env, "forbidden", refusal.message);
+      return Promise.reject(refusal);
+    }
     return this.awaitTemp<void>(env.to, DEFAULT_SEND_TIMEOUT_MS, (tempPath) => {
       env.ackTo = tempPath;
       env.deadlineMs = Date.now() + DEFAULT_SEND_TIMEOUT_MS;

@@ -4,7 +4,7 @@
  * free. A message whose task throws fails its ask with ActorCrashed and is reported to the
  * supervisor as a failure, so a pool that keeps failing escalates like any other child.
  */
-import { accessOf, admit, refusalOf } from "../actor/access.ts";
+import { accessOf } from "../actor/access.ts";
 import { Piscina } from "piscina";
 import { Mailbox, maxWaitingSenders } from "../actor/mailbox.ts";
 import { describeError } from "../actor/cell.ts";
@@ -32,6 +32,9 @@ export class PoolChild implements ChildHandle, Deliverable {
   private running = false;
   private restarts = 0;
   private readonly codec: FrameCodec;
+  get access() {
+    return accessOf(this.spec.definition);
+  }
 
   constructor(
     readonly path: string,
@@ -75,7 +78,6 @@ export class PoolChild implements ChildHandle, Deliverable {
   }
 
   accept(env: Envelope): void {
-    if (!admit(accessOf(this.spec.definition), env, this.fabric, this.path)) return;
     if (env.ackTo !== undefined) {
       const ackTo = env.ackTo;
       this.acceptWhenRoom(env).then(() => this.fabric.deliver({ to: ackTo, msg: true }), (e) => this.fabric.failTemp(ackTo, e));
@@ -86,11 +88,6 @@ export class PoolChild implements ChildHandle, Deliverable {
   }
 
   async acceptWhenRoom(env: Envelope): Promise<void> {
-    const refusal = refusalOf(accessOf(this.spec.definition), env, this.fabric.node, this.path);
-    if (refusal !== undefined) {
-      this.fabric.deadLetter(env, "forbidden", refusal.message);
-      throw refusal;
-    }
     const { capacity, overflow } = this.mailbox.config;
     while (!this.mailbox.offer(env)) {
       if (overflow !== "backpressure" || this.mailbox.waiting >= maxWaitingSenders(capacity)) throw new MailboxFull(this.path, capacity);
