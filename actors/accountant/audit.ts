@@ -13,12 +13,14 @@ import { createHash } from "node:crypto";
 import { canonicalMsgpack } from "./canonical.ts";
 import { InvalidAuditEntry } from "./errors.ts";
 import type { PrivacyEvent } from "./events.ts";
+import { isOwner } from "./ledger-types.ts";
+import { MAX_ID_CHARS } from "./protocol.ts";
 
 export const GENESIS_HASH = "0".repeat(64);
 export const AUDIT_ACTIONS = ["reserve", "commit", "release", "refuse", "expire", "reset", "set-budget", "operator-action"] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const MAX_DETAIL = 200;
-const MAX_ID = 128;
+const MAX_ID = MAX_ID_CHARS;
 /** An operator action's target: an actor path or a breaker target, as long as the Admin service takes. */
 export const MAX_TARGET = 1_024;
 
@@ -63,7 +65,6 @@ export type AuditVerdict =
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const ID = /^[\x21-\x7e]+$/;
-const OWNER = /^(local|user|peer):[\x21-\x7e]{1,128}$/;
 /** Every field an entry may have, in the order an export prints them. */
 const ORDER = [
   "seq", "atMs", "actor", "action", "operation", "target", "messageType", "owner", "user", "department", "requestId", "reservation", "key", "contentHash",
@@ -108,7 +109,7 @@ export function checkAuditFields(f: AuditFields): void {
   checkId("operation", f.operation, false);
   checkId("target", f.target, false, MAX_TARGET);
   checkId("messageType", f.messageType, false);
-  if (f.owner !== undefined && (typeof f.owner !== "string" || !OWNER.test(f.owner))) bad("owner", `must be "local:<node>", "user:<id>" or "peer:<node>" (an id of 1..${MAX_ID} printable non-space ASCII characters)`);
+  if (f.owner !== undefined && !isOwner(f.owner)) bad("owner", `must be "local:<node>", "user:<id>" or "peer:<node>" (an id of 1..${MAX_ID} printable non-space ASCII characters)`);
   checkId("user", f.user, false);
   checkId("department", f.department, false);
   checkId("requestId", f.requestId, false);

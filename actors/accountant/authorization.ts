@@ -10,7 +10,7 @@
  */
 import { describeSender, type Sender } from "../../runtime/index.ts";
 import type { Owner } from "./ledger-types.ts";
-import { ACCOUNTANT_ACCESS, type AccountantMsg, type Rejected } from "./protocol.ts";
+import type { AccountantMsg, Rejected } from "./protocol.ts";
 
 /** The role that sets budgets and reads the report, and the roles that read anyone's budget and history. */
 export const ADMIN_ROLE = "admin";
@@ -18,7 +18,7 @@ export const READ_ANYONE_ROLES: readonly string[] = [ADMIN_ROLE, "operator"];
 
 /**
  * The owner a sender's reservations record, and that it settles as. Operators neither reserve nor
- * settle (ACCOUNTANT_ACCESS, checked first by `refusalFor`): asking for theirs is a defect.
+ * settle (ACCOUNTANT_ACCESS, checked by the runtime's gate first): asking for theirs is a defect.
  * @example ownerOf({ kind: "peer", node: "h-b" }); // "peer:h-b"
  */
 export function ownerOf(sender: Sender): Owner {
@@ -40,15 +40,14 @@ export function setterOf(sender: Sender): string {
 }
 
 /**
- * The FORBIDDEN rejection for `msg` from `sender`, or null when the rules above allow it. A
- * reservation's owner is the ledger's to check (it holds the charge).
+ * The FORBIDDEN rejection for `msg` from `sender`, or null when the rules above allow it. Which
+ * sender kinds may send each type is not checked again here: the runtime's gate did that before
+ * the message reached the Accountant (ACCOUNTANT_ACCESS). A reservation's owner is the ledger's
+ * to check (it holds the charge).
  */
 export function refusalFor(msg: AccountantMsg, sender: Sender): Rejected | null {
-  const who = describeSender(sender);
-  if (!(ACCOUNTANT_ACCESS[msg.type] as readonly string[]).includes(sender.kind)) {
-    return forbidden(`${who} may not send ${msg.type} (allowed: ${ACCOUNTANT_ACCESS[msg.type].join(", ")})`, "type");
-  }
   if (sender.kind !== "user") return null;
+  const who = describeSender(sender);
   switch (msg.type) {
     case "reserve":
       if (msg.user !== sender.user) return forbidden(`${who} may reserve only for itself, not for user ${msg.user}`, "user");

@@ -5,6 +5,7 @@
 import type { Accountant, PrivacyEvent } from "./events.ts";
 import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, type ResetSchedule } from "./periods.ts";
 import type { ReservationIds } from "./reservation-id.ts";
+import { MAX_ID_CHARS } from "./protocol.ts";
 
 export interface LedgerConfig {
   readonly departments: Readonly<Record<string, { readonly epsilon: number }>>;
@@ -44,6 +45,13 @@ export interface LedgerOptions {
  * it is the local node's.
  */
 export type Owner = `local:${string}` | `user:${string}` | `peer:${string}`;
+
+const OWNER = new RegExp(`^(local|user|peer):[\\x21-\\x7e]{1,${MAX_ID_CHARS}}$`);
+
+/** An owner the trail can record: its kind, then an id (1..MAX_ID_CHARS printable ASCII characters, no spaces). */
+export function isOwner(value: unknown): value is Owner {
+  return typeof value === "string" && OWNER.test(value);
+}
 
 export type ChargeState = "reserved" | "committed" | "released";
 

@@ -38,8 +38,9 @@ import { periodOf, type BudgetPeriod } from "./periods.ts";
 import { PldAccountant } from "./pld.ts";
 import { computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, RdpAccountant } from "./rdp.ts";
 import { randomReservationId, type ReservationIds } from "./reservation-id.ts";
+import { MAX_ID_CHARS } from "./protocol.ts";
 import {
-  DEFAULT_LEDGER_CONFIG, LedgerError, type BudgetView, type Charge, type CommitRequest, type LedgerConfig, type LedgerFact, type LedgerOptions,
+  DEFAULT_LEDGER_CONFIG, LedgerError, isOwner, type BudgetView, type Charge, type CommitRequest, type LedgerConfig, type LedgerFact, type LedgerOptions,
   type Owner, type PeriodReport, type ReleaseRequest, type Remaining, type ReserveDecision, type ReserveRequest, type ScopeView, type SettleResult,
 } from "./ledger-types.ts";
 export * from "./ledger-types.ts";
@@ -86,12 +87,10 @@ function requireNow(nowMs: number): void {
   if (typeof nowMs !== "number" || !Number.isFinite(nowMs)) throw new LedgerError("INVALID_LEDGER_REQUEST", `nowMs = ${nowMs} must be a finite epoch time in ms`, "nowMs");
 }
 function requireName(value: string, field: string): void {
-  if (typeof value !== "string" || value.length === 0 || value.length > 128) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} must be a string of 1..128 characters`, field);
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_ID_CHARS) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} must be a string of 1..${MAX_ID_CHARS} characters`, field);
 }
-/** An owner the trail can record: its kind, then 1..128 printable ASCII characters without spaces. */
-const OWNER = /^(local|user|peer):[\x21-\x7e]{1,128}$/;
 function requireOwner(value: Owner | undefined): void {
-  if (value !== undefined && !(typeof value === "string" && OWNER.test(value))) throw new LedgerError("INVALID_LEDGER_REQUEST", `by must be "local:<node>", "user:<id>" or "peer:<node>" (ids of 1..128 printable ASCII characters)`, "by");
+  if (value !== undefined && !isOwner(value)) throw new LedgerError("INVALID_LEDGER_REQUEST", `by must be "local:<node>", "user:<id>" or "peer:<node>" (ids of 1..128 printable ASCII characters)`, "by");
 }
 
 /**
