@@ -64,7 +64,6 @@ export class ActorSystem {
   /** The federation transport, when started with `remote`. */
   transport: RemoteTransport | undefined;
   private stopped = false;
-  private terminating: { reason: string } | undefined;
   private readonly terminatedSubject = new ReplaySubject<{ reason: string }>(1);
   /**
    * Emits once if the node stops by itself: its root supervisor gave up (restart intensity
@@ -114,7 +113,6 @@ export class ActorSystem {
       // restarts anything would keep accepting work it cannot keep.
       const reason = exit.kind === "crash" ? exit.reason : "normal";
       this.log.error("root-supervisor-failed", { reason });
-      this.terminating ??= { reason };
       void this.stop().finally(() => this.terminatedSubject.next({ reason }));
     });
   }

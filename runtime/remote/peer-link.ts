@@ -12,6 +12,7 @@ import type { Envelope } from "../internal/envelope.ts";
 import type { Fabric } from "../internal/fabric.ts";
 import { toRows } from "../internal/frame-rows.ts";
 import type { WireFrame } from "./proto.ts";
+import type { PeerSender } from "../actor/sender.ts";
 
 /** What a link writes to: a gRPC duplex stream, client or server side. */
 export interface FrameStream {
@@ -49,6 +50,8 @@ export class PeerLink {
   /** Asks to this peer that passed their deadline, newest last (bounded): their answers are late, not forged. */
   private readonly expired = new Set<string>();
   private readonly encoder: FrameCodec;
+  /** What every envelope from this peer carries, whatever its frame said: the node its certificate proved. */
+  readonly sender: PeerSender;
   lastDownReason = "not connected yet";
   private everUp = false;
   framesSent = 0;
@@ -59,6 +62,7 @@ export class PeerLink {
     readonly breaker: CircuitBreaker,
     private readonly opts: LinkOptions,
   ) {
+    this.sender = Object.freeze({ kind: "peer", node: peer });
     this.encoder = createFrameCodec({ maxFrameBytes: opts.maxFrameBytes });
     this.queue = new Mailbox<Envelope>({ capacity: opts.outboundCapacity, overflow: "drop-newest" });
     breaker.state$.subscribe((change) => {

@@ -11,7 +11,6 @@ import * as grpc from "@grpc/grpc-js";
 import { Subject } from "rxjs";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
 import { InvalidArgument, PeerRefused } from "../errors.ts";
-import type { Sender } from "../actor/sender.ts";
 import { readRows } from "../internal/frame-rows.ts";
 import type { Router } from "../internal/router.ts";
 import type { BreakerRegistry } from "../breaker/index.ts";
@@ -79,8 +78,6 @@ export class RemoteTransport {
   private foreignRef: string | undefined;
   /** Closes the live accepted stream of each peer: a newer accepted stream replaces it. */
   private readonly accepted = new Map<string, (reason: string) => void>();
-  /** One frozen sender per peer: what every envelope from that peer carries, whatever it said. */
-  private readonly senders = new Map<string, Sender>();
 
   constructor(
     private readonly node: string,
@@ -299,8 +296,7 @@ export class RemoteTransport {
     if (!decoded.ok) return refuse(decoded.error.message);
     if (this.foreignRef !== undefined) return refuse(`batch from ${peer} holds a reference to ${this.foreignRef}, not an actor of ${peer}`);
     const local = `fed://${this.node}/`;
-    let sender = this.senders.get(peer);
-    if (sender === undefined) this.senders.set(peer, (sender = Object.freeze({ kind: "peer", node: peer })));
+    const sender = link.sender;
     let problem: string | undefined;
     readRows(decoded.values, (env) => {
       if (problem !== undefined) return;
