@@ -71,7 +71,7 @@ test("three hospital processes behind the HTTP API: exact charges, free single a
     assert.ok(Math.abs((await spent()) - before - cost) < 1e-9, "the retry charged nothing");
 
     const single = await post("/v1/inference", { prompt: "The patient was", max_tokens: 4, department: "radiology" });
-    assert.equal(single.status, 200);
+    assert.equal(single.status, 200, JSON.stringify(single.body));
     assert.equal(single.body.privacy_cost, 0, "a single model's answer is free");
 
     const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: token });
