@@ -10,9 +10,9 @@
  * an anchor, `expectedLastHash`, kept by the caller outside the trail.
  */
 import { createHash } from "node:crypto";
+import type { PrivacyEvent } from "../../privacy/index.ts";
 import { canonicalMsgpack } from "./canonical.ts";
 import { InvalidAuditEntry } from "./errors.ts";
-import type { PrivacyEvent } from "./events.ts";
 import { isOwner } from "./ledger-types.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";
 

@@ -23,7 +23,7 @@ import { parsePath } from "../../runtime/index.ts";
 import { appendAudit, isAuditId, type AuditEntry, type AuditFields } from "./audit.ts";
 import { verifyStoredAudit, type AuditAnchor } from "./audit-store.ts";
 import { ownerOf, refusalFor, setterOf } from "./authorization.ts";
-import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "./errors.ts";
+import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../privacy/index.ts";
 import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, type Remaining } from "./ledger.ts";
 import { ACCOUNTANT_ACCESS, DEFAULT_ACCOUNTANT, type AccountantErrorCode, type AccountantMsg, type AccountantOptions, type Rejected, type RemainingBudget } from "./protocol.ts";
 import { randomReservationId } from "./reservation-id.ts";

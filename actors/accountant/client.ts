@@ -8,7 +8,7 @@
  * principal this node authenticated, with `as`.
  */
 import type { ActorRef, AskOptions, Sender } from "../../runtime/index.ts";
-import type { PrivacyEvent } from "./events.ts";
+import type { PrivacyEvent } from "../../privacy/index.ts";
 import type { AccountantMsg, BudgetReply, HistoryReply, OperatorActionReply, ReportReply, ReserveReply, SetBudgetReply, SettleReply } from "./protocol.ts";
 
 export type ReserveRequest = Omit<Extract<AccountantMsg, { type: "reserve" }>, "type" | "replyTo">;

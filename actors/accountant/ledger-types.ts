@@ -2,7 +2,7 @@
  * Plain-data types of the budget ledger (ledger.ts): configuration, charges, decisions, the
  * facts a ledger is rebuilt from, and the ledger's error class with its stable codes.
  */
-import type { Accountant, PrivacyEvent } from "./events.ts";
+import type { Accountant, PrivacyEvent } from "../../privacy/index.ts";
 import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, type ResetSchedule } from "./periods.ts";
 import type { ReservationIds } from "./reservation-id.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";

@@ -32,11 +32,10 @@
  * it back for a retried key (`maySettle`); its id comes from an injected generator, 128 random
  * bits by default, so an id is neither guessable nor, on its own, a licence to settle.
  */
-import { UnsupportedPrivacyEvent } from "./errors.ts";
-import type { Accountant, PrivacyEvent } from "./events.ts";
+import {
+  computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type Accountant, type PrivacyEvent,
+} from "../../privacy/index.ts";
 import { periodOf, type BudgetPeriod } from "./periods.ts";
-import { PldAccountant } from "./pld.ts";
-import { computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, RdpAccountant } from "./rdp.ts";
 import { randomReservationId, type ReservationIds } from "./reservation-id.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";
 import {

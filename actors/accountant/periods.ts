@@ -3,7 +3,7 @@
  * in, in a configured IANA time zone, and when that period starts and ends as UTC instants.
  * Pure: an instant in, a period out. Never assumes a day has 24 hours (DST days have 23 or 25).
  */
-import { InvalidPrivacyParameter } from "./errors.ts";
+import { InvalidPrivacyParameter } from "../../privacy/index.ts";
 
 export type ResetSchedule = "daily" | "weekly" | "monthly";
 

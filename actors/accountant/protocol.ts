@@ -6,7 +6,7 @@
  * and the behaviour's finer rules).
  */
 import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
-import type { PrivacyEvent } from "./events.ts";
+import type { PrivacyEvent } from "../../privacy/index.ts";
 import type { BudgetView, Charge, LedgerConfig, PeriodReport } from "./ledger-types.ts";
 
 /** ε and δ of a cost or of what is left. */

@@ -3,8 +3,8 @@
  * ledger fact each entry records, so that replaying the trail rebuilds the ledger exactly.
  * Pure. Never writes request content: a request is its id and the sha256 of its content.
  */
+import type { PrivacyEvent } from "../../privacy/index.ts";
 import type { AuditEntry, AuditFields } from "./audit.ts";
-import type { PrivacyEvent } from "./events.ts";
 import type { Charge, LedgerFact, Owner, Remaining } from "./ledger-types.ts";
 
 /** Who the Accountant itself is in the trail (expiries, period resets). */

@@ -8,7 +8,7 @@
 import { MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS } from "./protocol.ts";
 import { z } from "zod";
 import { MAX_DETAIL, MAX_TARGET } from "./audit.ts";
-import type { PrivacyEvent } from "./events.ts";
+import type { PrivacyEvent } from "../../privacy/index.ts";
 import type { AccountantMsg, Rejected } from "./protocol.ts";
 
 const MAX_EVENT_DEPTH = 16;

@@ -3,7 +3,7 @@
  * composed. Reserve the worst case (every one of maxTokens released) before the first vote;
  * commit what was released. Never computes an ε: the Accountant derives it from the event.
  */
-import { gnmax, selfComposed, type PrivacyEvent } from "../accountant/events.ts";
+import { gnmax, selfComposed, type PrivacyEvent } from "../../privacy/index.ts";
 import { InvalidEnsembleRequest } from "./errors.ts";
 import { checkSigma } from "./gnmax.ts";
 

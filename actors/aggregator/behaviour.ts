@@ -1,6 +1,6 @@
 /**
- * The Aggregator actor: answers each vote with one GNMax release, the noise drawn here with the
- * Accountant's secure sampler — never by a hospital, never from a caller's seed. Never crashes
+ * The Aggregator actor: answers each vote with one GNMax release, the noise drawn here with
+ * privacy/'s secure sampler — never by a hospital, never from a caller's seed. Never crashes
  * on a malformed message (a typed `rejected` where it has a replyTo, a logged warning where
  * not) and never logs or replies a vote or a raw count: only what GNMax releases leaves.
  * Stateless between messages: a restarted Aggregator is the same Aggregator.

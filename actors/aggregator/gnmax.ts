@@ -8,7 +8,7 @@
  *
  * What is charged. One hospital changing its vote moves one vote between two bins: the
  * histogram's L2 sensitivity is √2, so the noisy histogram is the Gaussian mechanism of RDP
- * α/σ² at every order α (events.ts `gnmax(σ)`; Papernot et al. 2018, Prop. 8), and whatever
+ * α/σ² at every order α (privacy/events.ts `gnmax(σ)`; Papernot et al. 2018, Prop. 8), and whatever
  * is computed from it alone — the argmax, the top two noisy counts, their margin (the API's
  * `confidence_score`), whether the top count reaches a threshold — is post-processing, free.
  * `consensusReached` is therefore `noisyTop ≥ threshold` on the NOISY count (default threshold:
@@ -27,8 +27,8 @@
  * token is released. Ignoring unvoted bins would be a different (and for large σ, very
  * different) mechanism from the one charged.
  *
- * The grid. The voted bins get the Accountant's exact discrete Gaussian on g·ℤ, g = 2⁻²⁰
- * (noise.ts: BigInt arithmetic, node:crypto, no floating-point leak). The unvoted order
+ * The grid. The voted bins get privacy/'s exact discrete Gaussian on g·ℤ, g = 2⁻²⁰
+ * (privacy/noise.ts: BigInt arithmetic, node:crypto, no floating-point leak). The unvoted order
  * statistics are continuous Gaussians rounded to the same grid (rounding is monotone, so the
  * rounded order statistics are those of the rounded draws); a rounded Gaussian and the discrete
  * one differ in probability by a relative O(g²/σ²) ≈ 1e-13/σ², the order of noise.ts's own
@@ -39,9 +39,8 @@
  * point be skipped. Ties (equal noisy counts, possible on a grid) go to a uniformly random one
  * of the tied bins, voted or not — a function of the noisy histogram, hence free.
  */
-import { cryptoRandomSource, DEFAULT_NOISE_OPTIONS, gaussianNoise, MIN_SIGMA_STEPS } from "../accountant/noise.ts";
+import { cryptoRandomSource, DEFAULT_NOISE_OPTIONS, gaussianNoise, MIN_SIGMA_STEPS, normalQuantileOfLog } from "../../privacy/index.ts";
 import { InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidVotes } from "./errors.ts";
-import { normalQuantileOfLog } from "./normal-quantile.ts";
 
 /** GPT-2's BPE vocabulary. */
 export const GPT2_VOCAB_SIZE = 50_257;
@@ -68,7 +67,7 @@ export interface GnmaxNoise {
 
 const UNIFORM_BITS = 2n ** 52n;
 
-/** The Accountant's discrete Gaussian on 2⁻²⁰·ℤ and node:crypto uniforms. */
+/** privacy/'s discrete Gaussian on 2⁻²⁰·ℤ and node:crypto uniforms. */
 export const secureGnmaxNoise: GnmaxNoise = {
   granularity: DEFAULT_NOISE_OPTIONS.granularity,
   gaussian: (sigma) => gaussianNoise(sigma),

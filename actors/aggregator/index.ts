@@ -11,7 +11,6 @@ export {
   DEFAULT_GNMAX, GPT2_VOCAB_SIZE, MAX_PROPOSERS, MAX_VOCAB_SIZE, MIN_SIGMA, MAX_SIGMA,
   type GnmaxNoise, type GnmaxOptions, type GnmaxResult,
 } from "./gnmax.ts";
-export { normalQuantileOfLog } from "./normal-quantile.ts";
 export { ensembleReservation, ensembleCharge, MAX_ENSEMBLE_TOKENS } from "./accounting.ts";
 export { ensembleGenerate, DEFAULT_ENSEMBLE, type Proposer, type EnsembleRequest, type EnsembleToken, type EnsembleVote, type VoteParams, type VoteResult } from "./ensemble.ts";
 export {

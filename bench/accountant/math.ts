@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 import {
   PldAccountant, RdpAccountant, dpSgd, exponential, gaussian, gnmax, laplace, poissonSampled, selfComposed,
   type Accountant, type PrivacyEvent,
-} from "../../actors/accountant/index.ts";
+} from "../../privacy/index.ts";
 import { buildReport, formatTable, type BenchResult } from "../report.ts";
 import { latencies, type Budget } from "../runtime/measure.ts";
 

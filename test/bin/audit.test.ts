@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { open } from "lmdb";
 import { toJsonLines, verifyAudit, type AuditEntry } from "../../actors/accountant/audit.ts";
-import { gaussian } from "../../actors/accountant/events.ts";
+import { gaussian } from "../../privacy/index.ts";
 import { writeAuditTrail } from "../fixtures/node-store.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

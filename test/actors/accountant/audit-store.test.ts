@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { asBinary, open } from "lmdb";
 import { appendAudit, toJsonLines, type AuditEntry, type AuditFields } from "../../../actors/accountant/audit.ts";
 import { AuditStoreError, exportStoredAudit, readAuditTrail, verifyStoredAudit } from "../../../actors/accountant/audit-store.ts";
-import { dpSgd, gaussian, gnmax } from "../../../actors/accountant/events.ts";
+import { dpSgd, gaussian, gnmax } from "../../../privacy/index.ts";
 import { openNodeStore } from "../../../runtime/persistence/index.ts";
 import { writeAuditTrail } from "../../fixtures/node-store.ts";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { appendAudit, AUDIT_ACTIONS, GENESIS_HASH, toJsonLines, verifyAudit, type AuditEntry, type AuditFields } from "../../../actors/accountant/audit.ts";
 import { InvalidAuditEntry } from "../../../actors/accountant/errors.ts";
-import { gaussian, poissonSampled } from "../../../actors/accountant/events.ts";
+import { gaussian, poissonSampled } from "../../../privacy/index.ts";
 
 const hexArb = fc.stringMatching(/^[0-9a-f]{64}$/);
 const idArb = fc.stringMatching(/^[a-z0-9_-]{1,12}$/);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { composed, exponential, gaussian, gnmax, InvalidPrivacyParameter, PldAccountant, selfComposed, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../actors/accountant/index.ts";
+import { composed, exponential, gaussian, gnmax, InvalidPrivacyParameter, PldAccountant, selfComposed, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../privacy/index.ts";
 import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, maySettle, spendOf, type LedgerConfig, type LedgerFact, type LedgerOptions, type Owner } from "../../../actors/accountant/ledger.ts";
 import { sequentialReservationIds } from "../../../actors/accountant/reservation-id.ts";
 

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { periodOf, type ResetSchedule } from "../../../actors/accountant/periods.ts";
-import { InvalidPrivacyParameter } from "../../../actors/accountant/errors.ts";
+import { InvalidPrivacyParameter } from "../../../privacy/index.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

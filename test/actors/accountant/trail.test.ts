@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { appendAudit } from "../../../actors/accountant/audit.ts";
-import { gaussian } from "../../../actors/accountant/events.ts";
+import { gaussian } from "../../../privacy/index.ts";
 import type { Charge } from "../../../actors/accountant/ledger-types.ts";
 import { factOf, operatorActionFields, reservedFields } from "../../../actors/accountant/trail.ts";
 

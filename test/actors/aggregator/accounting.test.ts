@@ -9,7 +9,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ensembleCharge, ensembleReservation, InvalidEnsembleRequest, InvalidSigma, MAX_ENSEMBLE_TOKENS } from "../../../actors/aggregator/index.ts";
-import { computeRdp, DEFAULT_RDP_ORDERS, gnmax, PldAccountant, RdpAccountant, rdpToEpsilon, selfComposed, spendOf } from "../../../actors/accountant/index.ts";
+import { computeRdp, DEFAULT_RDP_ORDERS, gnmax, PldAccountant, RdpAccountant, rdpToEpsilon, selfComposed } from "../../../privacy/index.ts";
+import { spendOf } from "../../../actors/accountant/index.ts";
 
 const delta = 1e-5;
 

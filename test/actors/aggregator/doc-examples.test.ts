@@ -4,7 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ensembleCharge, ensembleReservation, noisyArgmax, normalQuantileOfLog } from "../../../actors/aggregator/index.ts";
+import { ensembleCharge, ensembleReservation, noisyArgmax } from "../../../actors/aggregator/index.ts";
+import { normalQuantileOfLog } from "../../../privacy/index.ts";
 
 test("doc examples: noisyArgmax, normalQuantileOfLog, ensembleReservation, ensembleCharge", () => {
   assert.equal(noisyArgmax([464, 464, 464], { sigma: 0.1 }).token, 464, "noisyArgmax example");

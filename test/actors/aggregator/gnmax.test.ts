@@ -12,7 +12,7 @@ import {
   noisyArgmax, unvotedTop, secureGnmaxNoise, GPT2_VOCAB_SIZE, MAX_PROPOSERS, MIN_SIGMA, MAX_SIGMA,
   InvalidVotes, InvalidSigma, InvalidThreshold, InvalidVocabSize,
 } from "../../../actors/aggregator/index.ts";
-import { normalCdf } from "../../../actors/accountant/normal.ts";
+import { normalCdf } from "../../../privacy/index.ts";
 import { chiSquare, ksOneSample, ksTwoSample, scriptedNoise, seededNoise } from "./seeded-noise.ts";
 
 /** P(bin v has the largest of counts[u] + N(0, σ²) over all u): ∫ φ(z) Π_{u≠v} Φ((c_v − c_u)/σ + z) dz, by Simpson. */

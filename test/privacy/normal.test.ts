@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { erf, erfc, erfcx, logErfc, logNormalCdf, normalCdf } from "../../../actors/accountant/normal.ts";
+import { erf, erfc, erfcx, logErfc, logNormalCdf, normalCdf } from "../../privacy/normal.ts";
 
 /** |actual − expected| ≤ rel·|expected|, with a readable failure. */
 function assertClose(actual: number, expected: number, rel: number, what: string): void {

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   analyticGaussianSigma, classicGaussianSigma, gaussianDelta, laplaceScale, noiseMultiplierFor,
-} from "../../../actors/accountant/calibration.ts";
-import { RdpAccountant } from "../../../actors/accountant/rdp.ts";
-import { type Accountant, type PrivacyEvent, gaussian, poissonSampled } from "../../../actors/accountant/events.ts";
-import { InvalidPrivacyParameter } from "../../../actors/accountant/errors.ts";
+} from "../../privacy/calibration.ts";
+import { RdpAccountant } from "../../privacy/rdp.ts";
+import { type Accountant, type PrivacyEvent, gaussian, poissonSampled } from "../../privacy/events.ts";
+import { InvalidPrivacyParameter } from "../../privacy/errors.ts";
 
 const rdpEpsilon = (z: number, q: number, steps: number, delta: number): number => {
   const accountant = new RdpAccountant();

@@ -1,13 +1,13 @@
 /**
- * Φ⁻¹ from a log probability (AS 241) against the Accountant's independent Φ (Cody's erf):
+ * Φ⁻¹ from a log probability (AS 241) against normal.ts's independent Φ (Cody's erf):
  * round trips in the centre, both tails and for p = U^{1/m} close to 1, where 1 − p would
  * lose every digit.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { normalQuantileOfLog } from "../../../actors/aggregator/index.ts";
-import { logNormalCdf, normalCdf } from "../../../actors/accountant/normal.ts";
+import { normalQuantileOfLog } from "../../privacy/normal-quantile.ts";
+import { logNormalCdf, normalCdf } from "../../privacy/normal.ts";
 
 test("published quantiles: Φ⁻¹(0.975) = 1.959963984540054, Φ⁻¹(½) = 0, Φ⁻¹(1e-10) = −6.361340902404056", () => {
   assert.ok(Math.abs(normalQuantileOfLog(Math.log(0.975)) - 1.959963984540054) < 1e-14, "97.5%");

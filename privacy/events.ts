@@ -1,6 +1,6 @@
 /**
  * Privacy events: what happened, as the parameters an accountant needs — never an ε.
- * The ledger stores events and derives ε, so a better accountant recomputes every spend
+ * The Accountant's ledger stores events and derives ε, so a better accountant recomputes every spend
  * exactly. Events are a wire format (after Google's dp_accounting `dp_event.py`): never
  * remove a `kind` or change its meaning; add a new kind, make new fields optional.
  */

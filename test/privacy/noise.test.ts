@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { InvalidPrivacyParameter } from "../../../actors/accountant/errors.ts";
+import { InvalidPrivacyParameter } from "../../privacy/errors.ts";
 import {
   type RandomSource, addGaussianNoise, addLaplaceNoise, bernoulliExp, cryptoRandomSource, discreteGaussian, discreteLaplace,
   exactRational, gaussianNoise, laplaceNoise,
-} from "../../../actors/accountant/noise.ts";
-import { normalCdf } from "../../../actors/accountant/pld-math.ts";
+} from "../../privacy/noise.ts";
+import { normalCdf } from "../../privacy/pld-math.ts";
 
 /** Test-only, NOT secure: sfc32 (Chris Doty-Humphrey's small fast counter), seeded, with exact rejection. */
 function seededSource(seed: number): RandomSource {

@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { composed, dpSgd, exponential, gaussian, gnmax, laplace, poissonSampled, selfComposed, type PrivacyEvent } from "../../../actors/accountant/events.ts";
-import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../../actors/accountant/errors.ts";
-import { PldAccountant, gaussianPld, laplacePld, pureDpPld } from "../../../actors/accountant/pld.ts";
+import { composed, dpSgd, exponential, gaussian, gnmax, laplace, poissonSampled, selfComposed, type PrivacyEvent } from "../../privacy/events.ts";
+import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../privacy/errors.ts";
+import { PldAccountant, gaussianPld, laplacePld, pureDpPld } from "../../privacy/pld.ts";
 import {
   type LossPmf, deltaForEpsilon, epsilonForDelta, logNormalCdf, normalCdf, pldDelta, pldEpsilon, selfComposePld,
-} from "../../../actors/accountant/pld-math.ts";
-import { RdpAccountant } from "../../../actors/accountant/rdp.ts";
-import { convolve, convolvePairs, fft } from "../../../actors/accountant/fft.ts";
+} from "../../privacy/pld-math.ts";
+import { RdpAccountant } from "../../privacy/rdp.ts";
+import { convolve, convolvePairs, fft } from "../../privacy/fft.ts";
 
 // ---------------------------------------------------------------- an independent Φ
 

@@ -4,13 +4,13 @@ import fc from "fast-check";
 import {
   DEFAULT_RDP_ORDERS, RdpAccountant, computeRdp, effectiveNoiseMultiplier, rdpGaussian, rdpLaplace, rdpPureDp,
   rdpSubsampledGaussian, rdpToDelta, rdpToEpsilon, epsilonConverter,
-} from "../../../actors/accountant/rdp.ts";
-import { logSubsampledGaussianMoment } from "../../../actors/accountant/rdp-sampled-gaussian.ts";
+} from "../../privacy/rdp.ts";
+import { logSubsampledGaussianMoment } from "../../privacy/rdp-sampled-gaussian.ts";
 import {
   type PrivacyEvent, composed, dpSgd, exponential, gaussian, gnmax, laplace, poissonSampled, selfComposed,
-} from "../../../actors/accountant/events.ts";
-import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../../actors/accountant/errors.ts";
-import { gaussianDelta } from "../../../actors/accountant/calibration.ts";
+} from "../../privacy/events.ts";
+import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../privacy/errors.ts";
+import { gaussianDelta } from "../../privacy/calibration.ts";
 
 function assertClose(actual: number, expected: number, rel: number, what: string): void {
   const error = expected === actual ? 0 : Math.abs(actual - expected) / Math.abs(expected);

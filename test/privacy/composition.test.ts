@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { advancedComposition, basicComposition, optimalHomogeneousComposition } from "../../../actors/accountant/composition.ts";
-import { InvalidPrivacyParameter } from "../../../actors/accountant/errors.ts";
+import { advancedComposition, basicComposition, optimalHomogeneousComposition } from "../../privacy/composition.ts";
+import { InvalidPrivacyParameter } from "../../privacy/errors.ts";
 
 test("basic composition sums ε and δ (Dwork & Roth 2014, Thm 3.16)", () => {
   assert.deepEqual(basicComposition([{ epsilon: 0.5, delta: 1e-6 }, { epsilon: 1, delta: 0 }]), { epsilon: 1.5, delta: 1e-6 });
