@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastValueFrom, toArray } from "rxjs";
-import { launchHospital } from "../../bin/cluster/launch.ts";
+import { launchHospital } from "../../cluster/launch.ts";
 import { initModel, Pipeline, PipelineStepFailed, type GeneratedToken } from "../../actors/shard-executor/index.ts";
 import { greedyContinuation } from "../fixtures/greedy.ts";
 import { testCluster } from "../fixtures/cluster-processes.ts";

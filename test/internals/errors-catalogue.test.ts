@@ -92,7 +92,7 @@ test("every error class in the source has its code in docs/errors.md (codes read
     if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) walk(join(path, entry));
     else if (path.endsWith(".ts")) files.push(path);
   };
-  for (const folder of ["runtime", "privacy", "actors", "bin", "native-bindings"]) walk(join(root, folder));
+  for (const folder of ["runtime", "privacy", "actors", "cluster", "bin", "native-bindings"]) walk(join(root, folder));
   const codes = new Map<string, string>();
   for (const file of files) {
     for (const match of readFileSync(file, "utf8").matchAll(/readonly code = "([A-Z][A-Z0-9_]*)"/g)) codes.set(match[1]!, file.slice(root.length));

@@ -12,13 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { createDevPki, readTlsFiles } from "../../../runtime/index.ts";
-import { launchHospital } from "../../../bin/cluster/launch.ts";
-import { runRepl } from "../../../bin/repl/index.ts";
-import { AccountantClient, type AccountantMsg } from "../../../actors/accountant/index.ts";
-import { testCluster } from "../../fixtures/cluster-processes.ts";
+import { createDevPki, readTlsFiles } from "../../runtime/index.ts";
+import { launchHospital } from "../../cluster/launch.ts";
+import { runRepl } from "../../bin/repl/index.ts";
+import { AccountantClient, type AccountantMsg } from "../../actors/accountant/index.ts";
+import { testCluster } from "../fixtures/cluster-processes.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 async function repl(address: string, keys: string, operator: string, lines: readonly string[]): Promise<string> {
   const input = new PassThrough();

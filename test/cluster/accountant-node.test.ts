@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchHospital } from "../../../bin/cluster/launch.ts";
-import { AccountantClient, gnmax, selfComposed, type AccountantMsg } from "../../../actors/accountant/index.ts";
-import { testCluster } from "../../fixtures/cluster-processes.ts";
+import { launchHospital } from "../../cluster/launch.ts";
+import { AccountantClient, gnmax, selfComposed, type AccountantMsg } from "../../actors/accountant/index.ts";
+import { testCluster } from "../fixtures/cluster-processes.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 test("another hospital reserves and commits at a hospital's Accountant over mTLS but cannot read its budgets; the trail verifies with the CLI", { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-accountant-node-"));

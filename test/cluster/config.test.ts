@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, loadCluster, parseCluster } from "../../../bin/cluster/config.ts";
+import { ConfigError, loadCluster, parseCluster } from "../../cluster/config.ts";
 
 const valid = () => ({
   name: "t",
@@ -23,7 +23,7 @@ function problems(mutate: (config: ReturnType<typeof valid>) => unknown): string
 }
 
 test("the repository's cluster.config.ts is valid: three hospitals on 127.0.0.1, privacy defaults from the seeds", async () => {
-  const cluster = await loadCluster(new URL("../../../cluster.config.ts", import.meta.url).pathname);
+  const cluster = await loadCluster(new URL("../../cluster.config.ts", import.meta.url).pathname);
   assert.deepEqual(cluster.hospitals.map((h) => h.id), ["hospital-a", "hospital-b", "hospital-c"]);
   assert.ok(cluster.hospitals.every((h) => h.address.startsWith("127.0.0.1:")));
   assert.equal(new Set(cluster.hospitals.map((h) => h.address)).size, 3);

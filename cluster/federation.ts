@@ -9,13 +9,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDevPki } from "../../runtime/index.ts";
-import { backoffDelayMs } from "../../runtime/supervision/backoff.ts";
-import { recordRestart } from "../../runtime/supervision/intensity.ts";
-import { DEFAULT_MODEL_SHAPE, initModel } from "../../actors/shard-executor/index.ts";
+import { createDevPki } from "../runtime/index.ts";
+import { backoffDelayMs } from "../runtime/supervision/backoff.ts";
+import { recordRestart } from "../runtime/supervision/intensity.ts";
+import { DEFAULT_MODEL_SHAPE, initModel } from "../actors/shard-executor/index.ts";
 import { configPath, hospitalFiles, loadCluster, type ClusterConfig } from "./config.ts";
 
-const CLI = fileURLToPath(new URL("../fedrouter.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/fedrouter.ts", import.meta.url));
 
 export interface FederationOptions {
   config: string;

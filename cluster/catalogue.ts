@@ -3,11 +3,11 @@
  * spawn arguments each takes from the cluster config: the runtime's demonstration actors and,
  * as they land, the five domain actors (today: the Accountant, the ShardExecutor and the Aggregator).
  */
-import type { ActorDefinition } from "../../runtime/index.ts";
-import { accountant, type AccountantOptions } from "../../actors/accountant/index.ts";
-import { shardExecutor, type ShardExecutorOptions } from "../../actors/shard-executor/index.ts";
-import { aggregator } from "../../actors/aggregator/index.ts";
-import { hasher, tally, visits } from "../demo/demo-actors.ts";
+import type { ActorDefinition } from "../runtime/index.ts";
+import { accountant, type AccountantOptions } from "../actors/accountant/index.ts";
+import { shardExecutor, type ShardExecutorOptions } from "../actors/shard-executor/index.ts";
+import { aggregator } from "../actors/aggregator/index.ts";
+import { hasher, tally, visits } from "./demo-actors.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

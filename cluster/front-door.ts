@@ -7,13 +7,13 @@
  */
 import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
-import type { ActorSystem, NodeStore } from "../../runtime/index.ts";
-import { AccountantClient } from "../../actors/accountant/index.ts";
-import { AggregatorClient } from "../../actors/aggregator/index.ts";
-import { Gpt2Tokenizer, readGpt2Config } from "../../actors/shard-executor/index.ts";
-import { RouterService } from "../../actors/router/service.ts";
-import { nodeStoreSlots, ReleasedAnswers } from "../../actors/router/released-answers.ts";
-import { createHttpApi } from "../../actors/router/http/index.ts";
+import type { ActorSystem, NodeStore } from "../runtime/index.ts";
+import { AccountantClient } from "../actors/accountant/index.ts";
+import { AggregatorClient } from "../actors/aggregator/index.ts";
+import { Gpt2Tokenizer, readGpt2Config } from "../actors/shard-executor/index.ts";
+import { RouterService } from "../actors/router/service.ts";
+import { nodeStoreSlots, ReleasedAnswers } from "../actors/router/released-answers.ts";
+import { createHttpApi } from "../actors/router/http/index.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 export interface FrontDoor {

@@ -1,5 +1,5 @@
 /** The actors of the local demo node: plain runtime examples, nothing hospital-specific yet. */
-import { defineActor, persistent, type AccessPolicy, type ActorRef } from "../../runtime/index.ts";
+import { defineActor, persistent, type AccessPolicy, type ActorRef } from "../runtime/index.ts";
 
 export type TallyMsg =
   | { type: "add"; n: number }

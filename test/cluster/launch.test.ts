@@ -6,9 +6,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDevPki } from "../../../runtime/index.ts";
+import { createDevPki } from "../../runtime/index.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function launch(config: string, hospital: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFederation } from "../../../bin/cluster/federation.ts";
-import { until } from "../../fixtures/cluster-processes.ts";
+import { startFederation } from "../../cluster/federation.ts";
+import { until } from "../fixtures/cluster-processes.ts";
 
 test("the federation launcher creates dev keys, starts every hospital, restarts one that dies, and stops them all", { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-fed-"));
@@ -48,7 +48,7 @@ test("fedrouter demo on ports already in use says at once that a federation is p
   }));
   try {
     const out = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "demo", "--once", "--config", config], { cwd: fileURLToPath(new URL("../../../", import.meta.url)), timeout: 50_000 }, (error, _stdout, stderr) =>
+      execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "demo", "--once", "--config", config], { cwd: fileURLToPath(new URL("../../", import.meta.url)), timeout: 50_000 }, (error, _stdout, stderr) =>
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr })));
     assert.equal(out.code, 1);
     assert.match(out.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use: a federation \\(another \`npm start\`\\) is probably running`));

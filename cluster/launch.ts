@@ -4,11 +4,11 @@
  * problem an operator can fix (config, certificates, a busy port) is a `LaunchError` with a
  * message that names it; the CLI prints it and exits non-zero.
  */
-import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../../runtime/index.ts";
-import { AdminServer, type OperatorAction } from "../../runtime/remote/admin-server.ts";
-import { AccountantClient, type AccountantMsg } from "../../actors/accountant/index.ts";
+import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../runtime/index.ts";
+import { AdminServer, type OperatorAction } from "../runtime/remote/admin-server.ts";
+import { AccountantClient, type AccountantMsg } from "../actors/accountant/index.ts";
 import { pathToFileURL } from "node:url";
-import { loadDefinition } from "../../runtime/threads/load-definition.ts";
+import { loadDefinition } from "../runtime/threads/load-definition.ts";
 import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 import { startFrontDoor, type FrontDoor } from "./front-door.ts";
 import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
