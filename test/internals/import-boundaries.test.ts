@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, normalize, relative } from "node:path";
 
 const root = new URL("../../", import.meta.url).pathname;
+const packageExports = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).exports as Record<string, string>;
 
 function sources(dir: string): string[] {
   let out: string[] = [];
@@ -26,12 +27,43 @@ function imports(file: string): string[] {
   return [...text.matchAll(/(?:import|export)[^"'`]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]!);
 }
 
-test("runtime/ imports nothing from actors/, bin/ or bench/", () => {
-  for (const file of sources("runtime")) {
-    for (const spec of imports(file)) {
-      assert.ok(!/(^|\/)(actors|bin|bench)\//.test(spec), `${file} imports ${spec}`);
-    }
+/**
+ * The repository path an import names (`actors/accountant/index.ts`), for a relative import or
+ * one of the package's own exports (`fedrouter/privacy`), so neither can slip past a rule; null
+ * for another package or a node: builtin.
+ */
+function target(file: string, spec: string): string | null {
+  if (spec.startsWith(".")) return normalize(join(dirname(file), spec));
+  if (spec === "fedrouter" || spec.startsWith("fedrouter/")) {
+    const entry = packageExports[`.${spec.slice("fedrouter".length)}`];
+    return entry === undefined ? spec : normalize(entry);
   }
+  return null;
+}
+
+/** Every `file imports spec` under `dir` whose target breaks `allowed`, as readable lines. */
+function violations(dir: string, allowed: (file: string, spec: string, path: string | null) => boolean): string[] {
+  return sources(dir).flatMap((file) => imports(file).filter((spec) => !allowed(file, spec, target(file, spec))).map((spec) => `${file} imports ${spec}`));
+}
+
+test("runtime/ imports nothing from actors/, privacy/, cluster/, bin/ or bench/", () => {
+  const above = /^(actors|privacy|cluster|bin|bench)\//;
+  assert.deepEqual(violations("runtime", (_file, _spec, path) => path === null || !above.test(path)), []);
+});
+
+test("privacy/ is pure mathematics: it imports only privacy/ and node:crypto (nothing from runtime/, actors/, bin/, cluster/)", () => {
+  assert.deepEqual(violations("privacy", (_file, spec, path) => (path === null ? spec === "node:crypto" : path.startsWith("privacy/"))), []);
+});
+
+test("actors meet only through index/protocol: actors/X/ imports from actors/Y/ only index.ts or protocol.ts", () => {
+  const actorOf = (path: string): string | null => /^actors\/([^/]+)\//.exec(path)?.[1] ?? null;
+  assert.deepEqual(
+    violations("actors", (file, _spec, path) => {
+      const other = path === null ? null : actorOf(path);
+      return other === null || other === actorOf(file) || path === `actors/${other}/index.ts` || path === `actors/${other}/protocol.ts`;
+    }),
+    [],
+  );
 });
 
 test("only runtime/codec imports msgpackr and only runtime/persistence imports lmdb", () => {
