@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { MAX_RESERVATION_KEY_CHARS, type AccountantClient, type PrivacyEvent, type RemainingBudget } from "../accountant/index.ts";
 import { BudgetExceededError, ForbiddenError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
-import type { Caller, InferenceRequest } from "./http/service.ts";
+import type { Principal, InferenceRequest } from "./http/service.ts";
 import type { RequestOutcome } from "./released-answers.ts";
 
 /** A request's reservation, as the Accountant made it for this attempt. */
@@ -39,7 +39,7 @@ export interface OutcomeSlot {
  * it is looked at before the privacy_budget check (issue 11).
  * `accountant`: the Accountant as the caller (AccountantClient.as).
  */
-export async function reserve(accountant: AccountantClient, request: InferenceRequest, caller: Caller, event: PrivacyEvent, attempt: number, slot: OutcomeSlot, askedMaxTokens: number): Promise<Admitted> {
+export async function reserve(accountant: AccountantClient, request: InferenceRequest, caller: Principal, event: PrivacyEvent, attempt: number, slot: OutcomeSlot, askedMaxTokens: number): Promise<Admitted> {
   const contentHash = createHash("sha256").update(request.prompt).digest("hex");
   const reply = await accountant.reserve({
     key: reservationKey(caller.userId, request.requestId, attempt), user: caller.userId, department: request.department, event, requestId: request.requestId, contentHash,
@@ -65,7 +65,7 @@ export async function reserve(accountant: AccountantClient, request: InferenceRe
  * Commits `actual` (releases, when null) and checks the Accountant's answer: a refusal is an error, never ignored.
  * `accountant`: the Accountant as the caller (AccountantClient.as).
  */
-export async function settle(accountant: AccountantClient, admitted: Admitted | undefined, actual: PrivacyEvent | null, request: InferenceRequest, caller: Caller): Promise<Settled> {
+export async function settle(accountant: AccountantClient, admitted: Admitted | undefined, actual: PrivacyEvent | null, request: InferenceRequest, caller: Principal): Promise<Settled> {
   if (admitted === undefined) {
     const budget = await accountant.budget(caller.userId, request.department);
     const remaining = budget.type === "budget" ? Math.min(budget.user.remaining, budget.department?.remaining ?? Infinity) : 0;

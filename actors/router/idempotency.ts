@@ -4,7 +4,7 @@
  * what is kept and what runs; it never reserves, routes, generates or counts.
  */
 import { InProgressError, InvalidRequestError } from "./http/errors.ts";
-import type { Caller, InferenceRequest } from "./http/service.ts";
+import type { Principal, InferenceRequest } from "./http/service.ts";
 import { fingerprintOf, type Claim, type ReleasedAnswers } from "./released-answers.ts";
 
 /**
@@ -12,7 +12,7 @@ import { fingerprintOf, type Claim, type ReleasedAnswers } from "./released-answ
  * running in this process (then InProgressError, a 409 in_progress), or returns the claim to run
  * it. The same id with another prompt or parameters is an InvalidRequestError.
  */
-export async function claimRequest(answers: ReleasedAnswers, request: InferenceRequest, caller: Caller, waitMs: number): Promise<Extract<Claim, { type: "run" | "replay" }>> {
+export async function claimRequest(answers: ReleasedAnswers, request: InferenceRequest, caller: Principal, waitMs: number): Promise<Extract<Claim, { type: "run" | "replay" }>> {
   const fingerprint = fingerprintOf(request);
   const deadline = performance.now() + waitMs;
   for (;;) {

@@ -54,7 +54,7 @@ import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
 import { ensembleCharge, ensembleReservation, type EnsembleVote } from "../aggregator/index.ts";
 import { ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 import type {
-  BudgetStatus, Caller, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
+  BudgetStatus, Principal, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
 } from "./http/service.ts";
 import { reserve, settle, unfinished, type OutcomeSlot, type Settled } from "./charging.ts";
 import { classifyFailure, isContextOverflow, toServiceError } from "./failures.ts";
@@ -66,8 +66,12 @@ import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyN
 export interface HospitalRoute {
   readonly id: string;
   readonly region: string;
+  /** Its share of single answers under the `weighted` strategy (default 1). */
   readonly weight?: number;
-  /** The hospital's executor pipeline (one stage holding the whole model, or several). */
+  /**
+   * The hospital's executor pipeline (one stage holding the whole model, or several). Empty: not
+   * routable until `updateRoute` gives one (the Router actor does, from the hospital's Planner).
+   */
   readonly route: readonly RouteStage[];
 }
 
@@ -114,11 +118,20 @@ export interface RouterServiceOptions {
   readonly contextTokens?: number;
 }
 
+/** A hospital as the service holds it: its current route (a Planner may change it), why it has none, its pipeline and breaker. */
+interface HospitalEntry {
+  readonly spec: HospitalRoute;
+  route: readonly RouteStage[];
+  why: string;
+  readonly pipeline: Pipeline;
+  readonly breaker: CircuitBreaker;
+}
+
 export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000, duplicateWaitMs: 3_000 });
 
 export class RouterService implements FrontDoorService {
   readonly #options: RouterServiceOptions;
-  readonly #hospitals = new Map<string, { spec: HospitalRoute; pipeline: Pipeline; breaker: CircuitBreaker }>();
+  readonly #hospitals = new Map<string, HospitalEntry>();
   readonly #stats = new RouteStats();
   readonly #registered = new Map<string, NodeSpec>();
   #strategy: StrategyName;
@@ -136,17 +149,44 @@ export class RouterService implements FrontDoorService {
     this.#options = options;
     this.#released = options.answers ?? new ReleasedAnswers();
     this.#strategy = options.strategy ?? DEFAULT_ROUTER.strategy;
-    for (const spec of options.hospitals) {
-      this.#hospitals.set(spec.id, {
-        spec,
-        pipeline: new Pipeline({ lookup: options.lookup, route: spec.route }),
-        breaker: new CircuitBreaker(`hospital:${spec.id}`, { window: { kind: "count", size: 10 }, minimumCalls: 3, openDurationMs: 10_000, halfOpenProbes: 1 }),
-      });
-    }
+    for (const spec of options.hospitals) this.addHospital(spec);
     this.#pool = { get: (id) => this.#hospitals.get(id)!, stats: this.#stats, stepTimeoutMs: options.stepTimeoutMs ?? DEFAULT_ROUTER.stepTimeoutMs };
   }
 
-  async infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult> {
+  /** Routes to one more hospital (or replaces one of the same id, keeping its breaker). */
+  addHospital(spec: HospitalRoute): void {
+    if (spec.weight !== undefined && !(Number.isFinite(spec.weight) && spec.weight > 0)) throw new RangeError(`hospital ${spec.id}: weight must be a positive number, got ${spec.weight}`);
+    const known = this.#hospitals.get(spec.id);
+    const entry: HospitalEntry = {
+      spec, route: spec.route, why: spec.route.length === 0 ? "no plan yet" : "",
+      pipeline: new Pipeline({ lookup: this.#options.lookup, route: (): readonly RouteStage[] => entry.route }),
+      breaker: known?.breaker ?? new CircuitBreaker(`hospital:${spec.id}`, { window: { kind: "count", size: 10 }, minimumCalls: 3, openDurationMs: 10_000, halfOpenProbes: 1 }),
+    };
+    this.#hospitals.set(spec.id, entry);
+  }
+
+  /**
+   * A hospital's pipeline changed (its Planner published a plan): generations started from now
+   * run on `route`; an empty route takes the hospital out of routing, `why` says why (health).
+   */
+  updateRoute(id: string, route: readonly RouteStage[], why = ""): boolean {
+    const entry = this.#hospitals.get(id);
+    if (entry === undefined) return false;
+    entry.route = route;
+    entry.why = route.length === 0 ? why || "no plan" : "";
+    return true;
+  }
+
+  /** The hospitals and their routes, for the Router's status. */
+  hospitals(): { id: string; region: string; weight?: number; breaker: string; stages: number }[] {
+    return [...this.#hospitals.values()].map(({ spec, route, breaker }) => ({ id: spec.id, region: spec.region, ...(spec.weight === undefined ? {} : { weight: spec.weight }), breaker: breaker.state, stages: route.length }));
+  }
+
+  get strategy(): StrategyName {
+    return this.#strategy;
+  }
+
+  async infer(request: InferenceRequest, caller: Principal): Promise<InferenceResult> {
     let response = "";
     let summary: InferenceSummary | undefined;
     for await (const event of this.inferStream(request, caller)) {
@@ -156,7 +196,7 @@ export class RouterService implements FrontDoorService {
     return { response, ...summary! };
   }
 
-  async *inferStream(request: InferenceRequest, caller: Caller): AsyncGenerator<InferenceStreamEvent> {
+  async *inferStream(request: InferenceRequest, caller: Principal): AsyncGenerator<InferenceStreamEvent> {
     // Before anything else (routing, reserving, the privacy_budget check): what is this request id?
     const claim = await this.#claim(request, caller);
     if (claim.type === "replay") {
@@ -188,7 +228,7 @@ export class RouterService implements FrontDoorService {
    * One run of a request: route, reserve, generate (yielding text as it is released), settle.
    * Sets `slot.outcome` to what a retry must meet, and returns the summary.
    */
-  async *#answer(asked: InferenceRequest, caller: Caller, attempt: number, slot: OutcomeSlot): AsyncGenerator<InferenceStreamEvent, InferenceSummary> {
+  async *#answer(asked: InferenceRequest, caller: Principal, attempt: number, slot: OutcomeSlot): AsyncGenerator<InferenceStreamEvent, InferenceSummary> {
     const prompt = this.#options.tokenizer.encode(asked.prompt);
     const consensus = this.#consensus(asked);
     const kind = consensus ? "consensus" : "single";
@@ -310,7 +350,7 @@ export class RouterService implements FrontDoorService {
    * kept, waits up to `duplicateWaitMs` for the same request running in this process (then 409
    * in_progress, counted here), or returns the claim to run it.
    */
-  async #claim(request: InferenceRequest, caller: Caller): Promise<Extract<Claim, { type: "run" | "replay" }>> {
+  async #claim(request: InferenceRequest, caller: Principal): Promise<Extract<Claim, { type: "run" | "replay" }>> {
     try {
       return await claimRequest(this.#released, request, caller, this.#options.duplicateWaitMs ?? DEFAULT_ROUTER.duplicateWaitMs);
     } catch (error) {
@@ -330,7 +370,7 @@ export class RouterService implements FrontDoorService {
   }
 
   /** A user's budget; with `caller`, read as that caller (the Accountant lets a user read only their own, unless admin). */
-  async budget(userId: string, department?: string, caller?: Caller): Promise<BudgetStatus> {
+  async budget(userId: string, department?: string, caller?: Principal): Promise<BudgetStatus> {
     const reply = await (caller === undefined ? this.#options.accountant : this.#accountant(caller)).budget(userId, department);
     if (reply.type === "rejected" && reply.code === "FORBIDDEN") throw new ForbiddenError(reply.message);
     if (reply.type !== "budget") throw new InvalidRequestError(reply.field ?? "user_id", reply.message);
@@ -353,19 +393,28 @@ export class RouterService implements FrontDoorService {
       checks[`breaker:${id}`] = ok ? { ok, detail: state } : { ok, detail: `${state}: requests are not routed to ${id}` };
       const reason = down.get(id);
       if (reason !== undefined) checks[`link:${id}`] = { ok: false, detail: `no usable stream to ${id} (${reason}): requests are not routed to it` };
-      if (ok && reason === undefined) routable++;
+      const planned = h.route.length > 0;
+      if (!planned) checks[`route:${id}`] = { ok: false, detail: `${h.why}: requests are not routed to ${id}` };
+      if (ok && reason === undefined && planned) routable++;
     }
     return { live: true, ready: accountant && routable > 0, checks };
   }
 
+  /**
+   * A hospital added at run time: routed once its pipeline is known (`updateRoute`; the Router
+   * actor subscribes to its Planner). The caller (the Router actor) has made its node reachable.
+   */
   async addNode(node: NodeSpec): Promise<NodeSpec> {
-    // Registered for the operator's view; a node serves once its executors join a pipeline
-    // (cluster.config.ts). Not built: starting routes to a node added at run time.
     this.#registered.set(node.nodeId, node);
+    if (!this.#hospitals.has(node.nodeId)) this.addHospital({ id: node.nodeId, region: node.region ?? "default", route: [] });
     return node;
   }
 
-  async updateConfig(update: ConfigUpdate, caller: Caller): Promise<ConfigUpdate> {
+  registered(): string[] {
+    return [...this.#registered.keys()];
+  }
+
+  async updateConfig(update: ConfigUpdate, caller: Principal): Promise<ConfigUpdate> {
     const strategy = update.routing?.strategy;
     if (strategy !== undefined) {
       if (!(STRATEGIES as readonly string[]).includes(strategy) || strategy === "consensus") {
@@ -389,7 +438,7 @@ export class RouterService implements FrontDoorService {
    * The Accountant as the caller: it checks that a user reserves, settles and reads only for
    * themselves (and sets budgets only as an admin), whatever this service's code would do.
    */
-  #accountant(caller: Caller) {
+  #accountant(caller: Principal) {
     return this.#options.accountant.as({ kind: "user", user: caller.userId, role: caller.role, department: caller.department });
   }
 
@@ -403,10 +452,10 @@ export class RouterService implements FrontDoorService {
   /** The hospitals for one request: one by the strategy, or k for consensus. */
   #route(consensus: boolean, exclude: readonly string[] = [], region?: string): string[] {
     const down = this.#linksDown();
-    const candidates: Candidate[] = [...this.#hospitals.values()].map(({ spec, breaker }) => ({
+    const candidates: Candidate[] = [...this.#hospitals.values()].map(({ spec, breaker, route }) => ({
       id: spec.id, region: spec.region, ...(spec.weight ? { weight: spec.weight } : {}),
-      // A hospital without a usable stream is out, as with an open breaker: an ask to it fails at once.
-      breakerOpen: breaker.state === "open" || breaker.state === "forced-open" || down.has(spec.id),
+      // A hospital without a usable stream or without a plan is out, as with an open breaker: an ask to it fails at once.
+      breakerOpen: breaker.state === "open" || breaker.state === "forced-open" || down.has(spec.id) || route.length === 0,
     }));
     // Consensus asks k hospitals, or as many as are reachable (at least one): the charge is per
     // released vote whatever k is, and the answer says how many voted.

@@ -6,7 +6,7 @@
  */
 export { createHttpApi, ADMIN_ROLES, type HttpApiOptions, type AuthRule } from "./server.ts";
 export type {
-  FrontDoorService, Caller, Role, InferenceRequest, InferenceResult, InferenceSummary, InferenceStreamEvent,
+  FrontDoorService, Caller, Principal, Role, InferenceRequest, InferenceResult, InferenceSummary, InferenceStreamEvent,
   BudgetStatus, ScopeBudget, HealthReport, HealthCheck, NodeSpec, ConfigUpdate,
 } from "./service.ts";
 export { ROLES } from "./service.ts";

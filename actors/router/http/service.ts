@@ -8,13 +8,20 @@
 export const ROLES = ["doctor", "nurse", "researcher", "admin", "operator"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Who is asking, from a verified token. */
-export interface Caller {
+/**
+ * Who is asking, as the Router sees them: the user the HTTP edge verified, which reaches the
+ * Router actor as its message's sender (never as a field of the message).
+ */
+export interface Principal {
   /** The token's `sub`. */
   readonly userId: string;
   readonly role: Role;
   readonly department: string;
-  /** The token's `iss`: the local issuer or a configured identity provider. */
+}
+
+/** Who is asking, from a verified token. */
+export interface Caller extends Principal {
+  /** The token's `iss`: the local issuer or a configured identity provider (the rate limiter keys on it). */
   readonly issuer: string;
 }
 
@@ -134,16 +141,16 @@ export interface ConfigUpdate {
  * else thrown is a defect and answers 500.
  */
 export interface FrontDoorService {
-  infer(request: InferenceRequest, caller: Caller): Promise<InferenceResult>;
-  inferStream(request: InferenceRequest, caller: Caller): AsyncIterable<InferenceStreamEvent>;
+  infer(request: InferenceRequest, caller: Principal): Promise<InferenceResult>;
+  inferStream(request: InferenceRequest, caller: Principal): AsyncIterable<InferenceStreamEvent>;
   /** Budget of `userId` (and `department`, when named) in the current period. */
   /** With `caller`, the read is made as that caller (the Accountant refuses another user's budget to a non-admin). */
-  budget(userId: string, department?: string, caller?: Caller): Promise<BudgetStatus>;
+  budget(userId: string, department?: string, caller?: Principal): Promise<BudgetStatus>;
   health(): Promise<HealthReport>;
   /** Returns the node as registered. */
-  addNode(node: NodeSpec, caller: Caller): Promise<NodeSpec>;
+  addNode(node: NodeSpec, caller: Principal): Promise<NodeSpec>;
   /** Returns the configuration in force after the change. */
-  updateConfig(update: ConfigUpdate, caller: Caller): Promise<ConfigUpdate>;
+  updateConfig(update: ConfigUpdate, caller: Principal): Promise<ConfigUpdate>;
   /** Prometheus text exposition of the node's metrics (the HTTP layer appends its own). */
   metrics(): Promise<string>;
 }
