@@ -27,9 +27,6 @@ export interface CellStats {
   processingMsTotal: number;
 }
 
-/** How long a restart waits for a receive still running, when the child spec says nothing. */
-const DEFAULT_HALT_MS = 5_000;
-
 /** Messages handled in one go before the cell yields the thread to I/O. */
 const TURN_BUDGET = 1024;
 
@@ -110,25 +107,30 @@ export class ActorCell<M> implements Deliverable {
   }
 
   /**
-   * Replaces the behaviour with a fresh one, keeping the address and the mailbox. A receive still
-   * running is waited for at most `shutdownMs` (the child spec's), then left behind.
+   * Replaces the behaviour with a fresh one, keeping the address and the mailbox. The old one is
+   * halted within `shutdownMs` (the child spec's), then left behind.
    */
-  async restart(shutdownMs = DEFAULT_HALT_MS): Promise<void> {
+  async restart(shutdownMs: number): Promise<void> {
     await this.halt(shutdownMs);
     this.restarts++;
     await this.start();
   }
 
-  /** Stops processing and runs the stop hook; the mailbox keeps filling (used before a restart). */
+  /**
+   * Stops processing and runs the stop hook; the mailbox keeps filling (used before a restart).
+   * `timeoutMs` bounds the whole halt, as OTP's shutdown time bounds a child's terminate: the
+   * receive still running and then the stop hook share it; past it, both are left behind.
+   */
   async halt(timeoutMs: number): Promise<void> {
     if (this.status === "stopped") return;
     this.status = "suspended";
+    const deadlineMs = performance.now() + timeoutMs;
     if (this.inFlight !== undefined) await waitAtMost(this.inFlight, timeoutMs);
     const behavior = this.behavior;
     this.behavior = undefined;
     if (behavior?.stop !== undefined) {
       try {
-        await waitAtMost(Promise.resolve(behavior.stop(this.ctx)), timeoutMs);
+        await waitAtMost(Promise.resolve(behavior.stop(this.ctx)), Math.max(0, deadlineMs - performance.now()));
       } catch {
         // A stop hook that throws must not keep the actor from stopping.
       }
@@ -261,12 +263,18 @@ export function describeError(error: unknown): string {
 
 /** Waits for `promise` (ignoring its failure) or `timeoutMs`, whichever comes first. */
 export async function waitAtMost(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+  await settlesWithin(promise, timeoutMs);
+}
+
+/** Whether `promise` settled (either way) within `timeoutMs`; it is not waited for past that. */
+export async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise.catch(() => undefined),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
     }),
   ]);
   clearTimeout(timer);
+  return settled;
 }

@@ -26,13 +26,18 @@ export const DEFAULT_SUPERVISION = {
   backoff: DEFAULT_BACKOFF,
 } as const satisfies SupervisorOptions;
 
+/** The one default of a child's restart type and shutdown time (OTP's default shutdown for a worker is 5 s too). */
 export const DEFAULT_CHILD = { restart: "permanent", shutdownMs: 5_000 } as const;
 
 export interface ActorChildOptions {
   placement?: Exclude<Placement, "supervisor">;
   mailbox?: Partial<MailboxConfig>;
   restart?: RestartType;
-  /** How long a stop waits for the current message and the stop hook. */
+  /**
+   * How long a stop, a halt before a restart, or a restart waits for the message being handled
+   * and the stop hook, together (OTP's shutdown time); past it they are left behind. A pool's
+   * tasks in flight get as long; a worker that does not answer in it is ended.
+   */
   shutdownMs?: number;
   /** Threads of the piscina pool, for placement "pool". */
   poolThreads?: number;

@@ -151,6 +151,11 @@ export class Supervisor implements ChildHandle {
     return this.stop(timeoutMs);
   }
 
+  /**
+   * Stops the children in reverse start order, each within its own spec's shutdownMs. The
+   * timeout its parent passes is not applied to the subtree as a whole: OTP gives a supervisor
+   * child `infinity` for that reason, as cutting a subtree short would leave children running.
+   */
   async stop(_timeoutMs?: number): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopping";

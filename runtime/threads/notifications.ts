@@ -29,7 +29,8 @@ export interface SpawnRequest {
 /** The control plane a worker exposes to the main thread (through comlink). */
 export interface WorkerControl {
   spawn(req: SpawnRequest): Promise<void>;
-  restart(path: string): Promise<void>;
+  /** Restarts the actor in place, halting the old behaviour within `shutdownMs`. */
+  restart(path: string, shutdownMs: number): Promise<void>;
   stop(path: string, timeoutMs: number): Promise<void>;
   inspect(): CellReport[];
 }

@@ -7,7 +7,7 @@
 import { accessOf } from "../actor/access.ts";
 import { Piscina } from "piscina";
 import { Mailbox, maxWaitingSenders } from "../actor/mailbox.ts";
-import { describeError } from "../actor/cell.ts";
+import { describeError, waitAtMost } from "../actor/cell.ts";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
 import { ActorCrashed, ActorStopped, MailboxFull } from "../errors.ts";
 import type { Envelope } from "../internal/envelope.ts";
@@ -29,6 +29,7 @@ export class PoolChild implements ChildHandle, Deliverable {
   stopped = false;
   private pool: Piscina | undefined;
   private inFlight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   private running = false;
   private restarts = 0;
   private readonly codec: FrameCodec;
@@ -61,17 +62,24 @@ export class PoolChild implements ChildHandle, Deliverable {
     await this.start();
   }
 
-  async halt(): Promise<void> {
+  /** Takes no new message; the tasks in flight get at most `timeoutMs` (the spec's shutdownMs) to finish. */
+  async halt(timeoutMs: number): Promise<void> {
     this.running = false;
+    await waitAtMost(this.idle(), timeoutMs);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Final stop: queued asks fail with ActorStopped; the tasks in flight get at most `timeoutMs`,
+   * then the pool's threads are ended and what still runs there fails with ActorStopped.
+   */
+  async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.running = false;
     this.fabric.unregister(this.path);
     const stopped = new ActorStopped(this.path);
     for (const env of this.mailbox.drain()) this.fabric.reject(env, "actor-stopped", stopped);
     this.mailbox.releaseWaiters();
+    await waitAtMost(this.idle(), timeoutMs);
     const pool = this.pool;
     this.pool = undefined;
     await pool?.destroy();
@@ -98,6 +106,18 @@ export class PoolChild implements ChildHandle, Deliverable {
 
   describe(): ChildInfo {
     return { path: this.path, placement: "pool", status: this.running ? "running" : "suspended", restarts: this.restarts, mailboxDepth: this.mailbox.size, processed: this.processed };
+  }
+
+  /** Resolves once no task is in flight. */
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    this.processed++;
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private pump(): void {
@@ -131,14 +151,17 @@ export class PoolChild implements ChildHandle, Deliverable {
     };
     (pool.run(task, { transferList: [frame.buffer as ArrayBuffer] }) as Promise<PoolTaskResult>).then(
       (result) => {
-        this.inFlight--;
-        this.processed++;
+        this.settled();
         this.deliverOutbox(result.frame);
         this.pump();
       },
       (error: unknown) => {
-        this.inFlight--;
-        this.processed++;
+        this.settled();
+        if (this.pool !== pool) {
+          // Its pool was ended by a stop that waited its shutdownMs: not a crash of the actor.
+          if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorStopped(this.path));
+          return;
+        }
         const reason = describeError(error);
         if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorCrashed(this.path, reason));
         this.onExit({ kind: "crash", reason });

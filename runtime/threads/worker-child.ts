@@ -4,7 +4,7 @@
  * fail with WorkerCrashed, messages sent meanwhile are buffered, and the restart starts a
  * fresh thread at the same path.
  */
-import { waitAtMost } from "../actor/cell.ts";
+import { settlesWithin, waitAtMost } from "../actor/cell.ts";
 import { ActorStopped, WorkerCrashed } from "../errors.ts";
 import type { Envelope } from "../internal/envelope.ts";
 import type { Fabric } from "../internal/fabric.ts";
@@ -13,6 +13,9 @@ import type { ActorChildSpec } from "../supervision/child-spec.ts";
 import type { ChildExit, ChildHandle, ChildInfo } from "../supervision/child-handle.ts";
 import type { CellReport, WorkerNotification } from "./notifications.ts";
 import { WorkerHost } from "./worker-host.ts";
+
+/** Time for a control call to cross to the worker thread and back, on top of the spec's shutdownMs. */
+const CONTROL_GRACE_MS = 100;
 
 export interface WorkerChildContext {
   node: string;
@@ -75,12 +78,19 @@ export class WorkerChild implements ChildHandle {
     this.ctx.router.up(this.path, { tag: host.tag, post: (env: Envelope, transfer) => host.channel.post(env, transfer) });
   }
 
+  /**
+   * Restarts the actor in its thread (the cell halts the old behaviour within the spec's
+   * shutdownMs). A thread that does not answer in that time (a receive that blocks it) is ended
+   * and the actor starts in a fresh one.
+   */
   async restart(): Promise<void> {
     this.restarts++;
     const host = this.host;
     if (host?.isAlive) {
-      await host.call((c) => c.restart(this.path));
-      return;
+      const restarted = host.call((c) => c.restart(this.path, this.spec.shutdownMs));
+      if (await settlesWithin(restarted, this.spec.shutdownMs + CONTROL_GRACE_MS)) return restarted;
+      restarted.catch(() => undefined); // the thread is ended below; its answer no longer matters
+      await this.halt(0);
     }
     await this.start();
   }
@@ -132,7 +142,7 @@ export class WorkerChild implements ChildHandle {
     this.host = undefined;
     if (host === undefined) return;
     if (host.isAlive) {
-      await waitAtMost(host.call((c) => c.stop(this.path, timeoutMs)), timeoutMs + 100);
+      await waitAtMost(host.call((c) => c.stop(this.path, timeoutMs)), timeoutMs + CONTROL_GRACE_MS);
     }
     await host.terminate();
     this.ctx.router.failPending(host.tag, () => new ActorStopped(this.path));

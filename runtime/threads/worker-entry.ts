@@ -73,8 +73,8 @@ const control: WorkerControl = {
     cells.set(req.path, cell);
     await cell.start();
   },
-  async restart(path) {
-    await cellAt(path).restart();
+  async restart(path, shutdownMs) {
+    await cellAt(path).restart(shutdownMs);
   },
   async stop(path, timeoutMs) {
     await cellAt(path).stop(timeoutMs);
