@@ -36,6 +36,8 @@ const actorSchema = z.strictObject({
 const hospitalSchema = z.strictObject({
   id,
   region: z.string().min(1),
+  /** Its share of single answers when `http.strategy` is "weighted" (default 1). */
+  weight: z.number().positive().max(1_000).optional(),
   /** Where the node's transport listens (gRPC, mTLS). */
   address: hostPort,
   /** Where the node's Admin service listens (gRPC, mTLS, operator certificates only). */
@@ -79,8 +81,12 @@ export const clusterSchema = z.strictObject({
     users: z.string().min(1).default(".data/users.json"),
     /** The HS256 secret of locally issued tokens (a dev file `fedrouter demo` creates if absent). */
     secret: z.string().min(1).default("keys/http-secret"),
-    /** Routing of single answers. */
-    strategy: z.enum(["round-robin", "weighted", "least-outstanding", "latency", "privacy-aware"]).default("least-outstanding"),
+    /**
+     * Routing of single answers ("weighted" uses each hospital's `weight`). The strategies library
+     * also has "privacy-aware", which needs each hospital's budget verdict; no component gives one
+     * yet, so the front door does not offer it (README, "Not built yet").
+     */
+    strategy: z.enum(["round-robin", "weighted", "least-outstanding", "latency"]).default("least-outstanding"),
     /** DP ensemble decoding: GNMax noise σ on the vote histogram, hospitals per vote. */
     ensemble: z.strictObject({ sigma: z.number().positive().default(2), k: z.number().int().min(1).max(64).default(3) }).default({ sigma: 2, k: 3 }),
     /** How the OpenAI-compatible endpoints answer: one model ("single", free) or DP ensemble decoding ("ensemble", charged). */

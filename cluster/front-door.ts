@@ -1,19 +1,16 @@
 /**
  * The HTTP front door of a federation (cluster.config.ts `http`), started inside the hospital
- * process that serves it: a RouterService over this node's Accountant and Aggregator and every
- * hospital's ShardExecutor (by fed:// path, over the mTLS transport), behind the HTTP API.
- * The answers it releases are kept in this node's LMDB store (`router/released-answers/<slot>`),
- * so a retried request id gets the same answer, charged once, across a restart of the process.
+ * process that serves it: the Router actor (`user/front-door/router`, supervised, restartable,
+ * in the REPL's `.tree`) over this node's Accountant and Aggregator and every hospital's
+ * ShardExecutor — by its Planner's plan where the hospital runs a Planner, else by the fixed
+ * path of its executor — and the HTTP API as its edge (RouterClient: every request an ask of
+ * the Router, as the verified caller). The answers it releases are kept in this node's LMDB
+ * store, so a retried request id gets the same answer, charged once, across a restart.
  */
 import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
-import type { ActorSystem, NodeStore } from "../runtime/index.ts";
-import { AccountantClient } from "../actors/accountant/index.ts";
-import { AggregatorClient } from "../actors/aggregator/index.ts";
-import { Gpt2Tokenizer, readGpt2Config } from "../actors/shard-executor/index.ts";
-import { RouterService } from "../actors/router/service.ts";
-import { nodeStoreSlots, ReleasedAnswers } from "../actors/router/released-answers.ts";
-import { createHttpApi } from "../actors/router/http/index.ts";
+import { actor, supervisor, type ActorSystem, type NodeStore } from "../runtime/index.ts";
+import { createHttpApi, router, RouterClient, type RouterArgs, type RouterHospital, type RouterMsg } from "../actors/router/index.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 export interface FrontDoor {
@@ -40,27 +37,32 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
   if (secret.length < 32) throw new Error(`the HTTP token secret ${secretFile} is shorter than 32 characters`);
   const store = system.store as NodeStore | undefined;
   if (store === undefined || typeof store.actor !== "function") throw new Error(`the HTTP API keeps released answers in its node's store, and ${hospital.id} runs without persistence`);
-  // The model's context, from the directory the tokenizer comes from, read as the executors read
-  // it (n_positions), at start and without a round trip: the peers' executors may not be up yet,
-  // and asking their `info` would make the first request wait on them. The hospitals serve one
-  // model shape (one vocabulary for the ensemble's votes, one context); one whose context is
-  // smaller still answers CONTEXT_EXCEEDED, a 400 or the answer's end, never a breaker failure.
-  const { positions: contextTokens } = await readGpt2Config(modelDir);
-  const service = new RouterService({
-    nodeId: hospital.id,
-    hospitals: executors.map(({ hospital: h }) => ({ id: h.id, region: h.region, route: [{ path: `fed://${h.id}/user/node/shard-executor` }] })),
-    lookup: (path) => system.ref(path),
-    accountant: new AccountantClient(system.ref(`fed://${hospital.id}/user/node/accountant`)),
-    vote: new AggregatorClient(system.ref(`fed://${hospital.id}/user/node/aggregator`)).voter(),
-    tokenizer: await Gpt2Tokenizer.fromDirectory(modelDir),
-    contextTokens,
+  const node = (id: string, name: string) => `fed://${id}/user/node/${name}`;
+  const hospitals: RouterHospital[] = executors.map(({ hospital: h }) => ({
+    id: h.id, region: h.region, ...(h.weight === undefined ? {} : { weight: h.weight }),
+    // A hospital that runs a Planner is routed by its plans (a pipeline across its executors, or
+    // across hospitals whose executors joined it); one without, straight to its executor.
+    ...(h.actors.some((a) => a.name === "planner") ? { planner: node(h.id, "planner") } : { route: [{ path: node(h.id, "shard-executor") }] }),
+  }));
+  const args: RouterArgs = {
+    hospitals,
+    modelDir,
+    accountant: node(hospital.id, "accountant"),
+    aggregator: node(hospital.id, "aggregator"),
     strategy: http.strategy,
     ensemble: http.ensemble,
     openAiMode: http.privacy.mode,
-    metrics: () => system.metrics.registry.metrics(),
-    links: () => system.transport?.peers() ?? [],
-    answers: new ReleasedAnswers(nodeStoreSlots(store)),
-  });
+    node: {
+      metrics: () => system.metrics.registry.metrics(),
+      links: () => system.transport?.peers() ?? [],
+      ...(system.transport?.addPeer ? { addPeer: (added) => system.transport!.addPeer({ id: added.nodeId, address: added.endpoint }) } : {}),
+    },
+  };
+  // Its own supervisor under the root, so that a Router that keeps crashing stops the front door's
+  // subtree, not the hospital's actors; the Router reads the node's links and metrics by reference,
+  // so it runs here, on the thread of the HTTP server.
+  await system.startChild(supervisor("front-door", [actor("router", router, args, { placement: "local" })], { strategy: "one-for-one", intensity: 5, periodMs: 30_000 }));
+  const service = new RouterClient(system.ref<RouterMsg>(system.pathOf("front-door", "router")));
   const app = await createHttpApi(service, {
     auth: { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, signing: { alg: "HS256", secret } },
     users: configPath(cluster, http.users),
@@ -68,5 +70,11 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
   const [host, port] = [http.listen.slice(0, http.listen.lastIndexOf(":")), Number(http.listen.slice(http.listen.lastIndexOf(":") + 1))];
   await app.listen({ host, port });
   const url = `http://${http.listen}`;
-  return { url, app, close: () => app.close() };
+  return {
+    url, app,
+    async close() {
+      await app.close();
+      await system.stopChild("front-door");
+    },
+  };
 }

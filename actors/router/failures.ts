@@ -8,7 +8,7 @@
  * caller's own are a 400.
  */
 import type { ShardExecutorErrorCode } from "../shard-executor/protocol.ts";
-import { PipelineStepFailed } from "../shard-executor/pipeline.ts";
+import { PipelineStepFailed } from "../shard-executor/index.ts";
 import { BudgetExceededError, ForbiddenError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Observable } from "rxjs";
 import type { CircuitBreaker } from "../../runtime/index.ts";
-import type { Pipeline } from "../shard-executor/pipeline.ts";
+import type { Pipeline } from "../shard-executor/index.ts";
 import { ensembleGenerate, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
 import type { InferenceRequest } from "./http/service.ts";
 import { classifyFailure } from "./failures.ts";

@@ -49,8 +49,8 @@ import type { ActorRef } from "../../runtime/index.ts";
 import { CircuitBreaker } from "../../runtime/index.ts";
 import type { AccountantClient, PrivacyEvent } from "../accountant/index.ts";
 import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
-import { Pipeline, type RouteStage } from "../shard-executor/pipeline.ts";
-import type { Gpt2Tokenizer } from "../shard-executor/tokenizer.ts";
+import { Pipeline, type RouteStage } from "../shard-executor/index.ts";
+import type { Gpt2Tokenizer } from "../shard-executor/index.ts";
 import { ensembleCharge, ensembleReservation, type EnsembleVote } from "../aggregator/index.ts";
 import { ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 import type {

@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Subject } from "rxjs";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
 import { InvalidArgument, PeerRefused } from "../errors.ts";
+import { isValidName } from "../actor/path.ts";
 import { readRows } from "../internal/frame-rows.ts";
 import type { Router } from "../internal/router.ts";
 import type { BreakerRegistry } from "../breaker/index.ts";
@@ -78,11 +79,13 @@ export class RemoteTransport {
   private foreignRef: string | undefined;
   /** Closes the live accepted stream of each peer: a newer accepted stream replaces it. */
   private readonly accepted = new Map<string, (reason: string) => void>();
+  /** Peers added at run time (addPeer), by id. */
+  private readonly addresses = new Map<string, string>();
 
   constructor(
     private readonly node: string,
     private readonly router: Router,
-    breakers: BreakerRegistry,
+    private readonly breakers: BreakerRegistry,
     private readonly log: Logger,
     private readonly opts: RemoteOptions,
   ) {
@@ -126,6 +129,26 @@ export class RemoteTransport {
     );
     this.address = `${this.opts.listen.slice(0, this.opts.listen.lastIndexOf(":"))}:${port}`;
     for (const peer of this.opts.peers) if (peer.id !== this.node && this.node < peer.id) this.dial(peer);
+  }
+
+  /**
+   * A node added while running (an operator's `POST /v1/admin/nodes`): known from now on, so its
+   * streams are accepted once its certificate proves the id, and dialled when this node's id sorts
+   * first (as for the configured peers). Adding a known id at the same address changes nothing;
+   * at another address, or this node's own id, is an InvalidArgument.
+   */
+  addPeer(peer: RemotePeer): void {
+    if (peer.id === this.node) throw new InvalidArgument("id", `"${peer.id}" is this node`);
+    const known = this.addresses.get(peer.id) ?? this.opts.peers.find((p) => p.id === peer.id)?.address;
+    if (known !== undefined) {
+      if (known === peer.address) return;
+      throw new InvalidArgument("address", `node "${peer.id}" is already known at ${known}, not ${peer.address}`);
+    }
+    if (!isValidName(peer.id)) throw new InvalidArgument("id", `"${peer.id}" must match [A-Za-z0-9][A-Za-z0-9._-]*`);
+    checkRemoteOptions({ ...this.opts, peers: [peer] });
+    this.addresses.set(peer.id, peer.address);
+    this.links.set(peer.id, new PeerLink(peer.id, this.router.fabric, this.breakers.get(`fed://${peer.id}`), this.linkOptions));
+    if (!this.stopped && this.address !== "" && this.node < peer.id) this.dial(peer);
   }
 
   /** Link states, for operators and tests. */
