@@ -37,7 +37,7 @@ program
   .requiredOption("--hospital <id>", "the hospital id in the cluster config")
   .option("--config <path>", "the cluster config", "cluster.config.ts")
   .action(async (opts: { hospital: string; config: string }) => {
-    const { launchHospital, LaunchError } = await import("../cluster/launch.ts");
+    const { launchHospital, LaunchError } = await import("../cluster/index.ts");
     try {
       const node = await launchHospital(opts);
       const { hospital } = node;
@@ -76,7 +76,7 @@ program
   .option("--config <path>", "the cluster config", "cluster.config.ts")
   .option("--operator <name>", "the operator certificate to use (keys/<name>.crt)", "operator")
   .action(async (opts: { hospital: string; config: string; operator: string }) => {
-    const { loadCluster, findHospital, configPath, ConfigError } = await import("../cluster/config.ts");
+    const { loadCluster, findHospital, configPath, ConfigError } = await import("../cluster/index.ts");
     const { readTlsFiles } = await import("../runtime/index.ts");
     const { runRepl } = await import("./repl/index.ts");
     try {
@@ -104,7 +104,7 @@ program
   .option("--config <path>", "the cluster config", "cluster.config.ts")
   .option("--out <dir>", "where to write them", "keys")
   .action(async (opts: { config: string; out: string }) => {
-    const { loadCluster, ConfigError } = await import("../cluster/config.ts");
+    const { loadCluster, ConfigError } = await import("../cluster/index.ts");
     const { createDevPki } = await import("../runtime/index.ts");
     try {
       const cluster = await loadCluster(opts.config);

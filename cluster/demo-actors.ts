@@ -1,4 +1,5 @@
-/** The actors of the local demo node: plain runtime examples, nothing hospital-specific yet. */
+/** The demonstration actors of the catalogue (visits, tally, hasher): plain runtime examples, nothing hospital-specific. */
+import { isMainThread } from "node:worker_threads";
 import { defineActor, persistent, type AccessPolicy, type ActorRef } from "../runtime/index.ts";
 
 export type TallyMsg =
@@ -25,6 +26,9 @@ export const tally = defineActor(import.meta.url, "tally", () => {
         case "crash":
           throw new Error("asked to crash");
         case "exit-thread":
+          // In a worker, process.exit ends that thread only: the fault the demo shows. On the main
+          // thread it would end the whole process, the service embedding this node included.
+          if (isMainThread) throw new Error("exit-thread: this tally runs on the main thread, where exiting would end the whole process");
           process.exit(3);
       }
     },

@@ -1,17 +1,19 @@
 /**
- * `fedrouter launch --hospital <id>`: one hospital's node — actor system with its LMDB
- * environment, the actors its config lists, and the federation transport over mTLS. Every
- * problem an operator can fix (config, certificates, a busy port) is a `LaunchError` with a
- * message that names it; the CLI prints it and exits non-zero.
+ * One hospital's node inside the caller's process — actor system with its LMDB environment, the
+ * actors its config lists, the Admin service and the federation transport over mTLS — and the
+ * handle that stops it. Every problem an operator can fix (config, certificates, a busy port) is
+ * a `LaunchError` whose message names it. Never exits the process and never writes to stdout:
+ * `fedrouter launch` (bin/) does the printing and chooses the exit code.
  */
-import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type RemoteSecurity } from "../runtime/index.ts";
+import { resolve } from "node:path";
+import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type LogLevel, type RemoteSecurity } from "../runtime/index.ts";
 import { AdminServer, type OperatorAction } from "../runtime/remote/admin-server.ts";
 import { AccountantClient, type AccountantMsg } from "../actors/accountant/index.ts";
 import { pathToFileURL } from "node:url";
 import { loadDefinition } from "../runtime/threads/load-definition.ts";
 import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 import { startFrontDoor, type FrontDoor } from "./front-door.ts";
-import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
+import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, parseCluster, type ClusterConfig, type ClusterInput, type HospitalConfig } from "./config.ts";
 
 export class LaunchError extends Error {
   readonly code = "LAUNCH_FAILED";
@@ -20,6 +22,20 @@ export class LaunchError extends Error {
   }
 }
 
+export interface LaunchOptions {
+  /** The cluster: a config file (cluster.config.ts, .js, .mjs or .json), or the object `defineCluster` takes. */
+  readonly config: string | ClusterInput;
+  /** Which of the cluster's hospitals this node is. */
+  readonly hospital: string;
+  /** For a config object: the folder its relative paths (keys/, .data/, models) resolve against; default the working directory. */
+  readonly baseDir?: string;
+  /** The node's log level (JSON lines on stderr); default FEDROUTER_LOG, else "warn". */
+  readonly logLevel?: LogLevel;
+}
+
+/** What errors and relative paths call a config given as an object: a name in `baseDir`, no file. */
+export const CONFIG_OBJECT_NAME = "(config object)";
+
 export interface RunningHospital {
   readonly cluster: ClusterConfig;
   readonly hospital: HospitalConfig;
@@ -27,14 +43,17 @@ export interface RunningHospital {
   readonly admin: AdminServer;
   /** The HTTP API, when this hospital serves it (cluster.config.ts `http.hospital`). */
   readonly frontDoor?: FrontDoor;
+  /** Stops the HTTP API, the Admin service, the actors (in reverse order), the transport and LMDB; a second call waits on the first. */
   stop(): Promise<void>;
 }
 
-export async function launchHospital(opts: { config: string; hospital: string }): Promise<RunningHospital> {
+export async function launchHospital(opts: LaunchOptions): Promise<RunningHospital> {
   let cluster: ClusterConfig;
   let hospital: HospitalConfig;
   try {
-    cluster = await loadCluster(opts.config);
+    cluster = typeof opts.config === "string"
+      ? await loadCluster(opts.config)
+      : parseCluster(opts.config, resolve(opts.baseDir ?? process.cwd(), CONFIG_OBJECT_NAME));
     hospital = findHospital(cluster, opts.hospital);
   } catch (error) {
     if (error instanceof ConfigError) throw new LaunchError(`invalid cluster config ${error.message}`, 2);
@@ -47,6 +66,7 @@ export async function launchHospital(opts: { config: string; hospital: string })
   try {
     system = await ActorSystem.start({
       node: hospital.id,
+      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
       persistence: { path: files.dataDir },
       remote: {
         listen: hospital.address,
@@ -84,17 +104,27 @@ export async function launchHospital(opts: { config: string; hospital: string })
       throw new LaunchError(/EADDRINUSE/.test(message) ? `${hospital.id}: the HTTP address ${cluster.http.listen} is already in use` : `${hospital.id}: the HTTP API could not start: ${message}`, 1);
     }
   }
+  let stopped: Promise<void> | undefined;
+  // Each step runs whatever the one before did: a front door that fails to close must not leave
+  // the Admin service listening or LMDB open.
+  const stopAll = async () => {
+    try {
+      await frontDoor?.close();
+    } finally {
+      try {
+        await admin.stop();
+      } finally {
+        await system.stop();
+      }
+    }
+  };
   return {
     cluster,
     hospital,
     system,
     admin,
     ...(frontDoor ? { frontDoor } : {}),
-    async stop() {
-      await frontDoor?.close();
-      await admin.stop();
-      await system.stop();
-    },
+    stop: () => (stopped ??= stopAll()),
   };
 }
 

@@ -12,8 +12,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { addUser } from "../../actors/router/http/index.ts";
-import { configPath, hospitalFiles, loadCluster } from "../../cluster/config.ts";
-import { startFederation, type RunningFederation } from "../../cluster/federation.ts";
+import { configPath, hospitalFiles, loadCluster } from "../../cluster/index.ts";
+import { startFederation, type RunningFederation } from "./federation.ts";
 
 const CLI = fileURLToPath(new URL("../fedrouter.ts", import.meta.url));
 const say = (line = "") => process.stdout.write(`${line}\n`);

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { addUser } from "../../actors/router/http/index.ts";
-import { ConfigError, configPath, loadCluster } from "../../cluster/config.ts";
-import { startFederation } from "../../cluster/federation.ts";
+import { ConfigError, configPath, loadCluster } from "../../cluster/index.ts";
+import { startFederation } from "./federation.ts";
 
 /** Demo users, written to the HTTP user store only when it does not exist (dev passwords, printed). */
 export const DEMO_USERS = [

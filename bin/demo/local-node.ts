@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { ActorSystem, actor, supervisor, type LifecycleEvent } from "../../runtime/index.ts";
-import { hasher, tally, visits, type HashMsg, type TallyMsg, type VisitsMsg } from "../../cluster/demo-actors.ts";
+import { hasher, tally, visits, type HashMsg, type TallyMsg, type VisitsMsg } from "../../cluster/index.ts";
 
 export interface LocalDemoOptions {
   dataDir: string;

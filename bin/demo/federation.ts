@@ -9,13 +9,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDevPki } from "../runtime/index.ts";
-import { backoffDelayMs } from "../runtime/supervision/backoff.ts";
-import { recordRestart } from "../runtime/supervision/intensity.ts";
-import { DEFAULT_MODEL_SHAPE, initModel } from "../actors/shard-executor/index.ts";
-import { configPath, hospitalFiles, loadCluster, type ClusterConfig } from "./config.ts";
+import { createDevPki } from "../../runtime/index.ts";
+import { backoffDelayMs } from "../../runtime/supervision/backoff.ts";
+import { recordRestart } from "../../runtime/supervision/intensity.ts";
+import { DEFAULT_MODEL_SHAPE, initModel } from "../../actors/shard-executor/index.ts";
+import { configPath, hospitalFiles, loadCluster, type ClusterConfig } from "../../cluster/index.ts";
 
-const CLI = fileURLToPath(new URL("../bin/fedrouter.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../fedrouter.ts", import.meta.url));
 
 export interface FederationOptions {
   config: string;
@@ -106,7 +106,6 @@ export async function startFederation(opts: FederationOptions): Promise<RunningF
   };
 }
 
-/** Development certificates for every hospital and operator, when any is missing. */
 /**
  * Writes a small randomly initialised GPT-2 (DEFAULT_MODEL_SHAPE, the GPT-2 vocabulary) into
  * every shard-executor's model directory that has none, each with its own seed: the demo's
@@ -132,6 +131,7 @@ function ensureHttpSecret(cluster: ClusterConfig, print: (line: string) => void)
   print(`[federation] created a development API token secret in ${file} (never use it in a deployment)`);
 }
 
+/** Development certificates for every hospital and operator, when any is missing. */
 function ensureDevKeys(cluster: ClusterConfig, print: (line: string) => void): void {
   if (cluster.tls.insecure) return;
   const missing = cluster.hospitals.some((h) => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFederation } from "../../cluster/federation.ts";
+import { startFederation } from "../../bin/demo/federation.ts";
 import { until } from "../fixtures/cluster-processes.ts";
 
 test("the federation launcher creates dev keys, starts every hospital, restarts one that dies, and stops them all", { timeout: 90_000 }, async () => {
