@@ -88,6 +88,15 @@ export interface NodeStore {
   close(): Promise<void>;
 }
 
+/**
+ * msgpackr's options for both databases. `moreTypes`: typed arrays, ArrayBuffers, Sets and
+ * Errors are written as the extensions that read back as themselves. Without it (msgpackr 2.1),
+ * a typed array other than a Uint8Array was written as a bin of its byteLength filled element by
+ * element (`Uint8Array.set`): a Float64Array came back as a Buffer of mostly garbage, silently.
+ * Records written before keep reading as they did; the extensions decode with or without it.
+ */
+const ENCODER_OPTIONS = { moreTypes: true } as const;
+
 /** Names without "/": an actor id never collides with them, nor with the old per-actor names. */
 const STATE_DB = "state";
 const JOURNAL_DB = "journal";
@@ -117,8 +126,8 @@ export function openNodeStore(options: NodeStoreOptions): NodeStore {
   try {
     refuseOldLayout(root, options.path);
     dbs = {
-      state: root.openDB(STATE_DB, { useVersions: true }),
-      journal: root.openDB(JOURNAL_DB, {}),
+      state: root.openDB(STATE_DB, { useVersions: true, encoder: ENCODER_OPTIONS }),
+      journal: root.openDB(JOURNAL_DB, { encoder: ENCODER_OPTIONS }),
     };
   } catch (error) {
     void root.close();
