@@ -1,17 +1,21 @@
 /**
  * The actors a hospital node can be told to run, by the names cluster.config.ts uses, and the
  * spawn arguments each takes from the cluster config: the runtime's demonstration actors and,
- * as they land, the five domain actors (today: the Accountant, the ShardExecutor and the Aggregator).
+ * the domain actors a node runs: the Accountant, the Aggregator, the Planner and the ShardExecutor
+ * (the Router is started by the front door, on the hospital that serves HTTP).
  */
 import type { ActorDefinition } from "../runtime/index.ts";
 import { accountant, type AccountantOptions } from "../actors/accountant/index.ts";
 import { shardExecutor, type ShardExecutorOptions } from "../actors/shard-executor/index.ts";
 import { aggregator } from "../actors/aggregator/index.ts";
+import { planner, type PlannerOptions } from "../actors/planner/index.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { hasher, tally, visits } from "./demo-actors.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const ACTOR_CATALOGUE: Readonly<Record<string, ActorDefinition<any, any>>> = { visits, tally, hasher, accountant, aggregator, "shard-executor": shardExecutor };
+export const ACTOR_CATALOGUE: Readonly<Record<string, ActorDefinition<any, any>>> = { visits, tally, hasher, accountant, aggregator, planner, "shard-executor": shardExecutor };
 
 /** The Accountant's journal id in every node: `fedrouter audit verify --data-dir .data/<hospital>` finds it by default. */
 export const ACCOUNTANT_STORE_ID = "user/accountant";
@@ -19,6 +23,8 @@ export const ACCOUNTANT_STORE_ID = "user/accountant";
 /** Spawn arguments drawn from the cluster config; actors not listed take none. */
 export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry: HospitalConfig["actors"][number]) => unknown>> = {
   aggregator: () => ({}),
+  // The Planner partitions the model's blocks: n_layer of the model its hospital serves.
+  planner: (cluster, entry): PlannerOptions => ({ blocks: modelLayers(configPath(cluster, entry.model ?? cluster.model!.path)) }),
   "shard-executor": (cluster, entry): ShardExecutorOptions => ({
     modelDir: configPath(cluster, entry.model ?? cluster.model!.path), // the schema refuses a shard-executor without a model
     ...(entry.blocks ? { from: entry.blocks.from, to: entry.blocks.to } : {}),
@@ -33,3 +39,10 @@ export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry:
     },
   }),
 };
+
+/** n_layer of a Hugging Face GPT-2 directory (read at launch, before any actor starts). */
+function modelLayers(modelDir: string): number {
+  const config = JSON.parse(readFileSync(join(modelDir, "config.json"), "utf8")) as { n_layer?: unknown };
+  if (!(typeof config.n_layer === "number" && Number.isSafeInteger(config.n_layer) && config.n_layer >= 1)) throw new Error(`${modelDir}/config.json has no valid n_layer`);
+  return config.n_layer;
+}

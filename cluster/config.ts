@@ -26,11 +26,17 @@ const actorSchema = z.strictObject({
   definition: z.string().min(1).optional(),
   placement: z.enum(ACTOR_PLACEMENTS).default("local"),
   poolThreads: z.number().int().min(1).max(64).optional(),
-  /** For a shard-executor: its own model directory (a hospital's fine-tune); default the cluster's model.path. */
+  /** For a shard-executor (or a planner, which reads its block count): its own model directory (a hospital's fine-tune); default the cluster's model.path. */
   model: z.string().min(1).optional(),
   /** For a shard-executor: the model blocks it runs, [from, to); default all of them. */
   blocks: z.strictObject({ from: z.number().int().min(0), to: z.number().int().min(1) })
     .refine((b) => b.from < b.to, "from must be below to").optional(),
+  /**
+   * For a shard-executor: the hospital whose Planner it joins at launch (default its own, when
+   * that runs a `planner`). An executor that holds part of the model joins the Planner of the
+   * hospital that serves the pipeline across hospitals.
+   */
+  planner: z.string().min(1).optional(),
 });
 
 const hospitalSchema = z.strictObject({
@@ -94,8 +100,14 @@ export const clusterSchema = z.strictObject({
   }).optional(),
 }).superRefine((cluster, ctx) => {
   cluster.hospitals.forEach((h, i) => h.actors.forEach((a, j) => {
-    if (a.name === "shard-executor" && a.module === undefined && cluster.model === undefined && a.model === undefined) {
-      ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "name"], message: "a shard-executor needs a model: its own (model) or the cluster's (model.path), a Hugging Face GPT-2 directory" });
+    if ((a.name === "shard-executor" || a.name === "planner") && a.module === undefined && cluster.model === undefined && a.model === undefined) {
+      ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "name"], message: `a ${a.name} needs a model: its own (model) or the cluster's (model.path), a Hugging Face GPT-2 directory` });
+    }
+    if (a.planner !== undefined) {
+      const target = cluster.hospitals.find((other) => other.id === a.planner);
+      if (target === undefined || !target.actors.some((b) => b.name === "planner")) {
+        ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "planner"], message: `"${a.planner}" is not a hospital that runs a planner` });
+      }
     }
   }));
   if (cluster.http !== undefined) {

@@ -13,6 +13,7 @@ import { pathToFileURL } from "node:url";
 import { loadDefinition } from "../runtime/threads/load-definition.ts";
 import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 import { startFrontDoor, type FrontDoor } from "./front-door.ts";
+import { startPlacement } from "./placement.ts";
 import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, parseCluster, type ClusterConfig, type ClusterInput, type HospitalConfig } from "./config.ts";
 
 export class LaunchError extends Error {
@@ -83,10 +84,13 @@ export async function launchHospital(opts: LaunchOptions): Promise<RunningHospit
     await system.stop();
     throw new LaunchError(`${hospital.id}: an actor failed to start: ${error instanceof Error ? error.message : String(error)}`, 1);
   }
+  // Executors join their Planners (retried until accepted, again whenever the link comes back).
+  const placement = startPlacement(cluster, hospital, system);
   let admin: AdminServer;
   try {
     admin = await AdminServer.start(system, { listen: hospital.admin, security, operatorIds: cluster.tls.operators, ...operatorAudit(hospital, system) });
   } catch (error) {
+    placement.stop();
     await system.stop();
     const message = error instanceof Error ? error.message : String(error);
     throw /EADDRINUSE|No address added/.test(message)
@@ -98,6 +102,7 @@ export async function launchHospital(opts: LaunchOptions): Promise<RunningHospit
     try {
       frontDoor = await startFrontDoor(cluster, hospital, system);
     } catch (error) {
+      placement.stop();
       await admin.stop();
       await system.stop();
       const message = error instanceof Error ? error.message : String(error);
@@ -108,6 +113,7 @@ export async function launchHospital(opts: LaunchOptions): Promise<RunningHospit
   // Each step runs whatever the one before did: a front door that fails to close must not leave
   // the Admin service listening or LMDB open.
   const stopAll = async () => {
+    placement.stop();
     try {
       await frontDoor?.close();
     } finally {

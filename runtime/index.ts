@@ -53,6 +53,6 @@ export * from "./codec/index.ts";
 export * from "./persistence/index.ts";
 export { SystemMetrics } from "./metrics/system-metrics.ts";
 export { createLogger, type Logger, type LogLevel } from "./log.ts";
-export { RemoteTransport, DEFAULT_REMOTE, type RemoteOptions, type RemotePeer, type RemoteSecurity, type Refusal } from "./remote/transport.ts";
+export { RemoteTransport, DEFAULT_REMOTE, type RemoteOptions, type RemotePeer, type RemoteSecurity, type Refusal, type LinkChange } from "./remote/transport.ts";
 export { BehaviorTestKit, TestInbox, type BehaviorTestKitOptions, type LogEntry, type RunOutcome, type TestAsk } from "./testkit/index.ts";
 export { createDevPki, readTlsFiles, type DevPki, type DevCertificate } from "./remote/dev-certs.ts";

@@ -59,11 +59,21 @@ export interface Refusal {
   readonly atMs: number;
 }
 
+export interface LinkChange {
+  readonly peer: string;
+  readonly up: boolean;
+  /** Why it went down. */
+  readonly reason?: string;
+  readonly atMs: number;
+}
+
 type Duplex = grpc.ClientDuplexStream<WireFrame, WireFrame> | grpc.ServerDuplexStream<WireFrame, WireFrame>;
 
 export class RemoteTransport {
   /** Every refused or closed-for-cause connection, also logged. */
   readonly refusals$ = new Subject<Refusal>();
+  /** A peer's link came up (a stream handshaken) or went down (its last stream ended), in order. */
+  readonly links$ = new Subject<LinkChange>();
   address = "";
   private readonly links = new Map<string, PeerLink>();
   private readonly server: grpc.Server;
@@ -276,7 +286,11 @@ export class RemoteTransport {
         }
       }
       endStream(call, tell);
-      if (link !== undefined) link.down(reason, call as unknown as FrameStream);
+      if (link !== undefined) {
+        const wasUp = link.isUp;
+        link.down(reason, call as unknown as FrameStream);
+        if (wasUp && !link.isUp) this.links$.next({ peer: link.peer, up: false, reason, atMs: Date.now() });
+      }
       onDown(reason);
     };
     const timeout = setTimeout(() => close("no handshake in time", true), this.opts.handshakeTimeoutMs ?? DEFAULT_REMOTE.handshakeTimeoutMs);
@@ -292,7 +306,9 @@ export class RemoteTransport {
         clearTimeout(timeout);
         link = this.links.get(peer)!;
         onUp();
+        const wasUp = link.isUp;
         link.up(call as unknown as FrameStream);
+        if (!wasUp) this.links$.next({ peer, up: true, atMs: Date.now() });
         if (expectedPeer === undefined) {
           // An acceptor keeps the newest stream of a peer (a restarted peer dials again before its
           // old stream times out) and closes the older one with a reason, so that if the newer one
