@@ -55,7 +55,8 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
     node: {
       metrics: () => system.metrics.registry.metrics(),
       links: () => system.transport?.peers() ?? [],
-      ...(system.transport?.addPeer ? { addPeer: (added) => system.transport!.addPeer({ id: added.nodeId, address: added.endpoint }) } : {}),
+      // The endpoint of POST /v1/admin/nodes is the node's transport as a URL: grpcs://host:port.
+      ...(system.transport ? { addPeer: (added) => system.transport!.addPeer({ id: added.nodeId, address: new URL(added.endpoint).host }) } : {}),
     },
   };
   // Its own supervisor under the root, so that a Router that keeps crashing stops the front door's

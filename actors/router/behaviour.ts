@@ -260,7 +260,13 @@ export const router = defineActor(import.meta.url, "router", (args: RouterArgs):
           if (caller === undefined) return void msg.replyTo.tell({ type: "failed", error: { code: "forbidden", message: `${describeSender(ctx.sender)} is not a user this node verified` } });
           return reply(msg.replyTo, async () => {
             if (args.node?.addPeer === undefined) throw new UnavailableError("this node's transport cannot add peers at run time; add the hospital to cluster.config.ts and restart");
-            await args.node.addPeer(msg.node);
+            try {
+              await args.node.addPeer(msg.node);
+            } catch (error) {
+              const invalid = error as { code?: unknown; field?: unknown; reason?: unknown };
+              if (invalid.code !== "INVALID_ARGUMENT") throw error;
+              throw new InvalidRequestError(invalid.field === "address" ? "endpoint" : "node_id", String(invalid.reason));
+            }
             const added = await svc.addNode(msg.node);
             await followPlanner(msg.node.nodeId, (args.plannerOf ?? DEFAULT_ROUTER_ACTOR.plannerOf).replace("{node}", msg.node.nodeId), ctx);
             ctx.log.info("router-node-added", { node: msg.node.nodeId, by: caller.userId });
