@@ -136,9 +136,18 @@ test("a failing vote ends the stream with ENSEMBLE_UNAVAILABLE after the release
 
 test("unsubscribing stops after the token in flight and closes every proposer", async () => {
   const ps = ["a", "b"].map((id) => fake(id, (prefix) => prefix.length));
+  // Resolves once every proposer was closed: the generation closes them when it ends, and nothing
+  // of it is left to run after that, so a second close or a later proposal would already show.
+  const closed = Promise.all(ps.map((p) => new Promise<void>((resolve) => {
+    const close = p.close;
+    p.close = () => {
+      close();
+      resolve();
+    };
+  })));
   const first = await firstValueFrom(ensembleGenerate(ps, { ...request, maxTokens: 100 }, majority).pipe(take(2), toArray()));
   assert.deepEqual(first.map((t) => t.token), [2, 3], "two tokens taken");
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await closed;
   assert.ok(ps.every((p) => p.closed === 1), `closed once: ${ps.map((p) => p.closed)}`);
   assert.ok(ps.every((p) => p.proposals.length <= 3), `at most the token in flight after unsubscribing: ${ps.map((p) => p.proposals.length)}`);
 });

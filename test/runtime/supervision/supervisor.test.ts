@@ -73,8 +73,10 @@ test("exceeding restart intensity stops the children and escalates to the parent
   const escalated = firstValueFrom(system.events$.pipe(filter((e) => e.type === "escalated")));
   const subtreeRestarted = firstValueFrom(system.events$.pipe(filter((e) => e.type === "restarted" && e.path === "fed://s/user/sup")));
   for (let i = 0; i < 3; i++) {
+    // Each crash reaches a running incarnation: the next one is sent once this one was restarted.
+    const restarted = i < 2 ? firstValueFrom(system.events$.pipe(filter((e) => e.type === "restarted" && e.path === a.path))) : undefined;
     a.tell({ type: "crash", reason: `crash ${i}` });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await restarted;
   }
   assert.equal((await escalated).path, "fed://s/user/sup");
   await subtreeRestarted;
@@ -105,7 +107,9 @@ test("a temporary child is never restarted", async () => {
   const stopped = firstValueFrom(system.events$.pipe(filter((e) => e.type === "stopped")));
   ref.tell({ type: "crash", reason: "x" });
   assert.equal((await stopped).path, ref.path);
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  // The supervisor forgets a temporary child right after its "stopped" event, in the same step
+  // (microtasks only): by the next turn of the event loop it is done. An order of events, not a sleep.
+  await new Promise((resolve) => setImmediate(resolve));
   const tree = await system.tree();
   assert.equal(tree.children?.length, 0);
   assert.doesNotMatch(await system.metrics.text(), /user\/tmp/, "a child stopped for good leaves the metrics");
@@ -135,6 +139,8 @@ test("a defect while judging an exit is the supervisor's own crash, reported to 
   const { Supervisor } = await import("../../../runtime/supervision/supervisor.ts");
   const { Subject } = await import("rxjs");
   const exits: { kind: string; reason?: string }[] = [];
+  let reported: () => void;
+  const firstExit = new Promise<void>((resolve) => (reported = resolve));
   const childExits = new Map<string, (exit: { kind: "crash"; reason: string }) => void>();
   const spec = supervisor("sup", [actor("a", counter, 0), actor("b", counter, 0)], { strategy: "one-for-all", intensity: 5, periodMs: 10_000, backoff: NO_BACKOFF });
   const sup = new Supervisor("fed://s/user/sup", spec, (child, parent, onExit) => {
@@ -146,10 +152,13 @@ test("a defect while judging an exit is the supervisor's own crash, reported to 
       halt: async () => { if (child.id === "b") throw new Error("b cannot halt"); },
       describe: () => ({ path: `${parent}/${child.id}`, placement: "local", status: "running", restarts: 0, mailboxDepth: 0, processed: 0 }),
     };
-  }, new Subject<LifecycleEvent>(), (exit) => exits.push(exit as never));
+  }, new Subject<LifecycleEvent>(), (exit) => {
+    exits.push(exit as never);
+    reported();
+  });
   await sup.start();
   childExits.get("a")!({ kind: "crash", reason: "a failed" });
-  for (let i = 0; i < 50 && exits.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await firstExit;
   assert.equal(exits.length, 1, "the supervisor reported its own crash to its parent");
   assert.equal(exits[0]!.kind, "crash");
   assert.match(exits[0]!.reason!, /failed handling an exit: Error: b cannot halt/);

@@ -7,16 +7,25 @@ import { createFrameCodec } from "../../../runtime/codec/index.ts";
 import type { Envelope } from "../../../runtime/internal/envelope.ts";
 import type { FedrouterError } from "../../../runtime/errors.ts";
 
+/** The path of the envelope each test posts last: the port keeps order, so once it arrived, all did. */
+const LAST = "fed://n/user/last";
+
 function receiver() {
   const { port1, port2 } = new MessageChannel();
   const got: Envelope[] = [];
   const bad: FedrouterError[] = [];
+  let lastArrived: () => void;
+  const arrived = new Promise<void>((resolve) => (lastArrived = resolve));
   new PortChannel(port2 as unknown as PortLike, {
-    envelope: (env) => got.push(env),
+    envelope: (env) => (env.to === LAST ? lastArrived() : got.push(env)),
     malformed: (error) => bad.push(error),
     unsendable: () => undefined,
   }, { resolveRef: (path) => ({ path }) });
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+  /** Posts a last frame and resolves once it arrived: everything posted before it was handled. */
+  const settle = () => {
+    port1.postMessage({ f: createFrameCodec().encode([[LAST], [0, "last"]]).bytes });
+    return arrived;
+  };
   return { port1, port2, got, bad, settle, close: () => { port1.close(); port2.close(); } };
 }
 
@@ -51,10 +60,16 @@ test("rows that are not envelopes are reported row by row; a frame without its p
 test("envelopes posted in one turn travel as one frame, in order", async () => {
   const { port1, port2 } = new MessageChannel();
   const frames: unknown[] = [];
-  port2.on("message", (m) => frames.push(m));
+  let lastArrived: () => void;
+  const arrived = new Promise<void>((resolve) => (lastArrived = resolve));
+  port2.on("message", (m) => (m === "last" ? lastArrived() : frames.push(m)));
   const sender = new PortChannel(port1 as unknown as PortLike, { envelope: () => undefined, malformed: () => undefined, unsendable: () => undefined }, { resolveRef: (p) => p });
   for (let i = 0; i < 100; i++) sender.post({ to: "fed://n/user/a", msg: i });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The batch is flushed in a microtask; a message posted one event-loop turn later follows every
+  // frame of that flush on the port, so when it arrives there is no other frame still to come.
+  await new Promise((resolve) => setImmediate(resolve));
+  port1.postMessage("last");
+  await arrived;
   assert.equal(frames.length, 1);
   const decoded = createFrameCodec().decode((frames[0] as { f: Uint8Array }).f);
   assert.ok(decoded.ok);
@@ -67,13 +82,15 @@ test("envelopes posted in one turn travel as one frame, in order", async () => {
 test("an envelope that cannot be encoded is refused alone; the rest of its batch goes out", async () => {
   const { port1, port2 } = new MessageChannel();
   const got: Envelope[] = [];
-  new PortChannel(port2 as unknown as PortLike, { envelope: (e) => got.push(e), malformed: () => undefined, unsendable: () => undefined }, { resolveRef: (p) => p });
+  let thirdArrived: () => void;
+  const arrived = new Promise<void>((resolve) => (thirdArrived = resolve));
+  new PortChannel(port2 as unknown as PortLike, { envelope: (e) => (got.push(e), e.msg === 3 && thirdArrived()), malformed: () => undefined, unsendable: () => undefined }, { resolveRef: (p) => p });
   const refused: Envelope[] = [];
   const sender = new PortChannel(port1 as unknown as PortLike, { envelope: () => undefined, malformed: () => undefined, unsendable: (env) => refused.push(env) }, { resolveRef: (p) => p });
   sender.post({ to: "fed://n/user/a", msg: 1 });
   sender.post({ to: "fed://n/user/a", msg: { type: "bad", f: () => 1 } });
   sender.post({ to: "fed://n/user/a", msg: 3 });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await arrived; // the last one posted: the port keeps order
   assert.deepEqual(got.map((e) => e.msg), [1, 3]);
   assert.equal(refused.length, 1);
   port1.close();

@@ -7,6 +7,13 @@ import { counter, squarer, type CounterMsg, type SquareMsg } from "../../fixture
 
 const NO_BACKOFF = { minMs: 0, maxMs: 0, jitter: 0 };
 
+/** An actor's messages in and out and its mailbox depth, as a scrape reads them (fresh from a worker thread). */
+async function actorCounts(system: ActorSystem, path: string): Promise<{ in: number; out: number; depth: number }> {
+  const text = await system.metrics.text();
+  const read = (metric: string) => Number(new RegExp(`^${metric}\\{actor="${path}"[^}]*\\} (\\d+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { in: read("fedrouter_actor_messages_in_total"), out: read("fedrouter_actor_messages_out_total"), depth: read("fedrouter_actor_mailbox_depth") };
+}
+
 test("an actor in a dedicated worker answers asks from the main thread, in another thread", async () => {
   const system = await ActorSystem.start({ node: "w", logLevel: "silent" });
   try {
@@ -112,12 +119,10 @@ test("two worker actors talk to each other through the main thread, with refs in
     const b = await system.spawn(counter, 40, { placement: "worker", name: "b" });
     a.tell({ type: "forward", to: b, n: 2 });
     a.tell({ type: "forward", to: b, n: 3 });
-    let total = 0;
-    for (let i = 0; i < 50 && total !== 45; i++) {
-      total = await b.ask<number>((replyTo) => ({ type: "get", replyTo }));
-      if (total !== 45) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    assert.equal(total, 45);
+    // a answers after it has sent both adds; they reach the main thread before its answer (one
+    // port, in order) and go on to b's port before the get we send next: b sees adds, then get.
+    await a.ask<number>((replyTo) => ({ type: "get", replyTo }));
+    assert.equal(await b.ask<number>((replyTo) => ({ type: "get", replyTo })), 45);
   } finally {
     await system.stop();
   }
@@ -144,12 +149,23 @@ test("drop-newest across threads: tells past the worker mailbox's capacity becom
   const system = await ActorSystem.start({ node: "w", logLevel: "silent" });
   try {
     const ref = await system.spawn(counter, 0, { placement: "worker", mailbox: { capacity: 5, overflow: "drop-newest" } });
-    const slow = ref.ask<string>((replyTo) => ({ type: "sleep", ms: 100, replyTo }));
-    await new Promise((resolve) => setTimeout(resolve, 20)); // the sleep is being handled, the mailbox is empty
+    let overflowed = 0;
+    let all45: () => void;
+    const deadLettersArrived = new Promise<void>((resolve) => (all45 = resolve));
+    system.deadLetters$.subscribe((letter) => letter.reason === "mailbox-full" && ++overflowed === 45 && all45());
+    const slow = ref.ask<string>((replyTo) => ({ type: "sleep", ms: 2_000, replyTo }));
+    // The sleep is being handled once the worker has received it, its mailbox is empty again and
+    // it has not finished (asked of the worker itself): from then on the mailbox holds the first 5 adds.
+    for (;;) {
+      const counts = await actorCounts(system, ref.path);
+      assert.equal(counts.out, 0, "the 2 s sleep ended before this test saw it start (a very loaded machine)");
+      if (counts.in === 1 && counts.depth === 0) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     for (let i = 0; i < 50; i++) ref.tell({ type: "add", n: 1 });
     await slow;
     assert.equal(await ref.ask<number>((replyTo) => ({ type: "get", replyTo })), 5);
-    await new Promise((resolve) => setTimeout(resolve, 60)); // dead letters are batched from the worker
+    await deadLettersArrived; // batched from the worker to the main thread
     assert.match(await system.metrics.text(), /fedrouter_dead_letters_total\{reason="mailbox-full",node="w"\} 45/);
   } finally {
     await system.stop();
