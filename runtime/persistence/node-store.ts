@@ -24,7 +24,7 @@
  * `separateFlushed`, so each write promise carries a `flushed` promise: "sync" resolves on
  * it; "async" resolves at once and may lose its last writes on a crash or power loss.
  */
-import { open, type RootDatabase } from "lmdb";
+import { open, type DatabaseOptions, type RootDatabase } from "lmdb";
 import { InvalidArgument, PersistenceError } from "../errors.ts";
 import { guard, LmdbActorStore, reasonOf, type Databases } from "./actor-store.ts";
 
@@ -95,7 +95,8 @@ export interface NodeStore {
  * element (`Uint8Array.set`): a Float64Array came back as a Buffer of mostly garbage, silently.
  * Records written before keep reading as they did; the extensions decode with or without it.
  */
-const ENCODER_OPTIONS = { moreTypes: true } as const;
+// lmdb-js reads `encoder` in openDB's options as in open's (open.js); its types list it for the root only.
+const ENCODER_OPTIONS = { encoder: { moreTypes: true } } as DatabaseOptions;
 
 /** Names without "/": an actor id never collides with them, nor with the old per-actor names. */
 const STATE_DB = "state";
@@ -126,8 +127,8 @@ export function openNodeStore(options: NodeStoreOptions): NodeStore {
   try {
     refuseOldLayout(root, options.path);
     dbs = {
-      state: root.openDB(STATE_DB, { useVersions: true, encoder: ENCODER_OPTIONS }),
-      journal: root.openDB(JOURNAL_DB, { encoder: ENCODER_OPTIONS }),
+      state: root.openDB(STATE_DB, { useVersions: true, ...ENCODER_OPTIONS }),
+      journal: root.openDB(JOURNAL_DB, { ...ENCODER_OPTIONS }),
     };
   } catch (error) {
     void root.close();
