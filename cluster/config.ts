@@ -7,6 +7,12 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA } from "../actors/accountant/index.ts";
+import { DEFAULT_ROUTER, FRONT_DOOR_STRATEGIES } from "../actors/router/index.ts";
+
+// The defaults are the actors' own (one place each): department budgets and δ from the
+// Accountant, routing and ensemble from the Router. The config only names them.
+const DEFAULT_PRIVACY = { delta: DEFAULT_DELTA, departments: { ...DEFAULT_DEPARTMENT_BUDGETS }, reset: "monthly" as const, timeZone: "UTC" };
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (at most 63), starting with a letter or digit");
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: "must be host:port, e.g. 127.0.0.1:7101", abort: true }).refine((v) => {
@@ -70,11 +76,11 @@ export const clusterSchema = z.strictObject({
   }).default({ ca: "keys/ca.crt", operators: ["operator"], insecure: false }),
   hospitals: z.array(hospitalSchema).min(1),
   privacy: z.strictObject({
-    delta: z.number().gt(0).lt(1).default(1e-5),
-    departments: departmentBudgets.default({ emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2 }),
+    delta: z.number().gt(0).lt(1).default(DEFAULT_PRIVACY.delta),
+    departments: departmentBudgets.default(DEFAULT_PRIVACY.departments),
     reset: z.enum(["daily", "weekly", "monthly"]).default("monthly"),
     timeZone: z.string().min(1).default("UTC").refine(isTimeZone, "is not an IANA time zone (e.g. Europe/Berlin)"),
-  }).default({ delta: 1e-5, departments: { emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2 }, reset: "monthly", timeZone: "UTC" }),
+  }).default(DEFAULT_PRIVACY),
   model: z.strictObject({
     /** A local Hugging Face GPT-2 directory. */
     path: z.string().min(1),
@@ -92,9 +98,9 @@ export const clusterSchema = z.strictObject({
      * also has "privacy-aware", which needs each hospital's budget verdict; no component gives one
      * yet, so the front door does not offer it (README, "Not built yet").
      */
-    strategy: z.enum(["round-robin", "weighted", "least-outstanding", "latency"]).default("least-outstanding"),
+    strategy: z.enum(FRONT_DOOR_STRATEGIES).default(DEFAULT_ROUTER.strategy),
     /** DP ensemble decoding: GNMax noise σ on the vote histogram, hospitals per vote. */
-    ensemble: z.strictObject({ sigma: z.number().positive().default(2), k: z.number().int().min(1).max(64).default(3) }).default({ sigma: 2, k: 3 }),
+    ensemble: z.strictObject({ sigma: z.number().positive().default(DEFAULT_ROUTER.sigma), k: z.number().int().min(1).max(64).default(DEFAULT_ROUTER.k) }).default({ sigma: DEFAULT_ROUTER.sigma, k: DEFAULT_ROUTER.k }),
     /** How the OpenAI-compatible endpoints answer: one model ("single", free) or DP ensemble decoding ("ensemble", charged). */
     privacy: z.strictObject({ mode: z.enum(["single", "ensemble"]).default("single") }).default({ mode: "single" }),
   }).optional(),

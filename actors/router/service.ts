@@ -61,7 +61,7 @@ import { classifyFailure, isContextOverflow, toServiceError } from "./failures.t
 import { ensembleTokens, hedgedTokens, type Hospitals } from "./generation.ts";
 import { claimRequest } from "./idempotency.ts";
 import { ReleasedAnswers, type Claim } from "./released-answers.ts";
-import { choose, NoRoute, RouteStats, STRATEGIES, type Candidate, type StrategyName } from "./strategies.ts";
+import { choose, FRONT_DOOR_STRATEGIES, NoRoute, RouteStats, type Candidate, type FrontDoorStrategy, type StrategyName } from "./strategies.ts";
 
 export interface HospitalRoute {
   readonly id: string;
@@ -127,7 +127,7 @@ interface HospitalEntry {
   readonly breaker: CircuitBreaker;
 }
 
-export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as StrategyName, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000, duplicateWaitMs: 3_000 });
+export const DEFAULT_ROUTER = Object.freeze({ strategy: "least-outstanding" as FrontDoorStrategy, sigma: 2, k: 3, stepTimeoutMs: 30_000, hedgeAfterMs: 5_000, duplicateWaitMs: 3_000 });
 
 export class RouterService implements FrontDoorService {
   readonly #options: RouterServiceOptions;
@@ -415,10 +415,19 @@ export class RouterService implements FrontDoorService {
   }
 
   async updateConfig(update: ConfigUpdate, caller: Principal): Promise<ConfigUpdate> {
+    // Fields of the seeds' config API that nothing here can honour are refused, not ignored.
+    const fixed: Record<string, string> = {
+      epsilonPerQuery: "epsilon_per_query: a request's cost is its mechanism's (GNMax per released token), not a setting; bound it per request with privacy_budget",
+      maxBudgetPerUser: "max_budget_per_user: users' budgets are the Accountant's (cluster.config.ts); change one with the REPL's setBudget, which is audited",
+      delta: "delta: δ is fixed for the ledger's life (cluster.config.ts privacy.delta): every ε already composed was computed at it",
+    };
+    for (const [field, reason] of Object.entries(fixed)) {
+      if ((update.privacy as Record<string, unknown> | undefined)?.[field] !== undefined) throw new InvalidRequestError(`privacy.${reason.slice(0, reason.indexOf(":"))}`, `cannot be changed at run time: ${reason.slice(reason.indexOf(":") + 2)}`);
+    }
     const strategy = update.routing?.strategy;
     if (strategy !== undefined) {
-      if (!(STRATEGIES as readonly string[]).includes(strategy) || strategy === "consensus") {
-        throw new InvalidRequestError("routing.strategy", `must be one of ${STRATEGIES.filter((s) => s !== "consensus").join(", ")}`);
+      if (!(FRONT_DOOR_STRATEGIES as readonly string[]).includes(strategy)) {
+        throw new InvalidRequestError("routing.strategy", `must be one of ${FRONT_DOOR_STRATEGIES.join(", ")}`);
       }
       this.#strategy = strategy as StrategyName;
     }

@@ -35,6 +35,13 @@ export interface Candidate {
 
 export type StrategyName = "round-robin" | "weighted" | "least-outstanding" | "latency" | "privacy-aware" | "consensus";
 export const STRATEGIES: readonly StrategyName[] = ["round-robin", "weighted", "least-outstanding", "latency", "privacy-aware", "consensus"];
+/**
+ * The strategies the Router offers for single answers (config `http.strategy`, PUT
+ * /v1/admin/config). Not "consensus" (that is how an ensemble picks its k), not "privacy-aware":
+ * it needs each hospital's budget verdict, and no component produces one yet.
+ */
+export const FRONT_DOOR_STRATEGIES = ["round-robin", "weighted", "least-outstanding", "latency"] as const satisfies readonly StrategyName[];
+export type FrontDoorStrategy = (typeof FRONT_DOOR_STRATEGIES)[number];
 
 export interface RouteRequest {
   /** Only nodes of this region may serve it (data residency). */

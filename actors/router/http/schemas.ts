@@ -8,6 +8,7 @@ import { z } from "zod";
 import { InvalidRequestError } from "./errors.ts";
 import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
 import { department, MAX_USER_ID_CHARS } from "./users.ts";
+import { FRONT_DOOR_STRATEGIES } from "../strategies.ts";
 
 export interface HttpLimits {
   /** Largest request body; a larger one is 413 before it is parsed. */
@@ -122,7 +123,7 @@ export const configBody = z.strictObject({
   }).optional(),
   performance: z.strictObject({ max_concurrent_requests: z.number().int().min(1).max(100_000).optional() }).optional(),
   routing: z.strictObject({
-    strategy: z.enum(["round-robin", "weighted", "least-outstanding", "latency", "privacy-aware", "residency", "consensus"]).optional(),
+    strategy: z.enum(FRONT_DOOR_STRATEGIES).optional(),
   }).optional(),
 });
 

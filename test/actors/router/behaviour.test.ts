@@ -13,7 +13,7 @@ import { accountant, AccountantClient } from "../../../actors/accountant/index.t
 import { aggregator } from "../../../actors/aggregator/index.ts";
 import { planner, PlannerClient } from "../../../actors/planner/index.ts";
 import { describeExecutor, initModel, shardExecutor, type ShardExecutorMsg } from "../../../actors/shard-executor/index.ts";
-import { router, RouterClient, UnavailableError, type InferenceRequest, type Principal, type RouterMsg } from "../../../actors/router/index.ts";
+import { InvalidRequestError, router, RouterClient, UnavailableError, type InferenceRequest, type Principal, type RouterMsg } from "../../../actors/router/index.ts";
 import { tempDir } from "../../fixtures/node-store.ts";
 
 /** Polls `check` (each poll a round trip to the actors) until it holds; fails after `timeoutMs`. */
@@ -77,6 +77,14 @@ test("the Router actor answers as the caller, streams, follows its Planner, and 
     await stream.return?.(undefined);
     await eventually(async () => (await client.status()).streams === 0, "the cancelled stream is closed");
     await eventually(async () => (await client.status()).running === 0, "its admission slot is given back");
+
+    // Config changes as messages: the limit of concurrent answers is applied; a field nothing can honour is refused, not ignored.
+    const admin: Principal = { userId: "ops", role: "admin", department: "radiology" };
+    const applied = await client.updateConfig({ performance: { maxConcurrentRequests: 8 }, routing: { strategy: "latency" } }, admin);
+    assert.deepEqual([applied.performance?.maxConcurrentRequests, applied.routing?.strategy], [8, "latency"]);
+    assert.deepEqual([(await client.status()).maxConcurrent, (await client.status()).strategy], [8, "latency"]);
+    await assert.rejects(client.updateConfig({ privacy: { delta: 1e-6 } }, admin), (e: unknown) => e instanceof InvalidRequestError && /^privacy\.delta: cannot be changed at run time/.test(e.message));
+    await assert.rejects(client.updateConfig({ routing: { strategy: "privacy-aware" } }, admin), (e: unknown) => e instanceof InvalidRequestError && /routing\.strategy/.test(e.message));
 
     // The executor leaves: the plan is withdrawn, the hospital leaves routing.
     await plans.leave("h-a");
