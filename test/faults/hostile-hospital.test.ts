@@ -25,6 +25,7 @@ import { ActorSystem, createDevPki, readTlsFiles, type DeadLetter, type NodeStor
 import { accountant, AccountantClient, gnmax, readAuditTrail, selfComposed, spendOf, type AuditEntry, type PrivacyEvent } from "../../actors/accountant/index.ts";
 import { counter, sealedEcho, senderEcho, type CounterMsg } from "../fixtures/actors.ts";
 import { exited, until } from "../fixtures/cluster-processes.ts";
+import { freePorts } from "../fixtures/free-port.ts";
 import { HOSTILE, type Answer, type Command, type FloodResult, type WireEnvelope } from "./fixtures/hostile-hospital.ts";
 import { holder, recorder, type HolderMsg, type RecorderMsg } from "./fixtures/hostile-targets.ts";
 
@@ -160,9 +161,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "fedrouter-hostile-"));
   const keys = join(dir, "keys");
   createDevPki(keys, [VICTIM, HOSTILE]);
-  // Below the ephemeral range (32768+), so no outgoing connection can hold one of these ports.
-  const port = 20_000 + Math.floor(Math.random() * 12_000);
-  const address: Record<string, string> = { [VICTIM]: `127.0.0.1:${port}`, [HOSTILE]: `127.0.0.1:${port + 1}` };
+  const [victimPort, hostilePort] = await freePorts(2);
+  const address: Record<string, string> = { [VICTIM]: `127.0.0.1:${victimPort}`, [HOSTILE]: `127.0.0.1:${hostilePort}` };
 
   child = fork(HOSTILE_MODULE, [keys, address[HOSTILE]!], { execArgv: ["--import", "tsx"], serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
   // A hostile that dies fails what waits on it, rather than leaving it to the test's timeout.
@@ -342,7 +342,8 @@ test("a peer asking a user's budget or history (or the period's report) is FORBI
 });
 
 test(`a flood of ${FLOOD} forbidden asks is refused before the mailbox, counted and logged within bounds, while the victim's own asks are answered`, async () => {
-  // A fresh log window, so that the flood's own lines and its suppressed counts add up.
+  // A fresh log window, so that the flood's own lines and its suppressed counts add up. The window
+  // is a second of wall-clock time by design (runtime/system.ts): only time opens the next one.
   const lastLetter = letters.at(-1)?.atMs ?? 0;
   if (Date.now() - lastLetter < 1_100) await new Promise((r) => setTimeout(r, 1_100 - (Date.now() - lastLetter)));
   await budget();
@@ -357,7 +358,8 @@ test(`a flood of ${FLOOD} forbidden asks is refused before the mailbox, counted 
   do {
     await budget();
     localAsks++;
-    // A loop of local asks alone is all microtasks: let the network in between them.
+    // A loop of local asks alone is all microtasks: let the network in between them. Pacing of
+    // the victim's own load during the flood, not a wait for an event.
     await new Promise((r) => setTimeout(r, 10));
   } while (flooding);
   const result = await flood;
@@ -379,6 +381,8 @@ test(`a flood of ${FLOOD} forbidden asks is refused before the mailbox, counted 
   // 20 lines per window of a second at most: the windows the flood's letters span bound the lines.
   const windows = Math.ceil((refused.at(-1)!.atMs - refused[0]!.atMs) / 1_000) + 1;
   assert.ok(floodLines.length > 0 && floodLines.length <= 20 * windows, `the log was not flooded: ${floodLines.length} lines over ${windows} windows`);
+  // The suppressed count is logged by the first refusal of the next window: a second of wall-clock
+  // time later, by design (runtime/system.ts), so this wait is the window itself, not a guess.
   await new Promise((r) => setTimeout(r, 1_100));
   const [next] = await hostileAsk([askOf(ACCOUNTANT, { type: "setBudget", scope: "user", name: USER, epsilon: 1_000 })]);
   assertForbidden(next ?? null, "setBudget after the flood");

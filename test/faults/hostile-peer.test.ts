@@ -9,9 +9,11 @@ import * as grpc from "@grpc/grpc-js";
 import { ActorSystem, createFrameCodec } from "../../runtime/index.ts";
 import { transportService, type WireFrame } from "../../runtime/remote/proto.ts";
 import { counter, type CounterMsg } from "../fixtures/actors.ts";
+import { freePorts } from "../fixtures/free-port.ts";
 
-const B = "127.0.0.1:27201";
-const C = "127.0.0.1:27202";
+/** node-b's and node-c's addresses, on free ports the test asks for. */
+let B = "";
+let C = "";
 const MAX_FRAME = 64 * 1024;
 
 interface Outcome {
@@ -49,6 +51,10 @@ function hostile(frames: WireFrame[]): Promise<Outcome> {
 const hello = (node_id: string, protocol_version = 1): WireFrame => ({ handshake: { protocol_version, node_id, max_frame_bytes: MAX_FRAME } });
 
 test("unknown protocol versions, unknown nodes, garbage and oversized frames close the stream with a reason; other peers are served", async () => {
+  const [portB, portC] = await freePorts(2);
+  B = `127.0.0.1:${portB}`;
+  C = `127.0.0.1:${portC}`;
+  // node-a sorts first: it would dial, nobody dials it, so its address is never used.
   const peers = [{ id: "node-a", address: "127.0.0.1:1" }, { id: "node-b", address: B }, { id: "node-c", address: C }];
   const c = await ActorSystem.start({ node: "node-c", logLevel: "silent", remote: { listen: C, peers, security: { kind: "insecure" } } });
   const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: B, peers, security: { kind: "insecure" }, link: { maxFrameBytes: MAX_FRAME } } });

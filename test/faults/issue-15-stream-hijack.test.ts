@@ -17,9 +17,7 @@ import { createDevPki, readTlsFiles } from "../../runtime/remote/dev-certs.ts";
 import { PROTOCOL_VERSION, transportService, type WireFrame } from "../../runtime/remote/proto.ts";
 import { counter, type CounterMsg } from "../fixtures/actors.ts";
 import { until } from "../fixtures/cluster-processes.ts";
-
-const PORT_A = 27151;
-const PORT_B = 27152;
+import { freePorts } from "../fixtures/free-port.ts";
 
 function connectAs(dir: string, id: string, port: number, serverId: string): grpc.ClientDuplexStream<WireFrame, WireFrame> {
   const { caPem, keyPem, certPem } = readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
@@ -36,6 +34,7 @@ test("a second stream claiming a linked peer (then sending garbage) does not lea
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-hijack-"));
   createDevPki(dir, ["node-a", "node-b"]);
   const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
+  const [PORT_A, PORT_B] = (await freePorts(2)) as [number, number];
   const peers = [{ id: "node-a", address: `127.0.0.1:${PORT_A}` }, { id: "node-b", address: `127.0.0.1:${PORT_B}` }];
   const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${PORT_B}`, peers, security: tls("node-b") } });
   const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${PORT_A}`, peers, security: tls("node-a") } });
@@ -50,8 +49,10 @@ test("a second stream claiming a linked peer (then sending garbage) does not lea
     // node-a dials node-b (it sorts first); a second stream to node-b claiming node-a (the
     // certificate is node-a's: a restart of node-a, or a stolen key) handshakes, then misbehaves.
     const hijack = connectAs(dir, "node-a", PORT_B, "node-b");
+    const accepted = new Promise<WireFrame>((resolve) => hijack.once("data", resolve));
     hijack.write({ handshake: { protocol_version: PROTOCOL_VERSION, node_id: "node-a", max_frame_bytes: 1 << 20 } });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // node-b answers a handshake it accepts with its own: from then on the newcomer is its stream to node-a.
+    assert.equal((await accepted).handshake?.node_id, "node-b");
     hijack.write({ batch: Buffer.from([0xc1, 0xc1, 0xc1]) }); // not msgpack: node-b closes that stream
     hijack.end();
 
@@ -61,7 +62,8 @@ test("a second stream claiming a linked peer (then sending garbage) does not lea
     for (let i = 0; i < 40; i++) {
       answered = await fromB.ask<number>((replyTo) => ({ type: "get", replyTo }), { timeoutMs: 2_000 }).catch((e: Error) => e);
       if (typeof answered === "number") break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // The ask met a stream on its way down (the pair settles on one stream): ask again once the link is up.
+      await until(linkUp, "link up before asking again", 20_000);
     }
     assert.equal(answered, 7, `node-b → node-a after the hijack: ${answered instanceof Error ? answered.message : answered}`);
     assert.equal(await a.ref<CounterMsg>("fed://node-b/user/counter").ask<number>((replyTo) => ({ type: "get", replyTo })), 9);
@@ -76,6 +78,8 @@ test("a node refuses a stream from a peer it should be dialing (ids sort: the fi
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-tiebreak-"));
   createDevPki(dir, ["node-a", "node-b"]);
   const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
+  const [PORT_A] = (await freePorts(1)) as [number];
+  // node-a dials node-b; no node-b runs here: an address where nothing listens, so each dial fails.
   const peers = [{ id: "node-a", address: `127.0.0.1:${PORT_A}` }, { id: "node-b", address: "127.0.0.1:1" }];
   const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${PORT_A}`, peers, security: tls("node-a") } });
   const refusals: Refusal[] = [];

@@ -10,6 +10,7 @@ import { readRows, toRows } from "../../../runtime/internal/frame-rows.ts";
 import type { Envelope } from "../../../runtime/internal/envelope.ts";
 import { sealedEcho, senderEcho, type WhoMsg } from "../../fixtures/actors.ts";
 import { until } from "../../fixtures/cluster-processes.ts";
+import { freePorts } from "../../fixtures/free-port.ts";
 
 const doctor: Sender = { kind: "user", user: "dr-lee", role: "doctor", department: "radiology" };
 const who = (replyTo: unknown) => ({ type: "who", replyTo }) as WhoMsg;
@@ -61,9 +62,10 @@ test("over the network the sender is the peer's certificate identity, whatever t
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-sender-"));
   createDevPki(dir, ["node-a", "node-b"]);
   const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
-  const peers = [{ id: "node-a", address: "127.0.0.1:27141" }, { id: "node-b", address: "127.0.0.1:27142" }];
-  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: "127.0.0.1:27142", peers, security: tls("node-b") } });
-  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: "127.0.0.1:27141", peers, security: tls("node-a") } });
+  const [portA, portB] = await freePorts(2);
+  const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
+  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: tls("node-b") } });
+  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: tls("node-a") } });
   try {
     await a.spawn(senderEcho, undefined, { name: "echo" });
     await a.spawn(sealedEcho, undefined, { name: "sealed" });

@@ -8,6 +8,7 @@ import { ActorSystem, PeerUnavailable, type RemoteSecurity } from "../../../runt
 import { createDevPki, readTlsFiles } from "../../../runtime/remote/dev-certs.ts";
 import { counter, type CounterMsg } from "../../fixtures/actors.ts";
 import { until } from "../../fixtures/cluster-processes.ts";
+import { freePorts } from "../../fixtures/free-port.ts";
 
 let dir: string;
 before(() => {
@@ -21,16 +22,30 @@ function mtls(id: string, pki = "pki") {
   return readTlsFiles(join(dir, pki, "ca.crt"), join(dir, pki, `${id}.crt`), join(dir, pki, `${id}.key`));
 }
 
-async function pair(securityA: RemoteSecurity, securityB: RemoteSecurity, portA: number, portB: number) {
+async function pair(securityA: RemoteSecurity, securityB: RemoteSecurity) {
+  const [portA, portB] = await freePorts(2);
   const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
   const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: securityB } });
   const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: securityA } });
   return { a, b };
 }
 
+/**
+ * Resolves once node-a's dials to node-b have failed `count` times (each failed dial is a failure
+ * on node-a's breaker for node-b). A refused stream is a dial that ended: when it has happened
+ * twice, node-b had its chance to accept one twice, so "node-b is not up" is then a fact, not a
+ * guess after a sleep.
+ */
+function failedDials(a: ActorSystem, count: number): Promise<void> {
+  return until(() => {
+    const breaker = a.breakers.get("fed://node-b").snapshot();
+    return breaker.callsInWindow >= count && breaker.failureRate === 1;
+  }, `${count} failed dials from node-a to node-b`);
+}
+
 
 test("tell and ask cross nodes over mutual TLS, in order, both directions", async () => {
-  const { a, b } = await pair(mtls("node-a"), mtls("node-b"), 27101, 27102);
+  const { a, b } = await pair(mtls("node-a"), mtls("node-b"));
   try {
     const onB = await b.spawn(counter, 0, { name: "counter" });
     const onA = await a.spawn(counter, 100, { name: "counter" });
@@ -52,16 +67,16 @@ test("tell and ask cross nodes over mutual TLS, in order, both directions", asyn
 test("a certificate from another CA is refused; a valid certificate claiming another node's id is refused and logged", async () => {
   // node-a presents a certificate signed by a rogue CA.
   const rogue = { ...mtls("node-b", "rogue"), caPem: mtls("node-a").caPem };
-  const { a, b } = await pair(rogue, mtls("node-b"), 27111, 27112);
+  const { a, b } = await pair(rogue, mtls("node-b"));
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await failedDials(a, 2);
     assert.equal(b.transport!.peers()[0]!.up, false, "no stream from a foreign CA");
   } finally {
     await a.stop();
     await b.stop();
   }
   // node-c's genuine certificate used by a process claiming to be node-a.
-  const { a: a2, b: b2 } = await pair(mtls("node-c"), mtls("node-b"), 27121, 27122);
+  const { a: a2, b: b2 } = await pair(mtls("node-c"), mtls("node-b"));
   try {
     const refusal = await firstValueFrom(b2.transport!.refusals$);
     assert.match(refusal.reason, /certificate identity "node-c" does not match the claimed node "node-a"/);
@@ -73,9 +88,9 @@ test("a certificate from another CA is refused; a valid certificate claiming ano
 });
 
 test("a plaintext client is refused by a TLS node", async () => {
-  const { a, b } = await pair({ kind: "insecure" }, mtls("node-b"), 27131, 27132);
+  const { a, b } = await pair({ kind: "insecure" }, mtls("node-b"));
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await failedDials(a, 2);
     assert.equal(b.transport!.peers()[0]!.up, false);
     await assert.rejects(a.ref<CounterMsg>("fed://node-b/user/counter").ask<number>((replyTo) => ({ type: "get", replyTo })), PeerUnavailable);
   } finally {
