@@ -12,17 +12,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { testCluster } from "../fixtures/cluster-processes.ts";
+import { freePort } from "../fixtures/free-port.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 test("demo:client starts a federation when none answers, shows the budget going down to a 429, verifies the audit trail and stops", { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-demo-client-"));
   try {
-    const cluster = testCluster(dir, ["h-a", "h-b"], (id) => [
+    const cluster = await testCluster(dir, ["h-a", "h-b"], (id) => [
       ...(id === "h-a" ? [{ name: "accountant" }, { name: "aggregator" }] : []),
       { name: "shard-executor", model: join(dir, `model-${id}`), placement: "worker" },
     ]);
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const port = await freePort();
     writeFileSync(cluster.configFile, JSON.stringify({
       ...JSON.parse(readFileSync(cluster.configFile, "utf8")),
       http: { hospital: "h-a", listen: `127.0.0.1:${port}`, users: join(dir, "users.json"), secret: join(dir, "secret"), ensemble: { sigma: 4, k: 2 } },

@@ -5,15 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFederation } from "../../bin/demo/federation.ts";
 import { until } from "../fixtures/cluster-processes.ts";
+import { freePort, freePorts } from "../fixtures/free-port.ts";
 
 test("the federation launcher creates dev keys, starts every hospital, restarts one that dies, and stops them all", { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-fed-"));
-  // Below the ephemeral range (32768+), so no outgoing connection can hold one of these ports.
-  const base = 20_000 + Math.floor(Math.random() * 12_000);
+  const ports = await freePorts(4); // [h-a, h-b] transports, then their Admin services
   const config = join(dir, "cluster.config.json");
   writeFileSync(config, JSON.stringify({
     name: "fed-test",
-    hospitals: ["h-a", "h-b"].map((id, i) => ({ id, region: "test", address: `127.0.0.1:${base + i}`, admin: `127.0.0.1:${base + 10 + i}` })),
+    hospitals: ["h-a", "h-b"].map((id, i) => ({ id, region: "test", address: `127.0.0.1:${ports[i]}`, admin: `127.0.0.1:${ports[2 + i]}` })),
   }));
   const lines: string[] = [];
   const federation = await startFederation({ config, print: (line) => lines.push(line) });
@@ -44,7 +44,7 @@ test("fedrouter demo on ports already in use says at once that a federation is p
   const config = join(dir, "cluster.config.json");
   writeFileSync(config, JSON.stringify({
     name: "fed-busy",
-    hospitals: [{ id: "h-a", region: "test", address: `127.0.0.1:${port}`, admin: `127.0.0.1:${port === 65_535 ? 1 : port + 1}` }],
+    hospitals: [{ id: "h-a", region: "test", address: `127.0.0.1:${port}`, admin: `127.0.0.1:${await freePort()}` }],
   }));
   try {
     const out = await new Promise<{ code: number; stderr: string }>((resolve) =>

@@ -9,6 +9,7 @@ import { createDevPki, readTlsFiles } from "../../runtime/remote/dev-certs.ts";
 import { AdminServer } from "../../runtime/remote/admin-server.ts";
 import { completePath, displayPath, formatTable, resolvePath, runRepl } from "../../bin/repl/index.ts";
 import { counter } from "../fixtures/actors.ts";
+import { freePort } from "../fixtures/free-port.ts";
 
 let dir: string;
 let system: ActorSystem;
@@ -128,10 +129,11 @@ test("an unreachable node prints UNAVAILABLE for each command, and the REPL stil
     },
   });
   input.end(".tree\n.events\nexit\n.tree\n");
-  await runRepl({ address: "127.0.0.1:1", security: { kind: "insecure" }, input, output });
+  const port = await freePort(); // free: nothing listens there
+  await runRepl({ address: `127.0.0.1:${port}`, security: { kind: "insecure" }, input, output });
   const errors = out.split("\n").filter((line) => line.startsWith("error: "));
   assert.equal(errors.length, 3, out); // the first look at the tree, .tree, .events; nothing after exit
-  for (const line of errors) assert.match(line, /^error: UNAVAILABLE: .*ECONNREFUSED 127\.0\.0\.1:1$/);
+  for (const line of errors) assert.match(line, new RegExp(`^error: UNAVAILABLE: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
 });
 
 test("paths: short forms resolve under the user guardian, and completion offers them", () => {

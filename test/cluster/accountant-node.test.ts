@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 test("another hospital reserves and commits at a hospital's Accountant over mTLS but cannot read its budgets; the trail verifies with the CLI", { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-accountant-node-"));
-  const cluster = testCluster(dir, ["h-a", "h-b"], (id) => (id === "h-a" ? [{ name: "accountant" }] : []));
+  const cluster = await testCluster(dir, ["h-a", "h-b"], (id) => (id === "h-a" ? [{ name: "accountant" }] : []));
   // The fixture writes a config without a privacy block; give one, as cluster.config.ts does.
   const config = JSON.parse(readFileSync(cluster.configFile, "utf8"));
   writeFileSync(cluster.configFile, JSON.stringify({ ...config, privacy: { delta: 1e-6, departments: { oncology: 3, research: 1 }, reset: "weekly", timeZone: "Europe/Berlin" } }));

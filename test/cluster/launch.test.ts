@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDevPki } from "../../runtime/index.ts";
+import { freePort } from "../fixtures/free-port.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -28,7 +29,7 @@ test("launch refuses a bad config (exit 2), a missing certificate (exit 2) and a
   const blocker = createServer();
   try {
     const port = await new Promise<number>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)));
-    const hospitals = [{ id: "h-a", region: "r", address: `127.0.0.1:${port}`, admin: "127.0.0.1:1" }];
+    const hospitals = [{ id: "h-a", region: "r", address: `127.0.0.1:${port}`, admin: `127.0.0.1:${await freePort()}` }];
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify({ name: "t", hospitals: [{ ...hospitals[0], address: "nowhere" }] }));
     const badRun = await launch(bad, "h-a");

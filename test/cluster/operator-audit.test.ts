@@ -31,7 +31,7 @@ async function repl(address: string, keys: string, operator: string, lines: read
 
 test("an operator's setBudget and restart are recorded in the hospital's audit trail with the operator's CN before they act; audit export shows them", { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-operator-audit-"));
-  const cluster = testCluster(dir, ["h-a"], () => [{ name: "accountant" }, { name: "visits" }]);
+  const cluster = await testCluster(dir, ["h-a"], () => [{ name: "accountant" }, { name: "visits" }]);
   createDevPki(cluster.keys, ["ops-1"]);
   const config = JSON.parse(readFileSync(cluster.configFile, "utf8"));
   writeFileSync(cluster.configFile, JSON.stringify({ ...config, tls: { ca: "keys/ca.crt", operators: ["ops-1"] }, privacy: { delta: 1e-6, departments: { oncology: 3 }, reset: "monthly", timeZone: "UTC" } }));

@@ -20,7 +20,7 @@ const CAPACITY = 10_000;
 test("flooding a frozen peer keeps the sender's queue and heap bounded; the overflow is dead letters", { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-slow-"));
   const module = fileURLToPath(new URL("../fixtures/probe-actors.ts", import.meta.url));
-  const cluster = testCluster(dir, ["hospital-b"], () => [{ name: "blocker", module }], ["driver"]);
+  const cluster = await testCluster(dir, ["hospital-b"], () => [{ name: "blocker", module }], ["driver"]);
   let driver: ActorSystem | undefined;
   try {
     await cluster.launch("hospital-b");

@@ -18,17 +18,18 @@ import { ensembleCharge } from "../../actors/aggregator/index.ts";
 import { initModel } from "../../actors/shard-executor/index.ts";
 import { addUser } from "../../actors/router/http/index.ts";
 import { testCluster } from "../fixtures/cluster-processes.ts";
+import { freePort } from "../fixtures/free-port.ts";
 
 const SIGMA = 4;
 const HOSPITALS = ["h-a", "h-b", "h-c"];
 
 test("three hospital processes behind the HTTP API: exact charges, free single answers, no double charge, 429 at exhaustion, the OpenAI SDK, a killed hospital", { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-front-door-"));
-  const cluster = testCluster(dir, HOSPITALS, (id) => [
+  const cluster = await testCluster(dir, HOSPITALS, (id) => [
     ...(id === "h-a" ? [{ name: "accountant" }, { name: "aggregator" }] : []),
     { name: "shard-executor", model: join(dir, `model-${id}`), placement: "worker" },
   ]);
-  const port = 20_000 + Math.floor(Math.random() * 10_000);
+  const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   await Promise.all(HOSPITALS.map((id, i) => initModel({ out: join(dir, `model-${id}`), layers: 2, dModel: 32, heads: 4, positions: 64, vocab: "gpt2", seed: i + 1 })));
   writeFileSync(join(dir, "secret"), "a-test-secret-that-is-long-enough-for-hs256");

@@ -22,7 +22,7 @@ test("two hospitals' executors form one pipeline over mTLS; a hospital killed mi
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-pipeline-hosp-"));
   const model = join(dir, "model");
   await initModel({ out: model, layers: 2, dModel: 32, heads: 4, positions: 96, vocab: "gpt2", seed: 31 });
-  const cluster = testCluster(dir, ["h-a", "h-b"], (id) => [{ name: "shard-executor", blocks: id === "h-a" ? { from: 0, to: 1 } : { from: 1, to: 2 }, placement: "worker" }], ["h-c"]);
+  const cluster = await testCluster(dir, ["h-a", "h-b"], (id) => [{ name: "shard-executor", blocks: id === "h-a" ? { from: 0, to: 1 } : { from: 1, to: 2 }, placement: "worker" }], ["h-c"]);
   writeFileSync(cluster.configFile, JSON.stringify({ ...JSON.parse(readFileSync(cluster.configFile, "utf8")), model: { path: model } }));
   const driver = await launchHospital({ config: cluster.configFile, hospital: "h-c" });
   try {

@@ -27,7 +27,7 @@ async function launch(id: string): Promise<void> {
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "fedrouter-3h-"));
   const probeModule = fileURLToPath(new URL("../fixtures/probe-actors.ts", import.meta.url));
-  cluster = testCluster(dir, HOSPITALS, () => [{ name: "probe", module: probeModule }], ["driver"]);
+  cluster = await testCluster(dir, HOSPITALS, () => [{ name: "probe", module: probeModule }], ["driver"]);
   await Promise.all(HOSPITALS.map(launch));
   driver = await ActorSystem.start({
     node: "driver",
