@@ -56,6 +56,7 @@ async function open<T>(c: grpc.Client, method: "Events" | "DeadLetters", recent 
   return { items, stream };
 }
 
+/** Polls `check` every 10 ms until it holds: waits for a condition, never a fixed time. */
 async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
   const started = Date.now();
   while (!check()) {
