@@ -18,7 +18,11 @@ test("a new budget period: the first change after the boundary is preceded by on
   const store = openNodeStore({ path: dir });
   let nowMs = Date.UTC(2026, 10, 30, 23, 59, 0); // 30 Nov, one minute before December (UTC)
   const replies: unknown[] = [];
-  const replyTo = { path: "test", tell: (r: unknown) => void replies.push(r), send: async () => undefined, ask: () => Promise.reject(new Error("no")) } as ActorRef<never>;
+  const waiting: { count: number; resolve(): void }[] = [];
+  const replyTo = { path: "test", tell: (r: unknown) => {
+    replies.push(r);
+    for (const w of waiting) if (replies.length >= w.count) w.resolve();
+  }, send: async () => undefined, ask: () => Promise.reject(new Error("no")) } as ActorRef<never>;
   const self: ActorRef<AccountantMsg> = { path: ctxPath(), tell: () => undefined, send: async () => undefined, ask: () => Promise.reject(new Error("no")) };
   const ctx: ActorContext<AccountantMsg> = {
     self, path: "fed://h/user/accountant", node: "h", sender: { kind: "local", node: "h" }, refused: () => undefined, store, nowMs: () => nowMs,
@@ -26,10 +30,8 @@ test("a new budget period: the first change after the boundary is preceded by on
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   };
   const behaviour = accountant.create({ ledger: { defaultUserEpsilon: 1, reset: "monthly", timeZone: "UTC" }, tickMs: 3_600_000 });
-  // Replies wait for synced writes: poll for them (a fixed pause missed them on a loaded machine).
-  const settle = async (count: number) => {
-    for (const deadline = Date.now() + 10_000; replies.length < count && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
-  };
+  // Replies wait for synced writes: resolves once `count` of them arrived (a fixed pause missed them on a loaded machine).
+  const settle = (count: number) => new Promise<void>((resolve) => (replies.length >= count ? resolve() : waiting.push({ count, resolve })));
   try {
     await behaviour.start!(ctx);
     const reserve = (key: string, department = "general") => behaviour.receive({ type: "reserve", key, user: "u1", department, event: exponential(1), replyTo } as AccountantMsg, ctx);
