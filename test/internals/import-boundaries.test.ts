@@ -51,8 +51,16 @@ test("runtime/ imports nothing from actors/, privacy/, cluster/, bin/ or bench/"
   assert.deepEqual(violations("runtime", (_file, _spec, path) => path === null || !above.test(path)), []);
 });
 
-test("privacy/ is pure mathematics: it imports only privacy/ and node:crypto (nothing from runtime/, actors/, bin/, cluster/)", () => {
-  assert.deepEqual(violations("privacy", (_file, spec, path) => (path === null ? spec === "node:crypto" : path.startsWith("privacy/"))), []);
+test("privacy/ is pure mathematics: it imports only privacy/, errors/ and node:crypto (nothing from runtime/, actors/, bin/, cluster/)", () => {
+  assert.deepEqual(violations("privacy", (_file, spec, path) => (path === null ? spec === "node:crypto" : path.startsWith("privacy/") || path.startsWith("errors/"))), []);
+});
+
+test("errors/, the error base every layer extends, imports nothing: not ours, not a package, not a builtin", () => {
+  assert.deepEqual(violations("errors", (_file, spec, path) => path !== null && path.startsWith("errors/") && spec.startsWith(".")), []);
+});
+
+test("native-bindings/ imports nothing of ours but errors/", () => {
+  assert.deepEqual(violations("native-bindings", (_file, _spec, path) => path === null || path.startsWith("native-bindings/") || path.startsWith("errors/")), []);
 });
 
 test("actors meet only through index/protocol: actors/X/ imports from actors/Y/ only index.ts or protocol.ts", () => {
@@ -67,7 +75,7 @@ test("actors meet only through index/protocol: actors/X/ imports from actors/Y/ 
 });
 
 test("only runtime/codec imports msgpackr and only runtime/persistence imports lmdb", () => {
-  for (const dir of ["runtime", "actors", "protocols", "native-bindings", "bin"]) {
+  for (const dir of ["runtime", "privacy", "actors", "cluster", "protocols", "native-bindings", "bin"]) {
     for (const file of sources(dir)) {
       for (const spec of imports(file)) {
         if (spec === "msgpackr" || spec.startsWith("msgpackr/")) assert.ok(file.startsWith("runtime/codec/"), `${file} imports msgpackr`);
@@ -78,7 +86,7 @@ test("only runtime/codec imports msgpackr and only runtime/persistence imports l
 });
 
 test("only native-bindings/ imports the tfjs packages", () => {
-  for (const dir of ["runtime", "actors", "protocols", "native-bindings", "bin", "bench"]) {
+  for (const dir of ["runtime", "privacy", "actors", "cluster", "protocols", "native-bindings", "bin", "bench"]) {
     for (const file of sources(dir)) {
       for (const spec of imports(file)) {
         if (spec.startsWith("@tensorflow/")) assert.ok(file.startsWith("native-bindings/"), `${file} imports ${spec}`);
