@@ -6,13 +6,19 @@
  * Written here rather than taken from a package: the npm GPT-2 tokenizers either embed their own
  * vocabulary (they cannot read a model directory) or come inside large runtimes (transformers.js
  * with onnxruntime); the algorithm is sixty lines and is checked, id for id, against
- * `gpt-3-encoder` in the tests.
+ * `gpt-3-encoder` and against tiktoken (Rust regex and BPE, WASM) in the tests.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
-/** GPT-2's pre-tokenisation pattern (encoder.py), with Unicode classes. */
-const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+/**
+ * GPT-2's pre-tokenisation pattern (encoder.py), with Unicode classes. encoder.py runs it in
+ * Python's `regex`, where `\s` is Unicode White_Space; JavaScript's `\s` is not (it leaves out
+ * U+0085 and takes in U+FEFF), so `\s`/`\S` are spelt `\p{White_Space}`/`\P{White_Space}` here,
+ * or those characters would move pre-token boundaries and change ids (issue 14).
+ */
+const PRETOKENIZE =
+  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 export const END_OF_TEXT = "<|endoftext|>";
 
 /** A tokenizer directory that cannot be used: the file and what is wrong with it. */
