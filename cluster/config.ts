@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { FedrouterError, registerErrors } from "../runtime/index.ts";
 import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA } from "../actors/accountant/index.ts";
 import { DEFAULT_ROUTER, FRONT_DOOR_STRATEGIES } from "../actors/router/index.ts";
 
@@ -147,12 +148,14 @@ export function defineCluster(config: ClusterInput): ClusterInput {
   return config;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends FedrouterError {
   readonly code = "INVALID_CONFIG";
   constructor(readonly file: string, readonly problems: readonly string[]) {
     super(`${file}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
 }
+
+registerErrors({ INVALID_CONFIG: (f) => new ConfigError(f.string("file"), f.value("problems") as string[]) });
 
 /** Validates a config object; every problem is one line naming its field. */
 export function parseCluster(input: unknown, file: string): ClusterConfig {

@@ -6,7 +6,7 @@
  * `fedrouter launch` (bin/) does the printing and chooses the exit code.
  */
 import { resolve } from "node:path";
-import { ActorSystem, actor, readTlsFiles, supervisor, type ChildSpec, type LogLevel, type RemoteSecurity } from "../runtime/index.ts";
+import { ActorSystem, FedrouterError, actor, readTlsFiles, registerErrors, supervisor, type ChildSpec, type LogLevel, type RemoteSecurity } from "../runtime/index.ts";
 import { AdminServer, type OperatorAction } from "../runtime/remote/admin-server.ts";
 import { AccountantClient, type AccountantMsg } from "../actors/accountant/index.ts";
 import { pathToFileURL } from "node:url";
@@ -16,12 +16,14 @@ import { startFrontDoor, type FrontDoor } from "./front-door.ts";
 import { startPlacement } from "./placement.ts";
 import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, parseCluster, type ClusterConfig, type ClusterInput, type HospitalConfig } from "./config.ts";
 
-export class LaunchError extends Error {
+export class LaunchError extends FedrouterError {
   readonly code = "LAUNCH_FAILED";
   constructor(message: string, readonly exitCode: number) {
     super(message);
   }
 }
+
+registerErrors({ LAUNCH_FAILED: (f) => new LaunchError(f.string("message"), f.number("exitCode")) });
 
 export interface LaunchOptions {
   /** The cluster: a config file (cluster.config.ts, .js, .mjs or .json), or the object `defineCluster` takes. */

@@ -8,6 +8,7 @@
  * writes the state `{ auditHead, auditCount }` in the same transaction. That state is the
  * anchor audit.ts asks for: without it, a trail cut at its tail would still verify.
  */
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import { hashEntry, toJsonLines, verifyAudit, type AuditEntry, type AuditVerdict } from "./audit.ts";
 import type { JournalEntry, NodeStore } from "../../runtime/persistence/index.ts";
 
@@ -21,15 +22,16 @@ export interface AuditAnchor {
 }
 
 /** The trail cannot be read: no such actor store, or a record that is not an audit entry. */
-export class AuditStoreError extends Error {
+export class AuditStoreError extends FedrouterError {
   readonly code = "AUDIT_STORE";
   constructor(readonly path: string, readonly actorId: string, message: string, readonly knownIds: readonly string[] = []) {
     super(message);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({
+  AUDIT_STORE: (f) => new AuditStoreError(f.string("path"), f.string("actorId"), f.string("message"), f.value("knownIds") as string[] | undefined),
+});
 
 /**
  * The entries (lazily, in journal order; each iteration reads afresh) and the anchor, or

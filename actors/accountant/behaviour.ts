@@ -18,7 +18,7 @@
  * reservation made it. Every such refusal is a FORBIDDEN reply that changes nothing, and is
  * reported to the runtime (`ctx.refused`) so that it is counted like the runtime's own.
  */
-import { assertNever, defineActor, type ActorContext, type Behavior, type NodeStore, type ActorStore, type Sender } from "../../runtime/index.ts";
+import { assertNever, defineActor, FedrouterError, registerErrors, type ActorContext, type Behavior, type NodeStore, type ActorStore, type Sender } from "../../runtime/index.ts";
 import { parsePath } from "../../runtime/index.ts";
 import { appendAudit, isAuditId, type AuditEntry, type AuditFields } from "./audit.ts";
 import { verifyStoredAudit, type AuditAnchor } from "./audit-store.ts";
@@ -34,12 +34,14 @@ import { invalidMessage, replyToOf } from "./validation.ts";
 const PRUNE_EVERY_TICKS = 60;
 
 /** The trail in LMDB does not verify: the Accountant will not charge on top of it. */
-export class AuditTrailBroken extends Error {
+export class AuditTrailBroken extends FedrouterError {
   readonly code = "AUDIT_TRAIL_BROKEN";
   constructor(readonly store: string, readonly seq: number, readonly reason: string) {
     super(`the audit trail ${store} is broken at entry seq ${seq} (${reason}); run \`fedrouter audit verify\` and restore the node's LMDB directory from a backup`);
   }
 }
+
+registerErrors({ AUDIT_TRAIL_BROKEN: (f) => new AuditTrailBroken(f.string("store"), f.number("seq"), f.string("reason")) });
 
 /**
  * @example

@@ -3,6 +3,7 @@
  * facts a ledger is rebuilt from, and the ledger's error class with its stable codes.
  */
 import type { Accountant, PrivacyEvent } from "../../privacy/index.ts";
+import { FedrouterError } from "../../errors/index.ts";
 import { DEFAULT_DEPARTMENT_BUDGETS, DEFAULT_DELTA, type ResetSchedule } from "./periods.ts";
 import type { ReservationIds } from "./reservation-id.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";
@@ -93,13 +94,14 @@ export type LedgerErrorCode =
   | "UNKNOWN_DEPARTMENT" | "UNKNOWN_USER" | "INVALID_LEDGER_REQUEST" | "IDEMPOTENCY_KEY_REUSED" | "UNKNOWN_RESERVATION"
   | "COMMIT_EXCEEDS_RESERVATION" | "ALREADY_SETTLED" | "OUTPUT_ALREADY_RELEASED" | "FORBIDDEN";
 
-/** A defect in what the caller asked; the ledger is unchanged. Never a refusal for lack of budget. */
-export class LedgerError extends Error {
+/**
+ * A defect in what the caller asked; the ledger is unchanged. Never a refusal for lack of budget.
+ * Not registered for the wire: the Accountant answers its codes as `rejected` replies, and one of
+ * them (FORBIDDEN) is the runtime's.
+ */
+export class LedgerError extends FedrouterError {
   constructor(readonly code: LedgerErrorCode, message: string, readonly field?: string) {
     super(`${code}: ${message}`);
-  }
-  override get name(): string {
-    return this.constructor.name;
   }
 }
 

@@ -4,6 +4,7 @@
  * Pure. Never writes request content: a request is its id and the sha256 of its content.
  */
 import type { PrivacyEvent } from "../../privacy/index.ts";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import type { AuditEntry, AuditFields } from "./audit.ts";
 import type { Charge, LedgerFact, Owner, Remaining } from "./ledger-types.ts";
 
@@ -65,12 +66,14 @@ function requestOf(req: RequestRef): RequestRef {
 }
 
 /** A trail entry that names a fact but lacks one of the fields the fact needs. */
-export class MalformedTrailEntry extends Error {
+export class MalformedTrailEntry extends FedrouterError {
   readonly code = "MALFORMED_TRAIL_ENTRY";
   constructor(readonly seq: number, readonly field: string) {
     super(`audit entry seq ${seq} (a ledger change) lacks ${field}; the trail cannot rebuild the ledger`);
   }
 }
+
+registerErrors({ MALFORMED_TRAIL_ENTRY: (f) => new MalformedTrailEntry(f.number("seq"), f.string("field")) });
 
 /** The ledger fact an entry records, or null for entries that change nothing (refusals, resets, operator actions). */
 export function factOf(entry: AuditEntry): LedgerFact | null {

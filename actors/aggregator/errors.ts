@@ -4,6 +4,7 @@
  * `code`; callers branch on it, never on the message. Messages name the field, the value and the
  * fix, and never carry a vote or a token: those are derived from patient data.
  */
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 
 /** Every code a `rejected` vote reply can carry (docs/errors.md lists them; a test keeps both equal). */
 export const AGGREGATOR_ERROR_CODES = ["INVALID_REQUEST", "INVALID_VOTES", "INVALID_SIGMA", "INVALID_THRESHOLD", "INVALID_VOCAB_SIZE"] as const;
@@ -15,11 +16,8 @@ export type AggregatorErrorCode =
   | "ENSEMBLE_UNAVAILABLE"
   | "VOTE_REJECTED";
 
-export abstract class AggregatorError extends Error {
-  abstract readonly code: AggregatorErrorCode;
-  override get name(): string {
-    return this.constructor.name;
-  }
+export abstract class AggregatorError extends FedrouterError {
+  abstract override readonly code: AggregatorErrorCode;
 }
 
 /** Votes the histogram cannot take: none, too many, or one that is not a token id of the vocabulary. */
@@ -84,3 +82,13 @@ export class VoteRejected extends AggregatorError {
     super(`the aggregator rejected the vote (${replyCode}): ${detail}`);
   }
 }
+
+registerErrors({
+  INVALID_VOTES: (f) => new InvalidVotes(f.string("field"), f.string("reason")),
+  INVALID_SIGMA: (f) => new InvalidSigma(f.number("value"), f.string("reason")),
+  INVALID_THRESHOLD: (f) => new InvalidThreshold(f.number("value"), f.string("reason")),
+  INVALID_VOCAB_SIZE: (f) => new InvalidVocabSize(f.number("value"), f.string("reason")),
+  INVALID_ENSEMBLE_REQUEST: (f) => new InvalidEnsembleRequest(f.string("field"), f.string("reason")),
+  ENSEMBLE_UNAVAILABLE: (f) => new EnsembleUnavailable(f.number("released"), f.number("proposers"), f.number("minProposers"), f.string("reason")),
+  VOTE_REJECTED: (f) => new VoteRejected(f.string("replyCode") as AggregatorReplyCode, f.string("detail")),
+});

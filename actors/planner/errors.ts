@@ -4,16 +4,14 @@
  * Each has a stable `code`; callers branch on it, never on the message. Messages name the
  * executor, the field, the value and the fix, and never carry request content.
  */
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 
 /** Every code a Planner reply can carry (docs/errors.md lists them; a test keeps both equal). */
 export const PLANNER_ERROR_CODES = ["INVALID_REQUEST", "NO_EXECUTORS", "INVALID_CALIBRATION", "TOO_MANY_EXECUTORS", "UNKNOWN_EXECUTOR", "FORBIDDEN"] as const;
 export type PlannerErrorCode = (typeof PLANNER_ERROR_CODES)[number];
 
-export abstract class PlannerError extends Error {
-  abstract readonly code: PlannerErrorCode;
-  override get name(): string {
-    return this.constructor.name;
-  }
+export abstract class PlannerError extends FedrouterError {
+  abstract override readonly code: PlannerErrorCode;
 }
 
 /** No executor is eligible: none joined, all left or have an open breaker, or none may serve the region. */
@@ -60,6 +58,14 @@ export class NotYourExecutor extends PlannerError {
     super(`${sender} may only join, leave or report the breakers of its own executors, not ${executor}`);
   }
 }
+
+// NotYourExecutor is left out: its code, FORBIDDEN, is the runtime's (it arrives as a RemoteError).
+registerErrors({
+  NO_EXECUTORS: (f) => new NoExecutors(f.number("blocks"), f.optionalString("region")),
+  INVALID_CALIBRATION: (f) => new InvalidCalibration(f.string("field"), f.value("value"), f.string("reason"), f.optionalString("executor")),
+  TOO_MANY_EXECUTORS: (f) => new TooManyExecutors(f.number("count"), f.number("max")),
+  UNKNOWN_EXECUTOR: (f) => new UnknownExecutor(f.string("executor")),
+});
 
 function describe(value: unknown): string {
   if (typeof value === "number") return String(value);

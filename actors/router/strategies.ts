@@ -20,6 +20,7 @@
  * Whose fault a failed call to a hospital is, and so what its breaker learns, is failures.ts
  * (`classifyFailure`, issue 15).
  */
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 
 export interface Candidate {
   /** The hospital (node) id. */
@@ -51,15 +52,14 @@ export interface RouteRequest {
 }
 
 /** No node may serve the request; `reasons` says why each candidate was excluded. */
-export class NoRoute extends Error {
+export class NoRoute extends FedrouterError {
   readonly code = "NO_ROUTE";
   constructor(readonly strategy: StrategyName, readonly needed: number, readonly reasons: Readonly<Record<string, string>>) {
     super(`no route (${strategy}, ${needed} node${needed === 1 ? "" : "s"} needed): ${Object.entries(reasons).map(([id, r]) => `${id}: ${r}`).join("; ") || "no nodes known"}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ NO_ROUTE: (f) => new NoRoute(f.string("strategy") as StrategyName, f.number("needed"), f.value("reasons") as Record<string, string>) });
 
 /** What the Router has seen of each node: requests in flight and a latency EWMA. */
 export class RouteStats {

@@ -13,6 +13,7 @@ import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { seededNormal } from "./random.ts";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import { writeSafetensors, type TensorToWrite } from "./safetensors.ts";
 
 export interface ModelShape {
@@ -40,15 +41,14 @@ export const DEFAULT_MODEL_SHAPE: ModelShape = { layers: 2, dModel: 64, heads: 4
 export const GPT2_SMALL_SHAPE: ModelShape = { layers: 12, dModel: 768, heads: 12, positions: 1024 };
 
 /** An argument that cannot make a GPT-2: names the option and the rule. */
-export class InvalidModelShape extends Error {
+export class InvalidModelShape extends FedrouterError {
   readonly code = "INVALID_MODEL_SHAPE";
   constructor(readonly field: string, readonly reason: string) {
     super(`${field}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ INVALID_MODEL_SHAPE: (f) => new InvalidModelShape(f.string("field"), f.string("reason")) });
 
 export function checkModelShape(shape: ModelShape): void {
   for (const field of ["layers", "dModel", "heads", "positions"] as const) {

@@ -10,6 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import { gpt2TensorShapes, type ModelShape } from "./model-init.ts";
 import { loadSafetensors, readSafetensorsIndex, SafetensorsError, type LoadedTensor } from "./safetensors.ts";
 
@@ -35,15 +36,14 @@ export interface StageWeights {
 }
 
 /** config.json missing, malformed or not a GPT-2. */
-export class ModelConfigError extends Error {
+export class ModelConfigError extends FedrouterError {
   readonly code = "BAD_MODEL_CONFIG";
   constructor(readonly file: string, readonly field: string, readonly reason: string) {
     super(`${file}: ${field}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ BAD_MODEL_CONFIG: (f) => new ModelConfigError(f.string("file"), f.string("field"), f.string("reason")) });
 
 export async function readGpt2Config(dir: string): Promise<Gpt2Config> {
   const file = join(dir, "config.json");

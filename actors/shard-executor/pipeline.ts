@@ -15,6 +15,7 @@
 import { Observable } from "rxjs";
 import { randomUUID } from "node:crypto";
 import type { ActorRef } from "../../runtime/index.ts";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import type { ShardExecutorErrorCode, ShardExecutorMsg, StepFailed, StepMsg, StepReply } from "./protocol.ts";
 import type { SamplingOptions } from "./sampling.ts";
 
@@ -71,7 +72,7 @@ export const DEFAULT_STEP_TIMEOUT_MS = 30_000;
 const REPLY_GRACE_MS = 1_000;
 
 /** A generation failed at a stage; `stageCode` is the ShardExecutor code of the failure (STAGE_UNREACHABLE also when the first stage did not answer). */
-export class PipelineStepFailed extends Error {
+export class PipelineStepFailed extends FedrouterError {
   readonly code = "PIPELINE_STEP_FAILED";
   constructor(
     readonly sequence: string,
@@ -86,21 +87,20 @@ export class PipelineStepFailed extends Error {
   ) {
     super(`sequence ${sequence} failed at ${stage} after ${generated} tokens: ${stageCode}: ${detail}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
 
 /** A request the driver refuses before sending anything. */
-export class InvalidGenerateRequest extends Error {
+export class InvalidGenerateRequest extends FedrouterError {
   readonly code = "INVALID_GENERATE_REQUEST";
   constructor(readonly field: string, readonly reason: string) {
     super(`${field}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({
+  PIPELINE_STEP_FAILED: (f) => new PipelineStepFailed(f.string("sequence"), f.string("stage"), f.string("executor"), f.string("stageCode") as ShardExecutorErrorCode, f.string("detail"), f.number("generated")),
+  INVALID_GENERATE_REQUEST: (f) => new InvalidGenerateRequest(f.string("field"), f.string("reason")),
+});
 
 /**
  * @example

@@ -5,20 +5,20 @@
  * Planner's protocol types are imported, as an actor may (STYLE.md §1).
  */
 import type { ActorRef } from "../../runtime/index.ts";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import type { ExecutorInfo, Plan } from "../planner/protocol.ts";
 import { routeFromPlan, type RouteStage } from "./pipeline.ts";
 import type { CalibrationReply, ExecutorInfoReply, LoadReply, ShardExecutorMsg } from "./protocol.ts";
 
 /** A step of placement that an executor refused or did not answer. */
-export class PlacementFailed extends Error {
+export class PlacementFailed extends FedrouterError {
   readonly code = "PLACEMENT_FAILED";
   constructor(readonly executor: string, readonly reason: string) {
     super(`${executor}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ PLACEMENT_FAILED: (f) => new PlacementFailed(f.string("executor"), f.string("reason")) });
 
 /**
  * Calibrates an executor and describes it for the Planner. GPT-2's blocks have one shape, so the

@@ -11,6 +11,7 @@
  * little-endian, and together cover the data with no hole.
  */
 import { open, writeFile } from "node:fs/promises";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
 
@@ -40,15 +41,14 @@ export interface LoadedTensor {
 }
 
 /** A weights file that cannot be used; `tensor` is set when one tensor is the problem. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends FedrouterError {
   readonly code = "BAD_WEIGHTS_FILE";
   constructor(readonly file: string, readonly reason: string, readonly tensor?: string) {
     super(`${file}${tensor === undefined ? "" : `: tensor "${tensor}"`}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ BAD_WEIGHTS_FILE: (f) => new SafetensorsError(f.string("file"), f.string("reason"), f.optionalString("tensor")) });
 
 /** Reads and checks the header: every tensor's dtype, shape and offsets against the file's size. */
 export async function readSafetensorsIndex(file: string): Promise<SafetensorsIndex> {

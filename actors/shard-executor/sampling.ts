@@ -4,6 +4,7 @@
  * Pure: logits in, a token id out. Never samples a token that top-k or top-p excluded.
  */
 import { seededUniform } from "./random.ts";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 import { randomInt } from "node:crypto";
 
 export interface SamplingOptions {
@@ -20,15 +21,14 @@ export interface SamplingOptions {
 export const DEFAULT_SAMPLING = Object.freeze({ temperature: 1, topK: 0, topP: 1 });
 
 /** A sampling option out of range. */
-export class InvalidSamplingOption extends Error {
+export class InvalidSamplingOption extends FedrouterError {
   readonly code = "INVALID_SAMPLING_OPTION";
   constructor(readonly field: string, readonly value: unknown, readonly reason: string) {
     super(`${field} = ${String(value)}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ INVALID_SAMPLING_OPTION: (f) => new InvalidSamplingOption(f.string("field"), f.value("value"), f.string("reason")) });
 
 function check(options: SamplingOptions): Required<Omit<SamplingOptions, "seed">> {
   const { temperature, topK, topP } = { ...DEFAULT_SAMPLING, ...options };

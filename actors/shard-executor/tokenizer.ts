@@ -10,6 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 
 /**
  * GPT-2's pre-tokenisation pattern (encoder.py), with Unicode classes. encoder.py runs it in
@@ -22,15 +23,14 @@ const PRETOKENIZE =
 export const END_OF_TEXT = "<|endoftext|>";
 
 /** A tokenizer directory that cannot be used: the file and what is wrong with it. */
-export class TokenizerError extends Error {
+export class TokenizerError extends FedrouterError {
   readonly code = "BAD_TOKENIZER_FILES";
   constructor(readonly file: string, readonly reason: string) {
     super(`${file}: ${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ BAD_TOKENIZER_FILES: (f) => new TokenizerError(f.string("file"), f.string("reason")) });
 
 /** encoder.py's bytes_to_unicode: each byte to a printable character, so BPE works on text. */
 function byteCharacters(): string[] {

@@ -10,6 +10,9 @@
  * Force one with `FEDROUTER_TF_BACKEND` (node-gpu | node | wasm | cpu) or `resolveTensorBackend({ prefer })`.
  */
 import * as tf from "@tensorflow/tfjs-core";
+// errors/ is the one module of ours this folder imports: it imports nothing, and gives these
+// errors the shared base (a code, rebuilt after crossing a thread).
+import { FedrouterError, registerErrors } from "../../errors/index.ts";
 
 export type TensorBackendName = "node-gpu" | "node" | "wasm" | "cpu";
 
@@ -40,26 +43,25 @@ export interface TensorRuntime {
 }
 
 /** No backend could be loaded (or the one forced could not): the attempts say why. */
-export class TensorBackendUnavailable extends Error {
+export class TensorBackendUnavailable extends FedrouterError {
   readonly code = "TENSOR_BACKEND_UNAVAILABLE";
-  constructor(readonly attempts: readonly BackendAttempt[], forced?: TensorBackendName) {
+  constructor(readonly attempts: readonly BackendAttempt[], readonly forced?: TensorBackendName) {
     super(`${forced ? `the forced tensor backend "${forced}" could not be loaded` : "no tensor backend could be loaded"}: ${attempts.filter((a) => a.outcome !== "not tried").map((a) => `${a.name}: ${a.outcome}${a.reason ? ` (${a.reason})` : ""}`).join("; ")}`);
-  }
-  override get name(): string {
-    return this.constructor.name;
   }
 }
 
 /** A backend name that is not one of TENSOR_BACKENDS (from config or the environment). */
-export class UnknownTensorBackend extends Error {
+export class UnknownTensorBackend extends FedrouterError {
   readonly code = "UNKNOWN_TENSOR_BACKEND";
   constructor(readonly value: string, readonly source: string) {
     super(`${source} = "${value}" is not a tensor backend (expected one of ${TENSOR_BACKENDS.map((b) => b.name).join(", ")})`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({
+  TENSOR_BACKEND_UNAVAILABLE: (f) => new TensorBackendUnavailable(f.value("attempts") as BackendAttempt[], f.optionalString("forced") as TensorBackendName | undefined),
+  UNKNOWN_TENSOR_BACKEND: (f) => new UnknownTensorBackend(f.string("value"), f.string("source")),
+});
 
 export interface ResolveOptions {
   /** Use exactly this backend (overrides the environment); fail if it cannot load. */

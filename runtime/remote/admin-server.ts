@@ -15,7 +15,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Observable, Subscription } from "rxjs";
 import { parsePath } from "../actor/path.ts";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
-import { ActorNotFound, FedrouterError, InvalidArgument, type ErrorCode } from "../errors.ts";
+import { ActorNotFound, FedrouterError, InvalidArgument, RuntimeError, type ErrorCode } from "../errors.ts";
 import { DEFAULT_ASK } from "../internal/fabric.ts";
 import type { ChildInfo } from "../supervision/child-handle.ts";
 import type { ActorSystem } from "../system.ts";
@@ -286,10 +286,12 @@ export class AdminServer {
 
   private toStatus(error: unknown): Partial<grpc.StatusObject> {
     const metadata = new grpc.Metadata();
-    if (error instanceof FedrouterError) {
+    if (error instanceof RuntimeError) {
       metadata.set("fedrouter-error-code", error.code);
       return { code: GRPC_STATUS_OF[error.code] ?? grpc.status.UNKNOWN, details: `${error.code}: ${error.message}`, metadata };
     }
+    // Another module's coded error is still a defect here (logged, INTERNAL), but its code travels.
+    if (error instanceof FedrouterError) metadata.set("fedrouter-error-code", error.code);
     if (error instanceof AdminRefusal) return { code: error.status, details: `${grpc.status[error.status]}: ${error.message}`, metadata };
     // A defect, not an answer: logged with its stack here, reported without it.
     this.system.log.error("admin-failed", { reason: error instanceof Error ? error.stack ?? error.message : String(error) });

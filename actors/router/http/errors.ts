@@ -5,6 +5,7 @@
  * HTTP layer raises the others.
  * `code` is the body's `type`: stable, what clients branch on. A message never carries prompt text.
  */
+import { FedrouterError } from "../../../errors/index.ts";
 
 /** Every `error.type` the HTTP API answers with (docs/errors.md "The HTTP API" lists them; a test keeps both equal). */
 export const HTTP_ERROR_TYPES = [
@@ -12,8 +13,12 @@ export const HTTP_ERROR_TYPES = [
 ] as const;
 export type HttpErrorType = (typeof HTTP_ERROR_TYPES)[number];
 
-export abstract class FrontDoorError extends Error {
-  abstract readonly code: HttpErrorType;
+/**
+ * Not registered for the wire: a Router answers these as `failed` replies (failureOf), and its
+ * RouterClient rebuilds them with the HTTP status each takes.
+ */
+export abstract class FrontDoorError extends FedrouterError {
+  abstract override readonly code: HttpErrorType;
   abstract readonly statusCode: number;
   /** Extra fields of the error body, snake_case as on the wire. */
   fields(): Record<string, unknown> {
@@ -22,9 +27,6 @@ export abstract class FrontDoorError extends Error {
   /** Extra response headers (Retry-After, the remaining budget). */
   headers(): Record<string, string> {
     return {};
-  }
-  override get name(): string {
-    return this.constructor.name;
   }
 }
 

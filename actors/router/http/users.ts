@@ -10,6 +10,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
+import { FedrouterError, registerErrors } from "../../../errors/index.ts";
 import { ROLES, type Role } from "./service.ts";
 
 /** scrypt cost (RFC 7914 §2: N = 2^14, r = 8, p = 1 is the interactive-login figure); 16 MiB, ~50 ms. */
@@ -43,15 +44,14 @@ export interface User {
 }
 
 /** A user file that cannot be read or a user that cannot be added; `field` names what is wrong. */
-export class UserStoreError extends Error {
+export class UserStoreError extends FedrouterError {
   readonly code = "USER_STORE";
   constructor(readonly file: string, readonly field: string, readonly reason: string) {
     super(`${file}: ${field === "" ? "" : `${field}: `}${reason}`);
   }
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
+
+registerErrors({ USER_STORE: (f) => new UserStoreError(f.string("file"), f.string("field"), f.string("reason")) });
 
 function scrypt(password: string, salt: Buffer, params: { N: number; r: number; p: number; keyLength: number }): Promise<Buffer> {
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r };
