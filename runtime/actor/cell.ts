@@ -251,7 +251,8 @@ export class ActorCell<M> implements Deliverable {
     this.stats.failures++;
     this.stats.processed++;
     const reason = describeError(error);
-    if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorCrashed(this.path, reason));
+    // The thrown error goes along: its code (and, for a FedrouterError, its fields) reach the asker.
+    if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorCrashed(this.path, reason, error));
     this.hooks.onFailure(error);
   }
 }

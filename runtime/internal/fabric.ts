@@ -133,7 +133,13 @@ export class Fabric {
   reject(env: Envelope, reason: DeadLetterReason, error: FedrouterError): void {
     if (env.ask !== undefined) this.failTemp(env.ask, error);
     if (env.ackTo !== undefined) this.failTemp(env.ackTo, error);
-    if (env.fail) return;
+    if (env.fail) {
+      // A failure that could not be sent (a field of its cause msgpack cannot carry): send its
+      // code, message and plain fields alone, so that the asker is told rather than left to time out.
+      const plain = plainFailure(env.msg);
+      if (plain !== undefined) this.deliver({ to: env.to, msg: plain, fail: true });
+      return;
+    }
     this.deadLetter(env, reason, error.message);
   }
 
@@ -165,6 +171,13 @@ export class Fabric {
       }
     });
   }
+}
+
+/** A failure's string, number and boolean fields; undefined when it has nothing else (nothing left to drop). */
+function plainFailure(failure: unknown): Record<string, unknown> | undefined {
+  if (failure === null || typeof failure !== "object") return undefined;
+  const plain = Object.fromEntries(Object.entries(failure).filter(([, value]) => ["string", "number", "boolean"].includes(typeof value)));
+  return Object.keys(plain).length < Object.keys(failure).length ? plain : undefined;
 }
 
 export function isTempPath(path: string): boolean {

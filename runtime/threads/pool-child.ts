@@ -9,13 +9,14 @@ import { Piscina } from "piscina";
 import { Mailbox, maxWaitingSenders } from "../actor/mailbox.ts";
 import { describeError, waitAtMost } from "../actor/cell.ts";
 import { createFrameCodec, type FrameCodec } from "../codec/index.ts";
-import { ActorCrashed, ActorStopped, MailboxFull } from "../errors.ts";
+import { ActorCrashed, ActorStopped, MailboxFull, errorFromWire } from "../errors.ts";
+import { codeOf } from "../actor/local-child.ts";
 import type { Envelope } from "../internal/envelope.ts";
 import { envelopeProblem } from "../internal/envelope.ts";
 import type { Deliverable, Fabric } from "../internal/fabric.ts";
 import type { ActorChildSpec } from "../supervision/child-spec.ts";
 import type { ChildExit, ChildHandle, ChildInfo } from "../supervision/child-handle.ts";
-import type { PoolTask, PoolTaskResult } from "./pool-task.ts";
+import type { PoolTask, PoolTaskFailure, PoolTaskResult } from "./pool-task.ts";
 
 const here = import.meta.url;
 const TASK_ENTRY = new URL(`./pool-task${here.endsWith(".ts") ? ".ts" : ".js"}`, here).href;
@@ -152,22 +153,27 @@ export class PoolChild implements ChildHandle, Deliverable {
     (pool.run(task, { transferList: [frame.buffer as ArrayBuffer] }) as Promise<PoolTaskResult>).then(
       (result) => {
         this.settled();
+        if (result.failure !== undefined) return this.crashed(env, pool, result.failure.reason, thrownOf(result.failure));
         this.deliverOutbox(result.frame);
         this.pump();
       },
       (error: unknown) => {
         this.settled();
-        if (this.pool !== pool) {
-          // Its pool was ended by a stop that waited its shutdownMs: not a crash of the actor.
-          if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorStopped(this.path));
-          return;
-        }
-        const reason = describeError(error);
-        if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorCrashed(this.path, reason));
-        this.onExit({ kind: "crash", reason });
-        this.pump();
+        this.crashed(env, pool, describeError(error), error);
       },
     );
+  }
+
+  /** A task failed: its asker hears why (with the thrown error's code), its supervisor hears of a crash. */
+  private crashed(env: Envelope, pool: Piscina, reason: string, thrown: unknown): void {
+    if (this.pool !== pool) {
+      // Its pool was ended by a stop that waited its shutdownMs: not a crash of the actor.
+      if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorStopped(this.path));
+      return;
+    }
+    if (env.ask !== undefined) this.fabric.failTemp(env.ask, new ActorCrashed(this.path, reason, thrown));
+    this.onExit({ kind: "crash", reason, ...codeOf(thrown) });
+    this.pump();
   }
 
   private deliverOutbox(frame: Uint8Array): void {
@@ -180,4 +186,10 @@ export class PoolChild implements ChildHandle, Deliverable {
       if (envelopeProblem(value) === undefined) this.fabric.deliver(value as Envelope);
     }
   }
+}
+
+/** What a pool task threw, rebuilt on this side: a FedrouterError from its wire form, else just its code. */
+function thrownOf(failure: PoolTaskFailure): unknown {
+  if (failure.error !== undefined) return errorFromWire(failure.error);
+  return failure.code === undefined ? undefined : { code: failure.code };
 }

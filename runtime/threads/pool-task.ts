@@ -5,7 +5,9 @@
  */
 import type { ActorContext, ActorRef, Behavior } from "../actor/behavior.ts";
 import { WireRef, createFrameCodec } from "../codec/index.ts";
-import { InvalidArgument } from "../errors.ts";
+import { FedrouterError, InvalidArgument, type WireError } from "../errors.ts";
+import { codeOf } from "../actor/local-child.ts";
+import { describeError } from "../actor/cell.ts";
 import type { Envelope } from "../internal/envelope.ts";
 import { createLogger } from "../log.ts";
 import { loadDefinition } from "./load-definition.ts";
@@ -23,8 +25,21 @@ export interface PoolTask {
 }
 
 export interface PoolTaskResult {
-  /** Frame of the envelopes the behaviour told while handling the message. */
+  /** Frame of the envelopes the behaviour told while handling the message (empty when it threw). */
   frame: Uint8Array;
+  /**
+   * The behaviour threw: what it threw, said here because a thrown error crosses piscina's
+   * structured clone as a bare Error, without its class, code or fields.
+   */
+  failure?: PoolTaskFailure;
+}
+
+export interface PoolTaskFailure {
+  reason: string;
+  /** A thrown FedrouterError as its wire form (errorFromWire rebuilds it). */
+  error?: WireError;
+  /** The code of anything else thrown that had one. */
+  code?: string;
 }
 
 const behaviors = new Map<string, Behavior<unknown>>();
@@ -74,7 +89,11 @@ export async function runPoolTask(task: PoolTask): Promise<PoolTaskResult> {
     lookup: <T>(path: string) => new CollectingRef(path, outbox) as unknown as ActorRef<T>,
     stopSelf: () => undefined,
   };
-  await behavior.receive(env.msg, ctx);
+  try {
+    await behavior.receive(env.msg, ctx);
+  } catch (error) {
+    return { frame: new Uint8Array(0), failure: { reason: describeError(error), ...(error instanceof FedrouterError ? { error: error.toJSON() } : codeOf(error)) } };
+  }
   const out = codec.encode(outbox);
   return { frame: out.bytes.slice() };
 }
