@@ -55,6 +55,12 @@ const hospitalSchema = z.strictObject({
   address: hostPort,
   /** Where the node's Admin service listens (gRPC, mTLS, operator certificates only). */
   admin: hostPort,
+  /**
+   * The interface the transport and the Admin service bind to, on the ports of `address` and
+   * `admin`; default the host of each. In a container or behind NAT, "0.0.0.0": `address` and
+   * `admin` then say where the others reach this node (a Service, a public name), not where it binds.
+   */
+  listenHost: z.string().regex(/^[^\s:]+$/, "must be a host or IPv4 address without a port, e.g. 0.0.0.0").optional(),
   /** Certificate and key of this hospital; default keys/<id>.crt and keys/<id>.key. */
   cert: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
@@ -191,6 +197,12 @@ export function hospitalFiles(cluster: ClusterConfig, hospital: HospitalConfig):
     key: configPath(cluster, hospital.key ?? `keys/${hospital.id}.key`),
     dataDir: configPath(cluster, hospital.dataDir ?? `.data/${hospital.id}`),
   };
+}
+
+/** Where a hospital's transport and Admin service bind: `listenHost` with the ports of `address` and `admin`. */
+export function listenAddresses(hospital: HospitalConfig): { transport: string; admin: string } {
+  const on = (hostPort: string) => (hospital.listenHost === undefined ? hostPort : `${hospital.listenHost}:${hostPort.slice(hostPort.lastIndexOf(":") + 1)}`);
+  return { transport: on(hospital.address), admin: on(hospital.admin) };
 }
 
 export function findHospital(cluster: ClusterConfig, id: string): HospitalConfig {

@@ -14,7 +14,7 @@ import { loadDefinition } from "../runtime/threads/load-definition.ts";
 import { ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 import { startFrontDoor, type FrontDoor } from "./front-door.ts";
 import { startPlacement } from "./placement.ts";
-import { ConfigError, configPath, findHospital, hospitalFiles, loadCluster, parseCluster, type ClusterConfig, type ClusterInput, type HospitalConfig } from "./config.ts";
+import { ConfigError, configPath, findHospital, hospitalFiles, listenAddresses, loadCluster, parseCluster, type ClusterConfig, type ClusterInput, type HospitalConfig } from "./config.ts";
 
 export class LaunchError extends FedrouterError {
   readonly code = "LAUNCH_FAILED";
@@ -64,6 +64,7 @@ export async function launchHospital(opts: LaunchOptions): Promise<RunningHospit
   }
   const children = await actorSpecs(cluster, hospital);
   const files = hospitalFiles(cluster, hospital);
+  const listen = listenAddresses(hospital);
   const security: RemoteSecurity = cluster.tls.insecure ? { kind: "insecure" } : tlsFiles(files);
   let system: ActorSystem;
   try {
@@ -72,13 +73,13 @@ export async function launchHospital(opts: LaunchOptions): Promise<RunningHospit
       ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
       persistence: { path: files.dataDir },
       remote: {
-        listen: hospital.address,
+        listen: listen.transport,
         peers: cluster.hospitals.map((h) => ({ id: h.id, address: h.address })),
         security,
       },
     });
   } catch (error) {
-    throw asLaunchError(error, hospital);
+    throw asLaunchError(error, hospital, listen.transport);
   }
   try {
     await system.startChild(supervisor("node", children, { strategy: "one-for-one", intensity: 5, periodMs: 30_000 }));
@@ -90,13 +91,13 @@ export async function launchHospital(opts: LaunchOptions): Promise<RunningHospit
   const placement = startPlacement(cluster, hospital, system);
   let admin: AdminServer;
   try {
-    admin = await AdminServer.start(system, { listen: hospital.admin, security, operatorIds: cluster.tls.operators, ...operatorAudit(hospital, system) });
+    admin = await AdminServer.start(system, { listen: listen.admin, security, operatorIds: cluster.tls.operators, ...operatorAudit(hospital, system) });
   } catch (error) {
     placement.stop();
     await system.stop();
     const message = error instanceof Error ? error.message : String(error);
     throw /EADDRINUSE|No address added/.test(message)
-      ? new LaunchError(`${hospital.id}: admin address ${hospital.admin} is already in use`, 1)
+      ? new LaunchError(`${hospital.id}: admin address ${listen.admin} is already in use`, 1)
       : new LaunchError(`${hospital.id}: the admin service could not start: ${message}`, 1);
   }
   let frontDoor: FrontDoor | undefined;
@@ -194,10 +195,10 @@ function tlsFiles(files: { ca: string; cert: string; key: string }): RemoteSecur
   }
 }
 
-function asLaunchError(error: unknown, hospital: HospitalConfig): LaunchError {
+function asLaunchError(error: unknown, hospital: HospitalConfig, listen: string): LaunchError {
   const message = error instanceof Error ? error.message : String(error);
   if (/EADDRINUSE|No address added out of total/.test(message)) {
-    return new LaunchError(`${hospital.id}: ${hospital.address} is already in use (another node, or a previous run still shutting down?)`, 1);
+    return new LaunchError(`${hospital.id}: ${listen} is already in use (another node, or a previous run still shutting down?)`, 1);
   }
   return new LaunchError(`${hospital.id}: could not start: ${message}`, 1);
 }

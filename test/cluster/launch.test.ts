@@ -2,12 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDevPki } from "../../runtime/index.ts";
-import { freePort } from "../fixtures/free-port.ts";
+import { freePort, freePorts } from "../fixtures/free-port.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -55,3 +55,42 @@ test("launch refuses a bad config (exit 2), a missing certificate (exit 2) and a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a node with listenHost 0.0.0.0 binds every interface on the ports of address and admin, and its peers dial address", { timeout: 60_000 }, async () => {
+  // Linux routes all of 127/8 to loopback, but a socket bound to one of those addresses answers
+  // on it alone: the nodes are dialed at 127.0.0.2 (their address, as a Service name is in a pod)
+  // and must answer on 127.0.0.3 too, which only a bind to 0.0.0.0 does.
+  const { launchHospital } = await import("../../cluster/index.ts");
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-listen-"));
+  const [a, b, adminA, adminB] = await freePorts(4);
+  const hospitals = [
+    { id: "h-a", region: "r", address: `127.0.0.2:${a}`, admin: `127.0.0.2:${adminA}`, listenHost: "0.0.0.0" },
+    { id: "h-b", region: "r", address: `127.0.0.2:${b}`, admin: `127.0.0.2:${adminB}`, listenHost: "0.0.0.0" },
+  ];
+  createDevPki(join(dir, "keys"), ["h-a", "h-b"]);
+  const nodes = [];
+  try {
+    for (const id of ["h-a", "h-b"]) nodes.push(await launchHospital({ config: { name: "t", hospitals }, hospital: id, baseDir: dir, logLevel: "silent" }));
+    assert.equal(nodes[0]!.system.transport?.address, `0.0.0.0:${a}`);
+    assert.equal(nodes[0]!.admin.address, `0.0.0.0:${adminA}`);
+    for (const port of [a, adminA]) assert.ok(await accepts("127.0.0.3", port!), `nothing answers on 127.0.0.3:${port}`);
+    const deadline = Date.now() + 20_000;
+    while (!nodes[0]!.system.transport!.peers().some((p) => p.peer === "h-b" && p.up)) {
+      assert.ok(Date.now() < deadline, `no link h-a → h-b: ${JSON.stringify(nodes[0]!.system.transport!.peers())}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    for (const node of nodes.reverse()) await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
