@@ -1,6 +1,6 @@
 /** The fedrouter CLI: thin commands over the library. */
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 
 /** The version in the package.json beside bin/. */
 function packageVersion(): string {
@@ -34,8 +34,9 @@ program
 program
   .command("launch")
   .description("Start one hospital's node: its actors, LMDB state and the mTLS transport to the other hospitals")
-  .requiredOption("--hospital <id>", "the hospital id in the cluster config")
-  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  // From the environment too, so that one container image serves every hospital (Dockerfile).
+  .addOption(new Option("--hospital <id>", "the hospital id in the cluster config").env("FEDROUTER_HOSPITAL").makeOptionMandatory())
+  .addOption(new Option("--config <path>", "the cluster config").env("FEDROUTER_CONFIG").default("cluster.config.ts"))
   .action(async (opts: { hospital: string; config: string }) => {
     const { launchHospital, LaunchError } = await import("../cluster/index.ts");
     try {
@@ -67,6 +68,30 @@ program
       }
       throw error;
     }
+  });
+
+const deploy = program.command("deploy").description("Deployment files rendered from the cluster config (README, \"Deploy it\")");
+
+deploy
+  .command("config")
+  .description("The cluster config as the container image reads it (JSON on stdout): each node bound to 0.0.0.0 at the config's addresses, paths at the image's mount points")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .action(async (opts: { config: string }) => {
+    const { runDeployConfig } = await import("./deploy/deploy-command.ts");
+    process.exitCode = await runDeployConfig(opts);
+  });
+
+deploy
+  .command("k8s")
+  .description("Kubernetes manifests on stdout (per hospital a StatefulSet with its volume, Services, a PodDisruptionBudget, a NetworkPolicy; the config as a ConfigMap); Secrets are referenced, never rendered")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .option("--image <ref>", "the image built from the Dockerfile", `fedrouter:${packageVersion()}`)
+  .option("--namespace <name>", "the namespace of every object", "fedrouter")
+  .option("--storage <quantity>", "each hospital's volume (LMDB state and its models)", "5Gi")
+  .option("--storage-class <name>", "the volumes' StorageClass (default: the cluster's default)")
+  .action(async (opts: { config: string; image: string; namespace: string; storage: string; storageClass?: string }) => {
+    const { runDeployK8s } = await import("./deploy/deploy-command.ts");
+    process.exitCode = await runDeployK8s(opts);
   });
 
 program
@@ -133,7 +158,8 @@ program
   .requiredOption("--department <name>", "the department whose budget the user spends")
   .option("--password-stdin", "read the password from standard input", false)
   .option("--replace", "change a user that exists already", false)
-  .action(async (opts: { file: string; user: string; role: string; department: string; passwordStdin: boolean; replace: boolean }) => {
+  .option("--config <path>", "the cluster config: the department must be one of its privacy.departments", "cluster.config.ts")
+  .action(async (opts: { config: string; file: string; user: string; role: string; department: string; passwordStdin: boolean; replace: boolean }) => {
     const { runUsersAdd } = await import("./users/users-command.ts");
     process.exitCode = await runUsersAdd(opts);
   });

@@ -27,12 +27,15 @@ export {
   defineCluster,
   findHospital,
   hospitalFiles,
+  listenAddresses,
   loadCluster,
   parseCluster,
   type ClusterConfig,
   type ClusterInput,
   type HospitalConfig,
 } from "./config.ts";
+export { CONTAINER_PATHS, containerConfig, type NodeAddresses } from "./container-config.ts";
+export { DEFAULT_KUBERNETES, renderKubernetes, type KubernetesOptions, type Manifest } from "./deploy.ts";
 export { CONFIG_OBJECT_NAME, launchHospital, LaunchError, type LaunchOptions, type RunningHospital } from "./launch.ts";
 export { ACCOUNTANT_STORE_ID, ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 export { hasher, tally, TALLY_ACCESS, visits, type HashMsg, type TallyMsg, type VisitsMsg } from "./demo-actors.ts";
