@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 
 const root = new URL("../../", import.meta.url).pathname;
-const MODULE_ROOTS = ["runtime", "privacy", "actors", "cluster", "bin", "native-bindings"];
+const MODULE_ROOTS = ["errors", "runtime", "privacy", "actors", "cluster", "bin", "native-bindings"];
 /** Names as the drawing uses them (mermaid ids: no slashes or dashes). */
 const NAMES: Readonly<Record<string, string>> = {
   "actors/accountant": "Accountant", "actors/aggregator": "Aggregator", "actors/planner": "Planner", "actors/router": "Router",
