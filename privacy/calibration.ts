@@ -70,6 +70,37 @@ export function gaussianDelta(epsilon: number, sigma: number, sensitivity = 1): 
 }
 
 /**
+ * The exact ε at which the Gaussian mechanism N(0, σ²) on sensitivity Δ is (ε, δ)-DP: the
+ * smallest ε with `gaussianDelta(ε, σ, Δ)` ≤ δ (Balle & Wang 2018, Thm 8), bisected to adjacent
+ * doubles and answered from the safe side. δ(ε) falls strictly in ε, so the bracket doubles
+ * until it holds the answer. +∞ when no finite ε will do (δ = 0 with σ > 0, or σ = 0 and δ < 1).
+ * A composition of Gaussians is one Gaussian (σ/Δ = 1/√Σ(Δᵢ/σᵢ)²; Dong, Roth & Su 2019,
+ * arXiv:1905.02383, Cor. 3.3), so this is also their exact composed ε.
+ * @example gaussianEpsilon(0.78760074, 1 / 3); // ≈ 1 (dp_accounting pld/accountant_test)
+ */
+export function gaussianEpsilon(delta: number, sigma: number, sensitivity = 1): number {
+  requireParameter(delta >= 0 && delta <= 1, "delta", delta, "must lie in [0, 1]");
+  requireParameter(sigma >= 0, "sigma", sigma, "must be a number ≥ 0 (the noise standard deviation)");
+  requireSensitivity(sensitivity);
+  const meets = (epsilon: number): boolean => gaussianDelta(epsilon, sigma, sensitivity) <= delta;
+  if (meets(0)) return 0;
+  if (delta === 0 || sigma === 0) return Number.POSITIVE_INFINITY;
+  let lo = 0;
+  let hi = 1;
+  while (!meets(hi)) {
+    lo = hi;
+    hi *= 2;
+    if (hi === Number.POSITIVE_INFINITY) return hi;
+  }
+  for (;;) {
+    const mid = lo + (hi - lo) / 2;
+    if (mid <= lo || mid >= hi) return hi;
+    if (meets(mid)) hi = mid;
+    else lo = mid;
+  }
+}
+
+/**
  * The smallest σ for which the Gaussian mechanism is (ε, δ)-DP: the analytic Gaussian mechanism
  * of Balle & Wang 2018 (Algorithm 1 solves Thm 8's condition δ(ε; σ) = δ). Their algorithm
  * reparametrises to dodge cancellation; `gaussianDelta` evaluates the condition in log space

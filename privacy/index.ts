@@ -11,10 +11,13 @@ export {
   RdpAccountant, DEFAULT_RDP_ORDERS, computeRdp, epsilonConverter, rdpToEpsilon, rdpToDelta,
   rdpGaussian, rdpLaplace, rdpPureDp, rdpSubsampledGaussian, effectiveNoiseMultiplier,
 } from "./rdp.ts";
-export { PldAccountant, DEFAULT_PLD_OPTIONS, gaussianPld, laplacePld, pureDpPld, type PldAccountantOptions, type PrivacyLossDistribution } from "./pld.ts";
+export {
+  PldAccountant, DEFAULT_PLD_OPTIONS, MAX_GRID_COARSENINGS, MAX_VALUE_DISCRETIZATION_INTERVAL, gaussianPld, laplacePld, pureDpPld,
+  type PldAccountantOptions, type PrivacyLossDistribution,
+} from "./pld.ts";
 export { basicComposition, advancedComposition, optimalHomogeneousComposition } from "./composition.ts";
 export {
-  analyticGaussianSigma, classicGaussianSigma, gaussianDelta, laplaceScale, noiseMultiplierFor, DEFAULT_NOISE_SEARCH,
+  analyticGaussianSigma, classicGaussianSigma, gaussianDelta, gaussianEpsilon, laplaceScale, noiseMultiplierFor, DEFAULT_NOISE_SEARCH,
   type NoiseMultiplierRequest,
 } from "./calibration.ts";
 export {

@@ -189,28 +189,38 @@ export function composePmfPairs(a1: LossPmf, b1: LossPmf, a2: LossPmf, b2: LossP
   ];
 }
 
+/** Largest FFT window of a self-composition (4 arrays of this many float64: 64 MiB). */
+export const MAX_SELF_COMPOSE_POINTS = 2 ** 21;
+
+/** A composition that would need more grid points than allowed, and how many: coarsen the grid and try again. */
+export interface TooWide {
+  readonly tooWide: true;
+  readonly points: number;
+}
+
 /**
  * `count`-fold composition of each PMF (one, or the REMOVE and ADD halves together) with
  * itself: the spectrum raised to `count` by repeated squaring, one forward and one inverse FFT
  * on a window fixed in advance by the Chernoff bound (dp_accounting `DensePLDPmf.self_compose`).
  * Mass outside the window, whether it wrapped around or was dropped, is at most tailMass and is
- * charged to +∞; the result then gets the usual tail truncation.
+ * charged to +∞; the result then gets the usual tail truncation. A window wider than `maxPoints`
+ * is not allocated: the answer is TooWide, with the points it would take (the accountant then
+ * coarsens its grid, pld.ts).
  */
-/** Largest FFT window of a self-composition (4 arrays of this many float64: 64 MiB). */
-export const MAX_SELF_COMPOSE_POINTS = 2 ** 21;
-
-export function selfComposePmfs(pmfs: readonly LossPmf[], count: number, tailMass: number): LossPmf[] {
+export function trySelfComposePmfs(pmfs: readonly LossPmf[], count: number, tailMass: number, maxPoints = MAX_SELF_COMPOSE_POINTS): LossPmf[] | TooWide {
   if (count === 0) return pmfs.map(() => IDENTITY_PMF);
-  if (count === 1 || pmfs.some((p) => p.probs.length === 0)) {
-    return pmfs.map((p) => (p.probs.length === 0 ? BLATANT_PMF : count === 1 ? truncateTails(p.lower, p.probs.slice(), p.infinityMass, tailMass) : selfComposePmfs([p], count, tailMass)[0]!));
+  if (pmfs.some((p) => p.probs.length === 0)) {
+    // A blatant half stays blatant; the other half is composed alone.
+    const halves = pmfs.map((p) => (p.probs.length === 0 ? [BLATANT_PMF] : trySelfComposePmfs([p], count, tailMass, maxPoints)));
+    const tooWide = halves.find((h): h is TooWide => "tooWide" in h);
+    return tooWide ?? halves.map((h) => (h as LossPmf[])[0]!);
   }
   const bases = pmfs.map((p) => truncateTails(p.lower, p.probs.slice(), p.infinityMass, tailMass));
+  if (count === 1) return bases;
   const windows = bases.map((p) => chernoffWindow(p.probs, count, tailMass));
-  const size = nextPowerOfTwo(Math.max(...windows.map(([low, high]) => high - low + 1), ...bases.map((p) => p.probs.length)));
-  // A window this wide means the composed loss spans hundreds of nats (at the 1e-4 grid, 2²¹
-  // points are ~210 nats): ε is beyond any budget. Count it as blatantly non-private, a valid
-  // (pessimistic) PLD, instead of allocating gigabytes — a reserve of 2⁵⁰ steps must not crash.
-  if (!(size <= MAX_SELF_COMPOSE_POINTS)) return pmfs.map(() => BLATANT_PMF);
+  const points = Math.max(...windows.map(([low, high]) => high - low + 1), ...bases.map((p) => p.probs.length));
+  if (!(points <= maxPoints)) return { tooWide: true, points };
+  const size = nextPowerOfTwo(points);
   const circular = selfConvolveCircular(bases[0]!.probs, bases[1]?.probs ?? null, count, size);
   return bases.map((pmf, which) => {
     const [low, high] = windows[which]!;
@@ -220,6 +230,16 @@ export function selfComposePmfs(pmfs: readonly LossPmf[], count: number, tailMas
     const infinityMass = Math.min(1, tailMass - Math.expm1(count * Math.log1p(-pmf.infinityMass)));
     return truncateTails(count * pmf.lower + low, probs, infinityMass, tailMass);
   });
+}
+
+/**
+ * `trySelfComposePmfs` that answers a window wider than MAX_SELF_COMPOSE_POINTS (a loss spanning
+ * hundreds of nats at the 1e-4 grid) with the blatantly non-private PLD: valid, pessimistic,
+ * and never gigabytes — a self-composition of 2⁵⁰ steps must not crash.
+ */
+export function selfComposePmfs(pmfs: readonly LossPmf[], count: number, tailMass: number): LossPmf[] {
+  const composed = trySelfComposePmfs(pmfs, count, tailMass);
+  return "tooWide" in composed ? pmfs.map(() => BLATANT_PMF) : composed;
 }
 
 /**
@@ -275,9 +295,22 @@ export function composePlds(a: PrivacyLossDistribution, b: PrivacyLossDistributi
 
 /** `count` runs of one mechanism: its spectrum raised to `count` (selfComposePmfs). */
 export function selfComposePld(pld: PrivacyLossDistribution, count: number, tailMass: number): PrivacyLossDistribution {
-  if (pld.add === null) return { remove: selfComposePmfs([pld.remove], count, tailMass)[0]!, add: null };
-  const [remove, add] = selfComposePmfs([pld.remove, pld.add], count, tailMass);
-  return { remove: remove!, add: add! };
+  const composed = trySelfComposePld(pld, count, tailMass);
+  return "tooWide" in composed ? { remove: BLATANT_PMF, add: pld.add === null ? null : BLATANT_PMF } : composed;
+}
+
+/** `count` runs of one mechanism, or TooWide when its window exceeds `maxPoints` (trySelfComposePmfs). */
+export function trySelfComposePld(pld: PrivacyLossDistribution, count: number, tailMass: number, maxPoints = MAX_SELF_COMPOSE_POINTS): PrivacyLossDistribution | TooWide {
+  const composed = trySelfComposePmfs(pld.add === null ? [pld.remove] : [pld.remove, pld.add], count, tailMass, maxPoints);
+  if ("tooWide" in composed) return composed;
+  return { remove: composed[0]!, add: pld.add === null ? null : composed[1]! };
+}
+
+/** Both mechanisms run, or TooWide when the linear convolution would exceed `maxPoints` (composePlds). */
+export function tryComposePlds(a: PrivacyLossDistribution, b: PrivacyLossDistribution, tailMass: number, maxPoints = MAX_SELF_COMPOSE_POINTS): PrivacyLossDistribution | TooWide {
+  const halves = (p: PrivacyLossDistribution) => [p.remove, p.add ?? p.remove];
+  const points = Math.max(...halves(a).map((h, i) => h.probs.length + halves(b)[i]!.probs.length - 1));
+  return points <= maxPoints ? composePlds(a, b, tailMass) : { tooWide: true, points };
 }
 
 /** ε at targetDelta: the worse of the two neighbour directions (dp_accounting get_epsilon_for_delta). */

@@ -14,9 +14,12 @@ import type { Accountant, PrivacyEvent, Unsupported } from "./events.ts";
 import { findUnsupported, type SamplingRule } from "./event-check.ts";
 import { UnsupportedPrivacyEvent, requireParameter } from "./errors.ts";
 import {
-  BLATANT_PMF, IDENTITY_PMF, type LossPmf, type PrivacyLossDistribution, composePlds, connectTheDots, normalCdf,
-  normalQuantileOfLog, pldDelta, pldEpsilon, selfComposePld,
+  BLATANT_PMF, IDENTITY_PMF, MAX_SELF_COMPOSE_POINTS, type LossPmf, type PrivacyLossDistribution, type TooWide, connectTheDots,
+  normalCdf, normalQuantileOfLog, pldDelta, pldEpsilon, tryComposePlds, trySelfComposePld,
 } from "./pld-math.ts";
+import { gaussianDelta, gaussianEpsilon } from "./calibration.ts";
+import { nextPowerOfTwo } from "./fft.ts";
+import { RdpAccountant } from "./rdp.ts";
 
 export type { PrivacyLossDistribution } from "./pld-math.ts";
 
@@ -25,10 +28,14 @@ export interface PldAccountantOptions {
   readonly valueDiscretizationInterval?: number;
   /** Probability mass each composition may cut from the PMF's tails (it is charged to +∞). */
   readonly tailMassTruncation?: number;
+  /** Answer min(PLD, RDP) (default true): both are upper bounds, so the smaller is one too. */
+  readonly capByRdp?: boolean;
+  /** The most grid points one composition may take (a power of two, 2¹⁰ to MAX_SELF_COMPOSE_POINTS); past it the grid coarsens. */
+  readonly maxGridPoints?: number;
 }
 
-/** dp_accounting's defaults: grid 1e-4 (PLDAccountant), tails 1e-15 (compose/self_compose). */
-export const DEFAULT_PLD_OPTIONS: Required<PldAccountantOptions> = { valueDiscretizationInterval: 1e-4, tailMassTruncation: 1e-15 };
+/** dp_accounting's defaults: grid 1e-4 (PLDAccountant), tails 1e-15 (compose/self_compose); capped by RDP. */
+export const DEFAULT_PLD_OPTIONS: Required<PldAccountantOptions> = { valueDiscretizationInterval: 1e-4, tailMassTruncation: 1e-15, capByRdp: true, maxGridPoints: MAX_SELF_COMPOSE_POINTS };
 
 /** ln of the Gaussian tail mass left off the grid, charged to +∞ (dp_accounting's default −50). */
 export const GAUSSIAN_LOG_MASS_TRUNCATION_BOUND = -50;
@@ -203,20 +210,68 @@ const requireCount = (value: number, field: string): void =>
 const pldSampling: SamplingRule = (inner) =>
   inner.kind === "gaussian" || inner.kind === "laplace" ? null : `the PLD accountant samples only gaussian and laplace events, not "${inner.kind}"`;
 
-/** Adds a checked event to a multiset of mechanisms: composition commutes, so only counts matter. */
-function tally(event: PrivacyEvent, count: number, into: Map<string, { mechanism: PrivacyEvent; count: number }>): void {
-  if (event.kind === "selfComposed") return tally(event.event, count * event.count, into);
-  if (event.kind === "composed") return event.events.forEach((inner) => tally(inner, count, into));
-  requireParameter(Number.isSafeInteger(count), "count", count, "the total count of one mechanism must stay below 2⁵³");
-  const key = JSON.stringify(event);
-  into.set(key, { mechanism: event, count: (into.get(key)?.count ?? 0) + count });
+/**
+ * How many times the grid may be coarsened for one answer: each time by the factor the
+ * composition's width asks (a power of two, at least 2), so a few suffice for any honest input.
+ */
+export const MAX_GRID_COARSENINGS = 6;
+
+/** No coarser grid than this (nats): past it the answer is +∞ from the PLD, and RDP's figure stands. */
+export const MAX_VALUE_DISCRETIZATION_INTERVAL = 1;
+
+interface Tallied {
+  readonly mechanism: PrivacyEvent;
+  readonly count: number;
 }
 
 /**
- * (ε, δ) of everything composed so far, from its PLD: tight up to the grid, never optimistic.
- * `compose` only tallies mechanisms; the first query after it builds each new mechanism's PLD
- * once, self-composes it `count` times and convolves it into the total, so a ledger replaying
- * 10⁴ single steps costs one self-composition, not 10⁴ convolutions.
+ * (Δ/σ)² of an unsampled Gaussian mechanism (GNMax is the Gaussian of Δ = √2), or null for any
+ * other mechanism. Its privacy loss is N(μ²/2, μ²) with μ = Δ/σ, so n of them compose into one
+ * Gaussian with μ² = Σ μᵢ² (Dong, Roth & Su 2019, arXiv:1905.02383, Cor. 3.3): counted exactly,
+ * with no grid at all.
+ */
+function gaussianMuSquared(event: PrivacyEvent): number | null {
+  const inner = event.kind === "poissonSampled" && event.samplingRate === 1 ? event.event : event;
+  if (inner !== event && inner.kind !== "gaussian") return null; // only Gaussians are sampled here
+  const ratio = inner.kind === "gaussian" ? { sigma: inner.sigma, sensitivity: inner.sensitivity } : inner.kind === "gnmax" ? { sigma: inner.sigma, sensitivity: Math.SQRT2 } : null;
+  if (ratio === null) return null;
+  if (ratio.sensitivity === 0) return 0;
+  return (ratio.sensitivity / ratio.sigma) ** 2; // σ = 0: +∞, blatantly non-private
+}
+
+/** Adds a checked event to a multiset of mechanisms (composition commutes, so only counts matter) and unsampled Gaussians to μ². */
+function tally(event: PrivacyEvent, count: number, into: { mechanisms: Map<string, Tallied>; muSquared: number }): void {
+  if (event.kind === "selfComposed") return tally(event.event, count * event.count, into);
+  if (event.kind === "composed") return event.events.forEach((inner) => tally(inner, count, into));
+  requireParameter(Number.isSafeInteger(count), "count", count, "the total count of one mechanism must stay below 2⁵³");
+  const mu2 = gaussianMuSquared(event);
+  if (mu2 !== null) {
+    into.muSquared += count * mu2;
+    return;
+  }
+  const key = JSON.stringify(event);
+  const total = (into.mechanisms.get(key)?.count ?? 0) + count;
+  requireParameter(Number.isSafeInteger(total), "count", total, "the total count of one mechanism must stay below 2⁵³");
+  into.mechanisms.set(key, { mechanism: event, count: total });
+}
+
+/**
+ * (ε, δ) of everything composed so far, from its PLD: tight up to the grid, never optimistic,
+ * never above RDP's figure.
+ *
+ * - `compose` only tallies mechanisms; the first query after it builds each new mechanism's PLD
+ *   once, self-composes it `count` times and convolves it into the total, so a ledger replaying
+ *   10⁴ single steps costs one self-composition, not 10⁴ convolutions.
+ * - Unsampled Gaussians (and GNMax) are not discretised at all: they compose into one Gaussian
+ *   (`gaussianMuSquared`), whose δ(ε) is Balle–Wang's closed form (`gaussianDelta`); alone, that
+ *   is the exact answer; with other mechanisms, it joins the PLD as one mechanism.
+ * - Bounded memory and time whatever the input (issue 14): a composition whose loss spans more
+ *   than `maxGridPoints` (MAX_SELF_COMPOSE_POINTS) grid points is not allocated; the grid is coarsened (by the
+ *   factor it asks, a power of two) and every mechanism rebuilt on it. A coarser pessimistic grid
+ *   is still an upper bound, only a looser one; `interval` says which grid answered. Past
+ *   MAX_GRID_COARSENINGS or MAX_VALUE_DISCRETIZATION_INTERVAL the PLD answers +∞.
+ * - The answer is min(PLD, RDP) unless `capByRdp` is false: RDP (Mironov 2017) is also a valid
+ *   upper bound, so neither a hostile composition nor a coarse grid reports more than it.
  * @example
  * const accountant = new PldAccountant();
  * accountant.compose(gaussian(Math.sqrt(3)), 3);
@@ -225,15 +280,38 @@ function tally(event: PrivacyEvent, count: number, into: Map<string, { mechanism
 export class PldAccountant implements Accountant {
   readonly valueDiscretizationInterval: number;
   readonly tailMassTruncation: number;
+  readonly capByRdp: boolean;
+  readonly maxGridPoints: number;
+  /** Every mechanism composed so far but the unsampled Gaussians, with its count. */
+  readonly #mechanisms = new Map<string, Tallied>();
+  /** Those of #mechanisms (with the counts) not yet in #total. */
+  #pending = new Map<string, Tallied>();
+  /** Σ count·(Δ/σ)² of the unsampled Gaussians: together, one Gaussian of σ/Δ = 1/√#muSquared. */
+  #muSquared = 0;
+  #interval: number;
+  /** The PLD of #mechanisms less #pending, on the grid #interval. */
   #total: PrivacyLossDistribution = { remove: IDENTITY_PMF, add: null };
-  readonly #pending = new Map<string, { mechanism: PrivacyEvent; count: number }>();
+  /** #total with #pending and the Gaussian folded in; null until asked, after every compose. */
+  #answer: PrivacyLossDistribution | null = null;
+  /** RDP of the same events, or null once one came that RDP cannot count (sampled Laplace). */
+  #rdp: RdpAccountant | null = new RdpAccountant();
 
   constructor(options: PldAccountantOptions = {}) {
-    const { valueDiscretizationInterval: interval, tailMassTruncation: tail } = { ...DEFAULT_PLD_OPTIONS, ...options };
+    const { valueDiscretizationInterval: interval, tailMassTruncation: tail, capByRdp, maxGridPoints } = { ...DEFAULT_PLD_OPTIONS, ...options };
     requireParameter(interval > 0 && interval <= 1, "valueDiscretizationInterval", interval, "must lie in (0, 1]; dp_accounting uses 1e-4");
     requireParameter(tail > 0 && tail <= 1e-6, "tailMassTruncation", tail, "must lie in (0, 1e-6]; dp_accounting uses 1e-15");
+    requireParameter(maxGridPoints >= 2 ** 10 && maxGridPoints <= MAX_SELF_COMPOSE_POINTS && nextPowerOfTwo(maxGridPoints) === maxGridPoints,
+      "maxGridPoints", maxGridPoints, `must be a power of two from 2¹⁰ to ${MAX_SELF_COMPOSE_POINTS} (the memory one composition may take)`);
     this.valueDiscretizationInterval = interval;
     this.tailMassTruncation = tail;
+    this.capByRdp = capByRdp;
+    this.maxGridPoints = maxGridPoints;
+    this.#interval = interval;
+  }
+
+  /** The grid the last answer used: valueDiscretizationInterval, or coarser when a composition did not fit. */
+  get interval(): number {
+    return this.#interval;
   }
 
   check(event: PrivacyEvent): Unsupported | null {
@@ -244,29 +322,74 @@ export class PldAccountant implements Accountant {
     requireCount(count, "count");
     const unsupported = this.check(event);
     if (unsupported !== null) throw new UnsupportedPrivacyEvent(unsupported);
-    const tallied = new Map(this.#pending);
+    const tallied = { mechanisms: new Map<string, Tallied>(), muSquared: 0 };
     tally(event, count, tallied); // on a throw, nothing was added
-    tallied.forEach((entry, key) => this.#pending.set(key, entry));
+    for (const [key, { mechanism, count: n }] of tallied.mechanisms) {
+      const known = this.#mechanisms.get(key)?.count ?? 0;
+      requireParameter(Number.isSafeInteger(known + n), "count", known + n, "the total count of one mechanism must stay below 2⁵³");
+    }
+    if (this.#rdp !== null && this.#rdp.check(event) === null) this.#rdp.compose(event, count);
+    else this.#rdp = null;
+    for (const [key, { mechanism, count: n }] of tallied.mechanisms) {
+      this.#mechanisms.set(key, { mechanism, count: (this.#mechanisms.get(key)?.count ?? 0) + n });
+      this.#pending.set(key, { mechanism, count: (this.#pending.get(key)?.count ?? 0) + n });
+    }
+    this.#muSquared += tallied.muSquared;
+    this.#answer = null;
   }
 
   epsilon(targetDelta: number): number {
     requireParameter(targetDelta >= 0 && targetDelta <= 1, "targetDelta", targetDelta, "must lie in [0, 1]");
-    return pldEpsilon(this.#flush(), targetDelta, this.valueDiscretizationInterval);
+    const pld = this.#pld();
+    const epsilon = pld !== null ? pldEpsilon(pld, targetDelta, this.#interval) : this.#muSquared === 0 ? 0 : gaussianEpsilon(targetDelta, 1 / Math.sqrt(this.#muSquared));
+    return this.capByRdp && this.#rdp !== null && targetDelta < 1 ? Math.min(epsilon, this.#rdp.epsilon(targetDelta)) : epsilon;
   }
 
   delta(targetEpsilon: number): number {
     requireParameter(targetEpsilon >= 0, "targetEpsilon", targetEpsilon, "must be a number ≥ 0 (Infinity allowed)");
-    return pldDelta(this.#flush(), targetEpsilon, this.valueDiscretizationInterval);
+    const pld = this.#pld();
+    const delta = pld !== null ? pldDelta(pld, targetEpsilon, this.#interval) : this.#muSquared === 0 ? 0 : gaussianDelta(targetEpsilon, 1 / Math.sqrt(this.#muSquared));
+    return this.capByRdp && this.#rdp !== null ? Math.min(delta, this.#rdp.delta(targetEpsilon)) : delta;
   }
 
-  /** The PLD of everything composed, after folding in what was tallied since the last query. */
-  #flush(): PrivacyLossDistribution {
-    for (const { mechanism, count } of this.#pending.values()) {
-      const single = mechanismPld(mechanism, this.valueDiscretizationInterval);
-      this.#total = composePlds(this.#total, selfComposePld(single, count, this.tailMassTruncation), this.tailMassTruncation);
+  /**
+   * The PLD of everything composed, or null when that is only unsampled Gaussians (answered by
+   * the closed form). Coarsens the grid, and rebuilds every mechanism on it, while a composition
+   * does not fit.
+   */
+  #pld(): PrivacyLossDistribution | null {
+    if (this.#mechanisms.size === 0 && this.#muSquared !== Number.POSITIVE_INFINITY) return null;
+    for (let coarsened = 0; this.#answer === null; coarsened++) {
+      const built = this.#build();
+      if (!("tooWide" in built)) {
+        this.#answer = built;
+        break;
+      }
+      const factor = Math.max(2, nextPowerOfTwo(Math.ceil(built.points / this.maxGridPoints)));
+      if (coarsened >= MAX_GRID_COARSENINGS || !(this.#interval * factor <= MAX_VALUE_DISCRETIZATION_INTERVAL)) {
+        this.#answer = { remove: BLATANT_PMF, add: null }; // sound: RDP, if it can count these events, answers instead
+        break;
+      }
+      this.#interval *= factor;
+      this.#total = { remove: IDENTITY_PMF, add: null };
+      this.#pending = new Map([...this.#mechanisms].map(([key, { mechanism, count }]) => [key, { mechanism, count }]));
     }
-    this.#pending.clear();
-    return this.#total;
+    return this.#answer;
+  }
+
+  /** Folds #pending into #total (kept: a later compose starts from it), then the Gaussian in; TooWide when something does not fit. */
+  #build(): PrivacyLossDistribution | TooWide {
+    const { tailMassTruncation: tail, maxGridPoints: max } = this;
+    for (const [key, { mechanism, count }] of this.#pending) {
+      const composed = trySelfComposePld(mechanismPld(mechanism, this.#interval), count, tail, max);
+      if ("tooWide" in composed) return composed;
+      const total = tryComposePlds(this.#total, composed, tail, max);
+      if ("tooWide" in total) return total;
+      this.#total = total;
+      this.#pending.delete(key);
+    }
+    if (this.#muSquared === 0) return this.#total;
+    return tryComposePlds(this.#total, gaussianPld(1 / Math.sqrt(this.#muSquared), 1, { interval: this.#interval }), tail, max);
   }
 }
 

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  analyticGaussianSigma, classicGaussianSigma, gaussianDelta, laplaceScale, noiseMultiplierFor,
+  analyticGaussianSigma, classicGaussianSigma, gaussianDelta, gaussianEpsilon, laplaceScale, noiseMultiplierFor,
 } from "../../privacy/calibration.ts";
 import { RdpAccountant } from "../../privacy/rdp.ts";
 import { type Accountant, type PrivacyEvent, gaussian, poissonSampled } from "../../privacy/events.ts";
@@ -158,6 +158,23 @@ test("bad requests are InvalidPrivacyParameter naming the field and the fix", ()
 test("the doc examples hold", () => {
   assert.ok(Math.abs(gaussianDelta(1, 1 / 3) - 0.78760074) < 1e-8);
   assert.ok(Math.abs(analyticGaussianSigma(1, 0.78760074) - 1 / 3) < 1e-8);
+  assert.ok(Math.abs(gaussianEpsilon(0.78760074, 1 / 3) - 1) < 1e-7);
   const z = noiseMultiplierFor({ targetEpsilon: 8, targetDelta: 1e-5, samplingRate: 0.04, steps: 2000 });
   assert.ok(Math.abs(z - 1.3561) < 1e-4);
+});
+
+test("gaussianEpsilon inverts gaussianDelta from the safe side, for small and huge ε (issue 14)", () => {
+  for (const [delta, sigma, sensitivity] of [[1e-5, 1, 1], [1e-5, 0.08, 1], [1e-8, 10, 6], [0.3, 0.5, 2], [1e-5, 1 / Math.sqrt(2 ** 51), 1]] as const) {
+    const epsilon = gaussianEpsilon(delta, sigma, sensitivity);
+    assert.ok(gaussianDelta(epsilon, sigma, sensitivity) <= delta, `δ(${epsilon}) ≤ ${delta}`);
+    const below = epsilon * (1 - 1e-12);
+    assert.ok(gaussianDelta(below, sigma, sensitivity) > delta, `σ ${sigma}: ε a hair lower, ${below}, misses δ ${delta}`);
+  }
+  // q = 1, σ = 0.8, 100 steps is one Gaussian of σ 0.08: ε 130.577 at δ = 1e-5 (the issue's figure).
+  assert.ok(Math.abs(gaussianEpsilon(1e-5, 0.08) - 130.577) < 1e-3);
+  assert.equal(gaussianEpsilon(0, 1), Infinity, "no finite ε gives δ = 0");
+  assert.equal(gaussianEpsilon(0.5, 0), Infinity, "σ = 0 reveals everything");
+  assert.equal(gaussianEpsilon(1, 0), 0);
+  assert.equal(gaussianEpsilon(1e-5, 1, 0), 0, "sensitivity 0 reveals nothing");
+  assert.throws(() => gaussianEpsilon(1.5, 1), (e: unknown) => e instanceof InvalidPrivacyParameter && e.field === "delta");
 });

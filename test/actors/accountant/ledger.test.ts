@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { composed, exponential, gaussian, gnmax, InvalidPrivacyParameter, PldAccountant, selfComposed, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../privacy/index.ts";
+import { composed, exponential, gaussian, gnmax, InvalidPrivacyParameter, PldAccountant, poissonSampled, RdpAccountant, selfComposed, UnsupportedPrivacyEvent, type PrivacyEvent } from "../../../privacy/index.ts";
 import { DEFAULT_LEDGER_CONFIG, Ledger, LedgerError, maySettle, spendOf, type LedgerConfig, type LedgerFact, type LedgerOptions, type Owner } from "../../../actors/accountant/ledger.ts";
 import { sequentialReservationIds } from "../../../actors/accountant/reservation-id.ts";
 
@@ -281,9 +281,14 @@ test("hostile events (2⁵⁰ steps, σ = 1e-6, 1,000 distinct mechanisms) are r
     assert.ok(performance.now() - started < 20_000, `hostile event ${i} took ${performance.now() - started} ms`);
   }
   assert.equal(ledger.size, 0);
-  const pld = new PldAccountant();
-  pld.compose(gnmax(1), 2 ** 50);
-  assert.equal(pld.epsilon(1e-5), Infinity, "a self-composition beyond the FFT window is blatantly non-private, not a RangeError");
+  // Issue 14: past any grid the PLD accountant allows itself, its answer is RDP's, finite: never a RangeError, never ∞.
+  for (const event of [selfComposed(gnmax(1), 2 ** 50), selfComposed(poissonSampled(0.5, gaussian(1)), 2 ** 50)]) {
+    const pld = new PldAccountant();
+    pld.compose(event);
+    const rdp = new RdpAccountant();
+    rdp.compose(event);
+    assert.ok(Number.isFinite(pld.epsilon(1e-5)) && pld.epsilon(1e-5) <= rdp.epsilon(1e-5), `${pld.epsilon(1e-5)} vs RDP ${rdp.epsilon(1e-5)}`);
+  }
 });
 
 // ── Ownership and reservation ids (issue 11: trust across the federation) ─────────────────────
