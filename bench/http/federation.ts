@@ -1,6 +1,6 @@
 /**
- * The system under test, in this process: a real RouterService (the Router's FrontDoorService)
- * over three "hospitals" — a ShardExecutor each, in its own worker thread, on tiny GPT-2-shaped
+ * The system under test, in this process: the Router actor (asked through RouterClient, the
+ * HTTP edge's FrontDoorService, as in a running node) over three "hospitals" — a ShardExecutor each, in its own worker thread, on tiny GPT-2-shaped
  * models of different seeds (DEFAULT_MODEL_SHAPE: 2 layers, d_model 64, 4 heads) — with the
  * Accountant on LMDB in a temp dir (under a supervisor, as in production) and the Aggregator,
  * assembled as test/actors/router/service.test.ts does. The benchmark user and its department
@@ -14,10 +14,9 @@ import { ActorSystem, actor, supervisor } from "../../runtime/index.ts";
 import { accountant, AccountantClient } from "../../actors/accountant/index.ts";
 import { aggregator, AggregatorClient } from "../../actors/aggregator/index.ts";
 import { DEFAULT_MODEL_SHAPE, Gpt2Tokenizer, initModel, Pipeline, shardExecutor, type ShardExecutorMsg } from "../../actors/shard-executor/index.ts";
-import { RouterService } from "../../actors/router/service.ts";
-import type { Caller } from "../../actors/router/http/index.ts";
+import { router, RouterClient, type Caller, type RouterMsg } from "../../actors/router/index.ts";
 
-/** The ensemble's σ, as the RouterService is given it (and the model-only floor votes with). */
+/** The ensemble's σ, as the Router is given it (and the model-only floor votes with). */
 export const SIGMA = 2;
 export const STEP_TIMEOUT_MS = 30_000;
 /**
@@ -29,7 +28,8 @@ const UNSPENDABLE_EPSILON = 1e9;
 export const BENCH_CALLER: Caller = { userId: "bench-doctor", role: "doctor", department: "radiology", issuer: "fedrouter-bench" };
 
 export interface Federation {
-  readonly service: RouterService;
+  /** The Router actor, as the HTTP edge asks it. */
+  readonly service: RouterClient;
   /** One single-stage Pipeline per hospital, over the same executors the service routes to. */
   readonly pipelines: readonly Pipeline[];
   readonly aggregator: AggregatorClient;
@@ -63,10 +63,11 @@ export async function startFederation(log: (line: string) => void): Promise<Fede
     }));
     const lookup = (path: string) => started.ref<ShardExecutorMsg>(path);
     const tokenizer = await Gpt2Tokenizer.fromDirectory(models[0]!);
-    const service = new RouterService({
-      nodeId: "h-a", hospitals, lookup, accountant: budgets, vote: votes.voter(), tokenizer,
+    const routerRef = await started.spawn<RouterMsg, Parameters<typeof router.create>[0]>(router, {
+      hospitals, modelDir: models[0]!, accountant: budgets.ref.path, aggregator: votes.ref.path,
       ensemble: { sigma: SIGMA, k: 3 }, stepTimeoutMs: STEP_TIMEOUT_MS,
-    });
+    }, { name: "router" });
+    const service = new RouterClient(routerRef);
     const pipelines = hospitals.map((h) => new Pipeline({ lookup, route: h.route }));
     return {
       service, pipelines, aggregator: votes, accountant: budgets, tokenizer,

@@ -4,10 +4,10 @@
  * against its model-only floor: the same executors driven directly (./model-floor.ts) in the
  * same process and run.
  * - Throughput and p50/p99 latency with CONNECTIONS requests in flight (autocannon, closed
- *   loop), against the floor run as the same closed loop; and `service.infer` without HTTP at
+ *   loop), against the floor run as the same closed loop; and `Router.infer` without HTTP at
  *   the same concurrency, to tell the HTTP side's cost from the Router's.
  * - Where a request's time goes, at concurrency 1: the HTTP request (one kept-alive
- *   connection), the same request through `service.infer` without HTTP (routing + accounting +
+ *   connection), the same request through `Router.infer` without HTTP (routing + accounting +
  *   model), the model alone, and the Accountant's part alone (a durable reserve + commit for
  *   consensus; the one budget ask of a free single answer), interleaved request by request. The
  *   share outside the model is 1 − model ÷ request (target < 10%).
@@ -90,18 +90,18 @@ export async function inferenceFigures(fed: Federation, url: string, token: stri
       serviceLoaded.push(await directLoad(viaService, CONNECTIONS, { durationMs: ROUND_S * 1_000 }));
       floorLoaded.push(await directLoad(viaModel, CONNECTIONS, { durationMs: ROUND_S * 1_000 }));
       log(`${kind.label} round ${round + 1}/${ROUNDS}, ${CONNECTIONS} in flight: HTTP ${loaded.at(-1)!.requestsPerS.toFixed(1)} req/s, ` +
-        `service.infer ${serviceLoaded.at(-1)!.requestsPerS.toFixed(1)} answers/s, model only ${floorLoaded.at(-1)!.requestsPerS.toFixed(1)} answers/s`);
+        `Router.infer ${serviceLoaded.at(-1)!.requestsPerS.toFixed(1)} answers/s, model only ${floorLoaded.at(-1)!.requestsPerS.toFixed(1)} answers/s`);
     }
     const all = (runs: LoadResult[]) => runs.flatMap((r) => r.latenciesMs);
     const floorName = `${kind.floorName}, ${CONNECTIONS} in flight`;
     results.push(
       compared(`${kind.label}: POST /v1/inference, ${MAX_TOKENS} tokens, ${CONNECTIONS} connections`, "req/s", median(loaded.map((r) => r.requestsPerS)), { name: floorName, value: median(floorLoaded.map((r) => r.requestsPerS)) }),
-      compared(`${kind.label}: service.infer without HTTP, ${CONNECTIONS} in flight`, "req/s", median(serviceLoaded.map((r) => r.requestsPerS)), { name: floorName, value: median(floorLoaded.map((r) => r.requestsPerS)) }),
+      compared(`${kind.label}: Router.infer (the actor) without HTTP, ${CONNECTIONS} in flight`, "req/s", median(serviceLoaded.map((r) => r.requestsPerS)), { name: floorName, value: median(floorLoaded.map((r) => r.requestsPerS)) }),
       compared(`${kind.label}: p50 latency, ${CONNECTIONS} connections`, "µs", us(percentile(all(loaded), 50)), { name: floorName, value: us(percentile(all(floorLoaded), 50)) }),
       compared(`${kind.label}: p99 latency, ${CONNECTIONS} connections`, "µs", us(percentile(all(loaded), 99)), { name: floorName, value: us(percentile(all(floorLoaded), 99)) }),
     );
 
-    // Concurrency 1, request by request in rotating order: the HTTP request, service.infer, the
+    // Concurrency 1, request by request in rotating order: the HTTP request, Router.infer, the
     // model alone, and the Accountant's own part (what routing + accounting adds is mostly that).
     const client = keepAliveClient(url, { authorization: `Bearer ${token}`, "content-type": "application/json" });
     try {
@@ -118,13 +118,13 @@ export async function inferenceFigures(fed: Federation, url: string, token: stri
       const request = median(one.http);
       const service = median(one.service);
       const model = median(one.model);
-      log(`${kind.label}, concurrency 1 (${one.http.length} requests each, medians): HTTP ${request.toFixed(2)} ms, service.infer ${service.toFixed(2)} ms, model only ${model.toFixed(2)} ms; ` +
+      log(`${kind.label}, concurrency 1 (${one.http.length} requests each, medians): HTTP ${request.toFixed(2)} ms, Router.infer ${service.toFixed(2)} ms, model only ${model.toFixed(2)} ms; ` +
         `the Accountant's part alone (${kind.consensus ? "durable reserve + commit" : "one budget ask"}) ${median(one.accounting).toFixed(2)} ms`);
-      log(`${kind.label}: tokens per answer — service.infer ${(serviceTokens / serviceAnswers).toFixed(2)}, model only ${(modelTokens / modelAnswers).toFixed(2)} (max_tokens ${MAX_TOKENS})`);
+      log(`${kind.label}: tokens per answer — Router.infer ${(serviceTokens / serviceAnswers).toFixed(2)}, model only ${(modelTokens / modelAnswers).toFixed(2)} (max_tokens ${MAX_TOKENS})`);
       const floorOne = `${kind.floorName}, concurrency 1`;
       results.push(
         compared(`${kind.label}: latency at concurrency 1, HTTP request`, "µs", us(request), { name: floorOne, value: us(model) }, "≤ 1.11"),
-        compared(`${kind.label}: latency at concurrency 1, service.infer without HTTP`, "µs", us(service), { name: floorOne, value: us(model) }),
+        compared(`${kind.label}: latency at concurrency 1, Router.infer (the actor) without HTTP`, "µs", us(service), { name: floorOne, value: us(model) }),
         compared(`${kind.label}: time outside the model (routing + accounting + HTTP), share of the request`, "µs", us(request - model), { name: "the whole HTTP request at concurrency 1", value: us(request) }, "≤ 0.1"),
       );
     } finally {
