@@ -7,10 +7,11 @@
  * the Router, as the verified caller). The answers it releases are kept in this node's LMDB
  * store, so a retried request id gets the same answer, charged once, across a restart.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { actor, supervisor, type ActorSystem, type NodeStore } from "../runtime/index.ts";
-import { createHttpApi, router, RouterClient, type RouterArgs, type RouterHospital, type RouterMsg } from "../actors/router/index.ts";
+import { createHttpApi, DEFAULT_MODEL_ID, router, RouterClient, type RouterArgs, type RouterHospital, type RouterMsg } from "../actors/router/index.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 export interface FrontDoor {
@@ -67,6 +68,11 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
   const app = await createHttpApi(service, {
     auth: { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, signing: { alg: "HS256", secret } },
     users: configPath(cluster, http.users),
+    // The federation's model, as GET /v1/models lists it: created when its weights were written.
+    models: [{ id: DEFAULT_MODEL_ID, createdSeconds: Math.floor(writtenAtMs(join(modelDir, "config.json")) / 1000), ownedBy: cluster.name }],
+    // What the Accountant charges: its departments (an unknown one is a 400) and its periods (last_refresh).
+    departments: Object.keys(cluster.privacy.departments),
+    budgetPeriods: { reset: cluster.privacy.reset, timeZone: cluster.privacy.timeZone },
   });
   const [host, port] = [http.listen.slice(0, http.listen.lastIndexOf(":")), Number(http.listen.slice(http.listen.lastIndexOf(":") + 1))];
   await app.listen({ host, port });
@@ -78,4 +84,13 @@ export async function startFrontDoor(cluster: ClusterConfig, hospital: HospitalC
       await system.stopChild("front-door");
     },
   };
+}
+
+/** When `file` was last written (now, if it cannot be read: the Router reports a missing model itself). */
+function writtenAtMs(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return Date.now();
+  }
 }

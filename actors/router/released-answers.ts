@@ -167,12 +167,15 @@ export class ReleasedAnswers {
 
 /**
  * Which request an id names: everything that shapes the answer (prompt, max_tokens, sampling,
- * consensus, region, model, department). Not privacy_budget or priority: a retry offering another
- * budget is the same request, and its replay costs nothing.
+ * consensus, region, model, department, stop sequences). Not privacy_budget or priority: a retry
+ * offering another budget is the same request, and its replay costs nothing. A request without
+ * stop sequences hashes as it did before they existed, so answers kept then still match.
  */
 export function fingerprintOf(request: InferenceRequest): string {
-  const { prompt, maxTokens, temperature, topP, requireConsensus, region, model, department } = request;
-  return createHash("sha256").update(JSON.stringify([prompt, maxTokens, temperature ?? null, topP ?? null, requireConsensus, region ?? null, model ?? null, department])).digest("hex");
+  const { prompt, maxTokens, temperature, topP, requireConsensus, region, model, department, stop } = request;
+  const parts: unknown[] = [prompt, maxTokens, temperature ?? null, topP ?? null, requireConsensus, region ?? null, model ?? null, department];
+  if (stop !== undefined && stop.length > 0) parts.push(stop);
+  return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
 }
 
 /** Slots that live only as long as the process (a RouterService built without a node store). */

@@ -60,6 +60,7 @@ import { reserve, settle, unfinished, type OutcomeSlot, type Settled } from "./c
 import { classifyFailure, isContextOverflow, toServiceError } from "./failures.ts";
 import { ensembleTokens, hedgedTokens, type Hospitals } from "./generation.ts";
 import { claimRequest } from "./idempotency.ts";
+import { StopFilter } from "./stop-sequences.ts";
 import { ReleasedAnswers, type Claim } from "./released-answers.ts";
 import { choose, FRONT_DOOR_STRATEGIES, NoRoute, RouteStats, type Candidate, type FrontDoorStrategy, type StrategyName } from "./strategies.ts";
 
@@ -234,8 +235,11 @@ export class RouterService implements FrontDoorService {
     const kind = consensus ? "consensus" : "single";
     // Before any reservation, routing or breaker: a prompt that cannot fit is the caller's error.
     let request: InferenceRequest;
+    // Stop sequences (issue 14): text is released only up to the first; generation ends at the token that completes it.
+    let stops: StopFilter;
     try {
       request = { ...asked, maxTokens: this.#boundedMaxTokens(prompt.length, asked.maxTokens) };
+      stops = new StopFilter(asked.stop ?? []);
     } catch (error) {
       this.#answers.inc({ kind, outcome: "invalid_request" });
       throw error;
@@ -273,9 +277,13 @@ export class RouterService implements FrontDoorService {
               // once or a few times, not the whole answer per token).
               const piece = this.#options.tokenizer.decode(tokens.slice(emitted));
               if (piece.length > 0 && !piece.endsWith("\uFFFD")) {
-                yield { type: "text", text: piece };
-                released += piece;
                 emitted = tokens.length;
+                const step = stops.push(piece);
+                if (step.text.length > 0) {
+                  yield { type: "text", text: step.text };
+                  released += step.text;
+                }
+                if (step.stopped) break;
               }
             }
             break;
@@ -316,11 +324,14 @@ export class RouterService implements FrontDoorService {
       slot.outcome = unfinished(settled, attempt);
       throw error;
     }
-    const rest = this.#options.tokenizer.decode(tokens.slice(emitted));
+    // The tokens of an unfinished character, then what the stop filter held back, unless a stop ended it.
+    const last = stops.stopped ? { text: "", stopped: true } : stops.push(this.#options.tokenizer.decode(tokens.slice(emitted)));
+    const rest = last.text + (last.stopped ? "" : stops.flush());
     const summary: InferenceSummary = {
       privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : served.id,
-      consensusReached: reached, confidenceScore: margin,
-      finishReason: contextFull || tokens.length >= request.maxTokens ? "length" : "stop",
+      // A single model's answer took no vote: no consensus to report.
+      consensusReached: consensus ? reached : null, confidenceScore: consensus ? margin : null,
+      finishReason: !last.stopped && (contextFull || tokens.length >= request.maxTokens) ? "length" : "stop",
       usage: { promptTokens: prompt.length, completionTokens: tokens.length },
     };
     // Answered and charged: from here a retry gets this text back, even if the consumer leaves now.
@@ -376,7 +387,7 @@ export class RouterService implements FrontDoorService {
     if (reply.type !== "budget") throw new InvalidRequestError(reply.field ?? "user_id", reply.message);
     return {
       userId, period: reply.period, totalBudget: reply.user.limit, consumed: reply.user.spent, remaining: reply.user.remaining,
-      lastRefreshMs: Date.now(), nextRefreshMs: reply.resetsAtMs,
+      nextRefreshMs: reply.resetsAtMs,
       ...(reply.department ? { department: { name: reply.department.name, totalBudget: reply.department.limit, consumed: reply.department.spent, remaining: reply.department.remaining } } : {}),
     };
   }

@@ -36,7 +36,7 @@ test("three hospital processes behind the HTTP API: exact charges, free single a
   await addUser(join(dir, "users.json"), { id: "dr-lee", role: "doctor", department: "radiology", password: "lee-test-pass" });
   writeFileSync(cluster.configFile, JSON.stringify({
     ...JSON.parse(readFileSync(cluster.configFile, "utf8")),
-    privacy: { delta: 1e-5, departments: { radiology: 8 } },
+    privacy: { delta: 1e-5, departments: { radiology: 8, emergency: 5 } },
     http: { hospital: "h-a", listen: `127.0.0.1:${port}`, users: join(dir, "users.json"), secret: join(dir, "secret"), ensemble: { sigma: SIGMA, k: 3 } },
   }));
   try {
@@ -74,8 +74,22 @@ test("three hospital processes behind the HTTP API: exact charges, free single a
     const single = await post("/v1/inference", { prompt: "The patient was", max_tokens: 4, department: "radiology" });
     assert.equal(single.status, 200, JSON.stringify(single.body));
     assert.equal(single.body.privacy_cost, 0, "a single model's answer is free");
+    assert.deepEqual([single.body.consensus_reached, single.body.confidence_score], [null, null], "and took no vote (issue 14)");
+    assert.equal(typeof consensus.body.confidence_score, "number");
+
+    // Issue 14: departments as the config has them; the budget period's start; the models listed.
+    const unknownDept = await post("/v1/inference", { prompt: "The patient was", max_tokens: 1, department: "oncology" });
+    assert.equal(unknownDept.status, 400, JSON.stringify(unknownDept.body));
+    assert.match((unknownDept.body.error as { message: string }).message, /"oncology" is not a department of this federation; its departments are radiology, emergency/);
+    assert.equal((await post("/v1/inference", { prompt: "The patient was", max_tokens: 1, department: "emergency" })).status, 403, "a department that exists but is not dr-lee's");
+    const budget = (await (await fetch(`${base}/v1/privacy/budget/dr-lee`, { headers: { authorization: `Bearer ${token}` } })).json()) as { last_refresh: string; period: string };
+    const now = new Date();
+    assert.equal(budget.last_refresh, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString(), `the first instant of the monthly period ${budget.period} (UTC), not the time of the request`);
 
     const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: token });
+    const models = (await openai.models.list()).data;
+    assert.deepEqual(models.map((m) => [m.id, m.object]), [["fedrouter", "model"]], "GET /v1/models lists the model the OpenAI endpoints take");
+    assert.deepEqual(await openai.models.retrieve("fedrouter"), models[0]);
     const chat = await openai.chat.completions.create({ model: "fedrouter", messages: [{ role: "user", content: "Hello" }], max_tokens: 3 });
     assert.equal(chat.object, "chat.completion");
     assert.equal(typeof chat.choices[0]!.message.content, "string");

@@ -19,3 +19,4 @@ export { UserStore, UserStoreError, addUser, DEFAULT_SCRYPT, MIN_PASSWORD_CHARS,
 export { DEFAULT_HTTP_LIMITS, MAX_REQUEST_ID_CHARS, type HttpLimits } from "./schemas.ts";
 export { DEFAULT_INFERENCE } from "./inference-request.ts";
 export { chatPrompt } from "./openai.ts";
+export { DEFAULT_MODEL_ID, ModelNotFoundError, type ServedModel } from "./models.ts";

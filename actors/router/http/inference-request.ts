@@ -1,7 +1,13 @@
 /**
  * From a validated body, its headers and the caller to the service's InferenceRequest: the
- * idempotency key (`Idempotency-Key` header or `request_id` field, else a fresh UUID) and the
- * department charged, which is always the caller's own. Never reads or logs the prompt.
+ * idempotency key (`Idempotency-Key` header or `request_id` field, else a fresh UUID), the stop
+ * sequences as a list, and the department charged, which is always the caller's own. Never reads
+ * or logs the prompt.
+ *
+ * Departments (when the server knows the federation's, cluster.config.ts privacy.departments): a
+ * department that does not exist is the request's error, 400 invalid_request; one that exists but
+ * is not the caller's is 403 forbidden; so is a caller whose own department has no budget (no
+ * answer, free or charged, for an account the federation cannot charge).
  */
 import { randomUUID } from "node:crypto";
 import { ForbiddenError, InvalidRequestError } from "./errors.ts";
@@ -21,6 +27,7 @@ export interface PrivacyFieldsBody {
   readonly department?: string | undefined;
   readonly request_id?: string | undefined;
   readonly region?: string | undefined;
+  readonly stop?: string | readonly string[] | null | undefined;
 }
 
 /** The request id: header and field must agree when both are sent. */
@@ -35,13 +42,30 @@ export function resolveRequestId(header: string | string[] | undefined, field: s
   return field ?? randomUUID();
 }
 
+/**
+ * Refuses a department that does not exist (400, when `known` is given) or that is not the
+ * caller's (403); `mayReadOthers`: an admin reading another department's budget.
+ */
+export function checkDepartment(asked: string | undefined, caller: Caller, known: ReadonlySet<string> | undefined, mayReadOthers = false): void {
+  if (asked === undefined) return;
+  if (known !== undefined && !known.has(asked)) {
+    throw new InvalidRequestError("department", `"${asked}" is not a department of this federation; its departments are ${[...known].join(", ")}`);
+  }
+  if (asked !== caller.department && !mayReadOthers) {
+    throw new ForbiddenError(`department "${asked}" is not yours: your token is for "${caller.department}", the one department whose budget you may spend or read`);
+  }
+}
+
 export function toInferenceRequest(
   body: PrivacyFieldsBody, prompt: string, caller: Caller, idempotencyHeader: string | string[] | undefined,
-  extra: { readonly model?: string; readonly maxTokens?: number } = {},
+  extra: { readonly model?: string; readonly maxTokens?: number } = {}, departments?: ReadonlySet<string>,
 ): InferenceRequest {
-  if (body.department !== undefined && body.department !== caller.department) {
-    throw new ForbiddenError(`department "${body.department}" is not yours: your token is for "${caller.department}", whose budget this request is charged to`);
+  checkDepartment(body.department, caller, departments);
+  if (departments !== undefined && !departments.has(caller.department)) {
+    throw new ForbiddenError(`your account's department "${caller.department}" has no privacy budget in this federation (its departments are ${[...departments].join(", ")}): ` +
+      "no answer can be charged to it; ask an administrator to move your account to one of them (fedrouter users add --replace)");
   }
+  const stop = typeof body.stop === "string" ? [body.stop] : body.stop ?? [];
   return {
     requestId: resolveRequestId(idempotencyHeader, body.request_id),
     prompt,
@@ -54,5 +78,6 @@ export function toInferenceRequest(
     department: caller.department,
     ...(body.region === undefined ? {} : { region: body.region }),
     ...(extra.model === undefined ? {} : { model: extra.model }),
+    ...(stop.length === 0 ? {} : { stop: [...stop] }),
   };
 }

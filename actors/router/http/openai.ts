@@ -1,8 +1,11 @@
 /**
  * The OpenAI-compatible endpoints, `POST /v1/chat/completions` and `POST /v1/completions`, so
  * that the official SDKs work unchanged (baseURL → this server, apiKey → a fedrouter JWT).
- * Privacy fields travel as extra body fields (privacy_budget, require_consensus, priority,
- * department, request_id); the cost comes back as extra response fields and as headers
+ * `model` must be one of the ids `GET /v1/models` lists (./models.ts); `stop` ends the answer
+ * before its first occurrence (finish_reason "stop"); `n` other than 1 and non-zero penalties are
+ * refused as not supported. Privacy fields travel as extra body fields (privacy_budget,
+ * require_consensus, priority, department, request_id); the cost comes back as extra response
+ * fields (consensus_reached and confidence_score null for a single model's answer) and as headers
  * (x-fedrouter-privacy-cost, x-fedrouter-remaining-budget). `stream: true` answers server-sent
  * events in OpenAI's chunk format, ending with `data: [DONE]`; a streamed answer reports its
  * cost in the last chunk (headers leave before the cost is known). A streamed retry of a request
@@ -18,6 +21,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorBody, InternalError, InvalidRequestError, toFrontDoorError } from "./errors.ts";
 import { toInferenceRequest } from "./inference-request.ts";
+import { servedModel, type ServedModel } from "./models.ts";
 import { chatBody, completionBody, parseBody, type HttpLimits } from "./schemas.ts";
 import type { Caller, FrontDoorService, InferenceRequest, InferenceStreamEvent, InferenceSummary } from "./service.ts";
 
@@ -79,15 +83,20 @@ export interface OpenAiRoutesContext {
   readonly service: FrontDoorService;
   readonly limits: HttpLimits;
   readonly callerOf: (request: FastifyRequest) => Caller;
+  /** The ids accepted as `model` (GET /v1/models lists them). */
+  readonly models: readonly ServedModel[];
+  /** The federation's departments, when known (inference-request.ts checkDepartment). */
+  readonly departments?: ReadonlySet<string>;
 }
 
 export function registerOpenAiRoutes(app: FastifyInstance, context: OpenAiRoutesContext): void {
-  const { service, limits, callerOf } = context;
+  const { service, limits, callerOf, models, departments } = context;
   const chat = chatBody(limits);
   const completion = completionBody(limits);
 
   app.post("/v1/chat/completions", { config: { auth: "any" } }, async (request, reply) => {
     const body = parseBody(chat, request.body);
+    servedModel(models, body.model);
     const prompt = chatPrompt(body.messages);
     if (prompt.length > limits.maxPromptChars) throw new InvalidRequestError("messages", `make a prompt of ${prompt.length} characters, more than ${limits.maxPromptChars}`);
     if (body.max_tokens !== undefined && body.max_completion_tokens !== undefined && body.max_tokens !== body.max_completion_tokens) {
@@ -96,7 +105,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, context: OpenAiRoutes
     const caller = callerOf(request);
     const inference = toInferenceRequest(body, prompt, caller, request.headers["idempotency-key"], {
       model: body.model, ...(body.max_completion_tokens === undefined ? {} : { maxTokens: body.max_completion_tokens }),
-    });
+    }, departments);
     const created = Math.floor(Date.now() / 1000);
     const id = `chatcmpl-${inference.requestId}`;
     if (body.stream === true) return streamChunks(request, reply, service.inferStream(inference, caller), { id, created, model: body.model, shape: chatChunks, inference, includeUsage: body.stream_options?.include_usage === true });
@@ -111,8 +120,9 @@ export function registerOpenAiRoutes(app: FastifyInstance, context: OpenAiRoutes
 
   app.post("/v1/completions", { config: { auth: "any" } }, async (request, reply) => {
     const body = parseBody(completion, request.body);
+    servedModel(models, body.model);
     const caller = callerOf(request);
-    const inference = toInferenceRequest(body, body.prompt, caller, request.headers["idempotency-key"], { model: body.model });
+    const inference = toInferenceRequest(body, body.prompt, caller, request.headers["idempotency-key"], { model: body.model }, departments);
     const created = Math.floor(Date.now() / 1000);
     const id = `cmpl-${inference.requestId}`;
     if (body.stream === true) return streamChunks(request, reply, service.inferStream(inference, caller), { id, created, model: body.model, shape: completionChunks, inference, includeUsage: body.stream_options?.include_usage === true });

@@ -9,6 +9,7 @@ import { InvalidRequestError } from "./errors.ts";
 import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
 import { department, MAX_USER_ID_CHARS } from "./users.ts";
 import { FRONT_DOOR_STRATEGIES } from "../strategies.ts";
+import { MAX_STOP_CHARS, MAX_STOP_SEQUENCES } from "../stop-sequences.ts";
 
 export interface HttpLimits {
   /** Largest request body; a larger one is 413 before it is parsed. */
@@ -42,9 +43,18 @@ export const MAX_REQUEST_ID_CHARS = MAX_ID_CHARS;
 /** An idempotency key: what a client may send as `Idempotency-Key` or `request_id`. */
 export const requestId = z.string().regex(new RegExp(`^[\\x21-\\x7e]{1,${MAX_REQUEST_ID_CHARS}}$`), `must be 1..${MAX_REQUEST_ID_CHARS} printable ASCII characters without spaces`);
 
+/** OpenAI's `stop`: one sequence or up to four, each 1..MAX_STOP_CHARS characters; null or [] for none. */
+const stop = z.union([z.string(), z.array(z.string())]).nullable().optional().superRefine((value, ctx) => {
+  const sequences = typeof value === "string" ? [value] : value ?? [];
+  if (sequences.length > MAX_STOP_SEQUENCES) ctx.addIssue({ code: "custom", message: `at most ${MAX_STOP_SEQUENCES} stop sequences (got ${sequences.length})` });
+  else if (sequences.some((s) => s.length === 0)) ctx.addIssue({ code: "custom", message: "a stop sequence must not be empty" });
+  else if (sequences.some((s) => s.length > MAX_STOP_CHARS)) ctx.addIssue({ code: "custom", message: `a stop sequence must be at most ${MAX_STOP_CHARS} characters` });
+});
+
 /** The fields /v1/inference and the OpenAI endpoints share, with the seeds' names. */
 function privacyFields(limits: HttpLimits) {
   return {
+    stop,
     max_tokens: z.number().int().min(1).max(limits.maxTokens, `must be at most ${limits.maxTokens}`).optional(),
     temperature: z.number().min(0).max(2).optional(),
     privacy_budget: z.number().positive("must be a positive ε").max(limits.maxPrivacyBudget, `must be at most ${limits.maxPrivacyBudget}`).optional(),
@@ -66,10 +76,15 @@ export function inferenceBody(limits: HttpLimits) {
 const textPart = z.strictObject({ type: z.literal("text"), text: z.string() });
 const messageContent = z.union([z.string(), z.array(textPart).max(64)]);
 
+/** A field OpenAI defines that we take only at its default, refused otherwise as not supported (never as unknown). */
+const onlyZero = (why: string) => z.number().min(-2).max(2).refine((v) => v === 0, `is not supported (only 0): ${why}`).nullable().optional();
+
 /** The OpenAI request fields both completion endpoints accept besides their own. */
 const openAiOptions = {
   top_p: z.number().gt(0).max(1).optional(),
-  n: z.literal(1, "only 1 is supported").optional(),
+  n: z.number().int().min(1).refine((v) => v === 1, { error: (issue) => `${String(issue.input)} choices are not supported: one choice per request (send n: 1, or leave n out)` }).nullable().optional(),
+  presence_penalty: onlyZero("sampling here is temperature and top_p"),
+  frequency_penalty: onlyZero("sampling here is temperature and top_p"),
   stream: z.boolean().optional(),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   user: z.string().max(128).optional(),

@@ -14,10 +14,12 @@ import { TokenAuthority, type AuthOptions } from "./auth.ts";
 import { answerClientError, answerExpectation } from "./client-errors.ts";
 import { errorBody, ForbiddenError, type FrontDoorError, InternalError, InvalidRequestError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError } from "./errors.ts";
 import { HttpMetrics } from "./http-metrics.ts";
-import { toInferenceRequest } from "./inference-request.ts";
+import { periodOf, type ResetSchedule } from "../../accountant/index.ts";
+import { checkDepartment, toInferenceRequest } from "./inference-request.ts";
+import { registerModelRoutes, servedModels, type ServedModel } from "./models.ts";
 import { privacyHeaders, registerOpenAiRoutes } from "./openai.ts";
 import { configBody, DEFAULT_HTTP_LIMITS, inferenceBody, nodeBody, parseBody, tokenBody, type HttpLimits } from "./schemas.ts";
-import type { Caller, ConfigUpdate, FrontDoorService, HealthReport, NodeSpec, Role } from "./service.ts";
+import type { BudgetStatus, Caller, ConfigUpdate, FrontDoorService, HealthReport, NodeSpec, Role } from "./service.ts";
 import { department as departmentSchema, MAX_USER_ID_CHARS, userId as userIdSchema, UserStore } from "./users.ts";
 
 /** Who may call a route: anyone (no token), any valid token, or these roles. */
@@ -41,6 +43,21 @@ export interface HttpApiOptions {
   readonly version?: string;
   /** fastify's logger option (default: off). Bodies are never logged. */
   readonly logger?: FastifyServerOptions["logger"];
+  /** The models the OpenAI endpoints accept as `model` and `GET /v1/models` lists (default: one, DEFAULT_MODEL_ID). */
+  readonly models?: readonly ServedModel[];
+  /**
+   * The federation's departments (cluster.config.ts privacy.departments). Given: a request naming
+   * a department that is not one of them is 400, a caller whose own department is not one of them
+   * gets 403 (inference-request.ts checkDepartment); one an admin gives a budget (PUT
+   * /v1/admin/config) is one from then on. Absent: only "not yours" is checked here (403).
+   */
+  readonly departments?: readonly string[];
+  /**
+   * The Accountant's budget periods (cluster.config.ts privacy.reset and timeZone): the budget's
+   * `last_refresh` is the first instant of its period. Absent, or not matching the period the
+   * Accountant reports: `last_refresh` is left out.
+   */
+  readonly budgetPeriods?: { readonly reset: ResetSchedule; readonly timeZone: string };
 }
 
 export const ADMIN_ROLES: readonly Role[] = ["admin", "operator"];
@@ -49,6 +66,8 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const authority = new TokenAuthority(options.auth);
   const users = typeof options.users === "string" ? new UserStore(options.users) : options.users;
+  const models = servedModels(options.models, Date.now());
+  const departments = options.departments === undefined ? undefined : new Set(options.departments);
   const metrics = new HttpMetrics();
   // Every refusal answers in the error table's shape, including those made before a route (and
   // so the error handler) is chosen: by Node's parser (clientErrorHandler), by Node's server (a
@@ -113,7 +132,7 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
     const started = performance.now();
     const body = parseBody(inferenceBody(limits), request.body);
     const caller = callerOf(request);
-    const inference = toInferenceRequest(body, body.prompt, caller, request.headers["idempotency-key"]);
+    const inference = toInferenceRequest(body, body.prompt, caller, request.headers["idempotency-key"], {}, departments);
     const result = await service.infer(inference, caller);
     void reply.headers(privacyHeaders(result, inference.requestId));
     return {
@@ -131,12 +150,13 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
     const self = user.data === caller.userId;
     if (!self && !ADMIN_ROLES.includes(caller.role)) throw new ForbiddenError(`role ${caller.role} may read only its own budget (${caller.userId}), not ${user.data}'s`);
     const asked = request.query.department;
-    if (asked !== undefined && !departmentSchema.safeParse(asked).success) throw new NotFoundError(`no such department ${JSON.stringify(String(asked).slice(0, 64))}`);
-    if (asked !== undefined && self && asked !== caller.department && !ADMIN_ROLES.includes(caller.role)) throw new ForbiddenError(`department "${asked}" is not yours ("${caller.department}")`);
+    if (asked !== undefined && !departmentSchema.safeParse(asked).success) throw new InvalidRequestError("department", `${JSON.stringify(String(asked).slice(0, 64))} is not a department name (lowercase letters, digits, dashes)`);
+    checkDepartment(asked, caller, departments, !self || ADMIN_ROLES.includes(caller.role));
     const status = await service.budget(user.data, asked ?? (self ? caller.department : undefined), caller);
+    const start = periodStartMs(status, options.budgetPeriods);
     return {
       user_id: status.userId, total_budget: status.totalBudget, consumed: status.consumed, remaining: status.remaining, period: status.period,
-      last_refresh: new Date(status.lastRefreshMs).toISOString(), next_refresh: new Date(status.nextRefreshMs).toISOString(),
+      ...(start === undefined ? {} : { last_refresh: new Date(start).toISOString() }), next_refresh: new Date(status.nextRefreshMs).toISOString(),
       ...(status.department === undefined ? {} : {
         department: { name: status.department.name, total_budget: status.department.totalBudget, consumed: status.department.consumed, remaining: status.department.remaining },
       }),
@@ -210,11 +230,25 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   app.put("/v1/admin/config", { config: { auth: ADMIN_ROLES } }, async (request) => {
     const body = parseBody(configBody, request.body);
     const applied = await service.updateConfig(configFromWire(body), callerOf(request));
+    for (const name of Object.keys(applied.privacy?.departments ?? {})) departments?.add(name);
     return { updated: true, config: configToWire(applied) };
   });
 
-  registerOpenAiRoutes(app, { service, limits, callerOf });
+  registerModelRoutes(app, models);
+  registerOpenAiRoutes(app, { service, limits, callerOf, models, ...(departments === undefined ? {} : { departments }) });
   return app;
+}
+
+/**
+ * The first instant of the budget's period, as the Accountant's periods fall (periods.ts
+ * periodOf): the period that ends when the budget resets. Undefined without the periods, or when
+ * they do not give the period the Accountant reported (a config that disagrees is never shown as
+ * a wrong instant).
+ */
+function periodStartMs(status: BudgetStatus, periods: HttpApiOptions["budgetPeriods"]): number | undefined {
+  if (periods === undefined) return undefined;
+  const period = periodOf(status.nextRefreshMs - 1, periods.reset, periods.timeZone);
+  return period.key === status.period && period.endMs === status.nextRefreshMs ? period.startMs : undefined;
 }
 
 function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, failure: FrontDoorError): void {

@@ -49,6 +49,12 @@ export interface InferenceRequest {
   readonly region?: string;
   /** The OpenAI `model` field, when the request came through the OpenAI-compatible endpoints. */
   readonly model?: string;
+  /**
+   * Stop sequences (OpenAI's `stop`, 1..4 non-empty strings): the answer ends before the first
+   * occurrence of any, with finish_reason "stop"; nothing from there on is released, and no
+   * token is generated after the one that completed it (so none is charged).
+   */
+  readonly stop?: readonly string[];
 }
 
 /** What an inference cost and where it ran; everything of an InferenceResult except the text. */
@@ -58,9 +64,10 @@ export interface InferenceSummary {
   /** ε left to the caller after it (the tighter of user and department). */
   readonly remainingBudget: number;
   readonly nodeId: string;
-  readonly consensusReached: boolean;
-  /** The noisy vote margin for consensus answers; 1 for a single pipeline. */
-  readonly confidenceScore: number;
+  /** Whether the noisy top vote reached the majority threshold; null for a single model's answer (no vote was taken). */
+  readonly consensusReached: boolean | null;
+  /** The noisy vote margin of a consensus answer; null for a single model's answer. */
+  readonly confidenceScore: number | null;
   readonly finishReason?: "stop" | "length";
   readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
   /** True when this is a kept answer served again for a retried request id (nothing charged again). */
@@ -92,7 +99,7 @@ export interface BudgetStatus extends ScopeBudget {
   readonly userId: string;
   /** The period these figures are for ("2026-12-02", "2026-W49", "2026-12"). */
   readonly period: string;
-  readonly lastRefreshMs: number;
+  /** When the period ends and budgets reset (the Accountant's `resetsAtMs`). */
   readonly nextRefreshMs: number;
   readonly department?: ScopeBudget & { readonly name: string };
 }

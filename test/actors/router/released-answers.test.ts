@@ -33,6 +33,7 @@ test("the first claim runs; a twin while it runs is told so and hears when it en
   assert.deepEqual(answers.claim("dr-a", "q", FP), { type: "replay", outcome: answered("Rest.") });
   assert.deepEqual(answers.claim("dr-a", "q", fingerprintOf(request({ privacyBudget: 0.001, priority: 5 }))).type, "replay", "privacy_budget and priority do not make another request");
   assert.equal(answers.claim("dr-a", "q", fingerprintOf(request({ maxTokens: 5 }))).type, "mismatch");
+  assert.equal(answers.claim("dr-a", "q", fingerprintOf(request({ stop: ["\n"] }))).type, "mismatch", "other stop sequences make another request (issue 14)");
   await assert.rejects(first.finish(null), /finished twice/, "finishing a claim twice is a defect");
 });
 

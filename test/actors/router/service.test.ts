@@ -65,7 +65,7 @@ test("consensus answers cost exactly GNMax × tokens released; single answers ar
     const single = await service.infer(ask({ requireConsensus: false }), caller);
     assert.equal(single.privacyCost, 0, "a single model's answer is post-processing of a model with no private training data");
     assert.ok(["h-a", "h-b", "h-c"].includes(single.nodeId), `served by a hospital: ${single.nodeId}`);
-    assert.equal(single.consensusReached, false);
+    assert.deepEqual([single.consensusReached, single.confidenceScore], [null, null], "a single model's answer took no vote (issue 14)");
 
     // 20 ε per user: 300 tokens' worst case cannot be reserved.
     const refused = await service.infer(ask({ maxTokens: 300 }), caller).catch((e: unknown) => e);

@@ -25,6 +25,8 @@ export class FakeService implements FrontDoorService {
   streamClosed = 0;
   /** Pause between streamed pieces, to let a test hang up mid-stream. */
   streamDelayMs = 0;
+  /** The Accountant's period the budget reports (a daily one in UTC by default). */
+  budgetPeriod = { key: "2026-12-02", endMs: Date.UTC(2026, 11, 3) };
 
   private charge(request: InferenceRequest, caller: Caller): { cost: number; remaining: number; replayed: boolean } {
     this.requests.push({ request, caller });
@@ -50,7 +52,7 @@ export class FakeService implements FrontDoorService {
     const { cost, remaining, replayed } = this.charge(request, caller);
     return {
       response: ANSWER.join(""), privacyCost: cost, remainingBudget: remaining, nodeId: "hospital-a",
-      consensusReached: request.requireConsensus, confidenceScore: request.requireConsensus ? 0.94 : 1,
+      consensusReached: request.requireConsensus ? true : null, confidenceScore: request.requireConsensus ? 0.94 : null,
       finishReason: "stop", usage: { promptTokens: 5, completionTokens: 3 }, ...(replayed ? { replayed } : {}),
     };
   }
@@ -65,7 +67,7 @@ export class FakeService implements FrontDoorService {
       }
       yield {
         type: "done",
-        summary: { privacyCost: cost, remainingBudget: remaining, nodeId: "hospital-a", consensusReached: false, confidenceScore: 1, finishReason: "stop", usage: { promptTokens: 5, completionTokens: 3 } },
+        summary: { privacyCost: cost, remainingBudget: remaining, nodeId: "hospital-a", consensusReached: null, confidenceScore: null, finishReason: "stop", usage: { promptTokens: 5, completionTokens: 3 } },
       };
     } finally {
       this.streamClosed += 1;
@@ -75,8 +77,7 @@ export class FakeService implements FrontDoorService {
   async budget(userId: string, department?: string) {
     const spent = this.spent.get(userId) ?? 0;
     return {
-      userId, totalBudget: this.limit, consumed: spent, remaining: this.limit - spent, period: "2026-12-02",
-      lastRefreshMs: Date.UTC(2026, 11, 2), nextRefreshMs: Date.UTC(2026, 11, 3),
+      userId, totalBudget: this.limit, consumed: spent, remaining: this.limit - spent, period: this.budgetPeriod.key, nextRefreshMs: this.budgetPeriod.endMs,
       ...(department === undefined ? {} : { department: { name: department, totalBudget: 15, consumed: spent, remaining: 15 - spent } }),
     };
   }

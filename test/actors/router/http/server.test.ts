@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
-import { call, startServer, tokenFor } from "./fake-service.ts";
+import { call, FakeService, startServer, tokenFor } from "./fake-service.ts";
 
 test("POST /v1/inference answers with the seeds' field names and the cost headers, passing the privacy fields through", async () => {
   const server = await startServer();
@@ -137,8 +137,7 @@ test("GET /v1/privacy/budget/:user_id: the seeds' fields for one's own budget; a
     const own = await call(server.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith", "doctor", "cardiology") });
     assert.equal(own.status, 200, JSON.stringify(own.json));
     assert.deepEqual(own.json, {
-      user_id: "dr-smith", total_budget: 1, consumed: 0.25, remaining: 0.75, period: "2026-12-02",
-      last_refresh: "2026-12-02T00:00:00.000Z", next_refresh: "2026-12-03T00:00:00.000Z",
+      user_id: "dr-smith", total_budget: 1, consumed: 0.25, remaining: 0.75, period: "2026-12-02", next_refresh: "2026-12-03T00:00:00.000Z",
       department: { name: "cardiology", total_budget: 15, consumed: 0.25, remaining: 14.75 },
     });
     const nurse = await call(server.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("n-jones", "nurse") });
@@ -255,7 +254,7 @@ test("with logging on, no prompt text reaches the log, whether the request succe
     assert.equal((await call(server.url, "POST", "/v1/inference", { token, body: { prompt: marker } })).status, 200);
     assert.equal((await call(server.url, "POST", "/v1/inference", { token, body: { prompt: marker, max_tokens: -1 } })).status, 400);
     assert.equal((await call(server.url, "POST", "/v1/inference", { token, rawBody: `{"prompt": "${marker}` })).status, 400);
-    assert.equal((await call(server.url, "POST", "/v1/chat/completions", { token, body: { model: "m", messages: [{ role: "user", content: marker }], stream: true } })).status, 200);
+    assert.equal((await call(server.url, "POST", "/v1/chat/completions", { token, body: { model: "fedrouter", messages: [{ role: "user", content: marker }], stream: true } })).status, 200);
     const defect = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: `${marker} crash the fake` } });
     assert.equal(defect.status, 500);
     assert.deepEqual(defect.json, { error: { type: "internal_error", message: "the server failed to handle this request; it has been logged" } });
@@ -265,6 +264,86 @@ test("with logging on, no prompt text reaches the log, whether the request succe
     assert.ok(lines.length > 5, `the server logged (${lines.length} lines)`);
     assert.ok(lines.some((line) => line.includes("a defect in the fake service")), "the defect is logged");
     assert.ok(!lines.some((line) => line.includes(marker) || line.includes("crash the fake")), "no prompt text in any log line");
+  } finally {
+    await server.close();
+  }
+});
+
+test("a single answer carries null consensus fields (no vote was taken); a consensus answer its vote's", async () => {
+  const server = await startServer();
+  try {
+    const token = await tokenFor("dr-smith");
+    const single = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q" } });
+    assert.equal(single.status, 200);
+    assert.deepEqual([single.json.consensus_reached, single.json.confidence_score], [null, null]);
+    const voted = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", require_consensus: true } });
+    assert.deepEqual([voted.json.consensus_reached, voted.json.confidence_score], [true, 0.94]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("the budget's last_refresh is the start of the Accountant's budget period, not the time of the request; unknown periods leave it out", async () => {
+  const daily = await startServer({ budgetPeriods: { reset: "daily", timeZone: "UTC" } });
+  try {
+    const own = await call(daily.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith") });
+    assert.equal(own.json.period, "2026-12-02");
+    assert.equal(own.json.last_refresh, "2026-12-02T00:00:00.000Z", "the period's first instant");
+    assert.equal(own.json.next_refresh, "2026-12-03T00:00:00.000Z");
+  } finally {
+    await daily.close();
+  }
+  const service = new FakeService();
+  service.budgetPeriod = { key: "2026-12", endMs: Date.UTC(2026, 11, 31, 23) }; // monthly in Europe/Berlin: 2027-01-01T00:00+01:00
+  const monthly = await startServer({ budgetPeriods: { reset: "monthly", timeZone: "Europe/Berlin" } }, service);
+  try {
+    const own = await call(monthly.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith") });
+    assert.equal(own.json.last_refresh, "2026-11-30T23:00:00.000Z", "midnight of 1 December in Berlin");
+  } finally {
+    await monthly.close();
+  }
+  const mismatch = await startServer({ budgetPeriods: { reset: "weekly", timeZone: "UTC" } });
+  try {
+    const own = await call(mismatch.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith") });
+    assert.equal(own.status, 200);
+    assert.ok(!("last_refresh" in own.json), "periods that do not match the Accountant's: left out, never a wrong instant");
+  } finally {
+    await mismatch.close();
+  }
+});
+
+test("departments: one that does not exist is 400 invalid_request naming the known ones; one that exists but is not the caller's is 403; so is an account whose own department has no budget", async () => {
+  const server = await startServer({ departments: ["cardiology", "emergency"] });
+  try {
+    const token = await tokenFor("dr-smith", "doctor", "cardiology");
+    const unknown = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", department: "oncology" } });
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.json.error, { type: "invalid_request", param: "department", message: 'department: "oncology" is not a department of this federation; its departments are cardiology, emergency' });
+    const chat = await call(server.url, "POST", "/v1/chat/completions", { token, body: { model: "fedrouter", messages: [{ role: "user", content: "q" }], department: "oncology" } });
+    assert.equal(chat.status, 400, "the OpenAI endpoints alike");
+    const other = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", department: "emergency" } });
+    assert.equal(other.status, 403);
+    assert.equal(other.json.error.type, "forbidden");
+    assert.match(other.json.error.message, /^department "emergency" is not yours/);
+    assert.equal((await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", department: "cardiology" } })).status, 200);
+
+    const stray = await call(server.url, "POST", "/v1/inference", { token: await tokenFor("dr-x", "doctor", "dermatology"), body: { prompt: "q" } });
+    assert.equal(stray.status, 403, "an account in a department without a budget gets no answers, free or not");
+    assert.match(stray.json.error.message, /^your account's department "dermatology" has no privacy budget in this federation \(its departments are cardiology, emergency\)/);
+
+    const budget = (path: string, who = token) => call(server.url, "GET", path, { token: who });
+    assert.equal((await budget("/v1/privacy/budget/dr-smith?department=oncology")).status, 400);
+    assert.equal((await budget("/v1/privacy/budget/dr-smith?department=Bad%20Dept!")).status, 400);
+    assert.equal((await budget("/v1/privacy/budget/dr-smith?department=emergency")).status, 403);
+    const admin = await tokenFor("root", "admin", "cardiology");
+    assert.equal((await budget("/v1/privacy/budget/dr-smith?department=oncology", admin)).status, 400, "not even an admin reads a department that does not exist");
+    assert.equal((await budget("/v1/privacy/budget/dr-smith?department=emergency", admin)).status, 200);
+    assert.equal(server.service.requests.length, 1, "the service saw only the good one");
+
+    const added = await call(server.url, "PUT", "/v1/admin/config", { token: admin, body: { privacy: { departments: { oncology: 3 } } } });
+    assert.equal(added.status, 200);
+    const now = await call(server.url, "POST", "/v1/inference", { token, body: { prompt: "q", department: "oncology" } });
+    assert.equal(now.status, 403, "a department an admin gave a budget exists from then on");
   } finally {
     await server.close();
   }
