@@ -1,15 +1,19 @@
 /**
  * `fedrouter users add`: puts a user (role, department, scrypt-hashed password) into the local
- * user store behind `POST /v1/auth/token`. The password comes from standard input
- * (`--password-stdin`) or a prompt that does not echo it; it is never printed, logged or passed
- * on a command line.
+ * user store behind `POST /v1/auth/token`. The department must be one of the cluster config's
+ * (privacy.departments): a user of any other would have no budget to be charged to. The password
+ * comes from standard input (`--password-stdin`) or a prompt that does not echo it; it is never
+ * printed, logged or passed on a command line.
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { addUser, UserStoreError } from "../../actors/router/http/users.ts";
 import type { Role } from "../../actors/router/http/service.ts";
+import { ConfigError, loadCluster } from "../../cluster/index.ts";
 
 export interface UsersAddOptions {
+  /** The cluster config whose privacy.departments the department must be one of. */
+  readonly config: string;
   readonly file: string;
   readonly user: string;
   readonly role: string;
@@ -20,6 +24,20 @@ export interface UsersAddOptions {
 
 /** Exit code: 0 added, 2 refused (the message on stderr names the option). */
 export async function runUsersAdd(options: UsersAddOptions, io: { stdin: NodeJS.ReadStream; stderr: NodeJS.WriteStream; stdout: NodeJS.WriteStream } = process): Promise<number> {
+  // Before the password is asked for: a department without a budget is refused at once.
+  let departments: string[];
+  try {
+    departments = Object.keys((await loadCluster(options.config)).privacy.departments);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr.write(`fedrouter users add: --config: cannot check --department against the cluster config: ${error.message.trimEnd()}\n`);
+    return 2;
+  }
+  if (!departments.includes(options.department)) {
+    io.stderr.write(`fedrouter users add: --department: "${options.department}" has no privacy budget in ${options.config} (privacy.departments: ${departments.join(", ")}); ` +
+      "use one of them, or add it to the config first\n");
+    return 2;
+  }
   let password: string;
   if (options.passwordStdin) {
     password = (await readAll(io.stdin)).replace(/\r?\n$/, "");

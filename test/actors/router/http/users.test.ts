@@ -74,3 +74,28 @@ test("fedrouter users add: --password-stdin adds a user who can log in, never ec
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("fedrouter users add refuses a department the cluster config has no budget for, naming the ones it has (issue 14); a config it cannot read is exit 2 too", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-dept-"));
+  try {
+    const file = join(dir, "users.json");
+    const config = join(dir, "cluster.config.json");
+    writeFileSync(config, JSON.stringify({
+      name: "dept-test", hospitals: [{ id: "h-a", region: "test", address: "127.0.0.1:1", admin: "127.0.0.1:2" }],
+      privacy: { departments: { radiology: 10, emergency: 20 } },
+    }));
+    const password = "s3cret-Pa55word\n";
+    const stray = await fedrouter(password, "users", "add", "--config", config, "--file", file, "--user", "dr-x", "--role", "doctor", "--department", "oncology", "--password-stdin");
+    assert.equal(stray.code, 2);
+    assert.equal(stray.stderr, `fedrouter users add: --department: "oncology" has no privacy budget in ${config} (privacy.departments: radiology, emergency); use one of them, or add it to the config first\n`);
+    const missing = await fedrouter(password, "users", "add", "--config", join(dir, "nowhere.ts"), "--file", file, "--user", "dr-x", "--role", "doctor", "--department", "radiology", "--password-stdin");
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^fedrouter users add: --config: cannot check --department against the cluster config: .*nowhere\.ts/);
+    assert.throws(() => readFileSync(file), "nothing was written");
+    const added = await fedrouter(password, "users", "add", "--config", config, "--file", file, "--user", "dr-x", "--role", "doctor", "--department", "radiology", "--password-stdin");
+    assert.equal(added.code, 0, added.stderr);
+    assert.deepEqual(await new UserStore(file).verify("dr-x", password.trim()), { id: "dr-x", role: "doctor", department: "radiology" });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
