@@ -21,7 +21,13 @@ program
   .option("--data-dir <dir>", "with --local: where the node keeps its LMDB environment", ".data/demo")
   .option("--once", "start, show that it works, and exit instead of staying up", false)
   .option("--status-every <seconds>", "with --local: seconds between status lines while running", parsePositive, 10)
-  .action(async (opts: { config: string; local: boolean; dataDir: string; once: boolean; statusEvery: number }) => {
+  .option("--reset", "wipe the demo's state (every hospital's .data/<id>, the HTTP users, the --local directory; keeps keys/ and models/) and exit", false)
+  .action(async (opts: { config: string; local: boolean; dataDir: string; once: boolean; statusEvery: number; reset: boolean }) => {
+    if (opts.reset) {
+      const { resetDemo } = await import("./demo/reset.ts");
+      process.exitCode = await resetDemo(opts, { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
+      return;
+    }
     if (opts.local) {
       const { runLocalDemo } = await import("./demo/local-node.ts");
       await runLocalDemo(opts);

@@ -17,7 +17,7 @@ export const DEMO_USERS = [
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** The host:port addresses something already accepts connections on (each tried for 500 ms at most). */
-async function listening(addresses: readonly string[]): Promise<string[]> {
+export async function listening(addresses: readonly string[]): Promise<string[]> {
   const open = await Promise.all(addresses.map((address) => new Promise<boolean>((resolve) => {
     const at = address.lastIndexOf(":");
     const socket = connect({ host: address.slice(0, at), port: Number(address.slice(at + 1)) });
