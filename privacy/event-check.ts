@@ -24,6 +24,7 @@ export function findUnsupported(event: PrivacyEvent, sampling: SamplingRule, pat
       finiteNonNegative(event.sensitivity, `${path}.sensitivity`);
       return null;
     case "gnmax":
+    case "thresholdCheck":
       finiteNonNegative(event.sigma, `${path}.sigma`);
       return null;
     case "exponential":

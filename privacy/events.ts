@@ -17,6 +17,15 @@ export type PrivacyEvent =
    * contributor moves one vote between two bins, so the histogram's L2 sensitivity is √2.
    */
   | { readonly kind: "gnmax"; readonly sigma: number }
+  /**
+   * PATE's noisy threshold check (Confident-GNMax, Papernot et al. 2018, Alg. 1): is the top vote
+   * count + N(0, sigma²) at least a threshold T? One contributor changing its vote moves the top
+   * count by at most 1, so this is the Gaussian mechanism of sensitivity 1 on that count (RDP
+   * α/(2σ²); the authors' `compute_rdp_data_independent_threshold`, "stability 1, compared to
+   * GNMax, which has stability 2"). T is not a parameter: the data-independent charge does not
+   * depend on it. Charged whatever the check answers.
+   */
+  | { readonly kind: "thresholdCheck"; readonly sigma: number }
   /** Each record takes part independently with probability `samplingRate` (Poisson subsampling). */
   | { readonly kind: "poissonSampled"; readonly samplingRate: number; readonly event: PrivacyEvent }
   /** The same event `count` times (e.g. DP-SGD steps). */
@@ -57,6 +66,7 @@ export const gaussian = (sigma: number, sensitivity = 1): PrivacyEvent => ({ kin
 export const laplace = (scale: number, sensitivity = 1): PrivacyEvent => ({ kind: "laplace", scale, sensitivity });
 export const exponential = (epsilon: number): PrivacyEvent => ({ kind: "exponential", epsilon });
 export const gnmax = (sigma: number): PrivacyEvent => ({ kind: "gnmax", sigma });
+export const thresholdCheck = (sigma: number): PrivacyEvent => ({ kind: "thresholdCheck", sigma });
 export const poissonSampled = (samplingRate: number, event: PrivacyEvent): PrivacyEvent => ({ kind: "poissonSampled", samplingRate, event });
 export const selfComposed = (event: PrivacyEvent, count: number): PrivacyEvent => ({ kind: "selfComposed", event, count });
 export const composed = (...events: PrivacyEvent[]): PrivacyEvent => ({ kind: "composed", events });

@@ -225,15 +225,19 @@ interface Tallied {
 }
 
 /**
- * (Δ/σ)² of an unsampled Gaussian mechanism (GNMax is the Gaussian of Δ = √2), or null for any
- * other mechanism. Its privacy loss is N(μ²/2, μ²) with μ = Δ/σ, so n of them compose into one
+ * (Δ/σ)² of an unsampled Gaussian mechanism (GNMax is the Gaussian of Δ = √2, PATE's threshold
+ * check the one of Δ = 1), or null for any other mechanism. Its privacy loss is N(μ²/2, μ²)
+ * with μ = Δ/σ, so n of them compose into one
  * Gaussian with μ² = Σ μᵢ² (Dong, Roth & Su 2019, arXiv:1905.02383, Cor. 3.3): counted exactly,
  * with no grid at all.
  */
 function gaussianMuSquared(event: PrivacyEvent): number | null {
   const inner = event.kind === "poissonSampled" && event.samplingRate === 1 ? event.event : event;
   if (inner !== event && inner.kind !== "gaussian") return null; // only Gaussians are sampled here
-  const ratio = inner.kind === "gaussian" ? { sigma: inner.sigma, sensitivity: inner.sensitivity } : inner.kind === "gnmax" ? { sigma: inner.sigma, sensitivity: Math.SQRT2 } : null;
+  const ratio = inner.kind === "gaussian" ? { sigma: inner.sigma, sensitivity: inner.sensitivity }
+    : inner.kind === "gnmax" ? { sigma: inner.sigma, sensitivity: Math.SQRT2 }
+    : inner.kind === "thresholdCheck" ? { sigma: inner.sigma, sensitivity: 1 }
+    : null;
   if (ratio === null) return null;
   if (ratio.sensitivity === 0) return 0;
   return (ratio.sensitivity / ratio.sigma) ** 2; // σ = 0: +∞, blatantly non-private
@@ -400,6 +404,7 @@ function mechanismPld(event: PrivacyEvent, interval: number): PrivacyLossDistrib
   switch (inner.kind) {
     case "gaussian": return gaussianPld(inner.sigma, inner.sensitivity, { samplingRate, interval });
     case "gnmax": return gaussianPld(inner.sigma, Math.SQRT2, { samplingRate, interval });
+    case "thresholdCheck": return gaussianPld(inner.sigma, 1, { samplingRate, interval });
     case "laplace": return laplacePld(inner.scale, inner.sensitivity, { samplingRate, interval });
     case "exponential": return pureDpPld(inner.epsilon, interval);
     default: throw new TypeError(`mechanismPld: "${inner.kind}" is not a mechanism`);

@@ -167,6 +167,8 @@ function curveOf(event: PrivacyEvent, orders: readonly number[]): Float64Array {
       return perOrder((alpha) => rdpPureDp(event.epsilon, alpha));
     case "gnmax": // a Gaussian on a histogram of L2 sensitivity √2: 2α/(2σ²)
       return perOrder((alpha) => rdpGaussian(event.sigma / Math.SQRT2, alpha));
+    case "thresholdCheck": // a Gaussian on the top count, of sensitivity 1: α/(2σ²)
+      return perOrder((alpha) => rdpGaussian(event.sigma, alpha));
     case "poissonSampled": {
       const z = effectiveNoiseMultiplier(event.event)!;
       return perOrder((alpha) => rdpSubsampledGaussian(event.samplingRate, z, alpha));

@@ -37,6 +37,7 @@ const event: z.ZodType<PrivacyEvent> = z.lazy(() =>
     z.strictObject({ kind: z.literal("laplace"), scale: num, sensitivity: num }),
     z.strictObject({ kind: z.literal("exponential"), epsilon: num }),
     z.strictObject({ kind: z.literal("gnmax"), sigma: num }),
+    z.strictObject({ kind: z.literal("thresholdCheck"), sigma: num }),
     z.strictObject({ kind: z.literal("poissonSampled"), samplingRate: num, event }),
     z.strictObject({ kind: z.literal("selfComposed"), event, count }),
     z.strictObject({ kind: z.literal("composed"), events: z.array(event).min(1).max(MAX_COMPOSED) }),

@@ -55,3 +55,10 @@ test("what passes the gate at the bound is charged and recorded: a 128-character
     assert.equal(entry?.key, max("k"));
   });
 });
+
+test("the gate takes Confident-GNMax's threshold check as an event, with its σ and nothing else (issue 14)", () => {
+  const confident = { kind: "composed", events: [{ kind: "selfComposed", event: { kind: "thresholdCheck", sigma: 2 }, count: 4 }, { kind: "selfComposed", event: gnmax(4), count: 4 }] };
+  assert.equal(invalidMessage(reserve({ event: confident })), null);
+  assert.equal(invalidMessage(reserve({ event: { kind: "thresholdCheck" } }))?.code, "INVALID_REQUEST");
+  assert.equal(invalidMessage(reserve({ event: { kind: "thresholdCheck", sigma: 2, threshold: 2 } }))?.code, "INVALID_REQUEST", "T is not a parameter of the charge");
+});
