@@ -67,11 +67,12 @@ async function session(base: string, usersFile: string, dataDir: string): Promis
   say();
   say("2. consensus questions (DP ensemble decoding across the hospitals, 2 tokens each). Each answer's ε is its");
   say("   own cost; the budget composes them all (tight accounting: the total grows by less than the sum):");
+  say("   (what is left is the budget endpoint's tight PLD figure; an answer's own remaining_budget is the Accountant's fast RDP bound, never above it but looser, so it may differ)");
   let refused = false;
   for (let q = 1; q <= 8 && !refused; q++) {
     const { status, body } = await call("/v1/inference", { prompt: `Question ${q}: the patient`, max_tokens: 2, require_consensus: true, department: "radiology" });
     if (status === 200) {
-      say(`   q${q}: ${JSON.stringify(body.response)} — ε ${body.privacy_cost.toFixed(3)}, ${body.remaining_budget.toFixed(3)} left, confidence ${body.confidence_score.toFixed(2)}`);
+      say(`   q${q}: ${JSON.stringify(body.response)} — ε ${body.privacy_cost.toFixed(3)}, confidence ${body.confidence_score.toFixed(2)}`);
       say(`       budget: ${await budget()}`);
     } else if (status === 429) {
       refused = true;

@@ -37,6 +37,12 @@ test("demo:client starts a federation when none answers, shows the budget going 
     assert.match(out.stdout, /429 privacy_budget_exceeded/);
     assert.match(out.stdout, /unchanged: a refusal charges nothing/);
     assert.match(out.stdout, /the audit trail, verified: .*OK, \d+ entries/);
+    // Issue 14: one "left" figure, the budget endpoint's (tight), never rising; the answers' own RDP figure explained, not printed.
+    assert.doesNotMatch(out.stdout, /q\d+: ".*" — .* left/, "no per-answer figure beside the budget's");
+    assert.match(out.stdout, /an answer's own remaining_budget is the Accountant's fast RDP bound/);
+    const left = [...out.stdout.matchAll(/budget: user ε [\d.]+ spent of [\d.]+ \(([\d.]+) left\)/g)].map((m) => Number(m[1]));
+    assert.ok(left.length >= 3, `the budget is printed after each answer: ${left.join(", ")}`);
+    assert.ok(left.every((x, i) => i === 0 || x <= left[i - 1]!), `what is left never rises: ${left.join(", ")}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
