@@ -1,5 +1,6 @@
 /**
- * The Aggregator actor: answers each vote with one GNMax release, the noise drawn here with
+ * The Aggregator actor: answers each vote with one GNMax release (or, asked for Confident-GNMax,
+ * a noisy threshold check first and `abstained` when it fails), the noise drawn here with
  * privacy/'s secure sampler — never by a hospital, never from a caller's seed. Never crashes
  * on a malformed message (a typed `rejected` where it has a replyTo, a logged warning where
  * not) and never logs or replies a vote or a raw count: only what GNMax releases leaves.
@@ -7,6 +8,7 @@
  */
 import { assertNever, defineActor, type Behavior } from "../../runtime/index.ts";
 import { InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidVotes } from "./errors.ts";
+import { confidentArgmax } from "./confident.ts";
 import { MIN_SIGMA, noisyArgmax, secureGnmaxNoise } from "./gnmax.ts";
 import { AGGREGATOR_ACCESS, type AggregatorMsg, type AggregatorOptions, type VoteReply } from "./protocol.ts";
 import { invalidMessage, replyToOf } from "./validation.ts";
@@ -18,6 +20,8 @@ export const DEFAULT_AGGREGATOR = { minSigma: MIN_SIGMA } as const;
  * const ref = await system.spawn(aggregator, { minSigma: 1 });
  * const reply = await new AggregatorClient(ref).vote({ votes: [464, 464, 383], sigma: 2, vocabSize: 50_257 });
  * // { type: "released", token, margin, consensusReached, proposers: 3 } or { type: "rejected", code, message }
+ * await new AggregatorClient(ref).vote({ votes: [1, 2, 3], sigma: 2, vocabSize: 50_257, confident: { threshold: 2.5, sigma1: 1 } });
+ * // usually { type: "abstained", proposers: 3 }: a top count of 1 rarely clears T = 2.5
  */
 export const aggregator = defineActor(import.meta.url, "aggregator", (options: AggregatorOptions = {}) => aggregatorBehaviour(options), { access: AGGREGATOR_ACCESS });
 
@@ -41,10 +45,20 @@ function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg
             msg.replyTo.tell({ type: "rejected", code: "INVALID_SIGMA", field: "sigma", message: `sigma = ${msg.sigma} is below this aggregator's floor of ${minSigma}; ask with sigma ≥ ${minSigma}` });
             return;
           }
+          // The floor holds for the threshold check's noise too: a small σ₁ would leak the top count.
+          if (msg.confident !== undefined && msg.confident.sigma1 < minSigma) {
+            msg.replyTo.tell({ type: "rejected", code: "INVALID_SIGMA", field: "confident.sigma1", message: `confident.sigma1 = ${msg.confident.sigma1} is below this aggregator's floor of ${minSigma}; ask with sigma1 ≥ ${minSigma}` });
+            return;
+          }
           let reply: VoteReply;
           try {
-            const r = noisyArgmax(msg.votes, { sigma: msg.sigma, vocabSize: msg.vocabSize, noise: secureGnmaxNoise, ...(msg.threshold === undefined ? {} : { threshold: msg.threshold }) });
-            reply = { type: "released", token: r.token, margin: r.margin, consensusReached: r.consensusReached, proposers: r.proposers };
+            const opts = { sigma: msg.sigma, vocabSize: msg.vocabSize, noise: secureGnmaxNoise, ...(msg.threshold === undefined ? {} : { threshold: msg.threshold }) };
+            const outcome = msg.confident === undefined ? { type: "released" as const, release: noisyArgmax(msg.votes, opts) } : confidentArgmax(msg.votes, { ...opts, confident: msg.confident });
+            if (outcome.type === "abstained") reply = { type: "abstained", proposers: outcome.proposers };
+            else {
+              const r = outcome.release;
+              reply = { type: "released", token: r.token, margin: r.margin, consensusReached: r.consensusReached, proposers: r.proposers };
+            }
           } catch (error) {
             const bad = error instanceof InvalidVotes || error instanceof InvalidSigma || error instanceof InvalidThreshold || error instanceof InvalidVocabSize;
             if (!bad) throw error; // a defect: crash, and let the supervisor restart a stateless actor

@@ -1,7 +1,8 @@
 /**
  * A typed client for the Aggregator, for the Router and pipeline drivers: `vote` is an ask with a
  * deadline whose `rejected` answers come back as values; `voter()` adapts it to ensembleGenerate,
- * where a rejection is a VoteRejected that ends the generation. Only transport failures
+ * where a rejection is a VoteRejected that ends the generation and an abstention (Confident-GNMax)
+ * ends it as the ensemble's answer. Only transport failures
  * (AskTimeout, PeerUnavailable, …) reject `vote`.
  */
 import type { ActorRef } from "../../runtime/index.ts";
@@ -24,6 +25,7 @@ export class AggregatorClient {
     return async (votes, params): Promise<VoteResult> => {
       const reply = await this.vote({ votes, ...params });
       if (reply.type === "rejected") throw new VoteRejected(reply.code, reply.message);
+      if (reply.type === "abstained") return { abstained: true };
       return { token: reply.token, margin: reply.margin, consensusReached: reply.consensusReached };
     };
   }

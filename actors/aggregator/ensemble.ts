@@ -10,10 +10,16 @@
  * others while at least minProposers remain (the per-token charge, gnmax(σ), does not depend on
  * k). Stop tokens end the stream after being emitted; unsubscribing stops after the token in
  * flight (which is then not emitted). Every proposer is closed exactly once, whatever the end.
+ *
+ * Confident-GNMax (`confident`, confident.ts): each vote first checks the noisy top count against
+ * T; a check that fails ends the generation with an EnsembleAbstention as its last item — the
+ * ensemble declines to go on, so nothing more is asked of anyone. Each emitted item, token or
+ * abstention, is one threshold check to charge; each token also one GNMax release.
  */
 import { Observable } from "rxjs";
 import { checkTokenCount } from "./accounting.ts";
 import { EnsembleUnavailable, InvalidEnsembleRequest } from "./errors.ts";
+import type { ConfidentThreshold } from "./confident.ts";
 import { checkSigma, checkThreshold, checkVocabSize, DEFAULT_GNMAX, MAX_PROPOSERS } from "./gnmax.ts";
 
 /** One hospital's model, as the ensemble drives it. */
@@ -33,6 +39,8 @@ export interface EnsembleRequest {
   readonly maxTokens: number;
   readonly sigma: number;
   readonly threshold?: number;
+  /** Confident-GNMax: check the noisy top count against T (noise σ₁) before each release; reserve confidentReservation. */
+  readonly confident?: ConfidentThreshold;
   /** Tokens that end the generation once released (e.g. GPT-2's <|endoftext|>, 50256). */
   readonly stopTokens?: readonly number[];
   /** Fewer live proposers than this ends the generation (default: all of them). */
@@ -49,13 +57,13 @@ export interface VoteParams {
   readonly sigma: number;
   readonly threshold?: number;
   readonly vocabSize: number;
+  readonly confident?: ConfidentThreshold;
 }
 
-export interface VoteResult {
-  readonly token: number;
-  readonly margin: number;
-  readonly consensusReached: boolean;
-}
+export type VoteResult =
+  | { readonly token: number; readonly margin: number; readonly consensusReached: boolean }
+  /** Only when asked with `confident`: the threshold check failed, nothing was released. */
+  | { readonly abstained: true };
 
 /** Usually AggregatorClient.voter() (the noise is drawn in the Aggregator), or noisyArgmax in tests. */
 export type EnsembleVote = (votes: number[], params: VoteParams) => Promise<VoteResult> | VoteResult;
@@ -69,6 +77,15 @@ export interface EnsembleToken {
   /** How many proposers voted on this token. */
   readonly proposers: number;
 }
+
+/** Confident-GNMax declined token `index` (its threshold check failed): always the last item, and nothing was released for it. */
+export interface EnsembleAbstention {
+  readonly abstained: true;
+  readonly index: number;
+  readonly proposers: number;
+}
+
+export type EnsembleStep = EnsembleToken | EnsembleAbstention;
 
 interface Checked {
   readonly prompt: readonly number[];
@@ -91,6 +108,10 @@ function checkRequest(proposers: readonly Proposer[], request: EnsembleRequest):
   checkVocabSize(vocabSize);
   checkSigma(request.sigma);
   if (request.threshold !== undefined) checkThreshold(request.threshold);
+  if (request.confident !== undefined) {
+    checkSigma(request.confident.sigma1);
+    checkThreshold(request.confident.threshold);
+  }
   checkTokenCount(request.maxTokens, "maxTokens", 1);
   const isToken = (t: unknown): boolean => Number.isInteger(t) && (t as number) >= 0 && (t as number) < vocabSize;
   if (!Array.isArray(request.prompt) || request.prompt.length === 0 || !request.prompt.every(isToken)) {
@@ -106,7 +127,10 @@ function checkRequest(proposers: readonly Proposer[], request: EnsembleRequest):
   if (typeof proposeTimeoutMs !== "number" || !(proposeTimeoutMs > 0) || !Number.isFinite(proposeTimeoutMs)) {
     throw new InvalidEnsembleRequest("proposeTimeoutMs", `${proposeTimeoutMs} must be a finite number of ms > 0`);
   }
-  const params: VoteParams = { sigma: request.sigma, vocabSize, ...(request.threshold === undefined ? {} : { threshold: request.threshold }) };
+  const params: VoteParams = {
+    sigma: request.sigma, vocabSize, ...(request.threshold === undefined ? {} : { threshold: request.threshold }),
+    ...(request.confident === undefined ? {} : { confident: { threshold: request.confident.threshold, sigma1: request.confident.sigma1 } }),
+  };
   return { prompt: [...request.prompt], maxTokens: request.maxTokens, params, stopTokens: new Set(stopTokens), minProposers, proposeTimeoutMs };
 }
 
@@ -135,13 +159,16 @@ function describe(error: unknown): string {
 /**
  * Generates up to maxTokens tokens by DP ensemble decoding (see the module comment). Cold and
  * single-use: the generation starts on subscribe, once (the proposers hold one sequence each).
+ * Without `confident` every item is a token; with it, the last may be an EnsembleAbstention.
  * @example
  * ensembleGenerate(proposers, { prompt, maxTokens: 16, sigma: 2, stopTokens: [50256] }, client.voter())
  *   .subscribe({ next: (t) => out.push(t.token), error: (e) => commit(e.released) });
  */
-export function ensembleGenerate(proposers: readonly Proposer[], request: EnsembleRequest, vote: EnsembleVote): Observable<EnsembleToken> {
+export function ensembleGenerate(proposers: readonly Proposer[], request: EnsembleRequest & { readonly confident?: undefined }, vote: EnsembleVote): Observable<EnsembleToken>;
+export function ensembleGenerate(proposers: readonly Proposer[], request: EnsembleRequest, vote: EnsembleVote): Observable<EnsembleStep>;
+export function ensembleGenerate(proposers: readonly Proposer[], request: EnsembleRequest, vote: EnsembleVote): Observable<EnsembleStep> {
   let used = false;
-  return new Observable<EnsembleToken>((subscriber) => {
+  return new Observable<EnsembleStep>((subscriber) => {
     if (used) {
       subscriber.error(new InvalidEnsembleRequest("subscribe", "an ensemble generation runs once (its proposers hold one sequence each); call ensembleGenerate again"));
       return;
@@ -185,7 +212,11 @@ export function ensembleGenerate(proposers: readonly Proposer[], request: Ensemb
         } catch (error) {
           throw new EnsembleUnavailable(released, live.size, minProposers, `the vote on token ${index} failed (${describe(error)})`);
         }
-        if (!Number.isInteger(result?.token) || result.token < 0 || result.token >= params.vocabSize) {
+        if (params.confident !== undefined && result !== null && typeof result === "object" && "abstained" in result && result.abstained === true) {
+          if (!unsubscribed) subscriber.next({ abstained: true, index, proposers: votes.length });
+          return;
+        }
+        if (!("token" in result) || !Number.isInteger(result.token) || result.token < 0 || result.token >= params.vocabSize) {
           throw new EnsembleUnavailable(released, live.size, minProposers, `the vote on token ${index} returned no token id of the vocabulary`);
         }
         if (unsubscribed) return;

@@ -1,7 +1,8 @@
 /**
  * The Aggregator's public face: the actor (`aggregator`, its protocol and a typed client), GNMax
- * over a whole vocabulary (`noisyArgmax`), DP ensemble decoding across hospitals
- * (`ensembleGenerate`), what it costs as Accountant events, and its error classes.
+ * over a whole vocabulary (`noisyArgmax`) and PATE's Confident-GNMax (`confidentArgmax`), DP
+ * ensemble decoding across hospitals (`ensembleGenerate`), what it costs as Accountant events,
+ * and its error classes.
  */
 export { aggregator, DEFAULT_AGGREGATOR } from "./behaviour.ts";
 export { AggregatorClient, type VoteRequest } from "./client.ts";
@@ -11,8 +12,12 @@ export {
   DEFAULT_GNMAX, GPT2_VOCAB_SIZE, MAX_PROPOSERS, MAX_VOCAB_SIZE, MIN_SIGMA, MAX_SIGMA,
   type GnmaxNoise, type GnmaxOptions, type GnmaxResult,
 } from "./gnmax.ts";
-export { ensembleReservation, ensembleCharge, MAX_ENSEMBLE_TOKENS } from "./accounting.ts";
-export { ensembleGenerate, DEFAULT_ENSEMBLE, type Proposer, type EnsembleRequest, type EnsembleToken, type EnsembleVote, type VoteParams, type VoteResult } from "./ensemble.ts";
+export { ensembleReservation, ensembleCharge, confidentReservation, confidentCharge, MAX_ENSEMBLE_TOKENS } from "./accounting.ts";
+export { confidentArgmax, type ConfidentThreshold, type ConfidentResult } from "./confident.ts";
+export {
+  ensembleGenerate, DEFAULT_ENSEMBLE, type Proposer, type EnsembleRequest, type EnsembleToken, type EnsembleAbstention, type EnsembleStep,
+  type EnsembleVote, type VoteParams, type VoteResult,
+} from "./ensemble.ts";
 export {
   AggregatorError, InvalidVotes, InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidEnsembleRequest, EnsembleUnavailable, VoteRejected,
   AGGREGATOR_ERROR_CODES, type AggregatorErrorCode, type AggregatorReplyCode,

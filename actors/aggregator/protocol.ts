@@ -6,12 +6,19 @@
  * releases (no raw count ever leaves).
  */
 import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
+import type { ConfidentThreshold } from "./confident.ts";
 import type { AggregatorReplyCode } from "./errors.ts";
 
 export type AggregatorMsg =
-  /** One GNMax release: the token each hospital proposed (one vote each), σ in votes, the vocabulary size. */
+  /**
+   * One GNMax release: the token each hospital proposed (one vote each), σ in votes, the
+   * vocabulary size. `threshold` only sets `consensusReached` (free post-processing); `confident`
+   * runs Confident-GNMax instead (confident.ts): a noisy check of the top count against T with σ₁
+   * first, and the answer `abstained` when it fails.
+   */
   {
     readonly type: "vote"; readonly votes: readonly number[]; readonly sigma: number; readonly threshold?: number; readonly vocabSize: number;
+    readonly confident?: ConfidentThreshold;
     readonly replyTo: ActorRef<VoteReply>;
   };
 
@@ -28,6 +35,8 @@ export type VoteReply =
       /** How many votes there were (k). */
       readonly proposers: number;
     }
+  /** Confident-GNMax's check failed: no token, no count, nothing but this (one thresholdCheck(σ₁) to charge). */
+  | { readonly type: "abstained"; readonly proposers: number }
   | { readonly type: "rejected"; readonly code: AggregatorReplyCode; readonly message: string; readonly field?: string };
 
 /** Spawn arguments (plain data: they may cross to a worker thread). */

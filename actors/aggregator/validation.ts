@@ -3,11 +3,12 @@
  * message is checked whole, with zod and bounded sizes, before any noise is drawn, so a
  * malformed field is a typed answer naming the field and never a crash. A field of the wrong
  * type or out of range gets the code of that field (INVALID_VOTES, INVALID_SIGMA,
- * INVALID_THRESHOLD, INVALID_VOCAB_SIZE); anything else malformed is INVALID_REQUEST.
+ * INVALID_THRESHOLD, INVALID_VOCAB_SIZE; confident.sigma1 and confident.threshold likewise);
+ * anything else malformed is INVALID_REQUEST.
  */
 import { z } from "zod";
 import type { AggregatorReplyCode } from "./errors.ts";
-import { MAX_PROPOSERS, MAX_VOCAB_SIZE } from "./gnmax.ts";
+import { MAX_PROPOSERS, MAX_SIGMA, MAX_VOCAB_SIZE, MIN_SIGMA } from "./gnmax.ts";
 
 const ref = z.custom<unknown>((v) => typeof (v as { tell?: unknown } | null)?.tell === "function", "must be an actor ref");
 
@@ -18,12 +19,14 @@ const schemas = {
     sigma: z.number().finite(),
     threshold: z.number().finite().min(0).optional(),
     vocabSize: z.number().int().min(2).max(MAX_VOCAB_SIZE),
+    confident: z.strictObject({ threshold: z.number().finite().min(0), sigma1: z.number().finite().min(MIN_SIGMA).max(MAX_SIGMA) }).optional(),
     replyTo: ref,
   }),
 } as const;
 
 const FIELD_CODES: Readonly<Record<string, AggregatorReplyCode>> = {
   votes: "INVALID_VOTES", sigma: "INVALID_SIGMA", threshold: "INVALID_THRESHOLD", vocabSize: "INVALID_VOCAB_SIZE",
+  "confident.sigma1": "INVALID_SIGMA", "confident.threshold": "INVALID_THRESHOLD",
 };
 
 export interface Invalid {
@@ -44,7 +47,8 @@ export function invalidMessage(msg: unknown): Invalid | null {
   const issue = parsed.error.issues[0]!;
   const field = issue.path.map(String).join(".");
   const head = String(issue.path[0] ?? "");
-  return { code: FIELD_CODES[head] ?? "INVALID_REQUEST", message: `${type}.${field || "(message)"}: ${issue.message}`, field };
+  const code = FIELD_CODES[head === "confident" ? issue.path.slice(0, 2).map(String).join(".") : head] ?? "INVALID_REQUEST";
+  return { code, message: `${type}.${field || "(message)"}: ${issue.message}`, field };
 }
 
 /** The message's reply ref, when it has one that looks usable. */

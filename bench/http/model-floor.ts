@@ -36,7 +36,9 @@ export async function ensembleAnswer(pipelines: readonly Pipeline[], vote: Ensem
   try {
     let proposals = await Promise.all(sessions.map((s) => s.open(prompt)));
     for (let released = 1; ; released++) {
-      const { token } = await vote(proposals, { sigma: SIGMA, vocabSize: DEFAULT_ENSEMBLE.vocabSize });
+      const result = await vote(proposals, { sigma: SIGMA, vocabSize: DEFAULT_ENSEMBLE.vocabSize });
+      if (!("token" in result)) return released - 1; // an abstention: only Confident-GNMax votes answer one
+      const { token } = result;
       if (token === END_OF_TEXT || released >= maxTokens) return released;
       proposals = await Promise.all(sessions.map((s) => s.next(token)));
     }

@@ -14,3 +14,12 @@ test("doc examples: noisyArgmax, normalQuantileOfLog, ensembleReservation, ensem
   assert.deepEqual(ensembleCharge(20, 3), { kind: "selfComposed", event: { kind: "gnmax", sigma: 20 }, count: 3 }, "ensembleCharge example");
   assert.equal(ensembleCharge(20, 0), null, "ensembleCharge example, none released");
 });
+
+test("doc examples: confidentArgmax, confidentReservation, confidentCharge", async () => {
+  const { composed, gnmax, selfComposed, thresholdCheck } = await import("../../../privacy/index.ts");
+  const { confidentArgmax, confidentCharge, confidentReservation } = await import("../../../actors/aggregator/index.ts");
+  assert.equal(confidentArgmax([464, 464, 464], { sigma: 0.1, confident: { threshold: 2, sigma1: 0.1 } }).type, "released", "3 votes clear T = 2");
+  assert.equal(confidentArgmax([1, 2, 3], { sigma: 0.1, confident: { threshold: 2.5, sigma1: 0.1 } }).type, "abstained", "a top count of 1");
+  assert.deepEqual(confidentReservation(4, 2, 16), composed(selfComposed(thresholdCheck(2), 16), selfComposed(gnmax(4), 16)));
+  assert.deepEqual(confidentCharge(4, 2, 1, 0), composed(selfComposed(thresholdCheck(2), 1)));
+});

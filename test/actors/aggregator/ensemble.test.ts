@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { firstValueFrom, lastValueFrom, take, toArray } from "rxjs";
+import { firstValueFrom, lastValueFrom, take, toArray, type Observable } from "rxjs";
 import {
   ensembleGenerate, noisyArgmax, EnsembleUnavailable, InvalidEnsembleRequest, InvalidSigma,
   type EnsembleToken, type EnsembleVote, type Proposer,
@@ -56,7 +56,7 @@ const majority: EnsembleVote = (votes) => {
 };
 
 const request = { prompt: [1, 2], maxTokens: 5, sigma: 2, vocabSize: 1_000 };
-const all = (o: ReturnType<typeof ensembleGenerate>) => lastValueFrom(o.pipe(toArray()));
+const all = <T>(o: Observable<T>) => lastValueFrom(o.pipe(toArray()));
 
 test("every proposer is fed the released token, not its own proposal", async () => {
   const a = fake("a", (prefix) => 100 + prefix.length), b = fake("b", (prefix) => 100 + prefix.length), c = fake("c", () => 7);
