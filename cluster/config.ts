@@ -106,8 +106,15 @@ export const clusterSchema = z.strictObject({
      * yet, so the front door does not offer it (README, "Not built yet").
      */
     strategy: z.enum(FRONT_DOOR_STRATEGIES).default(DEFAULT_ROUTER.strategy),
-    /** DP ensemble decoding: GNMax noise σ on the vote histogram, hospitals per vote. */
-    ensemble: z.strictObject({ sigma: z.number().positive().default(DEFAULT_ROUTER.sigma), k: z.number().int().min(1).max(64).default(DEFAULT_ROUTER.k) }).default({ sigma: DEFAULT_ROUTER.sigma, k: DEFAULT_ROUTER.k }),
+    /**
+     * DP ensemble decoding: GNMax noise σ on the vote histogram, hospitals per vote. `confident`
+     * turns on PATE's Confident-GNMax: a token only when the top vote count plus noise of σ
+     * `sigma1` reaches `threshold` votes, every check charged (README, "What ε means here").
+     */
+    ensemble: z.strictObject({
+      sigma: z.number().positive().default(DEFAULT_ROUTER.sigma), k: z.number().int().min(1).max(64).default(DEFAULT_ROUTER.k),
+      confident: z.strictObject({ threshold: z.number().finite().min(0), sigma1: z.number().finite().positive() }).optional(),
+    }).default({ sigma: DEFAULT_ROUTER.sigma, k: DEFAULT_ROUTER.k }),
     /** How the OpenAI-compatible endpoints answer: one model ("single", free) or DP ensemble decoding ("ensemble", charged). */
     privacy: z.strictObject({ mode: z.enum(["single", "ensemble"]).default("single") }).default({ mode: "single" }),
   }).optional(),

@@ -22,7 +22,7 @@ import { FrontDoorError, InvalidRequestError, UnavailableError } from "./http/er
 import { ROLES, type InferenceStreamEvent, type NodeSpec, type Principal, type Role } from "./http/service.ts";
 import { nodeStoreSlots, ReleasedAnswers } from "./released-answers.ts";
 import { ROUTER_ACCESS, type RouterFailure, type RouterMsg, type RouterReply, type StreamReply } from "./protocol.ts";
-import { DEFAULT_ROUTER, RouterService, type HospitalRoute } from "./service.ts";
+import { DEFAULT_ROUTER, RouterService, type HospitalRoute, type RouterServiceOptions } from "./service.ts";
 import type { StrategyName } from "./strategies.ts";
 
 /** One hospital the Router may send answers to. */
@@ -54,7 +54,7 @@ export interface RouterArgs {
   readonly accountant: string;
   readonly aggregator: string;
   readonly strategy?: StrategyName;
-  readonly ensemble?: { readonly sigma?: number; readonly k?: number; readonly threshold?: number };
+  readonly ensemble?: RouterServiceOptions["ensemble"];
   readonly openAiMode?: "single" | "ensemble";
   readonly singleQueryCost?: PrivacyEvent | null;
   readonly stepTimeoutMs?: number;

@@ -7,7 +7,7 @@
 import type { Observable } from "rxjs";
 import type { CircuitBreaker } from "../../runtime/index.ts";
 import type { Pipeline } from "../shard-executor/index.ts";
-import { ensembleGenerate, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
+import { ensembleGenerate, type ConfidentThreshold, type EnsembleVote, type Proposer } from "../aggregator/index.ts";
 import type { InferenceRequest } from "./http/service.ts";
 import { classifyFailure } from "./failures.ts";
 import type { RouteStats } from "./strategies.ts";
@@ -108,14 +108,25 @@ export async function* hedgedTokens(
   }
 }
 
+/** Confident-GNMax's threshold checks in one answer: each token drawn made one, and so did an abstention, which ends the answer. */
+export interface ThresholdChecks {
+  made: number;
+  abstained: boolean;
+}
+
 /**
  * A DP ensemble's answer. The ensemble drops a failing proposer and reports only that too few
  * were left; the proposers' own failures are kept here, so that one that was the request's
- * fault (every hospital refusing a prompt past the context) is what the caller is told.
+ * fault (every hospital refusing a prompt past the context) is what the caller is told. With
+ * `confident` (Confident-GNMax), `checks` counts the threshold checks made, before each token is
+ * yielded (a check is charged whether or not a token follows), and an abstention ends the stream.
  */
 export async function* ensembleTokens(
   hospitals: Hospitals, ids: readonly string[], prompt: readonly number[], request: InferenceRequest,
-  ensemble: { readonly sigma: number; readonly threshold: number | undefined; readonly vote: EnsembleVote },
+  ensemble: {
+    readonly sigma: number; readonly threshold: number | undefined; readonly vote: EnsembleVote;
+    readonly confident?: ConfidentThreshold | undefined; readonly checks?: ThresholdChecks;
+  },
 ): AsyncGenerator<TokenStep> {
   const failures: unknown[] = [];
   const kept = <T>(step: Promise<T>): Promise<T> => step.catch((error: unknown) => { failures.push(error); throw error; });
@@ -129,12 +140,20 @@ export async function* ensembleTokens(
       close: () => s.close(),
     };
   });
-  const { sigma, threshold } = ensemble;
+  const { sigma, threshold, confident, checks } = ensemble;
   const stream = ensembleGenerate(proposers, {
-    prompt, maxTokens: request.maxTokens, sigma, ...(threshold === undefined ? {} : { threshold }), stopTokens: [END_OF_TEXT], minProposers: 1,
+    prompt, maxTokens: request.maxTokens, sigma, ...(threshold === undefined ? {} : { threshold }), ...(confident === undefined ? {} : { confident }),
+    stopTokens: [END_OF_TEXT], minProposers: 1,
   }, ensemble.vote);
   try {
-    for await (const t of observableToAsync(stream)) yield { token: t.token, margin: t.margin, consensusReached: t.consensusReached };
+    for await (const t of observableToAsync(stream)) {
+      if (checks !== undefined && confident !== undefined) checks.made++;
+      if ("abstained" in t) {
+        if (checks !== undefined) checks.abstained = true;
+        return;
+      }
+      yield { token: t.token, margin: t.margin, consensusReached: t.consensusReached };
+    }
   } catch (error) {
     throw failures.find((f) => classifyFailure(f) === "caller") ?? error;
   }

@@ -10,7 +10,9 @@
  *   hospitals' proposals. The worst case, max_tokens votes, is reserved before anything runs
  *   (a refusal is a 429 and nothing is generated); the tokens actually released are committed;
  *   nothing released is a release of the reservation. A hedge of the same request shares its
- *   one reservation, so it is never charged twice.
+ *   one reservation, so it is never charged twice. With Confident-GNMax (`ensemble.confident`)
+ *   every token is also a noisy threshold check, reserved and charged whether it passes or not;
+ *   the first that fails ends the answer (finish_reason "stop", consensus_reached false).
  * - A single-pipeline answer comes from one hospital's model. Its per-query cost is what that
  *   model's privacy declares (`singleQueryCost`, default 0: a model trained with DP, or on no
  *   private data as the demo's randomly initialised ones, answers as free post-processing).
@@ -51,14 +53,16 @@ import type { AccountantClient, PrivacyEvent } from "../accountant/index.ts";
 import type { ShardExecutorMsg } from "../shard-executor/protocol.ts";
 import { Pipeline, type RouteStage } from "../shard-executor/index.ts";
 import type { Gpt2Tokenizer } from "../shard-executor/index.ts";
-import { ensembleCharge, ensembleReservation, type EnsembleVote } from "../aggregator/index.ts";
+import {
+  checkSigma, checkThreshold, confidentCharge, confidentReservation, ensembleCharge, ensembleReservation, type ConfidentThreshold, type EnsembleVote,
+} from "../aggregator/index.ts";
 import { ForbiddenError, InProgressError, InvalidRequestError, UnavailableError } from "./http/errors.ts";
 import type {
   BudgetStatus, Principal, ConfigUpdate, FrontDoorService, HealthReport, InferenceRequest, InferenceResult, InferenceStreamEvent, InferenceSummary, NodeSpec,
 } from "./http/service.ts";
 import { reserve, settle, unfinished, type OutcomeSlot, type Settled } from "./charging.ts";
 import { classifyFailure, isContextOverflow, toServiceError } from "./failures.ts";
-import { ensembleTokens, hedgedTokens, type Hospitals } from "./generation.ts";
+import { ensembleTokens, hedgedTokens, type Hospitals, type ThresholdChecks } from "./generation.ts";
 import { claimRequest } from "./idempotency.ts";
 import { StopFilter } from "./stop-sequences.ts";
 import { ReleasedAnswers, type Claim } from "./released-answers.ts";
@@ -87,7 +91,12 @@ export interface RouterServiceOptions {
   readonly tokenizer: Gpt2Tokenizer;
   /** Single-pipeline routing (default least-outstanding). */
   readonly strategy?: StrategyName;
-  readonly ensemble?: { readonly sigma?: number; readonly k?: number; readonly threshold?: number };
+  /**
+   * DP ensemble decoding: GNMax σ, hospitals per vote, the noisy-count threshold of
+   * consensus_reached; with `confident`, PATE's Confident-GNMax: each token only after a noisy
+   * check of the top count against `threshold` (noise `sigma1`), an answer ending where one fails.
+   */
+  readonly ensemble?: { readonly sigma?: number; readonly k?: number; readonly threshold?: number; readonly confident?: ConfidentThreshold };
   /** ε of a single-pipeline answer, as its model's privacy declares (default null: free). */
   readonly singleQueryCost?: PrivacyEvent | null;
   readonly stepTimeoutMs?: number;
@@ -147,6 +156,11 @@ export class RouterService implements FrontDoorService {
   constructor(options: RouterServiceOptions) {
     const context = options.contextTokens;
     if (context !== undefined && !(Number.isSafeInteger(context) && context >= 2)) throw new RangeError(`contextTokens must be an integer ≥ 2 (the model's n_positions), got ${context}`);
+    const confident = options.ensemble?.confident;
+    if (confident !== undefined) {
+      checkSigma(confident.sigma1); // InvalidSigma, InvalidThreshold: a bad config fails the start, not each answer
+      checkThreshold(confident.threshold);
+    }
     this.#options = options;
     this.#released = options.answers ?? new ReleasedAnswers();
     this.#strategy = options.strategy ?? DEFAULT_ROUTER.strategy;
@@ -246,11 +260,17 @@ export class RouterService implements FrontDoorService {
     }
     const sigma = this.#options.ensemble?.sigma ?? DEFAULT_ROUTER.sigma;
     let nodes = this.#route(consensus, [], request.region);
-    const worstCase = consensus ? ensembleReservation(sigma, request.maxTokens) : this.#options.singleQueryCost ?? null;
+    // Confident-GNMax: every token is a threshold check and a release (the worst case reserved);
+    // what is committed is the checks made (a refused one too) and the releases made.
+    const confident = this.#options.ensemble?.confident;
+    const checks: ThresholdChecks = { made: 0, abstained: false };
+    const worstCase = !consensus ? this.#options.singleQueryCost ?? null
+      : confident === undefined ? ensembleReservation(sigma, request.maxTokens) : confidentReservation(sigma, confident.sigma1, request.maxTokens);
     const admitted = worstCase === null ? undefined : await reserve(this.#accountant(caller), request, caller, worstCase, attempt, slot, asked.maxTokens);
     const tokens: number[] = [];
     // Charges reflect only what was released: the tokens generated, whatever ended the stream.
-    const actual = () => (consensus ? ensembleCharge(sigma, tokens.length) : tokens.length > 0 ? worstCase : null);
+    const actual = () => (!consensus ? (tokens.length > 0 ? worstCase : null)
+      : confident === undefined ? ensembleCharge(sigma, tokens.length) : confidentCharge(sigma, confident.sigma1, Math.max(checks.made, tokens.length), tokens.length));
     let released = "";
     let emitted = 0;
     let margin = 1;
@@ -266,7 +286,7 @@ export class RouterService implements FrontDoorService {
         // (at most two more): the same reservation, so never a second charge.
         for (;;) {
           served.id = nodes[0]!;
-          const stream = consensus ? this.#ensemble(nodes, prompt, request) : this.#single(nodes[0]!, prompt, request, served);
+          const stream = consensus ? this.#ensemble(nodes, prompt, request, checks) : this.#single(nodes[0]!, prompt, request, served);
           try {
             for await (const step of stream) {
               tokens.push(step.token);
@@ -319,7 +339,7 @@ export class RouterService implements FrontDoorService {
     }
     const settled = await settle(this.#accountant(caller), admitted, actual(), request, caller);
     const error = failed === undefined ? undefined : toServiceError(failed);
-    this.#count(kind, request, settled, error === undefined ? "answered" : error.code);
+    this.#count(kind, request, settled, error !== undefined ? error.code : checks.abstained ? "abstained" : "answered");
     if (error !== undefined) {
       slot.outcome = unfinished(settled, attempt);
       throw error;
@@ -330,7 +350,8 @@ export class RouterService implements FrontDoorService {
     const summary: InferenceSummary = {
       privacyCost: settled.cost, remainingBudget: settled.remaining, nodeId: consensus ? this.#options.nodeId : served.id,
       // A single model's answer took no vote: no consensus to report.
-      consensusReached: consensus ? reached : null, confidenceScore: consensus ? margin : null,
+      // An ensemble that abstained (Confident-GNMax) ended the answer for want of a consensus.
+      consensusReached: consensus ? reached && !checks.abstained : null, confidenceScore: consensus ? margin : null,
       finishReason: !last.stopped && (contextFull || tokens.length >= request.maxTokens) ? "length" : "stop",
       usage: { promptTokens: prompt.length, completionTokens: tokens.length },
     };
@@ -497,9 +518,9 @@ export class RouterService implements FrontDoorService {
     });
   }
 
-  /** A DP ensemble's answer over `hospitals`, voted by the Aggregator (generation.ts). */
-  #ensemble(hospitals: readonly string[], prompt: readonly number[], request: InferenceRequest) {
-    const { sigma = DEFAULT_ROUTER.sigma, threshold } = this.#options.ensemble ?? {};
-    return ensembleTokens(this.#pool, hospitals, prompt, request, { sigma, threshold, vote: this.#options.vote });
+  /** A DP ensemble's answer over `hospitals`, voted by the Aggregator (generation.ts); `checks` counts Confident-GNMax's threshold checks. */
+  #ensemble(hospitals: readonly string[], prompt: readonly number[], request: InferenceRequest, checks: ThresholdChecks) {
+    const { sigma = DEFAULT_ROUTER.sigma, threshold, confident } = this.#options.ensemble ?? {};
+    return ensembleTokens(this.#pool, hospitals, prompt, request, { sigma, threshold, confident, checks, vote: this.#options.vote });
   }
 }

@@ -70,3 +70,23 @@ test("several problems are all reported at once", () => {
 test("a config file that cannot be loaded is a ConfigError naming the file", async () => {
   await assert.rejects(loadCluster("/nonexistent/cluster.config.ts"), (error: unknown) => error instanceof ConfigError && error.message.startsWith("/nonexistent/cluster.config.ts"));
 });
+
+test("http.ensemble.confident turns on Confident-GNMax: threshold ≥ 0 votes, sigma1 > 0, each problem naming its field (issue 14)", () => {
+  const withEnsemble = (ensemble: unknown) => (c: ReturnType<typeof valid>) => ({
+    ...c, hospitals: [{ ...c.hospitals[0]!, actors: [{ name: "accountant" }, { name: "aggregator" }] }, c.hospitals[1]], http: { hospital: "hospital-a", ensemble },
+  });
+  const config = valid();
+  const parsed = parseCluster(withEnsemble({ sigma: 4, k: 3, confident: { threshold: 2, sigma1: 1 } })(config), "cluster.config.ts");
+  assert.deepEqual(parsed.http?.ensemble, { sigma: 4, k: 3, confident: { threshold: 2, sigma1: 1 } });
+  assert.equal(parseCluster(withEnsemble({ sigma: 4 })(valid()), "cluster.config.ts").http?.ensemble.confident, undefined, "off unless configured");
+  for (const [confident, expected] of [
+    [{ threshold: 2 }, /^http\.ensemble\.confident\.sigma1: /],
+    [{ threshold: -1, sigma1: 1 }, /^http\.ensemble\.confident\.threshold: .*>=0/],
+    [{ threshold: 2, sigma1: 0 }, /^http\.ensemble\.confident\.sigma1: .*>0/],
+    [{ threshold: 2, sigma1: 1, t: 2 }, /^http\.ensemble\.confident: unknown field/],
+  ] as const) {
+    const found = problems(withEnsemble({ sigma: 4, confident }));
+    assert.equal(found.length, 1, `${JSON.stringify(confident)}: ${JSON.stringify(found)}`);
+    assert.match(found[0]!, expected, JSON.stringify(confident));
+  }
+});
