@@ -1,6 +1,6 @@
 /**
  * Confident-GNMax (Papernot, Song, Mironov, Raghunathan, Talwar & Erlingsson, "Scalable Private
- * Learning with PATE", ICLR 2018, Sec. 4.2, Algorithm 1): a noisy threshold check on the top
+ * Learning with PATE", ICLR 2018, Algorithm 1): a noisy threshold check on the top
  * vote count decides whether GNMax runs at all. Never releases an argmax whose noisy top count
  * fell below the threshold, and on a refusal releases nothing but the refusal itself. Pure: no
  * I/O, no clock; randomness only through GnmaxNoise.
@@ -15,8 +15,8 @@
  * (pate_2018 `core.py`, `compute_rdp_data_independent_threshold`: "stability 1, compared to GNMax,
  * which has stability 2"). Every check made is charged, passed or not; a release is `gnmax(σ₂)`,
  * as for plain GNMax. Only data-independent bounds are charged: the paper's data-dependent
- * analysis (Sec. 4.3) would make the charge a function of the votes, and publishing it soundly
- * needs smooth sensitivity (Sec. 4.4), which is not built.
+ * analysis would make the charge a function of the votes, and publishing it soundly needs its
+ * smooth-sensitivity step, which is not built.
  */
 import { checkSigma, checkThreshold, checkVocabSize, checkVotes, DEFAULT_GNMAX, noisyArgmax, secureGnmaxNoise, type GnmaxOptions, type GnmaxResult } from "./gnmax.ts";
 
