@@ -15,7 +15,7 @@ import type {
 import type { RouterFailure, RouterMsg, RouterReply, RouterStatus, StreamReply } from "./protocol.ts";
 
 /** How long an edge waits for the Router's answer to one ask (default: a whole answer's worth). */
-export const DEFAULT_ROUTER_CLIENT = Object.freeze({ answerTimeoutMs: 10 * 60_000, quickTimeoutMs: 10_000 });
+export const DEFAULT_ROUTER_CLIENT = Object.freeze({ answerTimeoutMs: 10 * 60_000, quickTimeoutMs: 10_000, healthCacheMs: 250 });
 
 /** A Router failure as the front door error it was (a defect's stays a plain Error: a 500). */
 export function errorFromRouter(failure: RouterFailure): Error {
@@ -59,7 +59,15 @@ function unreachable(error: unknown): never {
 }
 
 export class RouterClient implements FrontDoorService {
-  constructor(readonly ref: ActorRef<RouterMsg>, private readonly options: { answerTimeoutMs?: number; quickTimeoutMs?: number } = {}) {}
+  /** The last health report and when it was asked (monotonic ms): probes within `healthCacheMs` share it. */
+  #health: { readonly atMs: number; readonly report: Promise<HealthReport> } | undefined;
+
+  /**
+   * `healthCacheMs`: a health report is reused for this long (default 250 ms), and concurrent
+   * probes share one ask, so a flood of probes (load balancers, Kubernetes, a monitoring loop)
+   * costs the Router and the Accountant one check per window; 0 asks every time.
+   */
+  constructor(readonly ref: ActorRef<RouterMsg>, private readonly options: { answerTimeoutMs?: number; quickTimeoutMs?: number; healthCacheMs?: number } = {}) {}
 
   get #answerMs(): number {
     return this.options.answerTimeoutMs ?? DEFAULT_ROUTER_CLIENT.answerTimeoutMs;
@@ -103,12 +111,15 @@ export class RouterClient implements FrontDoorService {
     return unwrap(reply);
   }
 
-  async health(): Promise<HealthReport> {
-    try {
-      return await this.ref.ask<HealthReport>((replyTo) => ({ type: "health", replyTo }), { timeoutMs: this.#quickMs });
-    } catch (error) {
-      return { live: true, ready: false, checks: { router: { ok: false, detail: `the router did not answer: ${error instanceof Error ? error.message : String(error)}` } } };
-    }
+  health(): Promise<HealthReport> {
+    const now = performance.now();
+    const cached = this.#health;
+    if (cached !== undefined && now - cached.atMs < (this.options.healthCacheMs ?? DEFAULT_ROUTER_CLIENT.healthCacheMs)) return cached.report;
+    const report = this.ref.ask<HealthReport>((replyTo) => ({ type: "health", replyTo }), { timeoutMs: this.#quickMs }).catch((error: unknown): HealthReport => (
+      { live: true, ready: false, checks: { router: { ok: false, detail: `the router did not answer: ${error instanceof Error ? error.message : String(error)}` } } }
+    ));
+    this.#health = { atMs: now, report };
+    return report;
   }
 
   async addNode(node: NodeSpec, caller: Principal): Promise<NodeSpec> {

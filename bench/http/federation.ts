@@ -13,8 +13,9 @@ import { join } from "node:path";
 import { ActorSystem, actor, supervisor } from "../../runtime/index.ts";
 import { accountant, AccountantClient } from "../../actors/accountant/index.ts";
 import { aggregator, AggregatorClient } from "../../actors/aggregator/index.ts";
-import { DEFAULT_MODEL_SHAPE, Gpt2Tokenizer, initModel, Pipeline, shardExecutor, type ShardExecutorMsg } from "../../actors/shard-executor/index.ts";
-import { router, RouterClient, type Caller, type RouterMsg } from "../../actors/router/index.ts";
+import { DEFAULT_MODEL_SHAPE, Gpt2Tokenizer, initModel, Pipeline, readGpt2Config, shardExecutor, type ShardExecutorMsg } from "../../actors/shard-executor/index.ts";
+import { nodeStoreSlots, ReleasedAnswers, router, RouterClient, RouterService, type Caller, type RouterMsg } from "../../actors/router/index.ts";
+import type { NodeStore } from "../../runtime/index.ts";
 
 /** The ensemble's σ, as the Router is given it (and the model-only floor votes with). */
 export const SIGMA = 2;
@@ -30,6 +31,11 @@ export const BENCH_CALLER: Caller = { userId: "bench-doctor", role: "doctor", de
 export interface Federation {
   /** The Router actor, as the HTTP edge asks it. */
   readonly service: RouterClient;
+  /**
+   * The same RouterService the actor runs, called in place (same hospitals, options and kind of
+   * durable answer store, in a store of its own): what the actor boundary costs is the difference.
+   */
+  readonly inPlace: RouterService;
   /** One single-stage Pipeline per hospital, over the same executors the service routes to. */
   readonly pipelines: readonly Pipeline[];
   readonly aggregator: AggregatorClient;
@@ -68,9 +74,14 @@ export async function startFederation(log: (line: string) => void): Promise<Fede
       ensemble: { sigma: SIGMA, k: 3 }, stepTimeoutMs: STEP_TIMEOUT_MS,
     }, { name: "router" });
     const service = new RouterClient(routerRef);
+    const inPlace = new RouterService({
+      nodeId: "bench-http", hospitals, lookup, accountant: budgets, vote: votes.voter(), tokenizer, contextTokens: (await readGpt2Config(models[0]!)).positions,
+      ensemble: { sigma: SIGMA, k: 3 }, stepTimeoutMs: STEP_TIMEOUT_MS,
+      answers: new ReleasedAnswers(nodeStoreSlots(started.store as NodeStore, "bench/in-place-answers")),
+    });
     const pipelines = hospitals.map((h) => new Pipeline({ lookup, route: h.route }));
     return {
-      service, pipelines, aggregator: votes, accountant: budgets, tokenizer,
+      service, inPlace, pipelines, aggregator: votes, accountant: budgets, tokenizer,
       stop: async () => {
         await started.stop();
         rmSync(dir, { recursive: true, force: true });

@@ -69,6 +69,9 @@ export async function inferenceFigures(fed: Federation, url: string, token: stri
       serviceTokens += answer.usage?.completionTokens ?? 0;
       serviceAnswers++;
     };
+    const viaInPlace = async () => {
+      await fed.inPlace.infer({ requestId: randomUUID(), prompt: PROMPT, maxTokens: MAX_TOKENS, temperature: 0, requireConsensus: kind.consensus, priority: 3, department: BENCH_CALLER.department }, BENCH_CALLER);
+    };
     let modelTokens = 0;
     let modelAnswers = 0;
     const viaModel = async () => {
@@ -113,18 +116,20 @@ export async function inferenceFigures(fed: Federation, url: string, token: stri
           await fed.accountant.commit(reserved.reservation, ensembleCharge(SIGMA, MAX_TOKENS)!);
         }
         : () => fed.accountant.budget(BENCH_CALLER.userId, BENCH_CALLER.department);
-      await interleaved({ http: viaHttp, service: viaService, model: viaModel, accounting }, 3);
-      const one = await interleaved({ http: viaHttp, service: viaService, model: viaModel, accounting }, kind.consensus ? SEQUENTIAL_CONSENSUS : SEQUENTIAL);
+      await interleaved({ http: viaHttp, service: viaService, inPlace: viaInPlace, model: viaModel, accounting }, 3);
+      const one = await interleaved({ http: viaHttp, service: viaService, inPlace: viaInPlace, model: viaModel, accounting }, kind.consensus ? SEQUENTIAL_CONSENSUS : SEQUENTIAL);
       const request = median(one.http);
       const service = median(one.service);
       const model = median(one.model);
-      log(`${kind.label}, concurrency 1 (${one.http.length} requests each, medians): HTTP ${request.toFixed(2)} ms, Router.infer ${service.toFixed(2)} ms, model only ${model.toFixed(2)} ms; ` +
+      const inPlace = median(one.inPlace);
+      log(`${kind.label}, concurrency 1 (${one.http.length} requests each, medians): HTTP ${request.toFixed(2)} ms, Router.infer ${service.toFixed(2)} ms, RouterService in place ${inPlace.toFixed(2)} ms, model only ${model.toFixed(2)} ms; ` +
         `the Accountant's part alone (${kind.consensus ? "durable reserve + commit" : "one budget ask"}) ${median(one.accounting).toFixed(2)} ms`);
       log(`${kind.label}: tokens per answer — Router.infer ${(serviceTokens / serviceAnswers).toFixed(2)}, model only ${(modelTokens / modelAnswers).toFixed(2)} (max_tokens ${MAX_TOKENS})`);
       const floorOne = `${kind.floorName}, concurrency 1`;
       results.push(
         compared(`${kind.label}: latency at concurrency 1, HTTP request`, "µs", us(request), { name: floorOne, value: us(model) }, "≤ 1.11"),
         compared(`${kind.label}: latency at concurrency 1, Router.infer (the actor) without HTTP`, "µs", us(service), { name: floorOne, value: us(model) }),
+        compared(`${kind.label}: the actor boundary, concurrency 1: Router.infer`, "µs", us(service), { name: "RouterService.infer called in place (same durable answer store)", value: us(inPlace) }, "≤ 1.05"),
         compared(`${kind.label}: time outside the model (routing + accounting + HTTP), share of the request`, "µs", us(request - model), { name: "the whole HTTP request at concurrency 1", value: us(request) }, "≤ 0.1"),
       );
     } finally {
