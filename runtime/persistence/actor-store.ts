@@ -29,7 +29,7 @@
  */
 import { asBinary, getLastVersion, type Database } from "lmdb";
 import { InvalidArgument, PersistenceError } from "../errors.ts";
-import type { ActorStore, Durability, JournalEntry, PersistUpdate } from "./node-store.ts";
+import type { ActorStore, ActorStoreStats, Durability, JournalEntry, PersistUpdate } from "./node-store.ts";
 
 /** The two databases every actor shares (layout: node-store.ts). */
 export interface Databases {
@@ -74,6 +74,7 @@ export class LmdbActorStore<S> implements ActorStore<S> {
   private failure: PersistenceError | undefined;
   /** Set when a block could not be queued: no later block may be sent. */
   private unsent: PersistenceError | undefined;
+  private counters = { persists: 0, blocks: 0, durableSeq: 0 };
 
   constructor(
     private readonly dbs: Databases,
@@ -121,6 +122,7 @@ export class LmdbActorStore<S> implements ActorStore<S> {
     const group = this.groupFor();
     for (const bytes of eventBytes) group.events.push(bytes);
     group.hasWrites = true;
+    this.counters.persists++;
     this.assignedSeq += eventBytes.length;
     if (stateBytes) this.assignedState = stateBytes;
     const seq = this.assignedSeq;
@@ -151,6 +153,10 @@ export class LmdbActorStore<S> implements ActorStore<S> {
     return this.entries(range);
   }
 
+  stats(): ActorStoreStats {
+    return { ...this.counters };
+  }
+
   /** Sends the pending group to LMDB now: the node store's microtask does, and so do recover() and close(). */
   sendPending(): void {
     const group = this.pending;
@@ -170,6 +176,7 @@ export class LmdbActorStore<S> implements ActorStore<S> {
     // seen by every group after it. `this.tail` never rejects.
     this.tail = this.tail.then(() => outcome).then((failure) => {
       if (failure) this.failure ??= failure;
+      else if (group.hasWrites) this.counters.durableSeq = group.firstSeq + group.events.length - 1;
       this.settle(group, this.failure);
     });
   }
@@ -196,6 +203,7 @@ export class LmdbActorStore<S> implements ActorStore<S> {
       return Promise.reject(this.unsent);
     }
     this.expectedToken = token;
+    this.counters.blocks++;
     const durable = this.durability === "sync";
     return write.then((applied) => {
       if (!applied) {

@@ -2,6 +2,7 @@
 export {
   openNodeStore,
   type ActorStore,
+  type ActorStoreStats,
   type Durability,
   type JournalEntry,
   type NodeStore,

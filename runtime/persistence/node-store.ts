@@ -49,6 +49,16 @@ export interface PersistUpdate<S> {
   events?: readonly unknown[];
 }
 
+/** What an actor store has written since it was opened: how many persists shared each block. */
+export interface ActorStoreStats {
+  /** Persists that wrote something (barriers not counted). */
+  readonly persists: number;
+  /** Blocks sent to LMDB: each is applied in one transaction, so blocks ≥ the transactions they took. */
+  readonly blocks: number;
+  /** Seq of the last event whose block has settled: flushed to disk for "sync", committed for "async"; 0 before any. */
+  readonly durableSeq: number;
+}
+
 export interface ActorStore<S> {
   readonly id: string;
   readonly durability: Durability;
@@ -69,6 +79,12 @@ export interface ActorStore<S> {
   recover(): Promise<void>;
   /** Committed events with `fromSeq <= seq <= toSeq`, in order. */
   journal(fromSeq?: number, toSeq?: number): Iterable<JournalEntry>;
+  /**
+   * Counters of the write path, for tests and benchmarks (group commit shows as persists > blocks).
+   * @example
+   * const { persists, blocks } = store.actor("user/accountant", { durability: "sync" }).stats();
+   */
+  stats(): ActorStoreStats;
 }
 
 export interface NodeStore {

@@ -75,6 +75,7 @@ function spying(store: NodeStore, log: string[]): NodeStore {
         lastSeq: () => real.lastSeq(),
         recover: () => real.recover(),
         journal: (from, to) => real.journal(from, to),
+        stats: () => real.stats(),
         persist(update) {
           const written = real.persist(update);
           void written.then(({ seq }) => log.push(`durable ${seq}`), () => log.push("failed"));
