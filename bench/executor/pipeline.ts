@@ -1,6 +1,6 @@
 /**
  * Pipeline parallelism on the 124M-shaped model: aggregate decode tokens/s of a 2-stage pipeline
- * (blocks 0–5 and 6–11, one ShardExecutor per worker thread) with 4 sequences in flight, against
+ * (blocks 0–7 and 8–11, one ShardExecutor per worker thread; see SPLIT) with 4 sequences in flight, against
  * one single-threaded executor (the whole model, one worker thread) serving the same 4
  * sequences, both driven by the same `Pipeline` from this thread. Measured twice:
  * - with batching, each at its best: the single executor batches all 4 sequences (maxBatch 4);
@@ -17,7 +17,7 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { lastValueFrom, toArray } from "rxjs";
 import { ActorSystem, type ActorRef } from "../../runtime/index.ts";
-import { Pipeline, shardExecutor, type ExecutorInfoReply, type RouteStage, type ShardExecutorMsg } from "../../actors/shard-executor/index.ts";
+import { Pipeline, shardExecutor, type CalibrationReply, type ExecutorInfoReply, type RouteStage, type ShardExecutorMsg } from "../../actors/shard-executor/index.ts";
 import { compared, type BenchResult } from "../report.ts";
 
 /** The runtime's worker bootstrap (registers tsx for a .ts entry), as bench/runtime/measure.ts uses it. */
@@ -27,6 +27,14 @@ const SEQUENCES = 4;
 const TOKENS_PER_SEQUENCE = 16;
 const ROUNDS = 3;
 const PROMPT_TOKENS = 8;
+/**
+ * The first block of the second stage. Not 6: the last stage also runs ln_f and the tied head
+ * [768 × 50,257], as many weights as five blocks, so halving the blocks left stage 1 at
+ * ~21 ms per decode step against stage 0's ~11 ms (profiled, one thread): the pipeline ran at
+ * the pace of its slower stage while the other waited half the time. Eight blocks against four
+ * and the head measured 13–14 ms each. Every run logs both stages' calibrated step times.
+ */
+const SPLIT = 8;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -79,7 +87,12 @@ export async function pipelineFigures(modelDir: string, log: (line: string) => v
       log(`pipeline (maxBatch ${maxBatch}): loading one whole-model executor and two half-model stages in three worker threads…`);
       const spawn = (name: string, from: number, to: number, batch: number) =>
         system.spawn(shardExecutor, { modelDir, from, to, maxBatch: batch }, { name, placement: "worker" }) as Promise<ActorRef<ShardExecutorMsg>>;
-      const [whole, first, second] = await Promise.all([spawn("whole", 0, 12, singleBatch), spawn("stage-0", 0, 6, stageBatch), spawn("stage-1", 6, 12, stageBatch)]);
+      const [whole, first, second] = await Promise.all([spawn("whole", 0, 12, singleBatch), spawn("stage-0", 0, SPLIT, stageBatch), spawn("stage-1", SPLIT, 12, stageBatch)]);
+      const stepMsOf = async (ref: ActorRef<ShardExecutorMsg>) => {
+        const c = await ref.ask<CalibrationReply>((replyTo) => ({ type: "calibrate", tokens: 16, replyTo }));
+        return c.type === "calibration" ? c.stepMs.toFixed(1) : c.message;
+      };
+      log(`pipeline (maxBatch ${maxBatch}): decode step, one at a time — stage 0 [0, ${SPLIT}) ${await stepMsOf(first)} ms, stage 1 [${SPLIT}, 12) + head ${await stepMsOf(second)} ms, whole ${await stepMsOf(whole)} ms`);
       const lookup = (p: string) => system.ref<ShardExecutorMsg>(p);
       const single = new Pipeline({ lookup, route: [{ path: whole.path }] });
       const route: RouteStage[] = [{ path: first.path }, { path: second.path }];
