@@ -43,7 +43,7 @@ test("the Router actor answers as the caller, streams, follows its Planner, and 
       actor("router", router, { hospitals: [{ id: "h-a", region: "eu", planner: path("planner") }], modelDir, accountant: path("accountant"), aggregator: path("aggregator"), ensemble: { sigma: 2, k: 1 } }),
     ]));
     const ref = system.ref<RouterMsg>(path("router"));
-    const client = new RouterClient(ref);
+    const client = new RouterClient(ref, { healthCacheMs: 0 }); // every health check here must see the change just made
     const plans = new PlannerClient(system.ref(path("planner")));
 
     // No executor has joined the Planner: the hospital has no route, so nothing is ready.
