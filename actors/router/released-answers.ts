@@ -66,10 +66,22 @@ export interface OutcomeSlots {
  * - `mismatch`: the id was used by this user for a different request.
  */
 export type Claim =
-  | { readonly type: "run"; readonly attempt: number; finish(outcome: RequestOutcome | null): Promise<Error | undefined> }
+  | { readonly type: "run"; readonly attempt: number; finish(outcome: RequestOutcome | null, options?: FinishOptions): Promise<Error | undefined> }
   | { readonly type: "replay"; readonly outcome: Extract<RequestOutcome, { kind: "answered" | "spent" }> }
   | { readonly type: "running"; readonly finished: Promise<void> }
   | { readonly type: "mismatch" };
+
+/**
+ * `waitForDisk` (default true): resolve once the record is durable. False is for an outcome no ε
+ * rides on (a free answer: privacy_cost 0): it is served from memory at once and written in the
+ * background, so a crash in the next milliseconds may lose it; a retry then runs again, charged
+ * nothing either way. An outcome that cost ε always waits, so a retry can never escape its charge.
+ */
+export interface FinishOptions {
+  readonly waitForDisk?: boolean;
+  /** With `waitForDisk: false`: the background write failed; the outcome stays served in this process. */
+  readonly onLateError?: (error: Error) => void;
+}
 
 export interface ReleasedAnswersOptions {
   readonly capacity?: number;
@@ -128,11 +140,20 @@ export class ReleasedAnswers {
     return {
       type: "run",
       attempt,
-      finish: async (outcome) => {
+      finish: async (outcome, options = {}) => {
         if (once) throw new Error(`the claim on request ${requestId} was finished twice`); // a defect
         once = true;
+        const record: OutcomeRecord | null = outcome === null ? null : { v: 1, user, requestId, fingerprint, atMs: this.#nowMs(), seq: this.#nextSeq++, outcome };
+        if (record !== null && options.waitForDisk === false) {
+          // Served from memory now, on disk soon: nothing charged rides on this record.
+          const written = this.#keep(key, record);
+          this.#running.delete(key);
+          done();
+          written.catch((error: unknown) => options.onLateError?.(error instanceof Error ? error : new Error(String(error))));
+          return undefined;
+        }
         try {
-          if (outcome !== null) await this.#keep(key, { v: 1, user, requestId, fingerprint, atMs: this.#nowMs(), seq: this.#nextSeq++, outcome });
+          if (record !== null) await this.#keep(key, record);
           return undefined;
         } catch (error) {
           return error instanceof Error ? error : new Error(String(error));

@@ -230,8 +230,10 @@ export class RouterService implements FrontDoorService {
     try {
       const summary = yield* this.#answer(request, caller, claim.attempt, slot);
       finished = true;
-      // Kept (on disk, when the store is durable) before the caller sees `done`.
-      if ((await claim.finish(slot.outcome)) !== undefined) this.#unkept.inc();
+      // Kept (on disk, when the store is durable) before the caller sees `done` — unless no ε rides
+      // on it (a free answer): then served from memory now and written behind (FinishOptions).
+      const free = slot.outcome?.kind === "answered" && slot.outcome.summary.privacyCost === 0;
+      if ((await claim.finish(slot.outcome, { waitForDisk: !free, onLateError: () => this.#unkept.inc() })) !== undefined) this.#unkept.inc();
       yield { type: "done", summary };
     } finally {
       // Failed, refused, or left by its consumer: keep what a retry must meet (nothing, a charge, a fresh attempt).

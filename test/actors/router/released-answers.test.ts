@@ -100,3 +100,39 @@ test("a write that fails leaves the answer served in this process and reports th
   assert.match(String(error), /disk full/);
   assert.equal(answers.claim("dr-a", "q", FP).type, "replay");
 });
+
+test("an answer that cost no ε is kept without waiting on the disk: the claim is released and the answer replayed while the write is still pending; one that cost ε waits for it (issue 12: a free single answer paid a synced write)", async () => {
+  let pending: (() => void)[] = [];
+  const slow: OutcomeSlots = { load: () => [], write: () => new Promise<void>((resolve) => pending.push(resolve)) };
+  const answers = new ReleasedAnswers(slow);
+  const free: RequestOutcome = { kind: "answered", text: "Rest.", summary: { ...SUMMARY, privacyCost: 0 } };
+  const claimFree = run(answers.claim("dr-a", "free", FP));
+  let freeDone = false;
+  const finishedFree = claimFree.finish(free, { waitForDisk: false }).then((error) => { freeDone = true; return error; });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(freeDone, true, "a free answer's finish resolves before its write does");
+  assert.equal(pending.length, 1, "its write was started");
+  assert.deepEqual(answers.claim("dr-a", "free", FP), { type: "replay", outcome: free }, "and it is replayed at once in this process");
+  assert.equal(await finishedFree, undefined);
+
+  const claimCharged = run(answers.claim("dr-a", "charged", FP));
+  let chargedDone = false;
+  const finishedCharged = claimCharged.finish(answered("Rest."), { waitForDisk: true }).then(() => (chargedDone = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(chargedDone, false, "an answer that cost ε is not finished before its record is on disk");
+  for (const resolve of pending) resolve();
+  pending = [];
+  await finishedCharged;
+  assert.equal(chargedDone, true);
+});
+
+test("a free answer's write that fails later is reported through onLateError, and the answer stays served in this process", async () => {
+  const failing: OutcomeSlots = { load: () => [], write: async () => { throw new Error("disk full"); } };
+  const late: Error[] = [];
+  const answers = new ReleasedAnswers(failing);
+  const claim = run(answers.claim("dr-a", "q", FP));
+  assert.equal(await claim.finish({ kind: "answered", text: "Rest.", summary: { ...SUMMARY, privacyCost: 0 } }, { waitForDisk: false, onLateError: (error) => late.push(error) }), undefined);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.match(String(late[0]), /disk full/);
+  assert.equal(answers.claim("dr-a", "q", FP).type, "replay");
+});

@@ -16,7 +16,7 @@ import { Gpt2Tokenizer, initModel, shardExecutor, type ShardExecutorMsg } from "
 import { RouterService } from "../../../actors/router/service.ts";
 import { BudgetExceededError, InProgressError, InvalidRequestError, UnavailableError } from "../../../actors/router/http/errors.ts";
 import type { Caller, InferenceRequest } from "../../../actors/router/http/service.ts";
-import { nodeStoreSlots, ReleasedAnswers } from "../../../actors/router/released-answers.ts";
+import { nodeStoreSlots, ReleasedAnswers, type OutcomeSlots } from "../../../actors/router/released-answers.ts";
 import { tempDir } from "../../fixtures/node-store.ts";
 import { DEPARTMENT, startRouterNode, type RouterNode } from "./router-node.ts";
 
@@ -290,6 +290,31 @@ test("a kept answer survives a restart of the node: the retry gets it from LMDB 
     assert.ok(lost instanceof InvalidRequestError && lost.field === "request_id" && /admitted before/.test(lost.message), `the Accountant's duplicate: refused, ${String(lost)}`);
     assert.deepEqual((await ledgerOf(node, "dr-restart", "q-lost")).map((c) => c.state), ["committed"], "and left as it was");
     assert.ok(Math.abs((await spentBy(node, "dr-restart")) - spent) < 1e-12, "nothing charged after the restart");
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a free single answer is not held up by the answer store's disk write; a consensus answer (ε charged) is not done before its record is written (issue 12)", { timeout: 120_000 }, async (t) => {
+  const node = await startRouterNode(tempDir(t, "fedrouter-free-answers-"));
+  try {
+    const writes: (() => void)[] = [];
+    const slow: OutcomeSlots = { load: () => [], write: () => new Promise<void>((resolve) => writes.push(resolve)) };
+    const service = await node.router({ answers: new ReleasedAnswers(slow) });
+    const user = retryCaller("dr-free");
+    const heldUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the free answer waited for its record's write")), 10_000).unref());
+    const single = await Promise.race([service.infer(ask({ requestId: "q-free", requireConsensus: false, maxTokens: 2, department: DEPARTMENT }), user), heldUp]);
+    assert.equal(single.privacyCost, 0);
+    assert.equal(writes.length, 1, "its record's write was started and is still pending");
+    assert.equal((await service.infer(ask({ requestId: "q-free", requireConsensus: false, maxTokens: 2, department: DEPARTMENT }), user)).replayed, true, "and the answer is served again from memory");
+    let done = false;
+    const consensus = service.infer(ask({ requestId: "q-charged", maxTokens: 2, department: DEPARTMENT }), user).then((answer) => ((done = true), answer));
+    while (writes.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(done, false, "a charged answer waits for its record");
+    writes[1]!();
+    assert.ok((await consensus).privacyCost > 0);
+    writes[0]!();
   } finally {
     await node.stop();
   }
