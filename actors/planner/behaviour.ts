@@ -19,6 +19,7 @@ import { NotYourExecutor, PlannerError } from "./errors.ts";
 import { DEFAULT_PLANNER, PLANNER_ACCESS, type PlanPublished, type PlanReply, type PlannerMsg, type PlannerOptions } from "./protocol.ts";
 import { emptyRoster, joinExecutor, leaveExecutor, planOf, setBreaker, statusOf, type RosterChange } from "./roster.ts";
 import { invalidMessage, replyToOf, type Invalid } from "./validation.ts";
+import { InvalidRoundRequest, selectRound, type RoundSelectionRequest } from "./rounds.ts";
 
 /** Regional plans kept per version; past this the oldest goes (regions are caller input, so the cache is bounded). */
 const MAX_CACHED_PLANS = 64;
@@ -128,6 +129,17 @@ function plannerBehaviour(options: PlannerOptions): Behavior<PlannerMsg> {
             ...(current.type === "plan" ? { plan: current.plan } : {}),
             subscribers: [...subscribers.keys()].sort(),
           });
+          return;
+        }
+        case "select-round": {
+          try {
+            const selection = selectRound(msg.request as RoundSelectionRequest);
+            ctx.log.info("planner-round-selected", { round: selection.round, outcome: selection.type, participants: selection.type === "selected" ? selection.participants.length : 0 });
+            msg.replyTo.tell(selection);
+          } catch (error) {
+            if (!(error instanceof InvalidRoundRequest)) throw error;
+            msg.replyTo.tell({ type: "rejected", code: "INVALID_REQUEST", message: error.message, field: `request.${error.field}` });
+          }
           return;
         }
         default:

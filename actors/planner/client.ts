@@ -5,7 +5,8 @@
  * failures (AskTimeout, PeerUnavailable, …) reject.
  */
 import type { ActorRef } from "../../runtime/index.ts";
-import type { BreakerState, ExecutorInfo, MembershipReply, PlanPublished, PlanReply, PlannerMsg, PlannerStatus } from "./protocol.ts";
+import type { BreakerState, ExecutorInfo, MembershipReply, PlanPublished, PlanReply, PlannerMsg, PlannerStatus, RoundSelectionReply } from "./protocol.ts";
+import type { RoundSelectionRequest } from "./rounds.ts";
 
 export class PlannerClient {
   constructor(readonly ref: ActorRef<PlannerMsg>, readonly timeoutMs = 10_000) {}
@@ -30,6 +31,11 @@ export class PlannerClient {
 
   status(): Promise<PlannerStatus> {
     return this.ref.ask<PlannerStatus>((replyTo) => ({ type: "status", replyTo }), { timeoutMs: this.timeoutMs });
+  }
+
+  /** @example await client.selectRound({ round: "r-1", candidates, quorum: 2, roundEpsilon: 0.4 }) // selected | refused | rejected */
+  selectRound(request: RoundSelectionRequest): Promise<RoundSelectionReply> {
+    return this.ref.ask<RoundSelectionReply>((replyTo) => ({ type: "select-round", request, replyTo }), { timeoutMs: this.timeoutMs });
   }
 
   /** `subscriber` gets the current plan at once, then every new version. */

@@ -9,3 +9,4 @@ export * from "./protocol.ts";
 export { optimalPartition, checkCalibration, checkBlocks, MAX_UNORDERED_EXECUTORS, MAX_BLOCKS, MAX_COST_MS, type ExecutorCost, type Partition, type PartitionStage, type PartitionOptions } from "./partition.ts";
 export { emptyRoster, joinExecutor, leaveExecutor, setBreaker, mayServe, chainOrder, planOf, statusOf, type Roster, type RosterEntry, type RosterChange } from "./roster.ts";
 export { PlannerError, NoExecutors, InvalidCalibration, TooManyExecutors, UnknownExecutor, PLANNER_ERROR_CODES, type PlannerErrorCode } from "./errors.ts";
+export { selectRound, checkRoundRequest, InvalidRoundRequest, MAX_ROUND_CANDIDATES, type RoundCandidate, type RoundSelectionRequest, type RoundSelection, type Exclusion, type ExclusionReason } from "./rounds.ts";

@@ -6,6 +6,7 @@
  */
 import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
 import type { PlannerErrorCode } from "./errors.ts";
+import type { RoundSelection, RoundSelectionRequest } from "./rounds.ts";
 
 /** What an executor tells the Planner when it joins: where it lives, where it may serve, what it costs. */
 export interface ExecutorInfo {
@@ -86,11 +87,15 @@ export const PLANNER_ACCESS = {
   subscribe: ["local", "peer"],
   unsubscribe: ["local", "peer"],
   status: ["local", "peer", "operator"],
+  // The round's coordinator (this node's Aggregator) and its operators: a peer does not pick our rounds.
+  "select-round": ["local", "operator"],
 } as const satisfies AccessPolicy<PlannerMsg>;
 
 export type PlanReply =
   | { readonly type: "plan"; readonly plan: Plan }
   | { readonly type: "unplannable"; readonly code: PlannerErrorCode; readonly message: string; readonly field?: string };
+
+export type RoundSelectionReply = RoundSelection | { readonly type: "rejected"; readonly code: PlannerErrorCode; readonly message: string; readonly field?: string };
 
 export type PlanPublished =
   | { readonly type: "plan-published"; readonly plan: Plan }

@@ -47,6 +47,8 @@ const schemas = {
   subscribe: z.strictObject({ type: z.literal("subscribe"), subscriber: subscriberRef }),
   unsubscribe: z.strictObject({ type: z.literal("unsubscribe"), subscriber: z.string().min(1).max(1_024) }),
   status: z.strictObject({ type: z.literal("status"), replyTo: ref }),
+  // The request's values are checked by checkRoundRequest (rounds.ts), which names the field.
+  "select-round": z.strictObject({ type: z.literal("select-round"), request: z.record(z.string(), z.unknown()), replyTo: ref }),
 } as const;
 
 export interface Invalid {

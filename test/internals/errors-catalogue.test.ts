@@ -80,8 +80,10 @@ test("docs/errors.md lists exactly the codes of the tensor backend resolver, the
 
 test("docs/errors.md lists exactly the Planner's reply codes and error classes", async () => {
   const planner = await import("../../actors/planner/index.ts");
-  const classes = [new planner.NoExecutors(1), new planner.NoExecutors(4, "eu"), new planner.InvalidCalibration("f", [1, 2], "r", "e-1"), new planner.TooManyExecutors(13, 12), new planner.UnknownExecutor("x")];
-  const expected = new Set<string>([...planner.PLANNER_ERROR_CODES, ...classes.map((e) => e.code)]);
+  const classes = [new planner.NoExecutors(1), new planner.NoExecutors(4, "eu"), new planner.InvalidCalibration("f", [1, 2], "r", "e-1"), new planner.TooManyExecutors(13, 12), new planner.UnknownExecutor("x"), new planner.InvalidRoundRequest("quorum", "must be ≥ 1")];
+  // QUORUM_NOT_MET: a training round's refusal (select-round), a reply value, not a class.
+  const refused = planner.selectRound({ round: "r", candidates: [{ hospital: "h", available: false, remainingEpsilon: 1 }], quorum: 1, roundEpsilon: 1 });
+  const expected = new Set<string>([...planner.PLANNER_ERROR_CODES, ...classes.map((e) => e.code), refused.type === "refused" ? refused.code : "selected"]);
   assert.deepEqual(codesIn(sections.get("The Planner") ?? "").sort(), [...expected].sort());
   assertRebuilds(classes);
   // NotYourExecutor's code is the runtime's FORBIDDEN: it must not come back as the runtime's Forbidden with invented fields.
