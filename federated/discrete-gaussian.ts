@@ -34,15 +34,18 @@ export const MAX_SCALE_STEPS = 2 ** 36;
 /** Proposals with v ≥ 2¹⁶ are redrawn: below it, q² < 2³², q·r < 2⁵² and |y| < 2⁵³. */
 const MAX_GEOMETRIC = 2 ** 16;
 
-/** Bernoulli(n/m) for integers 0 ≤ n ≤ m < 2⁵³. */
+/** Bernoulli(n/m) for integers 0 ≤ n ≤ m < 2⁵³; a certain outcome (n = 0 or n = m) draws nothing. */
 function coin(random: RandomWords, n: number, m: number): boolean {
+  if (n <= 0) return false;
+  if (n >= m) return true;
   return uniformBelow(random, m) < n;
 }
 
 /** Bernoulli(n/(a·b)), in doubles when a·b < 2⁵³, else in BigInt. */
 function coinOverProduct(random: RandomWords, n: number, a: number, b: number): boolean {
   const m = a * b;
-  return Number.isSafeInteger(m) ? coin(random, n, m) : uniformBelowBig(random, BigInt(a) * BigInt(b)) < BigInt(n);
+  if (Number.isSafeInteger(m)) return coin(random, n, m);
+  return n > 0 && uniformBelowBig(random, BigInt(a) * BigInt(b)) < BigInt(n);
 }
 
 /**

@@ -78,11 +78,12 @@ test("at s = 2²⁰ the sample mean and variance match 0 and s² (bounds with fa
   assert.ok(ratio >= 1 - Math.sqrt((2 * 3.01 * x) / n), `variance ratio ${ratio}`);
 });
 
-test("Bernoulli(exp(−n/d)) coins hit e^(−n/d) (Hoeffding, false-failure ≤ 1e-6 per case)", () => {
+test("Bernoulli(exp(−n/d)) coins hit e^(−n/d), in doubles and past 2⁵³ in BigInt (Hoeffding, false-failure ≤ 1e-6 per case)", () => {
   const random = seededRandomWords("coins");
   const trials = 100_000;
   const slack = Math.sqrt(Math.log(2 / 1e-6) / (2 * trials));
-  for (const [n, d] of [[0, 1], [1, 1], [1, 3], [7, 8], [5, 2], [13, 4]] as const) {
+  // The last pair takes the BigInt path: d·k passes 2⁵³ from k = 2.
+  for (const [n, d] of [[0, 1], [1, 1], [1, 3], [7, 8], [5, 2], [13, 4], [2 ** 51, 2 ** 52 + 1]] as const) {
     let hits = 0;
     const flip = n <= d ? () => bernoulliExpFraction(random, n, d) : () => bernoulliExpRational(random, n, d);
     for (let i = 0; i < trials; i++) if (flip()) hits++;
