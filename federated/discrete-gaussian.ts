@@ -8,8 +8,9 @@
  * Why not privacy/noise.ts's `discreteGaussian`. It is the same algorithm (Canonne, Kamath &
  * Steinke, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020, arXiv:2004.00010,
  * Algorithms 1–3) for any rational σ², but in BigInt with a `crypto.randomInt` call per coin:
- * about 20 µs a sample here (federated/central-noise.test.ts measures it), 20 s for 10⁶
- * coordinates and 40 min for GPT-2 small's 124M. This version keeps every integer below 2⁵³ so
+ * about 25–35 µs a sample on a 2-core machine (test/federated/discrete-gaussian.test.ts prints
+ * both; this one takes 0.4–0.6 µs), so 30 s for 10⁶ coordinates and an hour for GPT-2 small's
+ * 124M. This version keeps every integer below 2⁵³ so
  * that it runs in double arithmetic, and reads its coins from a pooled CSPRNG (random-words.ts):
  * - the scale is an integer s (σ² = s², not any rational), so the discrete Laplace proposal can
  *   use t = s instead of ⌊σ⌋ + 1 (CKS Algorithm 3 is correct for any t > 0: proposal
