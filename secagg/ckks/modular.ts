@@ -1,0 +1,114 @@
+/**
+ * Arithmetic modulo the RNS primes q_j (< 2^61) on BigUint64Arrays, and the randomness threshold
+ * decryption needs: uniform residues (Shamir coefficients) and uniform smudging integers, all
+ * from node:crypto. Never uses Math.random and never reduces a biased sample (rejection instead).
+ *
+ * Hand-written, not a library: the shares live in SEAL's RNS/NTT layout (limb j holds the key
+ * mod q_j), and no maintained npm package does vector arithmetic mod arbitrary 60-bit primes.
+ * BigInt keeps it exact; the vectors are K·N = 16,384 long, so this costs milliseconds per share.
+ */
+import { randomFillSync } from "node:crypto";
+
+/** a^e mod q. */
+export function powMod(a: bigint, e: bigint, q: bigint): bigint {
+  let result = 1n;
+  let base = ((a % q) + q) % q;
+  for (let exp = e; exp > 0n; exp >>= 1n) {
+    if (exp & 1n) result = (result * base) % q;
+    base = (base * base) % q;
+  }
+  return result;
+}
+
+/** a⁻¹ mod a prime q (Fermat). */
+export function invMod(a: bigint, q: bigint): bigint {
+  return powMod(a, q - 2n, q);
+}
+
+/**
+ * The Lagrange coefficient λ_i of hospital index i (≥ 1) for the set `indices`, at x = 0, mod q:
+ * Π_{j ≠ i} j / (j − i). Σ λ_i f(i) = f(0) for every polynomial f of degree < |indices|.
+ */
+export function lagrangeAtZero(i: number, indices: readonly number[], q: bigint): bigint {
+  let num = 1n;
+  let den = 1n;
+  for (const j of indices) {
+    if (j === i) continue;
+    num = (num * BigInt(j)) % q;
+    den = (den * ((((BigInt(j) - BigInt(i)) % q) + q) % q)) % q;
+  }
+  return (num * invMod(den, q)) % q;
+}
+
+/** `count` residues uniform in [0, q), by rejection from 64-bit words masked to q's bit length. */
+export function uniformResidues(count: number, q: bigint): BigUint64Array {
+  const out = new BigUint64Array(count);
+  const mask = (1n << BigInt(q.toString(2).length)) - 1n;
+  const words = new BigUint64Array(Math.max(64, count + (count >> 2)));
+  let filled = 0;
+  while (filled < count) {
+    randomFillSync(words);
+    for (let w = 0; w < words.length && filled < count; w++) {
+      const v = words[w]! & mask;
+      if (v < q) out[filled++] = v; // accepted with probability > 1/2: q has the top bit of the mask set
+    }
+  }
+  return out;
+}
+
+/** `count` integers uniform in [−2^bits, 2^bits] (bits ≤ 62), as signed BigInt64s. */
+export function uniformSigned(count: number, bits: number): BigInt64Array {
+  const out = new BigInt64Array(count);
+  const span = (1n << BigInt(bits + 1)) + 1n; // 2^(bits+1) + 1 values
+  const mask = (1n << BigInt(bits + 2)) - 1n;
+  const half = 1n << BigInt(bits);
+  const words = new BigUint64Array(Math.max(64, count * 2));
+  let filled = 0;
+  while (filled < count) {
+    randomFillSync(words);
+    for (let w = 0; w < words.length && filled < count; w++) {
+      const v = words[w]! & mask;
+      if (v < span) out[filled++] = v - half; // accepted with probability just over 1/2
+    }
+  }
+  return out;
+}
+
+/**
+ * A signed integer polynomial in RNS form: limb j holds each coefficient mod q_j (non-negative),
+ * the layout SEAL uses for a coefficient-form polynomial: K limbs of N.
+ */
+export function toRns(coefficients: BigInt64Array, primes: readonly bigint[]): BigUint64Array {
+  const n = coefficients.length;
+  const out = new BigUint64Array(n * primes.length);
+  primes.forEach((q, j) => {
+    for (let k = 0; k < n; k++) {
+      const c = coefficients[k]!;
+      out[j * n + k] = c >= 0n ? c % q : q - ((-c) % q);
+    }
+  });
+  // -c ≡ 0 mod q gives q: fold it back to 0.
+  primes.forEach((q, j) => {
+    for (let k = 0; k < n; k++) if (out[j * n + k] === q) out[j * n + k] = 0n;
+  });
+  return out;
+}
+
+/** out[j·N + k] = a[j·N + k] · scalar_j mod q_j, limb by limb. */
+export function scaleLimbs(a: BigUint64Array, scalars: readonly bigint[], primes: readonly bigint[], n: number): BigUint64Array {
+  const out = new BigUint64Array(a.length);
+  primes.forEach((q, j) => {
+    const s = scalars[j]!;
+    for (let k = j * n; k < (j + 1) * n; k++) out[k] = (a[k]! * s) % q;
+  });
+  return out;
+}
+
+/** Every value of `a` is below its limb's prime (what SEAL's is_valid_for checks, done before SEAL sees it). */
+export function inRange(a: BigUint64Array, primes: readonly bigint[], n: number): boolean {
+  for (let j = 0; j < primes.length; j++) {
+    const q = primes[j]!;
+    for (let k = j * n; k < (j + 1) * n; k++) if (a[k]! >= q) return false;
+  }
+  return true;
+}
