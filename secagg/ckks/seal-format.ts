@@ -114,12 +114,12 @@ export function readPlaintextLayout(bytes: Uint8Array, offset: number, what: str
   const coeffCount = view.getBigUint64(at, true);
   const scale = view.getFloat64(at + 8, true);
   at += 16;
-  readHeader(bytes, at, `${what} (coefficients)`);
+  const inner = readHeader(bytes, at, `${what} (coefficients)`);
   at += HEADER_BYTES;
   const count = view.getBigUint64(at, true);
   at += 8;
   if (count !== coeffCount) throw new MalformedCiphertext(what, `it declares ${coeffCount} coefficients but holds ${count}`);
-  if (at + Number(count) * 8 > bytes.length) throw new MalformedCiphertext(what, "its coefficients run past the end");
+  if (at + Number(count) * 8 !== offset + header.totalBytes || inner.totalBytes !== HEADER_BYTES + 8 + Number(count) * 8) throw new MalformedCiphertext(what, "its declared sizes do not match its coefficients");
   return { parmsId, coeffCount: Number(coeffCount), scale, dataOffset: at, endOffset: at + Number(count) * 8 };
 }
 

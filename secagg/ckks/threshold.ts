@@ -58,16 +58,23 @@ interface DecryptionSession {
   readonly n: number;
 }
 
-async function openSession(bundle: PublicBundle): Promise<DecryptionSession> {
+const sessions = new Map<string, Promise<DecryptionSession>>();
+
+/** This thread's SEAL objects for a bundle's key, made once (a context costs tens of milliseconds). */
+function openSession(bundle: PublicBundle): Promise<DecryptionSession> {
+  let session = sessions.get(bundle.keyId);
+  if (session === undefined) {
+    session = makeSession(bundle);
+    sessions.set(bundle.keyId, session);
+    session.catch(() => sessions.delete(bundle.keyId));
+  }
+  return session;
+}
+
+async function makeSession(bundle: PublicBundle): Promise<DecryptionSession> {
   const { seal } = await loadSeal();
   const context = buildContext(seal, bundle.parameters);
   return { seal, context, evaluator: seal.Evaluator(context), encoder: seal.CKKSEncoder(context), primes: dataPrimes(context), n: bundle.parameters.polyModulusDegree };
-}
-
-function closeSession(session: DecryptionSession): void {
-  session.encoder.delete();
-  session.evaluator.delete();
-  session.context.delete();
 }
 
 /** Checks a decryptor set: t to n distinct whole indices from 1 to n, returned ascending. */
@@ -88,16 +95,16 @@ export async function decryptionShare(bundle: PublicBundle, keyShare: KeyShare, 
   if (keyShare.keyId !== bundle.keyId || aggregate.keyId !== bundle.keyId) throw new InvalidShare("keyShare.keyId", "the key share, the bundle and the aggregate are not all of one key");
   if (!set.includes(keyShare.index)) throw new InvalidShare("decryptors", `= [${set.join(", ")}] does not include this hospital (${keyShare.index})`);
   const session = await openSession(bundle);
+  const { seal, context, evaluator, primes, n } = session;
+  const k = primes.length;
+  if (keyShare.residues.length !== k * n) throw new InvalidShare("keyShare.residues", `has ${keyShare.residues.length} residues, not K·N = ${k * n}`);
+  const lambdas = primes.map((q) => lagrangeAtZero(keyShare.index, set, q));
+  const scaled = scaleLimbs(keyShare.residues, lambdas, primes, n);
+  const sharePlain = seal.PlainText();
+  sharePlain.loadArray(context, writePlaintext({ parmsId: bundle.parmsId, scale: 1, data: scaled }));
+  scaled.fill(0n);
+  const shape = { polyModulusDegree: n, coeffModulusSize: k, size: 2 };
   try {
-    const { seal, context, evaluator, primes, n } = session;
-    const k = primes.length;
-    if (keyShare.residues.length !== k * n) throw new InvalidShare("keyShare.residues", `has ${keyShare.residues.length} residues, not K·N = ${k * n}`);
-    const lambdas = primes.map((q) => lagrangeAtZero(keyShare.index, set, q));
-    const scaled = scaleLimbs(keyShare.residues, lambdas, primes, n);
-    const sharePlain = seal.PlainText();
-    sharePlain.loadArray(context, writePlaintext({ parmsId: bundle.parmsId, scale: 1, data: scaled }));
-    scaled.fill(0n);
-    const shape = { polyModulusDegree: n, coeffModulusSize: k, size: 2 };
     const parts = aggregate.ciphertexts.map((bytes, c) => {
       const what = `aggregate.ciphertexts[${c}]`;
       const layout = readCiphertextLayout(bytes, what, shape);
@@ -117,10 +124,9 @@ export async function decryptionShare(bundle: PublicBundle, keyShare: KeyShare, 
       const d = ciphertextPoly(product, readCiphertextLayout(product, "share product"), 1);
       return writePlaintext({ parmsId: bundle.parmsId, scale: layout.scale, data: d });
     });
-    sharePlain.delete();
     return { keyId: bundle.keyId, index: keyShare.index, decryptors: set, aggregateDigest: digestOf(aggregate), parts };
   } finally {
-    closeSession(session);
+    sharePlain.delete();
   }
 }
 
@@ -165,48 +171,44 @@ export async function combineShares(bundle: PublicBundle, aggregate: EncryptedUp
  */
 export async function sumShares(bundle: PublicBundle, aggregate: EncryptedUpdate, shares: readonly DecryptionShare[]): Promise<Float64Array> {
   const session = await openSession(bundle);
-  try {
-    const { seal, context, evaluator, encoder, primes, n } = session;
-    const slots = checkParameters(bundle.parameters).slots;
-    const out = new Float64Array(aggregate.length);
-    const shape = { polyModulusDegree: n, coeffModulusSize: primes.length, size: 2 };
-    aggregate.ciphertexts.forEach((bytes, c) => {
-      const what = `aggregate.ciphertexts[${c}]`;
-      const layout = readCiphertextLayout(bytes, what, shape);
-      const ct = seal.CipherText();
-      try {
-        ct.loadArray(context, bytes);
-      } catch (error) {
-        ct.delete();
-        throw new MalformedCiphertext(what, `SEAL refused it (${error instanceof Error ? error.message : String(error)})`);
-      }
-      for (const [i, share] of shares.entries()) {
-        const partBytes = share.parts[c]!;
-        const part = readPlaintextLayout(partBytes, 0, `shares[${i}].parts[${c}]`);
-        if (part.parmsId !== layout.parmsId || part.coeffCount !== primes.length * n || part.scale !== layout.scale) throw new InvalidShare(`shares[${i}].parts[${c}]`, "is not a decryption share of this ciphertext's shape");
-        const plain = seal.PlainText();
-        try {
-          plain.loadArray(context, partBytes);
-        } catch (error) {
-          plain.delete();
-          ct.delete();
-          throw new InvalidShare(`shares[${i}].parts[${c}]`, `SEAL refused it (${error instanceof Error ? error.message : String(error)})`);
-        }
-        evaluator.addPlain(ct, plain, ct);
-        plain.delete();
-      }
-      const summed = ct.saveArray(seal.ComprModeType.none);
+  const { seal, context, evaluator, encoder, primes, n } = session;
+  const slots = checkParameters(bundle.parameters).slots;
+  const out = new Float64Array(aggregate.length);
+  const shape = { polyModulusDegree: n, coeffModulusSize: primes.length, size: 2 };
+  aggregate.ciphertexts.forEach((bytes, c) => {
+    const what = `aggregate.ciphertexts[${c}]`;
+    const layout = readCiphertextLayout(bytes, what, shape);
+    const ct = seal.CipherText();
+    try {
+      ct.loadArray(context, bytes);
+    } catch (error) {
       ct.delete();
-      const c0 = ciphertextPoly(summed, readCiphertextLayout(summed, "sum"), 0);
+      throw new MalformedCiphertext(what, `SEAL refused it (${error instanceof Error ? error.message : String(error)})`);
+    }
+    for (const [i, share] of shares.entries()) {
+      const partBytes = share.parts[c]!;
+      const part = readPlaintextLayout(partBytes, 0, `shares[${i}].parts[${c}]`);
+      if (part.endOffset !== partBytes.length || part.parmsId !== layout.parmsId || part.coeffCount !== primes.length * n || part.scale !== layout.scale) throw new InvalidShare(`shares[${i}].parts[${c}]`, "is not a decryption share of this ciphertext's shape");
       const plain = seal.PlainText();
-      plain.loadArray(context, writePlaintext({ parmsId: layout.parmsId, scale: layout.scale, data: c0 }));
-      const values = encoder.decode(plain);
+      try {
+        plain.loadArray(context, partBytes);
+      } catch (error) {
+        plain.delete();
+        ct.delete();
+        throw new InvalidShare(`shares[${i}].parts[${c}]`, `SEAL refused it (${error instanceof Error ? error.message : String(error)})`);
+      }
+      evaluator.addPlain(ct, plain, ct);
       plain.delete();
-      const start = c * slots;
-      out.set(values.subarray(0, Math.min(slots, aggregate.length - start)), start);
-    });
-    return out;
-  } finally {
-    closeSession(session);
-  }
+    }
+    const summed = ct.saveArray(seal.ComprModeType.none);
+    ct.delete();
+    const c0 = ciphertextPoly(summed, readCiphertextLayout(summed, "sum"), 0);
+    const plain = seal.PlainText();
+    plain.loadArray(context, writePlaintext({ parmsId: layout.parmsId, scale: layout.scale, data: c0 }));
+    const values = encoder.decode(plain);
+    plain.delete();
+    const start = c * slots;
+    out.set(values.subarray(0, Math.min(slots, aggregate.length - start)), start);
+  });
+  return out;
 }
