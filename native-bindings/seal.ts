@@ -9,18 +9,18 @@
  */
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import type { SEALLibrary } from "node-seal/implementation/seal";
+import type { SEALLibrary } from "node-seal/implementation/seal.js";
 import { FedrouterError, registerErrors } from "../errors/index.ts";
 
 export type { SEALLibrary };
-export type { CipherText } from "node-seal/implementation/cipher-text";
-export type { PlainText } from "node-seal/implementation/plain-text";
-export type { Context } from "node-seal/implementation/context";
-export type { Evaluator } from "node-seal/implementation/evaluator";
-export type { CKKSEncoder } from "node-seal/implementation/ckks-encoder";
-export type { Encryptor } from "node-seal/implementation/encryptor";
-export type { PublicKey } from "node-seal/implementation/public-key";
-export type { SecretKey } from "node-seal/implementation/secret-key";
+export type { CipherText } from "node-seal/implementation/cipher-text.js";
+export type { PlainText } from "node-seal/implementation/plain-text.js";
+export type { Context } from "node-seal/implementation/context.js";
+export type { Evaluator } from "node-seal/implementation/evaluator.js";
+export type { CKKSEncoder } from "node-seal/implementation/ckks-encoder.js";
+export type { Encryptor } from "node-seal/implementation/encryptor.js";
+export type { PublicKey } from "node-seal/implementation/public-key.js";
+export type { SecretKey } from "node-seal/implementation/secret-key.js";
 
 /** node-seal could not be loaded here: `reason` says why (missing, wasm-gc, a failed compile). */
 export class SealUnavailable extends FedrouterError {
@@ -81,7 +81,7 @@ export function publicView(seal: SEALLibrary): PublicSeal {
 }
 
 async function loadNow(): Promise<SealRuntime> {
-  if (typeof WebAssembly !== "object") throw new SealUnavailable("this JavaScript runtime has no WebAssembly");
+  if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== "object") throw new SealUnavailable("this JavaScript runtime has no WebAssembly");
   const version = installedVersion();
   if (version === undefined) throw new SealUnavailable("the node-seal package is not installed (npm install node-seal@6.0.3)");
   let seal: SEALLibrary;

@@ -120,7 +120,7 @@ export function buildContext(seal: PublicSeal | SEALLibrary, params: CkksParamet
   parms.setPolyModulusDegree(params.polyModulusDegree);
   parms.setCoeffModulus(seal.CoeffModulus.Create(params.polyModulusDegree, Int32Array.from(params.coeffModulusBits)));
   const context = seal.Context(parms, true, seal.SecurityLevel.tc128);
-  if (!context.parametersSet()) throw new InvalidCkksParameters("coeffModulusBits", `SEAL refused the set: ${context.parametersSet()}`);
+  if (!context.parametersSet()) throw new InvalidCkksParameters("coeffModulusBits", `= [${params.coeffModulusBits.join(", ")}]: SEAL refused the set at N = ${params.polyModulusDegree} (primes of these sizes ≡ 1 mod 2N not found, or not 128-bit secure)`);
   return context;
 }
 
@@ -135,5 +135,5 @@ export function parmsIdHex(context: Context): string {
 }
 
 export function hexOfParmsId(values: ArrayLike<bigint>): string {
-  return Array.from(values as ArrayLike<bigint>, (v) => v.toString(16).padStart(16, "0")).join("");
+  return Array.from(values, (v: bigint) => v.toString(16).padStart(16, "0")).join("");
 }
