@@ -21,7 +21,7 @@ import {
   agree, generateX25519, open, pairwiseSeed, PUBLIC_KEY_BYTES, randomSeed, rawPrivateKey, sameBytes, seal, selfMaskCommitment, selfMaskSeed, shareChannel,
   type X25519KeyPair,
 } from "./keys.ts";
-import { addMask } from "./mask.ts";
+import { addMasks, type MaskSign } from "./mask.ts";
 import {
   MessageCheck, SEALED_SHARES_BYTES, sameIds,
   type AdvertiseKeys, type ClientKeys, type KeyDirectory, type MaskedInput, type RevealedShare, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares,
@@ -111,10 +111,11 @@ export class MaskingClient {
       const survivors = this.readInbox(inbox);
       const masked = new Uint32Array(this.params.dimension);
       quantiseInto(update, masked, this.params.clipNorm, this.params.fractionalBits, this.clientId);
-      addMask(masked, selfMaskSeed(this.selfMask!, this.params.roundId, this.clientId), 1);
+      const masks: { seed: Uint8Array; sign: MaskSign }[] = [{ seed: selfMaskSeed(this.selfMask!, this.params.roundId, this.clientId), sign: 1 }];
       for (const peer of this.neighbours) {
-        if (survivors.has(peer)) addMask(masked, this.pairSeeds.get(peer)!, compareIds(this.clientId, peer) < 0 ? 1 : -1);
+        if (survivors.has(peer)) masks.push({ seed: this.pairSeeds.get(peer)!, sign: compareIds(this.clientId, peer) < 0 ? 1 : -1 });
       }
+      addMasks(masked, masks);
       this.selfMask!.fill(0);
       this.selfMask = null;
       this.pairSeeds.clear();

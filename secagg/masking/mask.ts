@@ -27,14 +27,29 @@ export type MaskSign = 1 | -1;
  * addMask(v, seed, 1); addMask(v, seed, -1); // v is all zeros again
  */
 export function addMask(target: Uint32Array, seed: Uint8Array, sign: MaskSign): void {
-  const cipher = createCipheriv("aes-128-ctr", seed.subarray(0, 16), seed.subarray(16, 32));
+  addMasks(target, [{ seed, sign }]);
+}
+
+/**
+ * target ← target + Σ ±PRG(seed) over `masks`, chunk by chunk: every mask's keystream for one
+ * chunk is added while that chunk of the target is still in cache, rather than streaming the whole
+ * vector through memory once per mask.
+ */
+export function addMasks(target: Uint32Array, masks: readonly { readonly seed: Uint8Array; readonly sign: MaskSign }[]): void {
+  const ciphers = masks.map(({ seed }) => createCipheriv("aes-128-ctr", seed.subarray(0, 16), seed.subarray(16, 32)));
   for (let start = 0; start < target.length; start += CHUNK_WORDS) {
     const words = Math.min(CHUNK_WORDS, target.length - start);
-    const stream = keystreamWords(cipher.update(ZEROS.subarray(0, words * 4)));
-    if (sign === 1) {
-      for (let i = 0; i < words; i++) target[start + i] = target[start + i]! + stream[i]!;
-    } else {
-      for (let i = 0; i < words; i++) target[start + i] = target[start + i]! - stream[i]!;
+    // Int32 views of the same bytes: (a ± b) | 0 is a ± b mod 2^32 in two's complement, and stays
+    // in the JIT's int32 arithmetic, where Uint32 values ≥ 2^31 would fall back to doubles.
+    const chunk = new Int32Array(target.buffer, target.byteOffset + start * 4, words);
+    const zeros = ZEROS.subarray(0, words * 4);
+    for (let m = 0; m < masks.length; m++) {
+      const stream = keystreamWords(ciphers[m]!.update(zeros));
+      if (masks[m]!.sign === 1) {
+        for (let i = 0; i < words; i++) chunk[i] = (chunk[i]! + stream[i]!) | 0;
+      } else {
+        for (let i = 0; i < words; i++) chunk[i] = (chunk[i]! - stream[i]!) | 0;
+      }
     }
   }
 }
@@ -46,13 +61,15 @@ export function expandMask(seed: Uint8Array, length: number): Uint32Array {
   return out;
 }
 
-/** A Uint32Array over the keystream bytes, copied only when the Buffer is not 4-byte aligned. */
-function keystreamWords(bytes: Buffer): Uint32Array {
-  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
-  return new Uint32Array(new Uint8Array(bytes).buffer);
+/** An Int32Array over the keystream bytes, copied only when the Buffer is not 4-byte aligned. */
+function keystreamWords(bytes: Buffer): Int32Array {
+  if (bytes.byteOffset % 4 === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+  return new Int32Array(new Uint8Array(bytes).buffer);
 }
 
 /** target ← target + addend mod 2^32 (the server's running sum of masked inputs). */
 export function addInto(target: Uint32Array, addend: Uint32Array): void {
-  for (let i = 0; i < target.length; i++) target[i] = target[i]! + addend[i]!;
+  const t = new Int32Array(target.buffer, target.byteOffset, target.length);
+  const a = new Int32Array(addend.buffer, addend.byteOffset, addend.length);
+  for (let i = 0; i < t.length; i++) t[i] = (t[i]! + a[i]!) | 0;
 }

@@ -72,28 +72,32 @@ export function quantiseInto(update: Float32Array, out: Uint32Array, clipNorm: n
   if (update.length !== out.length) throw new InvalidUpdate(clientId, `has ${update.length} coordinates, the round expects ${out.length}`);
   const scale = 2 ** fractionalBits;
   const limit = maxQuantised(clipNorm, fractionalBits);
+  requireNoWrap(1, clipNorm, fractionalBits);
+  // An Int32 view of the same bytes: storing a signed q there is q mod 2^32 in two's complement, on
+  // the JIT's fast path (a negative double stored into a Uint32Array is not).
+  const view = new Int32Array(out.buffer, out.byteOffset, out.length);
   let squares = 0;
-  let largest = 0;
   for (let i = 0; i < update.length; i++) {
     const x = update[i]!;
     squares += x * x;
     const q = Math.round(x * scale);
-    // NaN fails both comparisons below; catch it here as `largest` would not.
-    if (q !== q) throw new InvalidUpdate(clientId, `coordinate ${i} is not a finite number`);
-    const magnitude = q < 0 ? -q : q;
-    if (magnitude > largest) largest = magnitude;
-    out[i] = q; // ToUint32: q mod 2^32, two's complement for negatives
+    // Written so that NaN fails it too.
+    if (!(q <= limit && q >= -limit)) {
+      if (q !== q) throw new InvalidUpdate(clientId, `coordinate ${i} is not a finite number`);
+      if (!Number.isFinite(q)) throw new InvalidUpdate(clientId, `coordinate ${i} is ±Infinity`);
+      throw new InvalidUpdate(clientId, `coordinate ${i} rounds to ${q}, beyond ±${limit} = round(C · 2^f); clip before quantising`);
+    }
+    view[i] = q;
   }
-  if (!Number.isFinite(squares)) throw new InvalidUpdate(clientId, "a coordinate is ±Infinity");
   const norm = Math.sqrt(squares);
   if (norm > clipNorm * (1 + NORM_TOLERANCE)) throw new InvalidUpdate(clientId, `L2 norm ${norm} exceeds the clip norm ${clipNorm}; clip before quantising`);
-  if (largest > limit) throw new InvalidUpdate(clientId, `a coordinate rounds to ${largest} > ${limit} = round(C · 2^f)`);
 }
 
 /** The ring sum decoded: each entry read as a signed 32-bit integer and divided by 2^f. */
 export function dequantise(ringSum: Uint32Array, fractionalBits: number): Float64Array {
   const inverse = 2 ** -fractionalBits;
+  const signed = new Int32Array(ringSum.buffer, ringSum.byteOffset, ringSum.length);
   const out = new Float64Array(ringSum.length);
-  for (let i = 0; i < ringSum.length; i++) out[i] = (ringSum[i]! | 0) * inverse;
+  for (let i = 0; i < signed.length; i++) out[i] = signed[i]! * inverse;
   return out;
 }

@@ -20,7 +20,7 @@
 import { BelowThreshold, DuplicateMaskingMessage, MaskingOutOfOrder, MaskingSenderMismatch, ReconstructionFailed, UnknownMaskingSender, type MaskingStage } from "./errors.ts";
 import { neighbourhoods, type Neighbourhoods } from "./graph.ts";
 import { agree, pairwiseSeed, privateKeyFromRaw, publicKeyOf, PUBLIC_KEY_BYTES, sameBytes, selfMaskCommitment, selfMaskSeed } from "./keys.ts";
-import { addInto, addMask } from "./mask.ts";
+import { addInto, addMasks, type MaskSign } from "./mask.ts";
 import {
   COMMITMENT_BYTES, MessageCheck, SEALED_SHARES_BYTES, STAGE_OF, sameIds,
   type ClientKeys, type ClientMessage, type KeyDirectory, type RevealedShare, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares,
@@ -134,12 +134,14 @@ export class MaskingServer {
     try {
       this.requireThreshold("unmasking", this.revealed.keys());
       const sum = this.runningSum;
+      // Every mask to take off, gathered first and removed in one chunked pass (mask.ts).
+      const masks: { seed: Uint8Array; sign: MaskSign }[] = [];
       for (const owner of [...this.u3].sort(compareIds)) {
         const b = await this.rebuild(owner, "selfMask");
         if (!sameBytes(selfMaskCommitment(b, this.params.roundId, owner), this.commitments.get(owner)!)) {
           throw new ReconstructionFailed(owner, "selfMask", "the rebuilt seed does not match its commitment");
         }
-        addMask(sum, selfMaskSeed(b, this.params.roundId, owner), -1);
+        masks.push({ seed: selfMaskSeed(b, this.params.roundId, owner), sign: -1 });
       }
       const droppedAfterSharing = [...this.u2].filter((id) => !this.u3.has(id)).sort(compareIds);
       for (const owner of droppedAfterSharing) {
@@ -154,9 +156,10 @@ export class MaskingServer {
           const high = low === peer ? owner : peer;
           const seed = pairwiseSeed(agree(secretKey, this.advertised.get(peer)!.maskingKey), this.params.roundId, low, high);
           // The survivor added +PRG when it sorts first, −PRG otherwise: take back what it added.
-          addMask(sum, seed, low === peer ? -1 : 1);
+          masks.push({ seed, sign: low === peer ? -1 : 1 });
         }
       }
+      addMasks(sum, masks);
       this.state = "done";
       const contributors = [...this.u3].sort(compareIds);
       return {
