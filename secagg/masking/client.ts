@@ -168,7 +168,7 @@ export class MaskingClient {
       this.directory.set(clientId, { clientId, encryptionKey, maskingKey });
     }
     const own = this.directory.get(this.clientId);
-    if (own === undefined) check.fail("clients", `omits ${this.clientId} itself`);
+    if (own === undefined) return check.fail("clients", `omits ${this.clientId} itself`);
     if (!sameBytes(own.encryptionKey, this.encryption.publicKey) || !sameBytes(own.maskingKey, this.masking.publicKey)) {
       check.fail("clients", `lists other keys for ${this.clientId} than it advertised`);
     }

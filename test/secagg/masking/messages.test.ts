@@ -13,19 +13,27 @@ const D = 16;
 const params: MaskingParams = { roundId: "msg-round", maxClients: 5, threshold: 3, dimension: D, clipNorm: 1 };
 const update = () => new Float32Array(D).fill(0.1);
 
+interface Started { server: MaskingServer; clients: MaskingClient[] }
+interface Reached {
+  advertised: Started;
+  directory: Started & { directory: KeyDirectory };
+  inboxes: Started & { directory: KeyDirectory; inboxes: ShareInbox[] };
+  request: Started & { directory: KeyDirectory; inboxes: ShareInbox[]; request: UnmaskRequest };
+}
+
 /** A round driven up to the stage asked for, with its parts exposed for tampering. */
-async function roundAt(stage: "advertised" | "directory" | "inboxes" | "request", n = 5) {
+async function roundAt<S extends keyof Reached>(stage: S, n = 5): Promise<Reached[S]> {
   const server = new MaskingServer(params);
   const clients = clientIds(n).map((id) => new MaskingClient(params, id));
   for (const c of clients) server.receive(c.advertise(), c.clientId);
-  if (stage === "advertised") return { server, clients };
+  if (stage === "advertised") return { server, clients } as Reached[S];
   const directory = server.keyDirectory();
-  if (stage === "directory") return { server, clients, directory };
+  if (stage === "directory") return { server, clients, directory } as Reached[S];
   for (const c of clients) server.receive(await c.shareKeys(directory), c.clientId);
   const inboxes = server.shareInboxes();
-  if (stage === "inboxes") return { server, clients, directory, inboxes };
+  if (stage === "inboxes") return { server, clients, directory, inboxes } as Reached[S];
   for (const c of clients) server.receive(c.maskInput(inboxes.find((i) => i.clientId === c.clientId)!, update()), c.clientId);
-  return { server, clients, directory, inboxes, request: server.unmaskRequest() };
+  return { server, clients, directory, inboxes, request: server.unmaskRequest() } as Reached[S];
 }
 
 test("the server refuses malformed advertisements with SECAGG_INVALID_MESSAGE naming the field, and keeps nothing of them", () => {
