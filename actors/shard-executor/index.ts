@@ -16,3 +16,5 @@ export * from "./activations.ts";
 export { shardExecutor, DEFAULT_SHARD_EXECUTOR } from "./behaviour.ts";
 export * from "./pipeline.ts";
 export * from "./placement.ts";
+// Local training for DP-FedAvg (the hospital's side): DP-SGD, the flat update, corpus, checkpoint.
+export * from "./training/index.ts";
