@@ -77,7 +77,7 @@ export interface LocalTrainResult {
 export async function localTrain(options: LocalTrainOptions): Promise<LocalTrainResult> {
   const part = options.part ?? DEFAULT_LOCAL_TRAINING.part;
   const sampling = options.sampling ?? DEFAULT_LOCAL_TRAINING.sampling;
-  const optimizerOptions = options.optimizer ?? DEFAULT_LOCAL_TRAINING.optimizer;
+  const optimizerOptions: OptimizerOptions = options.optimizer ?? DEFAULT_LOCAL_TRAINING.optimizer;
   const dp = { exampleClip: options.exampleClip, noiseMultiplier: options.noiseMultiplier };
   checkDpSgd(dp);
   requireOption(Number.isSafeInteger(options.steps) && options.steps >= 1, "steps", options.steps, "must be a whole number ≥ 1");
@@ -107,7 +107,7 @@ export async function localTrain(options: LocalTrainOptions): Promise<LocalTrain
       const { sum, losses: exampleLosses } = clippedGradientSum(runtime, model, batch, dp.exampleClip);
       const noisy = privatiseGradient(runtime, model.spec, sum, dp, denominator, sampler);
       sum.forEach((t) => t.dispose());
-      optimizer.applyGradients(Object.fromEntries(model.variables.map((v, i) => [v.name, noisy[i]!])));
+      optimizer.applyGradients(model.variables.map((v, i) => ({ name: v.name, tensor: noisy[i]! })));
       noisy.forEach((t) => t.dispose());
       const loss = exampleLosses.length ? exampleLosses.reduce((a, b) => a + b, 0) / exampleLosses.length : Number.NaN;
       losses.push(loss);
