@@ -73,7 +73,9 @@ export type PlannerMsg =
   | { readonly type: "subscribe"; readonly subscriber: ActorRef<PlanPublished> }
   /** Stop publishing to the subscriber at this path. */
   | { readonly type: "unsubscribe"; readonly subscriber: string }
-  | { readonly type: "status"; readonly replyTo: ActorRef<PlannerStatus> };
+  | { readonly type: "status"; readonly replyTo: ActorRef<PlannerStatus> }
+  /** Which hospitals take part in a training round (rounds.ts), or QUORUM_NOT_MET before anyone trains. */
+  | { readonly type: "select-round"; readonly request: RoundSelectionRequest; readonly replyTo: ActorRef<RoundSelectionReply> };
 
 /**
  * Who may send what: executors of any hospital join, leave and report breakers (a peer only for
