@@ -22,3 +22,9 @@ export {
   AggregatorError, InvalidVotes, InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidEnsembleRequest, EnsembleUnavailable, VoteRejected,
   AGGREGATOR_ERROR_CODES, type AggregatorErrorCode, type AggregatorReplyCode,
 } from "./errors.ts";
+// DP-FedAvg rounds (the coordinator's side): what a round costs and who pays, masked or plain sums, noise, the server step.
+export {
+  TrainingCoordinator, TrainingRefused,
+  type TrainingConfig, type LocalTrainingConfig, type RoundOffer, type PrepareReply, type RoundStart, type TrainReport,
+  type TrainingParticipant, type SelectRound, type RoundProgress, type CoordinatorOptions, type TrainingOutcome,
+} from "./training/coordinator.ts";

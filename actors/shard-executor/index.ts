@@ -18,3 +18,8 @@ export * from "./pipeline.ts";
 export * from "./placement.ts";
 // Local training for DP-FedAvg (the hospital's side): DP-SGD, the flat update, corpus, checkpoint.
 export * from "./training/index.ts";
+// A hospital's side of a DP-FedAvg round: its training budget in its own Accountant, local DP-SGD, masked or plain update.
+export {
+  HospitalParticipant, accountantBudget, TrainingBudgetError, RoundStateError, DEFAULT_TRAINING_PRINCIPAL,
+  type TrainingBudget, type HospitalParticipantOptions,
+} from "./trainer/participant.ts";

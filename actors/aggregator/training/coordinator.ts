@@ -1,0 +1,407 @@
+/**
+ * The coordinator of DP-FedAvg rounds (McMahan et al. 2018), as the Aggregator runs it: for each
+ * round, state its cost and quorum, pick the participants (the Planner's `select-round`), have each
+ * reserve the round's ε in its own Accountant before anyone trains, send the global model, collect
+ * the clipped updates under secure aggregation (pairwise masking: the coordinator learns only the
+ * sum), add Gaussian noise σ = z·C to the sum, divide by the expected number of clients, apply the
+ * server step, and settle every reservation (commit when applied, release when abandoned).
+ *
+ * Transport-agnostic: a participant is an interface (`TrainingParticipant`) — a hospital's trainer
+ * in this process (trainer/participant.ts) or one reached over the federation's transport. Every
+ * call to a participant has the round's deadline; a participant that misses it, fails, or refuses
+ * a message is a dropout, which the round survives while its quorum (and the masking threshold)
+ * holds, and which otherwise abandons the round cleanly, charging no one.
+ *
+ * Durable (federated/round-store.ts on the node's LMDB): a coordinator killed mid-round finds the
+ * round on restart and resumes or abandons it (`recover`), and never applies a round twice.
+ *
+ * Never sees an individual update when protection is "masking". With "none" (robust aggregation,
+ * for federations that trust the coordinator) it does, and says so in its progress events.
+ */
+import { PldAccountant, type PrivacyEvent } from "../../../privacy/index.ts";
+import {
+  applyServerStep, coordinateMedian, initialOptimizerState, krum, noisyMeanUpdate, roundEvent, trainingEpsilon, trimmedMean,
+  type RecoveredRound, type RoundStore, type ServerOptimizer, type ServerOptimizerState,
+} from "../../../federated/index.ts";
+import {
+  MaskingServer, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares,
+} from "../../../secagg/index.ts";
+import { FedrouterError, registerErrors } from "../../../errors/index.ts";
+
+/** What each hospital does locally in a round, passed through to it (the coordinator does not interpret it). */
+export interface LocalTrainingConfig {
+  readonly steps: number;
+  readonly exampleClip: number;
+  /** Local DP-SGD noise (example-level); 0: clipping only, the client-level guarantee is the central noise. */
+  readonly noiseMultiplier: number;
+  readonly learningRate: number;
+  readonly batchSize: number;
+}
+
+export interface TrainingConfig {
+  readonly rounds: number;
+  /** The fewest participants a round may aggregate (and be selected) with. */
+  readonly quorum: number;
+  /** z: the central noise is σ = z·C on the sum. */
+  readonly noiseMultiplier: number;
+  /** C: every update is clipped to this L2 norm by its hospital. */
+  readonly clipNorm: number;
+  /** δ of the ε figures (and of the hospitals' ledgers). */
+  readonly delta: number;
+  /** q: Poisson sampling rate of hospitals per round; 1 (default): every eligible one, no amplification claimed. */
+  readonly samplingRate?: number;
+  /** "masking" (default): SecAgg pairwise masking; "none": plain updates, aggregated robustly. */
+  readonly protection?: "masking" | "none";
+  /** With protection "none": how the updates are combined before noise (default: their sum). */
+  readonly robust?: { readonly kind: "median" } | { readonly kind: "trimmed-mean"; readonly beta: number } | { readonly kind: "krum"; readonly byzantine: number };
+  readonly serverOptimizer: ServerOptimizer;
+  /** Per phase of a round (prepare, train, each masking stage): a participant slower than this drops out. */
+  readonly phaseTimeoutMs: number;
+  readonly local: LocalTrainingConfig;
+}
+
+export interface RoundOffer {
+  readonly roundId: string;
+  /** The central mechanism's event (client level: a whole hospital's data), σ = z·C on the sum. */
+  readonly cost: PrivacyEvent;
+  /** That event's ε at `delta`, for messages and the budget check. */
+  readonly epsilon: number;
+  readonly delta: number;
+  /** What each hospital will run locally: with local noise, its own DP-SGD event (example level) may be the tighter charge. */
+  readonly local: LocalTrainingConfig;
+}
+
+/**
+ * `charged`: the event the hospital reserved in its ledger — the round's central event, or its own
+ * local DP-SGD event when that gives the smaller ε (both bound what the round reveals about any
+ * one of its notes: the central one even about the hospital as a whole).
+ */
+export type PrepareReply = { readonly type: "accepted"; readonly charged: PrivacyEvent } | { readonly type: "refused"; readonly reason: string };
+
+export interface RoundStart {
+  readonly roundId: string;
+  readonly baseVersion: number;
+  /** The global trainable parameters (flat, the trainer's spec order). */
+  readonly global: Float32Array;
+  readonly clipNorm: number;
+  readonly local: LocalTrainingConfig;
+}
+
+/** What a participant says of its local training: counts only (its losses are computed on private data and stay home). */
+export interface TrainReport {
+  readonly steps: number;
+  /** Whether its update was clipped (the norm exceeded C). Not released: used only by this coordinator's log count. */
+  readonly clipped: boolean;
+}
+
+/** A hospital as the coordinator sees it. Every method may reject or time out: that hospital drops out of the round. */
+export interface TrainingParticipant {
+  readonly id: string;
+  /** ε its training budget has left this period; rejects when it cannot be reached. */
+  remaining(): Promise<number>;
+  /** Reserve the round's cost in its own Accountant (nothing trains before every participant answered). */
+  prepare(offer: RoundOffer): Promise<PrepareReply>;
+  /** Train from `start.global`; keeps its clipped update until asked for it (masked, or plain). */
+  train(start: RoundStart): Promise<TrainReport>;
+  /** Protection "none" only: the clipped update itself. */
+  plainUpdate(roundId: string): Promise<Float32Array>;
+  advertise(roundId: string, params: MaskingParams): Promise<AdvertiseKeys>;
+  shareKeys(roundId: string, directory: KeyDirectory): Promise<SharedKeys>;
+  maskInput(roundId: string, inbox: ShareInbox): Promise<MaskedInput>;
+  unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares>;
+  /** Commit (applied) or release (abandoned) its reservation, and forget the round. */
+  settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void>;
+}
+
+/** Which hospitals take part, given the candidates (the Planner's `select-round`, or `selectRound` in process). */
+export type SelectRound = (request: {
+  round: string; candidates: { hospital: string; available: boolean; remainingEpsilon: number }[]; quorum: number; roundEpsilon: number; samplingRate?: number;
+}) => Promise<{ type: "selected"; participants: readonly string[]; excluded: readonly { hospital: string; reason: string }[] } | { type: "refused"; message: string } | { type: "rejected"; message: string }>;
+
+export type RoundProgress =
+  | { readonly type: "round-started"; readonly round: number; readonly roundId: string; readonly participants: readonly string[]; readonly epsilon: number }
+  | { readonly type: "round-phase"; readonly roundId: string; readonly phase: string; readonly remaining: readonly string[] }
+  | {
+      readonly type: "round-applied"; readonly round: number; readonly roundId: string; readonly version: number; readonly contributors: number; readonly sigma: number;
+      /** Client level: ε of the central mechanism after the rounds applied so far (a whole hospital's data). */
+      readonly epsilonSoFar: number;
+      /** What the ledgers were charged, composed per hospital, the largest: ε about any one note (example level). */
+      readonly chargedEpsilon: number;
+      readonly evalLoss?: number;
+    }
+  | { readonly type: "round-abandoned"; readonly round: number; readonly roundId: string; readonly reason: string };
+
+export interface CoordinatorOptions {
+  readonly config: TrainingConfig;
+  readonly participants: readonly TrainingParticipant[];
+  readonly store: RoundStore;
+  readonly select: SelectRound;
+  /** Loss of the global weights on a public (synthetic) evaluation set, for progress; optional. */
+  readonly evaluate?: (global: Float32Array) => Promise<number>;
+  readonly onProgress?: (event: RoundProgress) => void;
+  /** Prefix of round ids (default "round"): ids are `<prefix>-<version+1>-<random>`, never reused. */
+  readonly roundPrefix?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface TrainingOutcome {
+  readonly applied: number;
+  readonly abandoned: number;
+  /** Client level: ε of the central mechanism over the rounds applied, at δ (min of RDP and PLD). */
+  readonly epsilon: number;
+  /** Example level: the largest, over hospitals, of the ε their ledgers were charged by these rounds. */
+  readonly chargedEpsilon: number;
+  readonly version: number;
+  readonly global: Float32Array;
+}
+
+export class TrainingRefused extends FedrouterError {
+  readonly code = "TRAINING_REFUSED";
+  constructor(readonly reason: string) {
+    super(`training refused before any hospital trained: ${reason}`);
+  }
+}
+registerErrors({ TRAINING_REFUSED: (f) => new TrainingRefused(f.string("reason")) });
+
+/** A phase's promise, or a dropout when it rejects or misses the deadline. */
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each participant's answer, or its failure, in parallel under one deadline. */
+async function phase<T>(members: readonly TrainingParticipant[], ms: number, what: string, run: (p: TrainingParticipant) => Promise<T>): Promise<{ ok: Map<string, T>; failed: Map<string, string> }> {
+  const ok = new Map<string, T>();
+  const failed = new Map<string, string>();
+  await Promise.all(members.map(async (p) => {
+    try {
+      ok.set(p.id, await withDeadline(Promise.resolve().then(() => run(p)), ms, `${p.id} ${what}`));
+    } catch (error) {
+      failed.set(p.id, error instanceof Error ? error.message : String(error));
+    }
+  }));
+  return { ok, failed };
+}
+
+export class TrainingCoordinator {
+  readonly #o: CoordinatorOptions;
+  readonly #byId: Map<string, TrainingParticipant>;
+  /** Per hospital, the events its ledger was charged by rounds this coordinator applied. */
+  readonly #charged = new Map<string, PrivacyEvent[]>();
+  #optimizer: ServerOptimizerState | null = null;
+
+  constructor(options: CoordinatorOptions) {
+    this.#o = options;
+    this.#byId = new Map(options.participants.map((p) => [p.id, p]));
+    const c = options.config;
+    if (!Number.isSafeInteger(c.rounds) || c.rounds < 1) throw new TrainingRefused(`rounds must be a positive integer, got ${c.rounds}`);
+    if (!Number.isSafeInteger(c.quorum) || c.quorum < 1 || c.quorum > options.participants.length) throw new TrainingRefused(`quorum ${c.quorum} must be between 1 and the ${options.participants.length} hospitals`);
+    if (!(c.clipNorm > 0) || !Number.isFinite(c.clipNorm)) throw new TrainingRefused(`clipNorm must be a finite number > 0, got ${c.clipNorm}`);
+    if (!(c.noiseMultiplier > 0) || !Number.isFinite(c.noiseMultiplier)) throw new TrainingRefused(`noiseMultiplier must be a finite number > 0 (a round without noise has no DP guarantee), got ${c.noiseMultiplier}`);
+    if (c.protection === "masking" && c.robust !== undefined) throw new TrainingRefused("robust aggregation needs the individual updates: use it with protection \"none\" only");
+  }
+
+  /** The ε each round adds at δ, and the total after `rounds` rounds (the tight accountant). */
+  static cost(config: Pick<TrainingConfig, "samplingRate" | "noiseMultiplier" | "delta">, rounds: number): { event: PrivacyEvent; roundEpsilon: number; totalEpsilon: number } {
+    const q = config.samplingRate ?? 1;
+    return {
+      event: roundEvent(q, config.noiseMultiplier),
+      roundEpsilon: trainingEpsilon({ q, z: config.noiseMultiplier, rounds: 1, delta: config.delta }).epsilon,
+      totalEpsilon: trainingEpsilon({ q, z: config.noiseMultiplier, rounds, delta: config.delta }).epsilon,
+    };
+  }
+
+  /** Finishes (or abandons) any round a previous coordinator left open; see round-store.ts. */
+  async recover(): Promise<RecoveredRound[]> {
+    const recovered = await this.#o.store.recover((model, aggregate) => this.#step(model, aggregate));
+    // Rounds abandoned or applied by recovery: their participants settle (a participant that
+    // never heard of the round answers settle as a no-op).
+    for (const r of recovered) {
+      const record = this.#o.store.round(r.roundId);
+      if (record === undefined) continue;
+      const outcome = record.status === "applied" ? "applied" : record.status === "abandoned" ? "abandoned" : null;
+      if (outcome === null) continue;
+      await phase(record.participants.map((id) => this.#byId.get(id)).filter((p): p is TrainingParticipant => p !== undefined), this.#o.config.phaseTimeoutMs, "settle", (p) => p.settle(r.roundId, outcome));
+    }
+    return recovered;
+  }
+
+  async run(): Promise<TrainingOutcome> {
+    const { config } = this.#o;
+    const { event, roundEpsilon } = TrainingCoordinator.cost(config, 1);
+    let applied = this.#o.store.rounds().filter((r) => r.status === "applied").length;
+    let abandoned = 0;
+    for (let round = 1; round <= config.rounds; round++) {
+      if (this.#o.signal?.aborted === true) break;
+      const result = await this.#round(round, event, roundEpsilon, applied);
+      if (result === "applied") applied++;
+      else {
+        abandoned++;
+        if (result === "refused") break; // nobody can train: stop rather than spin
+      }
+    }
+    const q = config.samplingRate ?? 1;
+    const epsilon = applied === 0 ? 0 : trainingEpsilon({ q, z: config.noiseMultiplier, rounds: applied, delta: config.delta }).epsilon;
+    const model = this.#o.store.model();
+    return { applied, abandoned, epsilon, chargedEpsilon: this.#chargedEpsilon(), version: model.version, global: model.weights };
+  }
+
+  /** The largest ε, over hospitals, of the events their ledgers were charged (PLD, capped by RDP). */
+  #chargedEpsilon(): number {
+    let worst = 0;
+    for (const events of this.#charged.values()) {
+      const accountant = new PldAccountant();
+      for (const e of events) accountant.compose(e);
+      worst = Math.max(worst, accountant.epsilon(this.#o.config.delta));
+    }
+    return worst;
+  }
+
+  async #round(round: number, cost: PrivacyEvent, roundEpsilon: number, appliedSoFar: number): Promise<"applied" | "abandoned" | "refused"> {
+    const { config, store } = this.#o;
+    const ms = config.phaseTimeoutMs;
+    const roundId = `${this.#o.roundPrefix ?? "round"}-${store.model().version + 1}-${Math.random().toString(36).slice(2, 10)}`;
+
+    // 1. Who can take part: reachable, with this round's ε left (asked of each hospital's Accountant).
+    const remaining = await phase(this.#o.participants, ms, "remaining budget", (p) => p.remaining());
+    const candidates = this.#o.participants.map((p) => ({ hospital: p.id, available: remaining.ok.has(p.id), remainingEpsilon: remaining.ok.get(p.id) ?? 0 }));
+    const selection = await this.#o.select({ round: roundId, candidates, quorum: config.quorum, roundEpsilon, ...(config.samplingRate === undefined ? {} : { samplingRate: config.samplingRate }) });
+    if (selection.type !== "selected") {
+      this.#o.onProgress?.({ type: "round-abandoned", round, roundId, reason: selection.message });
+      return "refused";
+    }
+    let members = selection.participants.map((id) => this.#byId.get(id)!);
+    await store.plan({ roundId, participants: members.map((p) => p.id), quorum: config.quorum, deadlineMs: Date.now() + 10 * ms, cost });
+    this.#o.onProgress?.({ type: "round-started", round, roundId, participants: members.map((p) => p.id), epsilon: roundEpsilon });
+
+    const abandon = async (reason: string, settleWith: readonly TrainingParticipant[]): Promise<"abandoned"> => {
+      await store.abandon(roundId, reason).catch(() => undefined);
+      await phase(settleWith, ms, "settle", (p) => p.settle(roundId, "abandoned"));
+      this.#o.onProgress?.({ type: "round-abandoned", round, roundId, reason });
+      return "abandoned";
+    };
+
+    // 2. Every participant reserves the round's ε in its own ledger before anyone trains.
+    const offer: RoundOffer = { roundId, cost, epsilon: roundEpsilon, delta: config.delta, local: config.local };
+    const prepared = await phase(members, ms, "prepare", (p) => p.prepare(offer));
+    const accepted = members.filter((p) => prepared.ok.get(p.id)?.type === "accepted");
+    if (accepted.length < config.quorum) {
+      const why = members.filter((p) => !accepted.includes(p)).map((p) => {
+        const reply = prepared.ok.get(p.id);
+        return `${p.id}: ${reply?.type === "refused" ? reply.reason : prepared.failed.get(p.id) ?? "no answer"}`;
+      });
+      return abandon(`only ${accepted.length} of ${members.length} hospitals reserved the round's ε ${roundEpsilon.toFixed(4)} (quorum ${config.quorum}): ${why.join("; ")}`, members);
+    }
+    members = accepted;
+    await store.startCollecting(roundId);
+    this.#phase(roundId, "prepared", members);
+
+    // 3. Local training from the global model.
+    const model = store.model();
+    const start: RoundStart = { roundId, baseVersion: model.version, global: model.weights, clipNorm: config.clipNorm, local: config.local };
+    const trained = await phase(members, ms, "train", (p) => p.train(start));
+    const dropped = members.filter((p) => !trained.ok.has(p.id));
+    members = members.filter((p) => trained.ok.has(p.id));
+    if (members.length < config.quorum) return abandon(`only ${members.length} hospitals finished training (quorum ${config.quorum}): ${[...trained.failed.values()].join("; ")}`, [...members, ...dropped]);
+    this.#phase(roundId, "trained", members);
+
+    // 4. The sum of the clipped updates: under masking the coordinator learns only that.
+    let sum: Float64Array | Float32Array;
+    let contributors: readonly string[];
+    try {
+      ({ sum, contributors } = config.protection === "none" ? await this.#plainSum(roundId, members) : await this.#maskedSum(roundId, members, model.weights.length));
+    } catch (error) {
+      return abandon(error instanceof Error ? error.message : String(error), [...members, ...dropped]);
+    }
+    if (contributors.length < config.quorum) return abandon(`only ${contributors.length} updates reached the sum (quorum ${config.quorum})`, [...members, ...dropped]);
+    for (const id of contributors) await store.recordSubmission(roundId, id);
+
+    // 5. Noise on the sum (σ = z·C), divided by the expected number of clients (q·N, never the
+    // number that answered, which would leak who took part); then the server step, applied once.
+    const expectedClients = (config.samplingRate ?? 1) * this.#o.participants.length;
+    const noisy = noisyMeanUpdate(sum, { clipNorm: config.clipNorm, noiseMultiplier: config.noiseMultiplier, expectedClients });
+    await store.markAggregated(roundId, noisy.update);
+    const result = await store.apply(roundId, (m, aggregate) => this.#step(m, aggregate));
+    const settleAll = [...members, ...dropped];
+    await phase(settleAll, ms, "settle", (p) => p.settle(roundId, "applied"));
+    for (const id of contributors) {
+      const reply = prepared.ok.get(id);
+      if (reply?.type === "accepted") this.#charged.set(id, [...(this.#charged.get(id) ?? []), reply.charged]);
+    }
+    const q = config.samplingRate ?? 1;
+    const epsilonSoFar = trainingEpsilon({ q, z: config.noiseMultiplier, rounds: appliedSoFar + 1, delta: config.delta }).epsilon;
+    const evalLoss = this.#o.evaluate === undefined ? undefined : await this.#o.evaluate(store.model().weights);
+    this.#o.onProgress?.({ type: "round-applied", round, roundId, version: result.version, contributors: contributors.length, sigma: noisy.sigma, epsilonSoFar, chargedEpsilon: this.#chargedEpsilon(), ...(evalLoss === undefined ? {} : { evalLoss }) });
+    return "applied";
+  }
+
+  #phase(roundId: string, phaseName: string, members: readonly TrainingParticipant[]): void {
+    this.#o.onProgress?.({ type: "round-phase", roundId, phase: phaseName, remaining: members.map((p) => p.id) });
+  }
+
+  /** w ← w + server step(noisy mean update); the optimiser's state persists with the model. */
+  #step(model: { weights: Float32Array; optimizer: ServerOptimizerState | null }, aggregate: Float32Array): { weights: Float32Array; optimizer: ServerOptimizerState | null } {
+    const optimizer = model.optimizer ?? this.#optimizer ?? initialOptimizerState(this.#o.config.serverOptimizer, model.weights.length);
+    applyServerStep(this.#o.config.serverOptimizer, optimizer, model.weights, aggregate);
+    this.#optimizer = optimizer;
+    return { weights: model.weights, optimizer };
+  }
+
+  async #plainSum(roundId: string, members: readonly TrainingParticipant[]): Promise<{ sum: Float64Array | Float32Array; contributors: readonly string[] }> {
+    const { config } = this.#o;
+    const got = await phase(members, config.phaseTimeoutMs, "update", (p) => p.plainUpdate(roundId));
+    const ids = members.map((p) => p.id).filter((id) => got.ok.has(id));
+    const updates = ids.map((id) => got.ok.get(id)!);
+    const robust = config.robust;
+    if (robust === undefined) {
+      const sum = new Float64Array(updates[0]?.length ?? 0);
+      for (const u of updates) for (let i = 0; i < u.length; i++) sum[i] = sum[i]! + u[i]!;
+      return { sum, contributors: ids };
+    }
+    // A robust estimate of the mean, scaled back to a sum of as many clients, so the noise and the
+    // division by the expected count treat it as the sum it replaces.
+    const mean = robust.kind === "median" ? coordinateMedian(updates) : robust.kind === "trimmed-mean" ? trimmedMean(updates, robust.beta) : krum(updates, robust.byzantine).aggregate;
+    const sum = new Float64Array(mean.length);
+    for (let i = 0; i < mean.length; i++) sum[i] = mean[i]! * updates.length;
+    return { sum, contributors: ids };
+  }
+
+  /** Bonawitz et al.'s four stages; each participant that fails a stage is a dropout. */
+  async #maskedSum(roundId: string, members: readonly TrainingParticipant[], dimension: number): Promise<{ sum: Float64Array; contributors: readonly string[] }> {
+    const { config } = this.#o;
+    const ms = config.phaseTimeoutMs;
+    const threshold = Math.max(config.quorum, Math.floor(members.length / 2) + 1);
+    const params: MaskingParams = { roundId, maxClients: members.length, threshold, dimension, clipNorm: config.clipNorm };
+    const server = new MaskingServer(params);
+    const byId = new Map(members.map((p) => [p.id, p]));
+
+    const advertised = await phase(members, ms, "advertise keys", (p) => p.advertise(roundId, params));
+    for (const [id, message] of advertised.ok) server.receive(message, id);
+    const directory = server.keyDirectory();
+    const u1 = directory.clients.map((c) => byId.get(c.clientId)!);
+    this.#phase(roundId, "keys advertised", u1);
+
+    const shared = await phase(u1, ms, "share keys", (p) => p.shareKeys(roundId, directory));
+    for (const [id, message] of shared.ok) server.receive(message, id);
+    const inboxes = server.shareInboxes();
+    const u2 = inboxes.map((inbox) => byId.get(inbox.clientId)!);
+    this.#phase(roundId, "keys shared", u2);
+
+    const inboxOf = new Map(inboxes.map((inbox) => [inbox.clientId, inbox]));
+    const masked = await phase(u2, ms, "masked input", (p) => p.maskInput(roundId, inboxOf.get(p.id)!));
+    for (const [id, message] of masked.ok) server.receive(message, id);
+    const request = server.unmaskRequest();
+    const u3 = request.survivors.map((id) => byId.get(id)!);
+    this.#phase(roundId, "masked inputs in", u3);
+
+    const revealed = await phase(u3, ms, "unmask", (p) => p.unmask(roundId, request));
+    for (const [id, message] of revealed.ok) server.receive(message, id);
+    const result = await server.result();
+    return { sum: result.sum, contributors: result.contributors };
+  }
+}

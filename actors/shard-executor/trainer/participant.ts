@@ -1,0 +1,226 @@
+/**
+ * A hospital's side of a DP-FedAvg round (the coordinator is actors/aggregator/training): it
+ * reserves the round's ε in its own Accountant before training, trains locally from the global
+ * model with DP-SGD (training/local-train.ts), keeps its update — clipped to C — at home, and lets
+ * it out only masked (secagg/masking) or, with protection "none", plain. Its reservation is
+ * committed the moment its update leaves the hospital (a masked input counts: the round's noisy
+ * model is then out of its hands) and released when the round ends before that.
+ *
+ * The training budget lives in the same Accountant ledger as the queries: a principal (by default
+ * user "federated-training" in department "training") whose ε composes with the ledger's
+ * accountant like any other charge, per period.
+ *
+ *   const me = new HospitalParticipant({ id: "hospital-a", model, spec, corpus, budget: accountantBudget(accountant) });
+ *   // handed to a TrainingCoordinator in process, or behind the trainer actor over the transport
+ */
+import { dpSgd, PldAccountant, type PrivacyEvent } from "../../../privacy/index.ts";
+import type { StageWeights } from "../model-loader.ts";
+import type { TensorRuntime } from "../../../native-bindings/index.ts";
+import { applyFlatDelta, localTrain, type TrainableSpec } from "../training/index.ts";
+import { MaskingClient, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares } from "../../../secagg/index.ts";
+import type { AccountantClient } from "../../accountant/index.ts";
+import type { PrepareReply, RoundOffer, RoundStart, TrainReport, TrainingParticipant } from "../../aggregator/index.ts";
+import { FedrouterError, registerErrors } from "../../../errors/index.ts";
+
+/** A hospital's training budget, as its Accountant keeps it. */
+export interface TrainingBudget {
+  remaining(): Promise<number>;
+  reserve(key: string, event: PrivacyEvent): Promise<{ readonly ok: true; readonly reservation: string } | { readonly ok: false; readonly reason: string }>;
+  commit(reservation: string, event: PrivacyEvent): Promise<void>;
+  release(reservation: string): Promise<void>;
+}
+
+export const DEFAULT_TRAINING_PRINCIPAL = Object.freeze({ user: "federated-training", department: "training" });
+
+export class TrainingBudgetError extends FedrouterError {
+  readonly code = "TRAINING_BUDGET";
+  constructor(readonly operation: string, readonly reason: string) {
+    super(`training budget ${operation} failed: ${reason}`);
+  }
+}
+
+export class RoundStateError extends FedrouterError {
+  readonly code = "ROUND_STATE";
+  constructor(readonly roundId: string, readonly reason: string) {
+    super(`round ${roundId}: ${reason}`);
+  }
+}
+registerErrors({
+  TRAINING_BUDGET: (f) => new TrainingBudgetError(f.string("operation"), f.string("reason")),
+  ROUND_STATE: (f) => new RoundStateError(f.string("roundId"), f.string("reason")),
+});
+
+/** The training budget in a hospital's Accountant, as the local node (sender `local`) reaches it. */
+export function accountantBudget(accountant: AccountantClient, principal: { user: string; department: string } = DEFAULT_TRAINING_PRINCIPAL): TrainingBudget {
+  return {
+    async remaining() {
+      const reply = await accountant.budget(principal.user, principal.department);
+      if (reply.type !== "budget") throw new TrainingBudgetError("read", reply.message);
+      return Math.min(reply.user.remaining, reply.department?.remaining ?? Number.POSITIVE_INFINITY);
+    },
+    async reserve(key, event) {
+      const reply = await accountant.reserve({ key, user: principal.user, department: principal.department, event });
+      if (reply.type === "reserved") return { ok: true, reservation: reply.reservation };
+      if (reply.type === "refused") return { ok: false, reason: reply.message };
+      throw new TrainingBudgetError("reserve", reply.message);
+    },
+    async commit(reservation, event) {
+      const reply = await accountant.commit(reservation, event);
+      if (reply.type === "rejected") throw new TrainingBudgetError("commit", reply.message);
+    },
+    async release(reservation) {
+      const reply = await accountant.release(reservation, false);
+      if (reply.type === "rejected") throw new TrainingBudgetError("release", reply.message);
+    },
+  };
+}
+
+export interface HospitalParticipantOptions {
+  readonly id: string;
+  /** The whole base model (every block), as loaded by loadGpt2Stage. */
+  readonly model: StageWeights;
+  /** Which tensors train, and the flat order of the global vector. */
+  readonly spec: TrainableSpec;
+  /** The global vector at version 0: the spec's tensors of `model`. */
+  readonly baseFlat: Float32Array;
+  /** The hospital's own token sequences (never leave it). */
+  readonly corpus: readonly (readonly number[])[];
+  readonly budget: TrainingBudget;
+  readonly runtime?: TensorRuntime;
+  /** Each local step, for the hospital's own progress bar (its loss stays here). */
+  readonly onStep?: (roundId: string, step: number, loss: number) => void;
+}
+
+interface RoundHere {
+  readonly offer: RoundOffer;
+  /** What its ledger holds for the round: the central event, or its local DP-SGD one when tighter. */
+  readonly charged: PrivacyEvent;
+  /** Local Poisson sampling rate when local noise is on (what `charged` assumes), else null. */
+  readonly samplingRate: number | null;
+  readonly reservation: string;
+  committed: boolean;
+  update?: Float32Array;
+  masking?: MaskingClient;
+}
+
+export class HospitalParticipant implements TrainingParticipant {
+  readonly id: string;
+  readonly #o: HospitalParticipantOptions;
+  readonly #rounds = new Map<string, RoundHere>();
+
+  constructor(options: HospitalParticipantOptions) {
+    this.id = options.id;
+    this.#o = options;
+    if (options.baseFlat.length !== options.spec.size) throw new RoundStateError("-", `baseFlat has ${options.baseFlat.length} values, the spec ${options.spec.size}`);
+  }
+
+  remaining(): Promise<number> {
+    return this.#o.budget.remaining();
+  }
+
+  async prepare(offer: RoundOffer): Promise<PrepareReply> {
+    const known = this.#rounds.get(offer.roundId);
+    if (known !== undefined) return { type: "accepted", charged: known.charged }; // a retried prepare: reserved once
+    // With local noise, this hospital's DP-SGD (Poisson rate batch/N, σ, steps) bounds what the
+    // round reveals about any one of its notes; charge it when it is the tighter of the two.
+    const { local } = offer;
+    let charged = offer.cost;
+    let samplingRate: number | null = null;
+    if (local.noiseMultiplier > 0 && this.#o.corpus.length > 0) {
+      samplingRate = Math.min(1, local.batchSize / this.#o.corpus.length);
+      const mine = dpSgd(samplingRate, local.noiseMultiplier, local.steps);
+      if (epsilonOf(mine, offer.delta) < offer.epsilon) charged = mine;
+    }
+    const reply = await this.#o.budget.reserve(`round:${offer.roundId}`, charged);
+    if (!reply.ok) return { type: "refused", reason: reply.reason };
+    this.#rounds.set(offer.roundId, { offer, charged, samplingRate, reservation: reply.reservation, committed: false });
+    return { type: "accepted", charged };
+  }
+
+  async train(start: RoundStart): Promise<TrainReport> {
+    const round = this.#round(start.roundId);
+    if (start.global.length !== this.#o.spec.size) throw new RoundStateError(start.roundId, `the global model has ${start.global.length} values, this hospital's spec ${this.#o.spec.size}: another model`);
+    const delta = new Float32Array(start.global.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = start.global[i]! - this.#o.baseFlat[i]!;
+    const weights: StageWeights = { ...this.#o.model, tensors: applyFlatDelta(this.#o.spec, this.#o.model.tensors, delta) };
+    const { local } = start;
+    const result = await localTrain({
+      model: weights, corpus: this.#o.corpus, steps: local.steps, exampleClip: local.exampleClip, noiseMultiplier: local.noiseMultiplier, updateClip: start.clipNorm,
+      part: this.#o.spec.part, sampling: round.samplingRate === null ? { kind: "fixed", size: local.batchSize } : { kind: "poisson", rate: round.samplingRate }, optimizer: { kind: "adam", learningRate: local.learningRate },
+      ...(this.#o.runtime === undefined ? {} : { runtime: this.#o.runtime }),
+      onStep: (step, loss) => this.#o.onStep?.(start.roundId, step, loss),
+    });
+    round.update = result.update;
+    return { steps: result.steps, clipped: result.norm > start.clipNorm };
+  }
+
+  async plainUpdate(roundId: string): Promise<Float32Array> {
+    const round = this.#round(roundId);
+    const update = this.#trained(round);
+    await this.#commit(round);
+    return update;
+  }
+
+  async advertise(roundId: string, params: MaskingParams): Promise<AdvertiseKeys> {
+    const round = this.#round(roundId);
+    if (params.roundId !== roundId || params.dimension !== this.#o.spec.size) throw new RoundStateError(roundId, `masking parameters for round ${params.roundId}, dimension ${params.dimension}: not this round's`);
+    round.masking = new MaskingClient(params, this.id);
+    return round.masking.advertise();
+  }
+
+  shareKeys(roundId: string, directory: KeyDirectory): Promise<SharedKeys> {
+    return Promise.resolve(this.#masking(roundId).shareKeys(directory));
+  }
+
+  async maskInput(roundId: string, inbox: ShareInbox): Promise<MaskedInput> {
+    const round = this.#round(roundId);
+    const masked = this.#masking(roundId).maskInput(inbox, this.#trained(round));
+    await this.#commit(round); // the update leaves the hospital (masked): its ε is spent
+    return masked;
+  }
+
+  unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares> {
+    return Promise.resolve(this.#masking(roundId).unmask(request));
+  }
+
+  async settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void> {
+    const round = this.#rounds.get(roundId);
+    if (round === undefined) return; // never prepared here, or settled already
+    this.#rounds.delete(roundId);
+    round.update?.fill(0);
+    if (round.committed) return;
+    // Applied without our update having left (we dropped out before it): nothing of ours is in it.
+    void outcome;
+    await this.#o.budget.release(round.reservation);
+  }
+
+  async #commit(round: RoundHere): Promise<void> {
+    if (round.committed) return;
+    await this.#o.budget.commit(round.reservation, round.charged);
+    round.committed = true;
+  }
+
+  #round(roundId: string): RoundHere {
+    const round = this.#rounds.get(roundId);
+    if (round === undefined) throw new RoundStateError(roundId, "not prepared here (no reservation): prepare comes first");
+    return round;
+  }
+
+  #trained(round: RoundHere): Float32Array {
+    if (round.update === undefined) throw new RoundStateError(round.offer.roundId, "no update: train comes first");
+    return round.update;
+  }
+
+  #masking(roundId: string): MaskingClient {
+    const masking = this.#round(roundId).masking;
+    if (masking === undefined) throw new RoundStateError(roundId, "no masking state: advertise comes first");
+    return masking;
+  }
+}
+
+
+function epsilonOf(event: PrivacyEvent, delta: number): number {
+  const accountant = new PldAccountant();
+  accountant.compose(event);
+  return accountant.epsilon(delta);
+}
