@@ -4,3 +4,5 @@
  * SecAgg+) in masking/. Never imports the runtime or an actor.
  */
 export * from "./masking/index.ts";
+/** CKKS with threshold decryption over node-seal (ckks/), under its own namespace: its names do not clash with masking's. */
+export * as ckks from "./ckks/index.ts";

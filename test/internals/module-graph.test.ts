@@ -1,7 +1,7 @@
 /**
  * The README's architecture section draws the module graph; this test computes the graph from
  * the imports and fails when the drawing and the code differ (it prints the block to paste).
- * A module is a top-level folder (runtime, privacy, cluster, bin, native-bindings) or one actor
+ * A module is a top-level folder (runtime, privacy, federated, secagg, cluster, bin, native-bindings) or one actor
  * (actors/<name>, drawn by the actor's name); an edge means some file of the first imports some
  * file of the second.
  */
@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 
 const root = new URL("../../", import.meta.url).pathname;
-const MODULE_ROOTS = ["errors", "runtime", "privacy", "actors", "cluster", "bin", "native-bindings"];
+const MODULE_ROOTS = ["errors", "runtime", "privacy", "federated", "secagg", "actors", "cluster", "bin", "native-bindings"];
 /** Names as the drawing uses them (mermaid ids: no slashes or dashes). */
 const NAMES: Readonly<Record<string, string>> = {
   "actors/accountant": "Accountant", "actors/aggregator": "Aggregator", "actors/planner": "Planner", "actors/router": "Router",
