@@ -34,6 +34,11 @@ const SUITES: Record<string, { describe: string; minutes: number; load: () => Pr
     minutes: 3,
     load: async () => (await import("./http/suite.ts")).runHttpSuite,
   },
+  training: {
+    describe: "secure aggregation (masking vs raw AES-CTR; CKKS encrypt, add, threshold decrypt vs node-seal), the FedAvg step and central noise, a local DP-SGD step (vs the batch gradient)",
+    minutes: 6,
+    load: async () => (await import("./training/suite.ts")).runTrainingSuite,
+  },
 };
 
 export const KNOWN_SUITES: readonly string[] = Object.keys(SUITES);
