@@ -46,7 +46,7 @@ export default defineCluster({
   http: { hospital: "hospital-a", listen: "127.0.0.1:8080", ensemble: { sigma: 4, k: 3 } },
   privacy: {
     delta: 1e-5,
-    departments: { emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2 },
+    departments: { emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2, training: 30 },
     reset: "monthly",
     timeZone: "UTC",
   },

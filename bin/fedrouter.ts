@@ -199,6 +199,24 @@ audit
     process.exitCode = await runAuditExport(opts);
   });
 
+program
+  .command("train")
+  .description("Fine-tune the demo hospitals' model together: public pretraining, then DP-FedAvg rounds under secure aggregation, each charged to every hospital's own privacy ledger; writes the trained model where `npm start` serves it")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .option("--pretrain-steps <n>", "public pretraining steps (0: reuse .data/training/pretrained)", parseCount, 80)
+  .option("--rounds <n>", "federated rounds", parsePositive, 3)
+  .option("--local-steps <n>", "DP-SGD steps each hospital runs per round", parsePositive, 3)
+  .option("--noise-multiplier <z>", "central noise: σ = z·C on the sum of updates (client-level DP)", parsePositive, 1)
+  .option("--clip <C>", "each hospital's update is clipped to this L2 norm", parsePositive, 1)
+  .option("--local-noise <z>", "each hospital's DP-SGD noise multiplier (example-level DP; 0: clipping only)", parseCount, 1)
+  .option("--server-lr <eta>", "FedAvg's server learning rate", parsePositive, 0.001)
+  .option("--notes <n>", "synthetic notes per hospital", parsePositive, 400)
+  .option("--plot <file>", "where to draw the loss curve (PNG)", ".data/training/loss.png")
+  .action(async (opts: import("./train/train-command.ts").TrainCommandOptions) => {
+    const { runTrainCommand } = await import("./train/train-command.ts");
+    process.exitCode = await runTrainCommand(opts, { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
+  });
+
 const model = program.command("model").description("Model directories in the Hugging Face GPT-2 format");
 
 model
@@ -250,6 +268,12 @@ program
     const { runBenchmarks } = await import("../bench/run.ts");
     await runBenchmarks(suites);
   });
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number ≥ 0, got "${value}"`);
+  return n;
+}
 
 function parsePositive(value: string): number {
   const n = Number(value);

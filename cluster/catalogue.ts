@@ -6,7 +6,7 @@
  */
 import type { ActorDefinition } from "../runtime/index.ts";
 import { accountant, type AccountantOptions } from "../actors/accountant/index.ts";
-import { shardExecutor, type ShardExecutorOptions } from "../actors/shard-executor/index.ts";
+import { DEFAULT_TRAINING_PRINCIPAL, shardExecutor, type ShardExecutorOptions } from "../actors/shard-executor/index.ts";
 import { aggregator } from "../actors/aggregator/index.ts";
 import { planner, type PlannerOptions } from "../actors/planner/index.ts";
 import { readFileSync } from "node:fs";
@@ -34,6 +34,11 @@ export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry:
     ledger: {
       delta: cluster.privacy.delta,
       departments: Object.fromEntries(Object.entries(cluster.privacy.departments).map(([name, epsilon]) => [name, { epsilon }])),
+      // Federated training charges one principal (user "federated-training"): its limit is the
+      // training department's budget, not the default a person gets.
+      ...(cluster.privacy.departments[DEFAULT_TRAINING_PRINCIPAL.department] === undefined ? {} : {
+        users: { [DEFAULT_TRAINING_PRINCIPAL.user]: { epsilon: cluster.privacy.departments[DEFAULT_TRAINING_PRINCIPAL.department]! } },
+      }),
       reset: cluster.privacy.reset,
       timeZone: cluster.privacy.timeZone,
     },

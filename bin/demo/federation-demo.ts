@@ -48,7 +48,7 @@ export async function runFederationDemo(opts: { config: string; once: boolean })
       for (const user of DEMO_USERS) await addUser(configPath(config, config.http.users), user);
       say(`[federation] created demo users in ${config.http.users}: ${DEMO_USERS.map((u) => `${u.id} (${u.role}, ${u.department})`).join(", ")}`);
     }
-    federation = await startFederation({ config: opts.config, print: say });
+    federation = await startFederation({ config: opts.config, print: say, train: true });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`fedrouter demo: invalid cluster config ${error.message}\n`);

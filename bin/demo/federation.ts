@@ -13,7 +13,7 @@ import { createDevPki } from "../../runtime/index.ts";
 import { backoffDelayMs } from "../../runtime/supervision/backoff.ts";
 import { recordRestart } from "../../runtime/supervision/intensity.ts";
 import { DEFAULT_MODEL_SHAPE, initModel } from "../../actors/shard-executor/index.ts";
-import { configPath, hospitalFiles, loadCluster, type ClusterConfig } from "../../cluster/index.ts";
+import { configPath, hospitalFiles, loadCluster, trainFederation, trainingMembers, type ClusterConfig } from "../../cluster/index.ts";
 
 const CLI = fileURLToPath(new URL("../fedrouter.ts", import.meta.url));
 
@@ -23,6 +23,11 @@ export interface FederationOptions {
   periodMs?: number;
   /** Where each child's output lines go, prefixed with its id. */
   print?: (line: string) => void;
+  /**
+   * When no hospital has a model yet, make them by `fedrouter train` (public pretraining, then
+   * DP-FedAvg rounds charged to each hospital's ledger; a few minutes) instead of random weights.
+   */
+  train?: boolean;
 }
 
 export interface RunningFederation {
@@ -40,7 +45,7 @@ export async function startFederation(opts: FederationOptions): Promise<RunningF
   const cluster = await loadCluster(opts.config);
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   ensureDevKeys(cluster, print);
-  await ensureModels(cluster, print);
+  await ensureModels(cluster, print, opts.train ?? false);
   ensureHttpSecret(cluster, print);
   const children = new Map<string, ChildProcess>();
   let history: number[] = [];
@@ -111,9 +116,16 @@ export async function startFederation(opts: FederationOptions): Promise<RunningF
  * every shard-executor's model directory that has none, each with its own seed: the demo's
  * hospitals then hold different models, as hospitals with their own fine-tunes would.
  */
-async function ensureModels(cluster: ClusterConfig, print: (line: string) => void): Promise<void> {
+async function ensureModels(cluster: ClusterConfig, print: (line: string) => void, train: boolean): Promise<void> {
   const dirs = [...new Set(cluster.hospitals.flatMap((h) => h.actors.filter((a) => a.name === "shard-executor" && a.module === undefined)
     .map((a) => configPath(cluster, a.model ?? cluster.model!.path))))];
+  const members = trainingMembers(cluster);
+  if (train && members.length >= 2 && dirs.every((dir) => !existsSync(join(dir, "config.json")))) {
+    print("[federation] no model yet: training one together (`fedrouter train`: public pretraining, then DP-FedAvg rounds charged to each hospital's ledger; a few minutes on 2 cores, once)");
+    await trainFederation({ cluster, print: (line) => print(`[federation] ${line}`), plot: configPath(cluster, ".data/training/loss.png") });
+  } else if (train && dirs.some((dir) => existsSync(join(dir, "config.json")) && !existsSync(join(dir, "fedrouter_training.json")))) {
+    print("[federation] serving untrained (random) weights: their answers are gibberish; stop, then `npx fedrouter train` (a few minutes) for a trained model");
+  }
   for (const [i, dir] of dirs.entries()) {
     if (existsSync(join(dir, "config.json"))) continue;
     await initModel({ out: dir, ...DEFAULT_MODEL_SHAPE, vocab: "gpt2", seed: i + 1 });

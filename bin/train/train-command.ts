@@ -1,0 +1,53 @@
+/** `fedrouter train`: argument checks and printing over cluster/training.ts's trainFederation. */
+import { ConfigError, loadCluster, trainFederation, type FederatedTrainingOptions } from "../../cluster/index.ts";
+import { FedrouterError } from "../../errors/index.ts";
+import { listening } from "../demo/federation-demo.ts";
+
+export interface TrainCommandOptions {
+  config: string;
+  pretrainSteps: number;
+  rounds: number;
+  localSteps: number;
+  noiseMultiplier: number;
+  clip: number;
+  localNoise: number;
+  serverLr: number;
+  notes: number;
+  plot: string;
+}
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** Exit code: 0 trained, 1 refused (a federation running, no round applied), 2 a bad config or option. */
+export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promise<number> {
+  let cluster;
+  try {
+    cluster = await loadCluster(opts.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.err(`fedrouter train: invalid cluster config ${error.message}`);
+    return 2;
+  }
+  // The ledgers are opened here: a running federation holds them (and would not see these charges).
+  const busy = await listening(cluster.hospitals.flatMap((h) => [h.address, h.admin]));
+  if (busy.length > 0) {
+    io.err(`fedrouter train: ${busy.join(", ")} ${busy.length === 1 ? "is" : "are"} in use: the federation is probably running; stop it first (Ctrl-C in its terminal), nothing was trained`);
+    return 1;
+  }
+  const options: FederatedTrainingOptions = {
+    cluster, print: io.out, pretrainSteps: opts.pretrainSteps, rounds: opts.rounds, localSteps: opts.localSteps, noiseMultiplier: opts.noiseMultiplier,
+    clipNorm: opts.clip, localNoise: opts.localNoise, serverLearningRate: opts.serverLr, notes: opts.notes, plot: opts.plot,
+  };
+  try {
+    const report = await trainFederation(options);
+    io.out(`trained in ${(report.wallMs / 60_000).toFixed(1)} min; \`npm start\` now serves it from ${report.models.join(", ")}`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof FedrouterError)) throw error;
+    io.err(`fedrouter train: ${error.message}`);
+    return /INVALID|TRAINING_REFUSED/.test(error.code) ? 2 : 1;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * `fedrouter train` refuses before touching a ledger when the federation is running (its ports
+ * answer), and names a bad config with exit code 2. The training itself is tested in
+ * test/cluster/training.test.ts.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
+    resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })));
+}
+
+test("fedrouter train on a running federation: exit 1, says so, and trains nothing", { timeout: 90_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-busy-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const taken = createServer(() => undefined);
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  t.after(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  const config = join(dir, "cluster.config.json");
+  writeFileSync(config, JSON.stringify({
+    name: "train-busy", tls: { insecure: true },
+    hospitals: ["h-a", "h-b"].map((id, i) => ({ id, region: "test", address: i === 0 ? `127.0.0.1:${port}` : "127.0.0.1:1", admin: `127.0.0.1:${2 + i}`, actors: [{ name: "accountant" }, { name: "shard-executor", model: `models/${id}` }] })),
+  }));
+  const out = await run(["train", "--config", config]);
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(out.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is in use: the federation is probably running; stop it first .*nothing was trained`));
+  assert.equal(existsSync(join(dir, ".data")), false, "no ledger opened, no model made");
+});
+
+test("fedrouter train with an invalid config or option: exit 2 and the field named", { timeout: 90_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-bad-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, "cluster.config.json");
+  writeFileSync(config, JSON.stringify({ name: "bad", hospitals: [{ id: "h-a", region: "test", address: "127.0.0.1:1", admin: "127.0.0.1:2", colour: "red" }] }));
+  const bad = await run(["train", "--config", config]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /fedrouter train: invalid cluster config [^\n]*\n\s*- hospitals\[0\]: unknown field\(s\) "colour"/);
+  const option = await run(["train", "--rounds", "-1", "--config", config]);
+  assert.notEqual(option.code, 0);
+  assert.match(option.stderr, /--rounds.*expected a positive number, got "-1"/);
+});
