@@ -51,7 +51,7 @@ export interface FederatedTrainingOptions {
   readonly cluster: ClusterConfig;
   /** One line per event (the CLI prints them; tests collect them). */
   readonly print?: (line: string) => void;
-  /** Public pretraining steps (batch 8, Adam 3·10⁻³, every tensor); 0 skips the phase. Default 80. */
+  /** Public pretraining steps (batch 8, Adam 3·10⁻³, every tensor); 0 skips the phase. Default 160 (~3.5 min here). */
   readonly pretrainSteps?: number;
   readonly rounds?: number;
   /** DP-SGD steps each hospital runs per round. */
@@ -74,7 +74,7 @@ export interface FederatedTrainingOptions {
 }
 
 export const DEFAULT_FEDERATED_TRAINING = {
-  pretrainSteps: 80, rounds: 3, localSteps: 3, noiseMultiplier: 1, clipNorm: 1, localNoise: 1, serverLearningRate: 0.001, notes: 400,
+  pretrainSteps: 160, rounds: 3, localSteps: 2, noiseMultiplier: 1, clipNorm: 1, localNoise: 1, serverLearningRate: 0.001, notes: 400,
 } as const;
 
 export interface FederatedTrainingReport {
