@@ -33,6 +33,7 @@ import { TrainingCoordinator, type RoundProgress, type TrainingConfig } from "..
 import { selectRound } from "../actors/planner/index.ts";
 import { resolveTensorBackend, type TensorRuntime } from "../native-bindings/index.ts";
 import { openRoundStore } from "../federated/index.ts";
+import { ckks } from "../secagg/index.ts";
 import { ACTOR_ARGS } from "./catalogue.ts";
 import { configPath, hospitalFiles, type ClusterConfig, type HospitalConfig } from "./config.ts";
 import { writeLossPlot } from "./loss-plot.ts";
@@ -62,6 +63,12 @@ export interface FederatedTrainingOptions {
   readonly clipNorm?: number;
   /** Each hospital's local DP-SGD noise multiplier (example level, per note); 0: clipping only. */
   readonly localNoise?: number;
+  /**
+   * How the updates are summed: "masking" (default, pairwise masking: no key to manage) or "ckks"
+   * (threshold CKKS: this process deals the federation key as a trusted dealer, each hospital gets
+   * one share, a majority of them decrypts the sum; the coordinator holds the public bundle only).
+   */
+  readonly protection?: "masking" | "ckks";
   /** FedAvg's server learning rate η. */
   readonly serverLearningRate?: number;
   /** Synthetic notes per hospital. */
@@ -172,26 +179,33 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
   const spec = trainableSpec(model.config, FEDERATED_PART);
   const baseFlat = flattenTrainable(spec, model.tensors);
   const config: TrainingConfig = {
-    rounds: o.rounds, quorum: Math.min(2, members.length), noiseMultiplier: o.noiseMultiplier, clipNorm: o.clipNorm, delta: cluster.privacy.delta, protection: "masking",
+    rounds: o.rounds, quorum: Math.floor(members.length / 2) + 1, noiseMultiplier: o.noiseMultiplier, clipNorm: o.clipNorm, delta: cluster.privacy.delta, protection: o.protection ?? "masking",
     serverOptimizer: { kind: "fedavg", learningRate: o.serverLearningRate }, phaseTimeoutMs: 600_000,
     local: { steps: o.localSteps, exampleClip: 1, noiseMultiplier: o.localNoise, learningRate: 1e-3, batchSize: 8 },
   };
   const cost = TrainingCoordinator.cost(config, o.rounds);
-  print(`[train] 2/2 federated rounds: ${members.map((m) => `${m.id} (${m.specialty})`).join(", ")}; ${o.rounds} rounds of ${o.localSteps} local DP-SGD steps, masked sums, z = ${o.noiseMultiplier}, C = ${o.clipNorm}, η = ${o.serverLearningRate}`);
+  print(`[train] 2/2 federated rounds: ${members.map((m) => `${m.id} (${m.specialty})`).join(", ")}; ${o.rounds} rounds of ${o.localSteps} local DP-SGD steps, ${config.protection === "ckks" ? "CKKS-encrypted sums" : "masked sums"}, z = ${o.noiseMultiplier}, C = ${o.clipNorm}, η = ${o.serverLearningRate}`);
   print(`[train] each round costs client-level ε ${cost.roundEpsilon.toFixed(3)} at δ = ${cluster.privacy.delta} (all ${o.rounds}: ε ${cost.totalEpsilon.toFixed(3)}), reserved in each hospital's "training" budget before it trains`);
 
+  // Protection "ckks": the key ceremony (a trusted dealer: this process, once per run); each hospital
+  // gets one share, the coordinator the public bundle; a majority decrypts.
+  const deal = config.protection === "ckks" ? await ckks.dealThresholdKeys({ parties: members.length, threshold: config.quorum }) : undefined;
+  if (deal !== undefined) print(`[train] CKKS federation key dealt: ${members.length} shares, ${deal.bundle.threshold} decrypt (the dealer's copy of the secret key is wiped)`);
   const systems: ActorSystem[] = [];
   const coordinatorDir = join(work, "coordinator");
   rmSync(coordinatorDir, { recursive: true, force: true }); // a run's rounds start from the pretrained model
   try {
     const participants: HospitalParticipant[] = [];
-    for (const m of members) {
+    for (const [k, m] of members.entries()) {
       const system = await ActorSystem.start({ node: m.id, persistence: { path: m.dataDir }, logLevel: "error" });
       systems.push(system);
       const ref = await system.spawn(accountant, ACTOR_ARGS.accountant!(cluster, m.accountant) as AccountantOptions, { name: "accountant" });
       const corpus = sequences(m.specialty, o.notes, 1);
       const steps = progress(print, `${m.id} local`, o.localSteps, true);
-      participants.push(new HospitalParticipant({ id: m.id, model, spec, baseFlat, corpus, budget: accountantBudget(new AccountantClient(ref, 60_000)), runtime, onStep: (_round, step, loss) => steps(step, loss) }));
+      participants.push(new HospitalParticipant({
+        id: m.id, model, spec, baseFlat, corpus, budget: accountantBudget(new AccountantClient(ref, 60_000)), runtime,
+        onStep: (_round, step, loss) => steps(step, loss), ...(deal === undefined ? {} : { keyShare: deal.shares[k]! }),
+      }));
     }
     const coordinatorSystem = await ActorSystem.start({ node: "training-coordinator", persistence: { path: coordinatorDir }, logLevel: "error" });
     systems.push(coordinatorSystem);
@@ -200,9 +214,9 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     const evalLosses = [await evaluate(baseFlat)];
     print(`[train] public evaluation loss of the pretrained model: ${evalLosses[0]!.toFixed(3)}`);
     const coordinator = new TrainingCoordinator({
-      config, participants, store, select: async (r) => selectRound(r), evaluate,
+      config, participants, store, select: async (r) => selectRound(r), evaluate, ...(deal === undefined ? {} : { ckks: { bundle: deal.bundle } }),
       onProgress: (e) => {
-        const line = describe(e);
+        const line = describe(e, config.protection);
         if (line !== undefined) print(line);
         if (e.type === "round-applied" && e.evalLoss !== undefined) evalLosses.push(e.evalLoss);
       },
@@ -214,7 +228,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     const delta = new Float32Array(baseFlat.length);
     for (let i = 0; i < delta.length; i++) delta[i] = outcome.global[i]! - baseFlat[i]!;
     const metadata = {
-      synthetic: true, algorithm: "DP-FedAvg (central Gaussian noise on the masked sum)", noiseMultiplier: o.noiseMultiplier, updateClip: o.clipNorm,
+      synthetic: true, algorithm: `DP-FedAvg (central Gaussian noise on the ${config.protection === "ckks" ? "CKKS-decrypted" : "masked"} sum)`, noiseMultiplier: o.noiseMultiplier, updateClip: o.clipNorm,
       samplingRate: 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: cluster.privacy.delta, exampleLevelEpsilon: outcome.chargedEpsilon,
       localNoiseMultiplier: o.localNoise, localSteps: o.localSteps, serverLearningRate: o.serverLearningRate, hospitals: members.map((m) => m.id),
       trained: "the last block; the rest is the public pretraining",
@@ -285,10 +299,10 @@ function progress(print: (line: string) => void, label: string, total: number, q
   };
 }
 
-function describe(e: RoundProgress): string | undefined {
+function describe(e: RoundProgress, protection: TrainingConfig["protection"]): string | undefined {
   switch (e.type) {
     case "round-started": return `[train] round ${e.round}: ${e.participants.join(", ")} reserved ε ${e.epsilon.toFixed(3)} each; training`;
-    case "round-applied": return `[train] round ${e.round} applied (model version ${e.version}, ${e.contributors} masked updates, σ = ${e.sigma}): client-level ε so far ${e.epsilonSoFar.toFixed(3)}, per-note ε charged ${e.chargedEpsilon.toFixed(3)}${e.evalLoss === undefined ? "" : `, evaluation loss ${e.evalLoss.toFixed(3)}`}`;
+    case "round-applied": return `[train] round ${e.round} applied (model version ${e.version}, ${e.contributors} ${protection === "ckks" ? "encrypted" : "masked"} updates, σ = ${e.sigma}): client-level ε so far ${e.epsilonSoFar.toFixed(3)}, per-note ε charged ${e.chargedEpsilon.toFixed(3)}${e.evalLoss === undefined ? "" : `, evaluation loss ${e.evalLoss.toFixed(3)}`}`;
     case "round-abandoned": return `[train] round ${e.round} abandoned: ${e.reason}`;
     default: return undefined;
   }

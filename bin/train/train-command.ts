@@ -12,6 +12,7 @@ export interface TrainCommandOptions {
   clip: number;
   localNoise: number;
   serverLr: number;
+  protection: "masking" | "ckks";
   notes: number;
   plot: string;
 }
@@ -39,7 +40,7 @@ export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promis
   }
   const options: FederatedTrainingOptions = {
     cluster, print: io.out, pretrainSteps: opts.pretrainSteps, rounds: opts.rounds, localSteps: opts.localSteps, noiseMultiplier: opts.noiseMultiplier,
-    clipNorm: opts.clip, localNoise: opts.localNoise, serverLearningRate: opts.serverLr, notes: opts.notes, plot: opts.plot,
+    clipNorm: opts.clip, localNoise: opts.localNoise, serverLearningRate: opts.serverLr, protection: opts.protection, notes: opts.notes, plot: opts.plot,
   };
   try {
     const report = await trainFederation(options);

@@ -76,6 +76,17 @@ test("three hospitals pretrain publicly, run two masked DP-FedAvg rounds charged
   assert.deepEqual([png.width, png.height], [720, 360]);
 });
 
+test("--protection ckks: the same rounds with the sum encrypted under a dealt federation key, decrypted by a majority of hospitals", { timeout: 300_000 }, async (t) => {
+  const dir = tempDir(t, "fedrouter-train-ckks-");
+  const lines: string[] = [];
+  const report = await trainFederation({ cluster: cluster(dir, ["hospital-a", "hospital-b", "hospital-c"]), print: (line) => lines.push(line), shape: SHAPE, pretrainSteps: 1, rounds: 1, localSteps: 1, notes: 8, protection: "ckks" });
+  assert.equal(report.applied, 1, lines.join("\n"));
+  assert.ok(lines.some((l) => /CKKS federation key dealt: 3 shares, 2 decrypt/.test(l)));
+  const meta = JSON.parse(readFileSync(join(dir, "models", "hospital-b", "fedrouter_training.json"), "utf8")) as Record<string, unknown>;
+  assert.match(String(meta.algorithm), /CKKS-decrypted sum/);
+  assert.equal(meta.epsilon, trainingEpsilon({ q: 1, z: 1, rounds: 1, delta: 1e-5 }).epsilon);
+});
+
 test("fewer than two hospitals with a ledger and a model: a typed refusal, nothing trained", { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t, "fedrouter-train-one-");
   await assert.rejects(trainFederation({ cluster: cluster(dir, ["hospital-a"]), shape: SHAPE, pretrainSteps: 1 }), (e: unknown) => e instanceof FederatedTrainingFailed && e.code === "TRAINING_FAILED" && /at least 2 hospitals/.test(e.message));

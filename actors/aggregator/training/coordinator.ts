@@ -23,8 +23,9 @@ import {
   applyServerStep, coordinateMedian, initialOptimizerState, krum, noisyMeanUpdate, roundEvent, trainingEpsilon, trimmedMean,
   type RecoveredRound, type RoundStore, type ServerOptimizer, type ServerOptimizerState,
 } from "../../../federated/index.ts";
+import { loadPublicSeal } from "../../../native-bindings/seal.ts";
 import {
-  MaskingServer, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares,
+  ckks, MaskingServer, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares,
 } from "../../../secagg/index.ts";
 import { FedrouterError, registerErrors } from "../../../errors/index.ts";
 
@@ -50,8 +51,12 @@ export interface TrainingConfig {
   readonly delta: number;
   /** q: Poisson sampling rate of hospitals per round; 1 (default): every eligible one, no amplification claimed. */
   readonly samplingRate?: number;
-  /** "masking" (default): SecAgg pairwise masking; "none": plain updates, aggregated robustly. */
-  readonly protection?: "masking" | "none";
+  /**
+   * "masking" (default): SecAgg pairwise masking; "ckks": updates encrypted under the federation's
+   * CKKS key, added by the coordinator holding the public bundle only, decrypted by t hospitals'
+   * key shares (CoordinatorOptions.ckks); "none": plain updates, aggregated robustly.
+   */
+  readonly protection?: "masking" | "ckks" | "none";
   /** With protection "none": how the updates are combined before noise (default: their sum). */
   readonly robust?: { readonly kind: "median" } | { readonly kind: "trimmed-mean"; readonly beta: number } | { readonly kind: "krum"; readonly byzantine: number };
   readonly serverOptimizer: ServerOptimizer;
@@ -109,6 +114,12 @@ export interface TrainingParticipant {
   shareKeys(roundId: string, directory: KeyDirectory): Promise<SharedKeys>;
   maskInput(roundId: string, inbox: ShareInbox): Promise<MaskedInput>;
   unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares>;
+  /** Protection "ckks": its update encrypted under the federation's public key (the update then has left: its ε is spent). */
+  encrypt?(roundId: string, bundle: ckks.PublicBundle): Promise<ckks.EncryptedUpdate>;
+  /** Protection "ckks", a hospital holding key share `keyIndex`: its decryption share of the aggregate. */
+  decryptionShare?(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate): Promise<ckks.DecryptionShare>;
+  /** Its index in the CKKS key ceremony, when it holds a key share. */
+  readonly keyIndex?: number;
   /** Commit (applied) or release (abandoned) its reservation, and forget the round. */
   settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void>;
 }
@@ -136,6 +147,8 @@ export interface CoordinatorOptions {
   readonly participants: readonly TrainingParticipant[];
   readonly store: RoundStore;
   readonly select: SelectRound;
+  /** Protection "ckks": the federation key's public bundle (no key share: the coordinator never holds one). */
+  readonly ckks?: { readonly bundle: ckks.PublicBundle };
   /** Loss of the global weights on a public (synthetic) evaluation set, for progress; optional. */
   readonly evaluate?: (global: Float32Array) => Promise<number>;
   readonly onProgress?: (event: RoundProgress) => void;
@@ -203,7 +216,14 @@ export class TrainingCoordinator {
     if (!Number.isSafeInteger(c.quorum) || c.quorum < 1 || c.quorum > options.participants.length) throw new TrainingRefused(`quorum ${c.quorum} must be between 1 and the ${options.participants.length} hospitals`);
     if (!(c.clipNorm > 0) || !Number.isFinite(c.clipNorm)) throw new TrainingRefused(`clipNorm must be a finite number > 0, got ${c.clipNorm}`);
     if (!(c.noiseMultiplier > 0) || !Number.isFinite(c.noiseMultiplier)) throw new TrainingRefused(`noiseMultiplier must be a finite number > 0 (a round without noise has no DP guarantee), got ${c.noiseMultiplier}`);
-    if (c.protection === "masking" && c.robust !== undefined) throw new TrainingRefused("robust aggregation needs the individual updates: use it with protection \"none\" only");
+    if (c.protection !== "none" && c.protection !== undefined && c.robust !== undefined) throw new TrainingRefused("robust aggregation needs the individual updates: use it with protection \"none\" only");
+    if (c.protection === "ckks") {
+      const bundle = options.ckks?.bundle;
+      if (bundle === undefined) throw new TrainingRefused("protection \"ckks\" needs the federation key's public bundle (options.ckks.bundle)");
+      const holders = options.participants.filter((p) => p.keyIndex !== undefined && p.encrypt !== undefined && p.decryptionShare !== undefined);
+      if (holders.length < bundle.threshold) throw new TrainingRefused(`protection "ckks" needs ${bundle.threshold} hospitals with key shares to decrypt; ${holders.length} of the participants hold one`);
+      if (c.quorum < bundle.threshold) throw new TrainingRefused(`quorum ${c.quorum} is below the CKKS threshold ${bundle.threshold}: a round could be summed that no one may decrypt`);
+    }
   }
 
   /** The ε each round adds at δ, and the total after `rounds` rounds (the tight accountant). */
@@ -314,7 +334,9 @@ export class TrainingCoordinator {
     let sum: Float64Array | Float32Array;
     let contributors: readonly string[];
     try {
-      ({ sum, contributors } = config.protection === "none" ? await this.#plainSum(roundId, members) : await this.#maskedSum(roundId, members, model.weights.length));
+      ({ sum, contributors } = config.protection === "none" ? await this.#plainSum(roundId, members)
+        : config.protection === "ckks" ? await this.#encryptedSum(roundId, members)
+        : await this.#maskedSum(roundId, members, model.weights.length));
     } catch (error) {
       return abandon(error instanceof Error ? error.message : String(error), [...members, ...dropped]);
     }
@@ -369,6 +391,36 @@ export class TrainingCoordinator {
     const sum = new Float64Array(mean.length);
     for (let i = 0; i < mean.length; i++) sum[i] = mean[i]! * updates.length;
     return { sum, contributors: ids };
+  }
+
+  /**
+   * CKKS: every member encrypts its update under the federation key; the coordinator checks and
+   * adds the ciphertexts with the public bundle only (CkksAggregator: no secret key, no share);
+   * t contributors holding key shares each send a decryption share, which combine into the sum.
+   * A member that fails to encrypt is a dropout; a chosen decryptor that fails abandons the round
+   * (another decryptor set is not tried yet).
+   */
+  async #encryptedSum(roundId: string, members: readonly TrainingParticipant[]): Promise<{ sum: Float64Array; contributors: readonly string[] }> {
+    const ms = this.#o.config.phaseTimeoutMs;
+    const bundle = this.#o.ckks!.bundle;
+    const encrypted = await phase(members, ms, "encrypt", (p) => p.encrypt!(roundId, bundle));
+    const contributors = members.filter((p) => encrypted.ok.has(p.id));
+    const decryptors = contributors.filter((p) => p.keyIndex !== undefined).slice(0, bundle.threshold);
+    if (decryptors.length < bundle.threshold) throw new Error(`only ${decryptors.length} of the hospitals that encrypted hold a key share; decrypting needs ${bundle.threshold}`);
+    const aggregator = ckks.CkksAggregator.open(await loadPublicSeal(), bundle);
+    let aggregate: ckks.EncryptedUpdate;
+    try {
+      aggregate = aggregator.add(contributors.map((p) => encrypted.ok.get(p.id)!));
+    } finally {
+      aggregator.close();
+    }
+    this.#phase(roundId, "encrypted updates added", contributors);
+    const indices = decryptors.map((p) => p.keyIndex!);
+    const shares = await phase(decryptors, ms, "decryption share", (p) => p.decryptionShare!(roundId, indices, aggregate));
+    const missing = decryptors.filter((p) => !shares.ok.has(p.id));
+    if (missing.length > 0) throw new Error(`decryptor ${missing.map((p) => `${p.id}: ${shares.failed.get(p.id) ?? "no answer"}`).join("; ")}; the sum stays encrypted`);
+    const sum = await ckks.combineShares(bundle, aggregate, decryptors.map((p) => shares.ok.get(p.id)!));
+    return { sum, contributors: contributors.map((p) => p.id) };
   }
 
   /** Bonawitz et al.'s four stages; each participant that fails a stage is a dropout. */

@@ -17,7 +17,7 @@ import { dpSgd, PldAccountant, type PrivacyEvent } from "../../../privacy/index.
 import type { StageWeights } from "../model-loader.ts";
 import type { TensorRuntime } from "../../../native-bindings/index.ts";
 import { applyFlatDelta, localTrain, type TrainableSpec } from "../training/index.ts";
-import { MaskingClient, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares } from "../../../secagg/index.ts";
+import { ckks, MaskingClient, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares } from "../../../secagg/index.ts";
 import type { AccountantClient } from "../../accountant/index.ts";
 import type { PrepareReply, RoundOffer, RoundStart, TrainReport, TrainingParticipant } from "../../aggregator/index.ts";
 import { FedrouterError, registerErrors } from "../../../errors/index.ts";
@@ -87,6 +87,11 @@ export interface HospitalParticipantOptions {
   readonly corpus: readonly (readonly number[])[];
   readonly budget: TrainingBudget;
   readonly runtime?: TensorRuntime;
+  /**
+   * Its share of the federation's CKKS secret key (from the key ceremony), for rounds under
+   * protection "ckks": with it, this hospital is one of the t decryptors. Never leaves it.
+   */
+  readonly keyShare?: ckks.KeyShare;
   /** Each local step, for the hospital's own progress bar (its loss stays here). */
   readonly onStep?: (roundId: string, step: number, loss: number) => void;
 }
@@ -101,6 +106,8 @@ interface RoundHere {
   committed: boolean;
   update?: Float32Array;
   masking?: MaskingClient;
+  /** Protection "ckks": the federation key its update was encrypted under (it decrypts only such rounds). */
+  encrypted?: { readonly bundle: ckks.PublicBundle };
 }
 
 export class HospitalParticipant implements TrainingParticipant {
@@ -108,8 +115,12 @@ export class HospitalParticipant implements TrainingParticipant {
   readonly #o: HospitalParticipantOptions;
   readonly #rounds = new Map<string, RoundHere>();
 
+  /** Its index in the CKKS key ceremony (1..n), when it holds a key share. */
+  readonly keyIndex?: number;
+
   constructor(options: HospitalParticipantOptions) {
     this.id = options.id;
+    if (options.keyShare !== undefined) this.keyIndex = options.keyShare.index;
     this.#o = options;
     if (options.baseFlat.length !== options.spec.size) throw new RoundStateError("-", `baseFlat has ${options.baseFlat.length} values, the spec ${options.spec.size}`);
   }
@@ -181,6 +192,33 @@ export class HospitalParticipant implements TrainingParticipant {
 
   unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares> {
     return Promise.resolve(this.#masking(roundId).unmask(request));
+  }
+
+  /** Protection "ckks": its clipped update encrypted under the federation's public key. */
+  async encrypt(roundId: string, bundle: ckks.PublicBundle): Promise<ckks.EncryptedUpdate> {
+    const round = this.#round(roundId);
+    const share = this.#o.keyShare;
+    if (share !== undefined && share.keyId !== bundle.keyId) throw new RoundStateError(roundId, `the round's CKKS key ${bundle.keyId.slice(0, 12)}… is not the federation key this hospital holds a share of (${share.keyId.slice(0, 12)}…)`);
+    const encrypted = await ckks.encryptUpdate(bundle, this.#trained(round));
+    round.encrypted = { bundle };
+    await this.#commit(round); // the update leaves the hospital (encrypted): its ε is spent
+    return encrypted;
+  }
+
+  /**
+   * Protection "ckks": this hospital's decryption share of the round's aggregate, for the decryptor
+   * set `decryptors` (t key indices). Only for a round it encrypted an update in, under the key it
+   * holds a share of. It cannot check that the aggregate is the sum of the round's ciphertexts
+   * (README "Not built yet (training)").
+   */
+  async decryptionShare(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate): Promise<ckks.DecryptionShare> {
+    const round = this.#round(roundId);
+    const share = this.#o.keyShare;
+    if (share === undefined) throw new RoundStateError(roundId, "this hospital holds no CKKS key share: it cannot decrypt");
+    if (round.encrypted === undefined) throw new RoundStateError(roundId, "no update of this hospital was encrypted in this round: it decrypts only rounds it took part in");
+    if (aggregate.keyId !== share.keyId) throw new RoundStateError(roundId, "the aggregate is under another key");
+    if (!decryptors.includes(share.index)) throw new RoundStateError(roundId, `the decryptor set ${decryptors.join(", ")} does not include this hospital's index ${share.index}`);
+    return ckks.decryptionShare(round.encrypted.bundle, share, decryptors, aggregate);
   }
 
   async settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void> {
