@@ -86,6 +86,11 @@ export class PeerLink {
   /** The stream is open and handshaken: queued envelopes go out. */
   up(stream: FrameStream): void {
     this.stream = stream;
+    // The dials that failed while the cluster was forming (the peer not listening yet) are not
+    // held against a peer that has now answered: its first stream starts a fresh window. Left
+    // in, they tripped the breaker a few healthy calls later, once the window reached its
+    // minimum. An operator's forced state stays as it is.
+    if (!this.everUp && !this.breaker.state.startsWith("forced")) this.breaker.reset();
     this.everUp = true;
     this.draining = false;
     this.schedule();
