@@ -6,7 +6,7 @@
  */
 import type { ActorDefinition } from "../runtime/index.ts";
 import { accountant, type AccountantOptions } from "../actors/accountant/index.ts";
-import { DEFAULT_TRAINING_PRINCIPAL, shardExecutor, type ShardExecutorOptions } from "../actors/shard-executor/index.ts";
+import { DEFAULT_TRAINING_PRINCIPAL, shardExecutor, trainer, type ShardExecutorOptions, type TrainerOptions } from "../actors/shard-executor/index.ts";
 import { aggregator } from "../actors/aggregator/index.ts";
 import { planner, type PlannerOptions } from "../actors/planner/index.ts";
 import { readFileSync } from "node:fs";
@@ -15,7 +15,7 @@ import { hasher, tally, visits } from "./demo-actors.ts";
 import { configPath, type ClusterConfig, type HospitalConfig } from "./config.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const ACTOR_CATALOGUE: Readonly<Record<string, ActorDefinition<any, any>>> = { visits, tally, hasher, accountant, aggregator, planner, "shard-executor": shardExecutor };
+export const ACTOR_CATALOGUE: Readonly<Record<string, ActorDefinition<any, any>>> = { visits, tally, hasher, accountant, aggregator, planner, "shard-executor": shardExecutor, trainer };
 
 /** The Accountant's journal id in every node: `fedrouter audit verify --data-dir .data/<hospital>` finds it by default. */
 export const ACCOUNTANT_STORE_ID = "user/accountant";
@@ -28,6 +28,12 @@ export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry:
   "shard-executor": (cluster, entry): ShardExecutorOptions => ({
     modelDir: configPath(cluster, entry.model ?? cluster.model!.path), // the schema refuses a shard-executor without a model
     ...(entry.blocks ? { from: entry.blocks.from, to: entry.blocks.to } : {}),
+  }),
+  // A hospital's trainer: its model (the base of every round), its own synthetic notes, rounds
+  // driven by its configured coordinator, else the hospital that serves the HTTP API, else itself only.
+  trainer: (cluster, entry): TrainerOptions => ({
+    modelDir: configPath(cluster, entry.model ?? cluster.model!.path),
+    ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : cluster.http === undefined ? {} : { coordinator: cluster.http.hospital }),
   }),
   accountant: (cluster): AccountantOptions => ({
     storeId: ACCOUNTANT_STORE_ID,

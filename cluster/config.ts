@@ -33,7 +33,7 @@ const actorSchema = z.strictObject({
   definition: z.string().min(1).optional(),
   placement: z.enum(ACTOR_PLACEMENTS).default("local"),
   poolThreads: z.number().int().min(1).max(64).optional(),
-  /** For a shard-executor (or a planner, which reads its block count): its own model directory (a hospital's fine-tune); default the cluster's model.path. */
+  /** For a shard-executor (or a planner, which reads its block count, or a trainer, whose base it is): its own model directory (a hospital's fine-tune); default the cluster's model.path. */
   model: z.string().min(1).optional(),
   /** For a shard-executor: the model blocks it runs, [from, to); default all of them. */
   blocks: z.strictObject({ from: z.number().int().min(0), to: z.number().int().min(1) })
@@ -44,6 +44,11 @@ const actorSchema = z.strictObject({
    * hospital that serves the pipeline across hospitals.
    */
   planner: z.string().min(1).optional(),
+  /**
+   * For a trainer: the hospital whose training coordinator may drive its rounds over the transport
+   * (default the hospital that serves the HTTP API, `http.hospital`; with neither, only its own node).
+   */
+  coordinator: z.string().min(1).optional(),
 });
 
 const hospitalSchema = z.strictObject({
@@ -120,7 +125,7 @@ export const clusterSchema = z.strictObject({
   }).optional(),
 }).superRefine((cluster, ctx) => {
   cluster.hospitals.forEach((h, i) => h.actors.forEach((a, j) => {
-    if ((a.name === "shard-executor" || a.name === "planner") && a.module === undefined && cluster.model === undefined && a.model === undefined) {
+    if ((a.name === "shard-executor" || a.name === "planner" || a.name === "trainer") && a.module === undefined && cluster.model === undefined && a.model === undefined) {
       ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "name"], message: `a ${a.name} needs a model: its own (model) or the cluster's (model.path), a Hugging Face GPT-2 directory` });
     }
     if (a.planner !== undefined) {
@@ -128,6 +133,9 @@ export const clusterSchema = z.strictObject({
       if (target === undefined || !target.actors.some((b) => b.name === "planner")) {
         ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "planner"], message: `"${a.planner}" is not a hospital that runs a planner` });
       }
+    }
+    if (a.coordinator !== undefined && !cluster.hospitals.some((other) => other.id === a.coordinator)) {
+      ctx.addIssue({ code: "custom", path: ["hospitals", i, "actors", j, "coordinator"], message: `"${a.coordinator}" is not a hospital of this cluster` });
     }
   }));
   if (cluster.http !== undefined) {

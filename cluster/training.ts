@@ -136,7 +136,7 @@ export function trainingMembers(cluster: ClusterConfig): Member[] {
  * model directory with its privacy metadata, and draws the loss curve.
  * @example
  * const report = await trainFederation({ cluster: await loadCluster("cluster.config.ts"), plot: "docs/training-loss.png" });
- * console.log(report.epsilon, report.chargedEpsilon);
+ * const { epsilon, chargedEpsilon } = report; // client level, and per note (what the ledgers were charged)
  */
 export async function trainFederation(options: FederatedTrainingOptions): Promise<FederatedTrainingReport> {
   const o = { ...DEFAULT_FEDERATED_TRAINING, ...options };

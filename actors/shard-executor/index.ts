@@ -23,3 +23,7 @@ export {
   HospitalParticipant, accountantBudget, TrainingBudgetError, RoundStateError, DEFAULT_TRAINING_PRINCIPAL,
   type TrainingBudget, type HospitalParticipantOptions,
 } from "./trainer/participant.ts";
+// The same, as an actor a coordinator on another hospital drives over the transport (chunked vectors).
+export { trainer } from "./trainer/behaviour.ts";
+export { TrainerClient, TrainerFailed } from "./trainer/client.ts";
+export { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type TrainerMsg, type TrainerOptions, type TrainerReply, type MaskedInputHeader } from "./trainer/protocol.ts";

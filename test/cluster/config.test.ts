@@ -27,7 +27,7 @@ test("the repository's cluster.config.ts is valid: three hospitals on 127.0.0.1,
   assert.deepEqual(cluster.hospitals.map((h) => h.id), ["hospital-a", "hospital-b", "hospital-c"]);
   assert.ok(cluster.hospitals.every((h) => h.address.startsWith("127.0.0.1:")));
   assert.equal(new Set(cluster.hospitals.map((h) => h.address)).size, 3);
-  assert.deepEqual(cluster.privacy.departments, { emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2 });
+  assert.deepEqual(cluster.privacy.departments, { emergency: 20, cardiology: 15, radiology: 10, general: 5, research: 2, training: 30 }, "the seeds' departments, and the training budget of federated fine-tuning");
   assert.equal(cluster.privacy.delta, 1e-5);
   assert.equal(cluster.tls.insecure, false, "plaintext is never the default");
 });

@@ -125,6 +125,11 @@ export class HospitalParticipant implements TrainingParticipant {
     if (options.baseFlat.length !== options.spec.size) throw new RoundStateError("-", `baseFlat has ${options.baseFlat.length} values, the spec ${options.spec.size}`);
   }
 
+  /** Values in the trainable part: the length of the global vector and of the update. */
+  get size(): number {
+    return this.#o.spec.size;
+  }
+
   remaining(): Promise<number> {
     return this.#o.budget.remaining();
   }

@@ -1,0 +1,91 @@
+/**
+ * A hospital's trainer actor seen from the coordinator: a TrainingParticipant whose every call is
+ * an ask over the transport. The global model goes out in chunks and the masked input comes back
+ * in chunks (protocol.ts), so no message carries a whole model. A `failed` answer rejects with
+ * the trainer's code (TrainerFailed); a missed deadline rejects with the runtime's AskTimeout —
+ * either way the coordinator counts the hospital as a dropout of that phase.
+ *
+ * Protections "none" (plain updates) and "ckks" are not offered over the transport yet: their
+ * methods are absent, and the coordinator refuses such a round before it starts.
+ */
+import type { ActorRef } from "../../../runtime/index.ts";
+import { FedrouterError, registerErrors } from "../../../errors/index.ts";
+import type { AdvertiseKeys, KeyDirectory, MaskedInput, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
+import type { PrepareReply, RoundOffer, RoundStart, TrainReport, TrainingParticipant } from "../../aggregator/index.ts";
+import { TRAINER_CHUNK_WORDS, type MaskedInputHeader, type TrainerMsg, type TrainerReply } from "./protocol.ts";
+
+/** A trainer answered `failed`: its code and message, as it sent them. */
+export class TrainerFailed extends FedrouterError {
+  readonly code = "TRAINER_FAILED";
+  constructor(readonly trainer: string, readonly causeCode: string, readonly reason: string) {
+    super(`trainer ${trainer}: ${causeCode}: ${reason}`);
+  }
+}
+registerErrors({ TRAINER_FAILED: (f) => new TrainerFailed(f.string("trainer"), f.string("causeCode"), f.string("reason")) });
+
+export class TrainerClient implements TrainingParticipant {
+  /**
+   * @param id the hospital's id (its node name)
+   * @param ref its trainer (`fed://<id>/user/node/trainer`)
+   * @param timeoutMs per ask; `train` gets `trainTimeoutMs`
+   */
+  constructor(readonly id: string, readonly ref: ActorRef<TrainerMsg>, readonly timeoutMs = 60_000, readonly trainTimeoutMs = 600_000) {}
+
+  remaining(): Promise<number> {
+    return this.#ask<number>((replyTo) => ({ type: "remaining", replyTo }));
+  }
+
+  prepare(offer: RoundOffer): Promise<PrepareReply> {
+    return this.#ask<PrepareReply>((replyTo) => ({ type: "prepare", offer, replyTo }));
+  }
+
+  async train(start: RoundStart): Promise<TrainReport> {
+    const total = start.global.length;
+    const count = Math.ceil(total / TRAINER_CHUNK_WORDS);
+    for (let index = 0; index < count; index++) {
+      const data = start.global.slice(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
+      await this.#ask<number>((replyTo) => ({ type: "global-chunk", roundId: start.roundId, index, count, total, data, replyTo }));
+    }
+    return this.#ask<TrainReport>((replyTo) => ({ type: "train", roundId: start.roundId, baseVersion: start.baseVersion, clipNorm: start.clipNorm, local: start.local, replyTo }), this.trainTimeoutMs);
+  }
+
+  plainUpdate(): Promise<Float32Array> {
+    return Promise.reject(new TrainerFailed(this.id, "NOT_OVER_TRANSPORT", "plain updates (protection \"none\") are not sent over the transport"));
+  }
+
+  advertise(roundId: string, params: MaskingParams): Promise<AdvertiseKeys> {
+    return this.#ask<AdvertiseKeys>((replyTo) => ({ type: "advertise", roundId, params, replyTo }));
+  }
+
+  shareKeys(roundId: string, directory: KeyDirectory): Promise<SharedKeys> {
+    return this.#ask<SharedKeys>((replyTo) => ({ type: "share-keys", roundId, directory, replyTo }));
+  }
+
+  async maskInput(roundId: string, inbox: ShareInbox): Promise<MaskedInput> {
+    const header = await this.#ask<MaskedInputHeader>((replyTo) => ({ type: "mask-input", roundId, inbox, replyTo }));
+    const masked = new Uint32Array(header.length);
+    for (let index = 0; index < header.chunks; index++) {
+      const chunk = await this.#ask<Uint32Array>((replyTo) => ({ type: "masked-chunk", roundId, index, replyTo }));
+      const offset = index * TRAINER_CHUNK_WORDS;
+      if (!(chunk instanceof Uint32Array) || chunk.length !== Math.min(TRAINER_CHUNK_WORDS, header.length - offset)) {
+        throw new TrainerFailed(this.id, "BAD_CHUNK", `masked chunk ${index} is not ${Math.min(TRAINER_CHUNK_WORDS, header.length - offset)} uint32 words`);
+      }
+      masked.set(chunk, offset);
+    }
+    return { type: header.type, roundId: header.roundId, clientId: header.clientId, masked };
+  }
+
+  unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares> {
+    return this.#ask<UnmaskShares>((replyTo) => ({ type: "unmask", roundId, request, replyTo }));
+  }
+
+  async settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void> {
+    await this.#ask<null>((replyTo) => ({ type: "settle", roundId, outcome, replyTo }));
+  }
+
+  async #ask<T>(make: (replyTo: ActorRef<TrainerReply<T>>) => TrainerMsg, timeoutMs = this.timeoutMs): Promise<T> {
+    const reply = await this.ref.ask<TrainerReply<T>>(make as (replyTo: ActorRef<TrainerReply<T>>) => TrainerMsg, { timeoutMs });
+    if (reply.type === "failed") throw new TrainerFailed(this.id, reply.code, reply.message);
+    return reply.value;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The trainer actor's protocol: a hospital's side of a DP-FedAvg round (participant.ts) as
+ * messages, so a coordinator on another hospital drives it over the federation's transport.
+ *
+ * Large vectors never travel whole: the global model goes to the trainer in chunks
+ * (`global-chunk`, then `train`), and the masked input comes back in chunks (`mask-input` says
+ * how many, `masked-chunk` fetches each), every chunk under TRAINER_CHUNK_WORDS 4-byte words
+ * (1 MiB: a quarter of the transport's 4 MiB frame), so a 124M-parameter round is ~475 chunks
+ * each way and never one message (Flower #3006 hit gRPC's limit with a whole GPT-2 update).
+ *
+ * Who may send: this node's code, and a peer only when it is the hospital named as this trainer's
+ * coordinator (the behaviour checks the peer's node; the policy below admits peers at all).
+ */
+import type { AccessPolicy, ActorRef } from "../../../runtime/index.ts";
+import type { AdvertiseKeys, KeyDirectory, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
+import type { LocalTrainingConfig, PrepareReply, RoundOffer, TrainReport } from "../../aggregator/index.ts";
+
+/** 1 MiB of float32 or uint32 words per chunk. */
+export const TRAINER_CHUNK_WORDS = 262_144;
+
+export type TrainerReply<T> = { readonly type: "ok"; readonly value: T } | { readonly type: "failed"; readonly code: string; readonly message: string };
+
+export type TrainerMsg =
+  | { readonly type: "remaining"; readonly replyTo: ActorRef<TrainerReply<number>> }
+  | { readonly type: "prepare"; readonly offer: RoundOffer; readonly replyTo: ActorRef<TrainerReply<PrepareReply>> }
+  /** Chunk `index` of `count` of the round's global model (`total` values in all), in order. */
+  | { readonly type: "global-chunk"; readonly roundId: string; readonly index: number; readonly count: number; readonly total: number; readonly data: Float32Array; readonly replyTo: ActorRef<TrainerReply<number>> }
+  /** Train from the global model the chunks carried. */
+  | { readonly type: "train"; readonly roundId: string; readonly baseVersion: number; readonly clipNorm: number; readonly local: LocalTrainingConfig; readonly replyTo: ActorRef<TrainerReply<TrainReport>> }
+  | { readonly type: "advertise"; readonly roundId: string; readonly params: MaskingParams; readonly replyTo: ActorRef<TrainerReply<AdvertiseKeys>> }
+  | { readonly type: "share-keys"; readonly roundId: string; readonly directory: KeyDirectory; readonly replyTo: ActorRef<TrainerReply<SharedKeys>> }
+  /** Masks the update; the answer says how many `masked-chunk`s carry it. */
+  | { readonly type: "mask-input"; readonly roundId: string; readonly inbox: ShareInbox; readonly replyTo: ActorRef<TrainerReply<MaskedInputHeader>> }
+  | { readonly type: "masked-chunk"; readonly roundId: string; readonly index: number; readonly replyTo: ActorRef<TrainerReply<Uint32Array>> }
+  | { readonly type: "unmask"; readonly roundId: string; readonly request: UnmaskRequest; readonly replyTo: ActorRef<TrainerReply<UnmaskShares>> }
+  | { readonly type: "settle"; readonly roundId: string; readonly outcome: "applied" | "abandoned"; readonly replyTo: ActorRef<TrainerReply<null>> };
+
+/** A MaskedInput without its vector: `length` words in `chunks` chunks. */
+export interface MaskedInputHeader {
+  readonly type: "secagg.maskedInput";
+  readonly roundId: string;
+  readonly clientId: string;
+  readonly length: number;
+  readonly chunks: number;
+}
+
+export const TRAINER_ACCESS = {
+  remaining: ["local", "peer"],
+  prepare: ["local", "peer"],
+  "global-chunk": ["local", "peer"],
+  train: ["local", "peer"],
+  advertise: ["local", "peer"],
+  "share-keys": ["local", "peer"],
+  "mask-input": ["local", "peer"],
+  "masked-chunk": ["local", "peer"],
+  unmask: ["local", "peer"],
+  settle: ["local", "peer"],
+} as const satisfies AccessPolicy<TrainerMsg>;
+
+export interface TrainerOptions {
+  /** The hospital's model (a Hugging Face GPT-2 directory): the base every round's global vector is relative to. */
+  readonly modelDir: string;
+  /** Its Accountant's path; default `fed://<this node>/user/node/accountant`. The training budget lives there. */
+  readonly accountant?: string;
+  /**
+   * Its own notes: a directory of .txt/.jsonl (corpus/loader.ts), or the demo's synthetic notes of
+   * a specialty; default the synthetic notes of this hospital's specialty (SYNTHETIC_SPECIALTY_OF).
+   */
+  readonly corpus?: { readonly kind: "directory"; readonly path: string } | { readonly kind: "synthetic"; readonly specialty: "cardiology" | "radiology" | "emergency"; readonly notes: number; readonly seed: number };
+  /** The peer hospital whose coordinator may drive rounds here; none: only this node's code. */
+  readonly coordinator?: string;
+  /** What trains (default the last block, without the tied head). */
+  readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
+}
