@@ -6,7 +6,8 @@
  * marks, a light grid, one polyline per series, and a vertical rule where the federated rounds
  * start. Numbers and labels live in the README beside the image (a bitmap font is not worth it).
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { PNG } from "pngjs";
 
 export interface PlotSeries {
@@ -82,6 +83,8 @@ export function renderLossPlot(plot: LossPlot): Buffer {
   return PNG.sync.write(png);
 }
 
+/** Writes the PNG, making its folder when missing. */
 export function writeLossPlot(file: string, plot: LossPlot): void {
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, renderLossPlot(plot));
 }

@@ -13,7 +13,7 @@ import { PNG } from "pngjs";
 import { ActorSystem } from "../../runtime/index.ts";
 import { accountant, AccountantClient, type AccountantOptions } from "../../actors/accountant/index.ts";
 import { loadGpt2Stage } from "../../actors/shard-executor/index.ts";
-import { ACTOR_ARGS, FederatedTrainingFailed, parseCluster, renderLossPlot, trainFederation, type ClusterConfig } from "../../cluster/index.ts";
+import { ACTOR_ARGS, FederatedTrainingFailed, parseCluster, renderLossPlot, trainFederation, writeLossPlot, type ClusterConfig } from "../../cluster/index.ts";
 import { trainingEpsilon } from "../../federated/index.ts";
 import { tempDir } from "../fixtures/node-store.ts";
 
@@ -102,4 +102,10 @@ test("the loss plot draws each series in its colour inside the axes, and an empt
   assert.deepEqual(at(40, 42), [214, 39, 40]);
   const blank = PNG.sync.read(renderLossPlot({ series: [] }));
   assert.ok(blank.data.every((v) => v === 255));
+});
+
+test("writeLossPlot makes the folder it writes into", (t) => {
+  const file = join(tempDir(t, "fedrouter-plot-"), "a", "b", "loss.png");
+  writeLossPlot(file, { series: [{ points: [[1, 1], [2, 0.5]], rgb: [0, 0, 0] }] });
+  assert.deepEqual([PNG.sync.read(readFileSync(file)).width], [720]);
 });
