@@ -191,6 +191,8 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
   // gets one share, the coordinator the public bundle; a majority decrypts.
   const deal = config.protection === "ckks" ? await ckks.dealThresholdKeys({ parties: members.length, threshold: config.quorum }) : undefined;
   if (deal !== undefined) print(`[train] CKKS federation key dealt: ${members.length} shares, ${deal.bundle.threshold} decrypt (the dealer's copy of the secret key is wiped)`);
+  // The hospitals here share one process, so they share one pool of encryption threads.
+  const encryptionPool = deal === undefined ? undefined : new ckks.CkksEncryptionPool({ threads: 2 });
   const systems: ActorSystem[] = [];
   const coordinatorDir = join(work, "coordinator");
   rmSync(coordinatorDir, { recursive: true, force: true }); // a run's rounds start from the pretrained model
@@ -204,7 +206,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
       const steps = progress(print, `${m.id} local`, o.localSteps, true);
       participants.push(new HospitalParticipant({
         id: m.id, model, spec, baseFlat, corpus, budget: accountantBudget(new AccountantClient(ref, 60_000)), runtime,
-        onStep: (_round, step, loss) => steps(step, loss), ...(deal === undefined ? {} : { keyShare: deal.shares[k]! }),
+        onStep: (_round, step, loss) => steps(step, loss), ...(deal === undefined ? {} : { keyShare: deal.shares[k]!, encryptionPool: encryptionPool! }),
       }));
     }
     const coordinatorSystem = await ActorSystem.start({ node: "training-coordinator", persistence: { path: coordinatorDir }, logLevel: "error" });
@@ -258,6 +260,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     };
   } finally {
     for (const system of systems.reverse()) await system.stop().catch(() => undefined);
+    await encryptionPool?.close();
   }
 }
 

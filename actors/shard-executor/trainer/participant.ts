@@ -92,6 +92,8 @@ export interface HospitalParticipantOptions {
    * protection "ckks": with it, this hospital is one of the t decryptors. Never leaves it.
    */
   readonly keyShare?: ckks.KeyShare;
+  /** Protection "ckks": encrypt in this piscina pool (node-seal in worker threads); none: in this thread. */
+  readonly encryptionPool?: ckks.CkksEncryptionPool;
   /** Each local step, for the hospital's own progress bar (its loss stays here). */
   readonly onStep?: (roundId: string, step: number, loss: number) => void;
 }
@@ -204,7 +206,8 @@ export class HospitalParticipant implements TrainingParticipant {
     const round = this.#round(roundId);
     const share = this.#o.keyShare;
     if (share !== undefined && share.keyId !== bundle.keyId) throw new RoundStateError(roundId, `the round's CKKS key ${bundle.keyId.slice(0, 12)}… is not the federation key this hospital holds a share of (${share.keyId.slice(0, 12)}…)`);
-    const encrypted = await ckks.encryptUpdate(bundle, this.#trained(round));
+    const pool = this.#o.encryptionPool;
+    const encrypted = pool === undefined ? await ckks.encryptUpdate(bundle, this.#trained(round)) : await pool.encrypt(bundle, this.#trained(round));
     round.encrypted = { bundle };
     await this.#commit(round); // the update leaves the hospital (encrypted): its ε is spent
     return encrypted;

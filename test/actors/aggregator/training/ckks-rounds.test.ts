@@ -104,7 +104,7 @@ test("ckks without the bundle, with fewer key holders than t, or with a quorum b
   refused(() => new TrainingCoordinator({ config: config({ quorum: 2 }), participants: all, store, select: async (r) => selectRound(r), ckks: { bundle } }), /quorum 2 is below the CKKS threshold 3/);
 });
 
-test("three hospitals train, encrypt and decrypt a round under CKKS over their own Accountants: each charged once, the model moved", { timeout: 180_000 }, async (t) => {
+test("three hospitals train, encrypt (in a piscina pool) and decrypt a round under CKKS over their own Accountants: each charged once, the model moved", { timeout: 180_000 }, async (t) => {
   const dir = tempDir(t, "fedrouter-ckks-fed-");
   const modelDir = join(dir, "model");
   await initModel({ out: modelDir, layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 7 });
@@ -115,6 +115,12 @@ test("three hospitals train, encrypt and decrypt a round under CKKS over their o
   const system = await ActorSystem.start({ node: "coordinator", persistence: { path: join(dir, "lmdb") }, logLevel: "error" });
   try {
     const { bundle, shares } = await ckks.dealThresholdKeys({ parties: 3, threshold: 2 });
+    // Encryption runs in a piscina pool (node-seal in worker threads): count what it encrypts.
+    const pool = new ckks.CkksEncryptionPool({ threads: 1 });
+    t.after(() => pool.close());
+    let pooled = 0;
+    const encrypt = pool.encrypt.bind(pool);
+    pool.encrypt = (b, u) => (pooled++, encrypt(b, u));
     const ledgers = new Map<string, AccountantClient>();
     const participants: HospitalParticipant[] = [];
     for (const [k, [id, specialty]] of ([["hospital-a", "cardiology"], ["hospital-b", "radiology"], ["hospital-c", "emergency"]] as [string, Specialty][]).entries()) {
@@ -122,11 +128,12 @@ test("three hospitals train, encrypt and decrypt a round under CKKS over their o
       const client = new AccountantClient(ref, 10_000);
       ledgers.set(id, client);
       const corpus = syntheticNotes(specialty, 6, 1).flatMap((note) => documentSequences(note, tokenizer, 32));
-      participants.push(new HospitalParticipant({ id, model, spec, baseFlat, corpus, budget: accountantBudget(client), keyShare: shares[k]! }));
+      participants.push(new HospitalParticipant({ id, model, spec, baseFlat, corpus, budget: accountantBudget(client), keyShare: shares[k]!, encryptionPool: pool }));
     }
     const store = await openRoundStore(system.store as NodeStore, { initialWeights: baseFlat });
     const outcome = await new TrainingCoordinator({ config: config(), participants, store, select: async (r) => selectRound(r), ckks: { bundle } }).run();
     assert.equal(outcome.applied, 1);
+    assert.equal(pooled, 3, "each hospital's update was encrypted in the pool");
     assert.ok(outcome.global.some((w, i) => w !== baseFlat[i]), "the global model moved");
     for (const [id, ledger] of ledgers) {
       const history = await ledger.history("federated-training");
