@@ -214,8 +214,9 @@ program
   .option("--notes <n>", "synthetic notes per hospital", parsePositive, 400)
   .option("--plot <file>", "where to draw the loss curve (PNG)", ".data/training/loss.png")
   .action(async (opts: import("./train/train-command.ts").TrainCommandOptions) => {
-    const { runTrainCommand } = await import("./train/train-command.ts");
-    process.exitCode = await runTrainCommand(opts, { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
+    const { progressPrinter, runTrainCommand } = await import("./train/train-command.ts");
+    const out = progressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);
+    process.exitCode = await runTrainCommand(opts, { out, err: (line) => process.stderr.write(`${line}\n`) });
   });
 
 const model = program.command("model").description("Model directories in the Hugging Face GPT-2 format");

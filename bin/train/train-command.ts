@@ -22,6 +22,25 @@ export interface Io {
   err(line: string): void;
 }
 
+/**
+ * On a terminal, a progress line (`[####....] step k/n`) redraws the one before it in place
+ * instead of scrolling; every other line, and any output that is not a terminal (a log file, a
+ * pipe, the tests), is printed line by line.
+ */
+export function progressPrinter(write: (text: string) => void, tty: boolean): (line: string) => void {
+  let drawing = false;
+  return (line) => {
+    const bar = tty && /\] step \d+\/\d+/.test(line);
+    if (bar) {
+      write(`\r\x1b[2K${line}`);
+      drawing = true;
+      return;
+    }
+    write(`${drawing ? "\n" : ""}${line}\n`);
+    drawing = false;
+  };
+}
+
 /** Exit code: 0 trained, 1 refused (a federation running, no round applied), 2 a bad config or option. */
 export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promise<number> {
   let cluster;

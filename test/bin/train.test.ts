@@ -49,3 +49,16 @@ test("fedrouter train with an invalid config or option: exit 2 and the field nam
   assert.notEqual(option.code, 0);
   assert.match(option.stderr, /--rounds.*expected a positive number, got "-1"/);
 });
+
+test("on a terminal a progress bar redraws in place and other lines scroll; elsewhere every line is its own", async () => {
+  const { progressPrinter } = await import("../../bin/train/train-command.ts");
+  const lines = ["[train] 1/2 public pretraining", "[train] pretrain [#...] step 1/10 loss 10.8", "[train] pretrain [####] step 10/10 loss 2.5", "[train] done"];
+  let tty = "";
+  const onTty = progressPrinter((text) => (tty += text), true);
+  for (const line of lines) onTty(line);
+  assert.equal(tty, "[train] 1/2 public pretraining\n\r\x1b[2K[train] pretrain [#...] step 1/10 loss 10.8\r\x1b[2K[train] pretrain [####] step 10/10 loss 2.5\n[train] done\n");
+  let piped = "";
+  const onPipe = progressPrinter((text) => (piped += text), false);
+  for (const line of lines) onPipe(line);
+  assert.equal(piped, `${lines.join("\n")}\n`);
+});
