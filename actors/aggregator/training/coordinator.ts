@@ -92,11 +92,15 @@ export interface RoundStart {
   readonly local: LocalTrainingConfig;
 }
 
-/** What a participant says of its local training: counts only (its losses are computed on private data and stay home). */
+/**
+ * What a participant says of its local training: a count only. Its losses, its update's norm and
+ * whether the update was clipped are functions of its private notes outside the round's DP
+ * accounting, so they stay home (adaptive clipping would release the clipped bit only through
+ * the noisy secure sum, Andrew et al. 2021).
+ */
 export interface TrainReport {
   readonly steps: number;
-  /** Whether its update was clipped (the norm exceeded C). Not released: used only by this coordinator's log count. */
-  readonly clipped: boolean;
+
 }
 
 /** A hospital as the coordinator sees it. Every method may reject or time out: that hospital drops out of the round. */

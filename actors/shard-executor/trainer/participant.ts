@@ -169,7 +169,7 @@ export class HospitalParticipant implements TrainingParticipant {
       onStep: (step, loss) => this.#o.onStep?.(start.roundId, step, loss),
     });
     round.update = result.update;
-    return { steps: result.steps, clipped: result.norm > start.clipNorm };
+    return { steps: result.steps };
   }
 
   async plainUpdate(roundId: string): Promise<Float32Array> {

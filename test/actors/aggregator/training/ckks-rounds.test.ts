@@ -34,7 +34,7 @@ function known(id: string, update: Float32Array, share: ckks.KeyShare | undefine
     id, ...(share ? { keyIndex: share.index } : {}),
     remaining: async () => 1e9,
     prepare: async (offer) => ({ type: "accepted", charged: offer.cost }),
-    train: async () => ({ steps: 1, clipped: false }),
+    train: async () => ({ steps: 1 }),
     plainUpdate: unused, advertise: unused, shareKeys: unused, maskInput: unused, unmask: unused,
     encrypt: (_round, bundle) => ckks.encryptUpdate(bundle, update),
     decryptionShare: async (_round, decryptors, aggregate) => {
