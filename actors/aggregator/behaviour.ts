@@ -6,7 +6,8 @@
  * not) and never logs or replies a vote or a raw count: only what GNMax releases leaves.
  * Stateless between messages: a restarted Aggregator is the same Aggregator.
  */
-import { assertNever, defineActor, type Behavior } from "../../runtime/index.ts";
+import { assertNever, defineActor, type Behavior, type NodeStore } from "../../runtime/index.ts";
+import type { TrainerMsg } from "../shard-executor/index.ts";
 import { InvalidSigma, InvalidThreshold, InvalidVocabSize, InvalidVotes } from "./errors.ts";
 import { confidentArgmax } from "./confident.ts";
 import { MIN_SIGMA, noisyArgmax, secureGnmaxNoise } from "./gnmax.ts";
@@ -30,7 +31,11 @@ function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg
   if (typeof minSigma !== "number" || !Number.isFinite(minSigma) || minSigma < MIN_SIGMA) {
     throw new InvalidSigma(minSigma, `minSigma must be a finite number ≥ ${MIN_SIGMA}`); // fails the spawn
   }
+  let job: import("./training/job.ts").TrainingJob | undefined;
   return {
+    stop() {
+      job?.abort();
+    },
     receive(msg, ctx) {
       const invalid = invalidMessage(msg);
       if (invalid !== null) {
@@ -67,8 +72,29 @@ function aggregatorBehaviour(options: AggregatorOptions): Behavior<AggregatorMsg
           msg.replyTo.tell(reply);
           return;
         }
+        case "train": {
+          if (job?.running === true) {
+            msg.replyTo.tell({ type: "rejected", code: "TRAINING_BUSY", message: `job ${job.id} is still running; ask training-status` });
+            return;
+          }
+          if (ctx.store === undefined) {
+            msg.replyTo.tell({ type: "rejected", code: "TRAINING_REFUSED", message: "this node has no persistent store: rounds need one (round state in LMDB)" });
+            return;
+          }
+          // Loaded on the first job only: an Aggregator that only votes never loads tfjs or the model code.
+          return import("./training/job.ts").then(({ TrainingJob }) => {
+            const started = new TrainingJob(msg.request, ctx.store as NodeStore, (path) => ctx.lookup<TrainerMsg>(path));
+            job = started;
+            void started.done.then(() => ctx.log.info("aggregator-training-ended", { job: started.id, state: started.status().state }));
+            ctx.log.info("aggregator-training-started", { job: started.id, hospitals: msg.request.hospitals.length });
+            msg.replyTo.tell({ type: "started", job: started.id });
+          });
+        }
+        case "training-status":
+          msg.replyTo.tell(job?.status() ?? { type: "training-status", job: null, state: "idle", events: [] });
+          return;
         default:
-          assertNever(msg.type); // a one-member union: TypeScript narrows the discriminant, not the message
+          assertNever(msg);
       }
     },
   };

@@ -8,9 +8,10 @@
 import type { AccessPolicy, ActorRef } from "../../runtime/index.ts";
 import type { ConfidentThreshold } from "./confident.ts";
 import type { AggregatorReplyCode } from "./errors.ts";
+import type { TrainingJobReply, TrainingJobRequest, TrainingJobStatus } from "./training/job.ts";
 
 export type AggregatorMsg =
-  /**
+  | /**
    * One GNMax release: the token each hospital proposed (one vote each), σ in votes, the
    * vocabulary size. `threshold` only sets `consensusReached` (free post-processing); `confident`
    * runs Confident-GNMax instead (confident.ts): a noisy check of the top count against T with σ₁
@@ -20,10 +21,15 @@ export type AggregatorMsg =
     readonly type: "vote"; readonly votes: readonly number[]; readonly sigma: number; readonly threshold?: number; readonly vocabSize: number;
     readonly confident?: ConfidentThreshold;
     readonly replyTo: ActorRef<VoteReply>;
-  };
+  }
+  /** Start DP-FedAvg rounds over the listed hospitals' trainers (training/job.ts); one job at a time. */
+  | { readonly type: "train"; readonly request: TrainingJobRequest; readonly replyTo: ActorRef<TrainingJobReply> }
+  /** The current (or last) job: its state, its last progress events, its outcome. */
+  | { readonly type: "training-status"; readonly replyTo: ActorRef<TrainingJobStatus> };
 
 /** Votes come from this node's Router (and its operators): a peer cannot draw on our noise. */
-export const AGGREGATOR_ACCESS = { vote: ["local", "operator"] } as const satisfies AccessPolicy<AggregatorMsg>;
+// Training is started by this node's code or its operators: a peer does not start rounds here.
+export const AGGREGATOR_ACCESS = { vote: ["local", "operator"], train: ["local", "operator"], "training-status": ["local", "operator"] } as const satisfies AccessPolicy<AggregatorMsg>;
 
 export type VoteReply =
   | {

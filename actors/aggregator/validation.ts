@@ -22,6 +22,20 @@ const schemas = {
     confident: z.strictObject({ threshold: z.number().finite().min(0), sigma1: z.number().finite().min(MIN_SIGMA).max(MAX_SIGMA) }).optional(),
     replyTo: ref,
   }),
+  // The request's fields are checked where they are used: the coordinator refuses a bad config
+  // (TRAINING_REFUSED), the model loader a bad directory; here only the shape and the bounds.
+  train: z.strictObject({
+    type: z.literal("train"),
+    request: z.strictObject({
+      hospitals: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)).min(1).max(64),
+      modelDir: z.string().min(1).max(4_096),
+      outDir: z.string().min(1).max(4_096).optional(),
+      part: z.union([z.strictObject({ kind: z.literal("all") }), z.strictObject({ kind: z.literal("last"), blocks: z.number().int().min(1).max(1_024), head: z.boolean().optional() })]).optional(),
+      config: z.record(z.string(), z.unknown()),
+    }),
+    replyTo: ref,
+  }),
+  "training-status": z.strictObject({ type: z.literal("training-status"), replyTo: ref }),
 } as const;
 
 const FIELD_CODES: Readonly<Record<string, AggregatorReplyCode>> = {

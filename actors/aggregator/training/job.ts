@@ -1,0 +1,105 @@
+/**
+ * DP-FedAvg rounds run by the Aggregator actor in a running federation: an operator (or this
+ * node's code) asks it to `train`; it opens a round store on the node's LMDB, drives each listed
+ * hospital's `trainer` actor over the transport (TrainerClient: chunked vectors), and keeps the
+ * progress for `training-status`. When a round was applied it writes the trained checkpoint (the
+ * base model with the global update, Hugging Face format, `fedrouter_training.json`) to `outDir`
+ * on this node. One job at a time; a job runs beside the mailbox (votes keep being answered).
+ */
+import { join } from "node:path";
+import type { ActorRef, NodeStore } from "../../../runtime/index.ts";
+import { FedrouterError } from "../../../errors/index.ts";
+import { openRoundStore } from "../../../federated/index.ts";
+import { selectRound } from "../../planner/index.ts";
+import { applyUpdateAndSave, flattenTrainable, loadGpt2Stage, TrainerClient, trainableSpec, type TrainerMsg } from "../../shard-executor/index.ts";
+import { TrainingCoordinator, type RoundProgress, type TrainingConfig } from "./coordinator.ts";
+
+export interface TrainingJobRequest {
+  /** Hospital ids whose `fed://<id>/user/node/trainer` take part (this node's own included, if it trains). */
+  readonly hospitals: readonly string[];
+  /** The base model on this node (the same weights every trainer holds). */
+  readonly modelDir: string;
+  /** Where the trained checkpoint goes on this node; none: not written. */
+  readonly outDir?: string;
+  /** The trainers' trainable part (default the last block without the tied head, as the trainers'). */
+  readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
+  readonly config: TrainingConfig;
+}
+
+export type TrainingJobReply = { readonly type: "started"; readonly job: string } | { readonly type: "rejected"; readonly code: string; readonly message: string };
+
+export interface TrainingJobStatus {
+  readonly type: "training-status";
+  readonly job: string | null;
+  readonly state: "idle" | "running" | "done" | "failed";
+  /** The last progress events, oldest first (at most 200). */
+  readonly events: readonly RoundProgress[];
+  readonly outcome?: { readonly applied: number; readonly abandoned: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly version: number; readonly checkpoint?: string };
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+const MAX_EVENTS = 200;
+
+export class TrainingJob {
+  readonly id: string;
+  #state: TrainingJobStatus["state"] = "running";
+  readonly #events: RoundProgress[] = [];
+  #outcome: TrainingJobStatus["outcome"];
+  #error: TrainingJobStatus["error"];
+  readonly #abort = new AbortController();
+  readonly done: Promise<void>;
+
+  constructor(request: TrainingJobRequest, store: NodeStore, lookup: (path: string) => ActorRef<TrainerMsg>) {
+    this.id = `train-${Date.now().toString(36)}`;
+    this.done = this.#run(request, store, lookup).catch((error: unknown) => {
+      this.#state = "failed";
+      this.#error = error instanceof FedrouterError ? { code: error.code, message: error.message } : { code: "TRAINING_FAILED", message: String(error) };
+    });
+  }
+
+  status(): TrainingJobStatus {
+    return {
+      type: "training-status", job: this.id, state: this.#state, events: [...this.#events],
+      ...(this.#outcome ? { outcome: this.#outcome } : {}), ...(this.#error ? { error: this.#error } : {}),
+    };
+  }
+
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /** Stops between phases; what a round reserved is settled by the coordinator as abandoned. */
+  abort(): void {
+    this.#abort.abort();
+  }
+
+  async #run(request: TrainingJobRequest, nodeStore: NodeStore, lookup: (path: string) => ActorRef<TrainerMsg>): Promise<void> {
+    const model = await loadGpt2Stage(request.modelDir);
+    const spec = trainableSpec(model.config, request.part ?? { kind: "last", blocks: 1, head: false });
+    const base = flattenTrainable(spec, model.tensors);
+    // Each job its own store (prefix): version 0 is this job's base model.
+    const store = await openRoundStore(nodeStore, { initialWeights: base, prefix: `federated/${this.id}` });
+    const participants = request.hospitals.map((id) => new TrainerClient(id, lookup(`fed://${id}/user/node/trainer`), 60_000, request.config.phaseTimeoutMs));
+    const coordinator = new TrainingCoordinator({
+      config: request.config, participants, store, select: async (r) => selectRound(r), signal: this.#abort.signal, roundPrefix: this.id,
+      onProgress: (e) => {
+        this.#events.push(e);
+        if (this.#events.length > MAX_EVENTS) this.#events.shift();
+      },
+    });
+    const outcome = await coordinator.run();
+    let checkpoint: string | undefined;
+    if (request.outDir !== undefined && outcome.applied > 0) {
+      const delta = new Float32Array(base.length);
+      for (let i = 0; i < delta.length; i++) delta[i] = outcome.global[i]! - base[i]!;
+      await applyUpdateAndSave(request.modelDir, spec, delta, request.outDir, {
+        algorithm: "DP-FedAvg (central Gaussian noise on the masked sum)", noiseMultiplier: request.config.noiseMultiplier, updateClip: request.config.clipNorm,
+        samplingRate: request.config.samplingRate ?? 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: request.config.delta,
+        exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id,
+      }, { force: true });
+      checkpoint = join(request.outDir);
+    }
+    this.#outcome = { applied: outcome.applied, abandoned: outcome.abandoned, epsilon: outcome.epsilon, chargedEpsilon: outcome.chargedEpsilon, version: outcome.version, ...(checkpoint ? { checkpoint } : {}) };
+    this.#state = "done";
+  }
+}

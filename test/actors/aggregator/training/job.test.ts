@@ -1,0 +1,86 @@
+/**
+ * The Aggregator runs DP-FedAvg rounds in a running federation: three hospitals launched in this
+ * process (each its own actor system, LMDB, mTLS gRPC), every one with an Accountant and a
+ * trainer; h-a's Aggregator is asked to `train`, drives the three trainers over the transport,
+ * reports progress in `training-status`, and writes the trained checkpoint with its privacy
+ * metadata. A second job while one runs is refused; a peer may not start one.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDevPki, type ActorRef } from "../../../../runtime/index.ts";
+import { AccountantClient, type AccountantMsg } from "../../../../actors/accountant/index.ts";
+import { initModel, TrainerClient, type TrainerMsg } from "../../../../actors/shard-executor/index.ts";
+import type { AggregatorMsg, TrainingConfig } from "../../../../actors/aggregator/index.ts";
+import { trainingEpsilon } from "../../../../federated/index.ts";
+import { defineCluster, launchHospital, type RunningHospital } from "../../../../cluster/index.ts";
+import { freePorts } from "../../../fixtures/free-port.ts";
+
+const IDS = ["h-a", "h-b", "h-c"] as const;
+const CONFIG: TrainingConfig = {
+  rounds: 1, quorum: 2, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, protection: "masking",
+  serverOptimizer: { kind: "fedavg", learningRate: 1 }, phaseTimeoutMs: 120_000,
+  local: { steps: 1, exampleClip: 1, noiseMultiplier: 0, learningRate: 1e-3, batchSize: 2 },
+};
+
+test("h-a's Aggregator trains over the three hospitals' trainers: progress in training-status, a checkpoint with its ε, each ledger charged once; busy and peer requests refused", { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-job-"));
+  const running: RunningHospital[] = [];
+  try {
+    createDevPki(join(dir, "keys"), [...IDS]);
+    await initModel({ out: join(dir, "models", "base"), layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 5 });
+    const ports = await freePorts(6);
+    const config = defineCluster({
+      name: "train-job",
+      hospitals: IDS.map((id, i) => ({
+        id, region: "eu", address: `127.0.0.1:${ports[2 * i]}`, admin: `127.0.0.1:${ports[2 * i + 1]}`,
+        actors: [{ name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []), { name: "trainer", model: "models/base", coordinator: "h-a" }],
+      })),
+      privacy: { departments: { training: 50, general: 5 } },
+    });
+    for (const id of IDS) running.push(await launchHospital({ config, hospital: id, baseDir: dir, logLevel: "error" }));
+    const [a, b] = running as [RunningHospital, RunningHospital];
+    const deadline = performance.now() + 90_000;
+    while (!running.every((n) => n.system.transport!.peers().every((p) => p.up && p.breaker === "closed"))) {
+      if (performance.now() > deadline) assert.fail("links not ready");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Every trainer has loaded its model and notes before the job starts (start() runs before the first message).
+    for (const id of IDS) await new TrainerClient(id, a.system.ref<TrainerMsg>(`fed://${id}/user/node/trainer`)).remaining();
+
+    const aggregator = a.system.ref<AggregatorMsg>("fed://h-a/user/node/aggregator");
+    const ask = <T>(make: (replyTo: ActorRef<T>) => AggregatorMsg) => aggregator.ask<T>(make as never, { timeoutMs: 30_000 });
+    const request = { hospitals: [...IDS], modelDir: join(dir, "models", "base"), outDir: join(dir, "models", "trained"), config: CONFIG };
+    const started = await ask<{ type: string; job?: string }>((replyTo) => ({ type: "train", request, replyTo }));
+    assert.equal(started.type, "started");
+    const busy = await ask<{ type: string; code?: string }>((replyTo) => ({ type: "train", request, replyTo }));
+    assert.deepEqual([busy.type, busy.code], ["rejected", "TRAINING_BUSY"]);
+    await assert.rejects(
+      b.system.ref<AggregatorMsg>("fed://h-a/user/node/aggregator").ask((replyTo) => ({ type: "training-status", replyTo }), { timeoutMs: 15_000 }),
+      (e: unknown) => /FORBIDDEN|forbidden/.test(String((e as { code?: string }).code ?? e)), "a peer may not read or start training here");
+
+    let status: { state: string; events: { type: string }[]; outcome?: { applied: number; epsilon: number; checkpoint?: string }; error?: unknown };
+    const until = performance.now() + 180_000;
+    do {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await ask<unknown>((replyTo) => ({ type: "training-status", replyTo: replyTo as never }))) as typeof status;
+    } while (status.state === "running" && performance.now() < until);
+    assert.equal(status.state, "done", JSON.stringify(status));
+    assert.equal(status.outcome?.applied, 1);
+    assert.ok(status.events.some((e) => e.type === "round-applied"), "progress events");
+    const meta = JSON.parse(readFileSync(join(dir, "models", "trained", "fedrouter_training.json"), "utf8")) as Record<string, unknown>;
+    assert.equal(meta.epsilon, trainingEpsilon({ q: 1, z: 1, rounds: 1, delta: 1e-5 }).epsilon);
+    assert.ok(existsSync(join(dir, "models", "trained", "model.safetensors")));
+
+    for (const [i, id] of IDS.entries()) {
+      const history = await new AccountantClient(running[i]!.system.ref<AccountantMsg>(`fed://${id}/user/node/accountant`), 15_000).history("federated-training");
+      assert.equal(history.type, "history");
+      if (history.type === "history") assert.deepEqual(history.charges.map((c) => c.state), ["committed"], `${id}: one committed charge`);
+    }
+  } finally {
+    for (const node of running.reverse()) await node.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
