@@ -2,8 +2,8 @@
  * The coordinator of DP-FedAvg rounds (McMahan et al. 2018), as the Aggregator runs it: for each
  * round, state its cost and quorum, pick the participants (the Planner's `select-round`), have each
  * reserve the round's ε in its own Accountant before anyone trains, send the global model, collect
- * the clipped updates under secure aggregation (pairwise masking: the coordinator learns only the
- * sum), add Gaussian noise σ = z·C to the sum, divide by the expected number of clients, apply the
+ * the clipped updates under secure aggregation (pairwise masking or CKKS: the coordinator learns
+ * only the sum), add Gaussian noise σ = z·C to the sum, divide by the expected number of clients, apply the
  * server step, and settle every reservation (commit when applied, release when abandoned).
  *
  * Transport-agnostic: a participant is an interface (`TrainingParticipant`) — a hospital's trainer
@@ -15,8 +15,9 @@
  * Durable (federated/round-store.ts on the node's LMDB): a coordinator killed mid-round finds the
  * round on restart and resumes or abandons it (`recover`), and never applies a round twice.
  *
- * Never sees an individual update when protection is "masking". With "none" (robust aggregation,
- * for federations that trust the coordinator) it does, and says so in its progress events.
+ * Never sees an individual update when protection is "masking" or "ckks" (under CKKS it holds the
+ * federation key's public bundle only; t hospitals' key shares decrypt the sum). With "none"
+ * (robust aggregation, for federations that trust the coordinator) it does.
  */
 import { PldAccountant, type PrivacyEvent } from "../../../privacy/index.ts";
 import {
