@@ -105,16 +105,17 @@ test("dials that failed while the cluster was forming are not held against a pee
   // brought the window to its 10 calls, and the breaker opened on a peer that answered them all.
   const [portA, portB] = await freePorts(2);
   const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
-  // A dial every 300 ms: node-b is up before the window holds 10 calls (at 10, all failed, the
-  // breaker would rightly open on a peer that stays down).
-  const reconnect = { minMs: 300, maxMs: 300, jitter: 0 };
+  // A dial a second: node-b is up (within the ~5 s before a 10th failed dial, even on a loaded
+  // machine) before the window holds 10 calls (at 10, all failed, the breaker would rightly open
+  // on a peer that stays down). 5 failures then make half of the first 10 calls once it answers.
+  const reconnect = { minMs: 1_000, maxMs: 1_000, jitter: 0 };
   const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: mtls("node-a"), reconnect } });
   let b: ActorSystem | undefined;
   try {
-    await failedDials(a, 6);
+    await failedDials(a, 5);
     b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: mtls("node-b"), reconnect } });
     await b.spawn(counter, 0, { name: "counter" });
-    await until(() => a.transport!.peers()[0]!.up, "node-a's link to node-b up");
+    await until(() => a.transport!.peers()[0]!.up, "node-a's link to node-b up", 20_000);
     const remote = a.ref<CounterMsg>("fed://node-b/user/counter");
     for (let i = 0; i < 15; i++) assert.equal(await remote.ask<number>((replyTo) => ({ type: "get", replyTo })), 0, `ask ${i + 1} answered`);
     assert.equal(a.breakers.get("fed://node-b").state, "closed");
