@@ -213,6 +213,10 @@ program
   .addOption(new Option("--protection <kind>", "secure aggregation: masking (pairwise masks) or ckks (threshold CKKS, a majority of hospitals decrypts)").choices(["masking", "ckks"]).default("masking"))
   .option("--notes <n>", "synthetic notes per hospital", parsePositive, 400)
   .option("--plot <file>", "where to draw the loss curve (PNG)", ".data/training/loss.png")
+  .option("--live", "train in the running federation: its coordinator's Aggregator drives every hospital's trainer over mTLS; no pretraining", false)
+  .option("--coordinator <id>", "with --live: the hospital whose Aggregator coordinates (default the front door's)")
+  .option("--operator <name>", "with --live: the operator certificate to use (keys/<name>.crt)", "operator")
+  .option("--out <dir>", "with --live: where the coordinator writes the trained checkpoint", ".data/training/live")
   .action(async (opts: import("./train/train-command.ts").TrainCommandOptions) => {
     const { progressPrinter, runTrainCommand } = await import("./train/train-command.ts");
     const out = progressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);

@@ -40,5 +40,5 @@ export { CONFIG_OBJECT_NAME, launchHospital, LaunchError, type LaunchOptions, ty
 export { ACCOUNTANT_STORE_ID, ACTOR_ARGS, ACTOR_CATALOGUE } from "./catalogue.ts";
 export { hasher, tally, TALLY_ACCESS, visits, type HashMsg, type TallyMsg, type VisitsMsg } from "./demo-actors.ts";
 export { LOCAL_AUDIENCE, LOCAL_ISSUER, type FrontDoor } from "./front-door.ts";
-export { trainFederation, trainingMembers, FederatedTrainingFailed, DEFAULT_FEDERATED_TRAINING, type FederatedTrainingOptions, type FederatedTrainingReport } from "./training.ts";
+export { trainFederation, trainingMembers, describeRound, FederatedTrainingFailed, DEFAULT_FEDERATED_TRAINING, type FederatedTrainingOptions, type FederatedTrainingReport } from "./training.ts";
 export { renderLossPlot, writeLossPlot, type LossPlot, type PlotSeries } from "./loss-plot.ts";

@@ -218,7 +218,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     const coordinator = new TrainingCoordinator({
       config, participants, store, select: async (r) => selectRound(r), evaluate, ...(deal === undefined ? {} : { ckks: { bundle: deal.bundle } }),
       onProgress: (e) => {
-        const line = describe(e, config.protection);
+        const line = describeRound(e, config.protection);
         if (line !== undefined) print(line);
         if (e.type === "round-applied" && e.evalLoss !== undefined) evalLosses.push(e.evalLoss);
       },
@@ -302,7 +302,8 @@ function progress(print: (line: string) => void, label: string, total: number, q
   };
 }
 
-function describe(e: RoundProgress, protection: TrainingConfig["protection"]): string | undefined {
+/** One progress line per round event (phases are left out); the CLI's `--live` mode prints the Aggregator's events with it. */
+export function describeRound(e: RoundProgress, protection: TrainingConfig["protection"]): string | undefined {
   switch (e.type) {
     case "round-started": return `[train] round ${e.round}: ${e.participants.join(", ")} reserved ε ${e.epsilon.toFixed(3)} each; training`;
     case "round-applied": return `[train] round ${e.round} applied (model version ${e.version}, ${e.contributors} ${protection === "ckks" ? "encrypted" : "masked"} updates, σ = ${e.sigma}): client-level ε so far ${e.epsilonSoFar.toFixed(3)}, per-note ε charged ${e.chargedEpsilon.toFixed(3)}${e.evalLoss === undefined ? "" : `, evaluation loss ${e.evalLoss.toFixed(3)}`}`;

@@ -13,6 +13,14 @@ export interface TrainCommandOptions {
   localNoise: number;
   serverLr: number;
   protection: "masking" | "ckks";
+  /** Train in the running federation (its coordinator's Aggregator and the hospitals' trainers). */
+  live?: boolean;
+  /** With --live: the hospital whose Aggregator coordinates (default the front door's). */
+  coordinator?: string;
+  /** With --live: the operator certificate (keys/<name>.crt). */
+  operator?: string;
+  /** With --live: where the coordinator writes the checkpoint (default .data/training/live). */
+  out?: string;
   notes: number;
   plot: string;
 }
@@ -51,8 +59,17 @@ export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promis
     io.err(`fedrouter train: invalid cluster config ${error.message}`);
     return 2;
   }
-  // The ledgers are opened here: a running federation holds them (and would not see these charges).
   const busy = await listening(cluster.hospitals.flatMap((h) => [h.address, h.admin]));
+  if (opts.live === true) {
+    // The running federation trains itself: its coordinator's Aggregator drives the trainers.
+    if (busy.length === 0) {
+      io.err("fedrouter train --live: the federation is not running (no hospital answers); start it (npm start), or train without --live");
+      return 1;
+    }
+    const { runLiveTraining } = await import("./live.ts");
+    return runLiveTraining(cluster, { ...opts, operator: opts.operator ?? "operator" }, io);
+  }
+  // The ledgers are opened here: a running federation holds them (and would not see these charges).
   if (busy.length > 0) {
     io.err(`fedrouter train: ${busy.join(", ")} ${busy.length === 1 ? "is" : "are"} in use: the federation is probably running; stop it first (Ctrl-C in its terminal), nothing was trained`);
     return 1;

@@ -62,3 +62,52 @@ test("on a terminal a progress bar redraws in place and other lines scroll; else
   for (const line of lines) onPipe(line);
   assert.equal(piped, `${lines.join("\n")}\n`);
 });
+
+test("fedrouter train --live: the running federation trains itself — the coordinator's Aggregator drives every trainer, the command prints each round and exits 0", { timeout: 240_000 }, async (t) => {
+  const { createDevPki } = await import("../../runtime/index.ts");
+  const { initModel } = await import("../../actors/shard-executor/index.ts");
+  const { launchHospital } = await import("../../cluster/index.ts");
+  const { freePorts } = await import("../fixtures/free-port.ts");
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-live-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ids = ["h-a", "h-b", "h-c"];
+  createDevPki(join(dir, "keys"), [...ids, "operator"]);
+  await initModel({ out: join(dir, "models", "base"), layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 9 });
+  const ports = await freePorts(6);
+  const config = join(dir, "cluster.config.json");
+  writeFileSync(config, JSON.stringify({
+    name: "train-live",
+    hospitals: ids.map((id, i) => ({
+      id, region: "eu", address: `127.0.0.1:${ports[2 * i]}`, admin: `127.0.0.1:${ports[2 * i + 1]}`,
+      actors: [{ name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []), { name: "trainer", model: "models/base", coordinator: "h-a" }],
+    })),
+    privacy: { departments: { training: 50, general: 5 } },
+  }));
+  const running = [];
+  try {
+    for (const id of ids) running.push(await launchHospital({ config, hospital: id, logLevel: "error" }));
+    const deadline = performance.now() + 60_000;
+    while (!running.every((n) => n.system.transport!.peers().every((p) => p.up && p.breaker === "closed"))) {
+      if (performance.now() > deadline) assert.fail("links not ready");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const out = await run(["train", "--live", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /\[train\] job train-\S+ on h-a's Aggregator: h-a, h-b, h-c/);
+    assert.match(out.stdout, /round 1 applied \(model version 1, 3 masked updates/);
+    assert.match(out.stdout, /\[train\] done: 1 rounds applied; client-level ε 4\.377/);
+    assert.ok(existsSync(join(dir, ".data", "training", "live", "fedrouter_training.json")), "the coordinator wrote the checkpoint");
+  } finally {
+    for (const node of running.reverse()) await node.stop().catch(() => undefined);
+  }
+});
+
+test("fedrouter train --live with no federation running: exit 1, says so", { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-live-off-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, "cluster.config.json");
+  writeFileSync(config, JSON.stringify({ name: "off", tls: { insecure: true }, hospitals: [{ id: "h-a", region: "t", address: "127.0.0.1:1", admin: "127.0.0.1:2" }] }));
+  const out = await run(["train", "--live", "--config", config]);
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /the federation is not running/);
+});
