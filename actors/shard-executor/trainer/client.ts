@@ -5,8 +5,9 @@
  * the trainer's code (TrainerFailed); a missed deadline rejects with the runtime's AskTimeout —
  * either way the coordinator counts the hospital as a dropout of that phase.
  *
- * Protections "none" (plain updates) and "ckks" are not offered over the transport yet: their
- * methods are absent, and the coordinator refuses such a round before it starts.
+ * Only masking travels over the transport yet: `plainUpdate` rejects (NOT_OVER_TRANSPORT, so
+ * a round under protection "none" is abandoned when the updates are asked for, nobody charged),
+ * and the CKKS methods are absent (the coordinator refuses such a round before it starts).
  */
 import type { ActorRef } from "../../../runtime/index.ts";
 import { FedrouterError, registerErrors } from "../../../errors/index.ts";
