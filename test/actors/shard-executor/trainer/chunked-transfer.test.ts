@@ -1,0 +1,78 @@
+/**
+ * Issue 13: "Updates travel chunked over the existing transport (no whole-model gRPC message; a
+ * 124M update must pass)". A GPT-2-small-sized update (124,439,808 float32 values, 498 MB) goes
+ * from one node to another over mTLS gRPC in the trainer protocol's chunks (TRAINER_CHUNK_WORDS,
+ * 1 MiB each: 475 asks, each answered before the next, as TrainerClient sends a global model) and
+ * arrives whole: every value in place, checked by a hash. The same vector as one message is
+ * refused by the codec (FRAME_TOO_LARGE), never sent. No model is trained here: the trainer's own
+ * chunk handling is tested with real trainers in transport.test.ts.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ActorSystem, createDevPki, defineActor, readTlsFiles, type ActorRef } from "../../../../runtime/index.ts";
+import { TRAINER_CHUNK_WORDS } from "../../../../actors/shard-executor/index.ts";
+import { freePorts } from "../../../fixtures/free-port.ts";
+
+const GPT2_SMALL_PARAMETERS = 124_439_808;
+
+type SinkMsg =
+  | { readonly type: "chunk"; readonly index: number; readonly data: Float32Array; readonly replyTo: ActorRef<number> }
+  | { readonly type: "digest"; readonly replyTo: ActorRef<string> };
+
+const sink = defineActor<SinkMsg, number>(import.meta.url, "chunk-sink", (total) => {
+  const received = new Float32Array(total);
+  let next = 0;
+  return {
+    receive(msg) {
+      if (msg.type === "chunk") {
+        if (msg.index !== next) throw new Error(`chunk ${msg.index} out of order (expected ${next})`);
+        received.set(msg.data, msg.index * TRAINER_CHUNK_WORDS);
+        next++;
+        msg.replyTo.tell(next);
+        return;
+      }
+      msg.replyTo.tell(createHash("sha256").update(new Uint8Array(received.buffer)).digest("hex"));
+    },
+  };
+}, { access: { chunk: ["local", "peer"], digest: ["local", "peer"] } });
+
+test("a 124M-value update crosses mTLS gRPC in 475 chunks of 1 MiB and arrives whole; as one message it is refused before sending", { timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-chunks-"));
+  createDevPki(dir, ["node-a", "node-b"]);
+  const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
+  const [portA, portB] = await freePorts(2);
+  const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
+  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: tls("node-b") } });
+  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: tls("node-a") } });
+  try {
+    await b.spawn(sink, GPT2_SMALL_PARAMETERS, { name: "sink" });
+    const deadline = performance.now() + 30_000;
+    while (!(a.transport!.peers()[0]!.up && b.transport!.peers()[0]!.up)) {
+      if (performance.now() > deadline) assert.fail("link not up");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const update = new Float32Array(GPT2_SMALL_PARAMETERS);
+    for (let i = 0; i < update.length; i++) update[i] = Math.sin(i) * 1e-3;
+    const expected = createHash("sha256").update(new Uint8Array(update.buffer)).digest("hex");
+    const remote = a.ref<SinkMsg>("fed://node-b/user/sink");
+
+    await assert.rejects(remote.ask<number>((replyTo) => ({ type: "chunk", index: 0, data: update, replyTo }), { timeoutMs: 30_000 }),
+      (e: unknown) => (e as { code?: string }).code === "FRAME_TOO_LARGE", "the whole vector is one frame of 498 MB: refused by the codec");
+
+    const chunks = Math.ceil(update.length / TRAINER_CHUNK_WORDS);
+    assert.equal(chunks, 475);
+    for (let index = 0; index < chunks; index++) {
+      const data = update.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
+      assert.equal(await remote.ask<number>((replyTo) => ({ type: "chunk", index, data, replyTo }), { timeoutMs: 30_000 }), index + 1);
+    }
+    assert.equal(await remote.ask<string>((replyTo) => ({ type: "digest", replyTo }), { timeoutMs: 60_000 }), expected, "every value arrived in place");
+  } finally {
+    await a.stop();
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
