@@ -6,7 +6,6 @@
  * base model with the global update, Hugging Face format, `fedrouter_training.json`) to `outDir`
  * on this node. One job at a time; a job runs beside the mailbox (votes keep being answered).
  */
-import { join } from "node:path";
 import type { ActorRef, NodeStore } from "../../../runtime/index.ts";
 import { FedrouterError } from "../../../errors/index.ts";
 import { openRoundStore } from "../../../federated/index.ts";
@@ -97,7 +96,7 @@ export class TrainingJob {
         samplingRate: request.config.samplingRate ?? 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: request.config.delta,
         exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id,
       }, { force: true });
-      checkpoint = join(request.outDir);
+      checkpoint = request.outDir;
     }
     this.#outcome = { applied: outcome.applied, abandoned: outcome.abandoned, epsilon: outcome.epsilon, chargedEpsilon: outcome.chargedEpsilon, version: outcome.version, ...(checkpoint ? { checkpoint } : {}) };
     this.#state = "done";

@@ -121,7 +121,7 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             const masked = outgoing.get(msg.roundId);
             const chunks = masked === undefined ? 0 : Math.ceil(masked.masked.length / TRAINER_CHUNK_WORDS);
             if (masked === undefined || !Number.isSafeInteger(msg.index) || msg.index < 0 || msg.index >= chunks) throw new RoundStateError(msg.roundId, `no masked chunk ${msg.index} (${chunks} chunks)`);
-            msg.replyTo.tell({ type: "ok", value: masked.masked.slice(msg.index * TRAINER_CHUNK_WORDS, (msg.index + 1) * TRAINER_CHUNK_WORDS) });
+            msg.replyTo.tell({ type: "ok", value: masked.masked.subarray(msg.index * TRAINER_CHUNK_WORDS, (msg.index + 1) * TRAINER_CHUNK_WORDS) });
             return;
           }
           case "unmask":

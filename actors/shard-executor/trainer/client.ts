@@ -44,7 +44,8 @@ export class TrainerClient implements TrainingParticipant {
     const total = start.global.length;
     const count = Math.ceil(total / TRAINER_CHUNK_WORDS);
     for (let index = 0; index < count; index++) {
-      const data = start.global.slice(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
+      // A view, not a copy: the codec sends the view's bytes only, and a trainer on this node copies them in.
+      const data = start.global.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
       await this.#ask<number>((replyTo) => ({ type: "global-chunk", roundId: start.roundId, index, count, total, data, replyTo }));
     }
     return this.#ask<TrainReport>((replyTo) => ({ type: "train", roundId: start.roundId, baseVersion: start.baseVersion, clipNorm: start.clipNorm, local: start.local, replyTo }), this.trainTimeoutMs);
