@@ -68,6 +68,7 @@ test("fedrouter train --live: the running federation trains itself — the coord
   const { initModel } = await import("../../actors/shard-executor/index.ts");
   const { launchHospital } = await import("../../cluster/index.ts");
   const { freePorts } = await import("../fixtures/free-port.ts");
+  const { linksReady } = await import("../fixtures/federation-links.ts");
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-live-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ids = ["h-a", "h-b", "h-c"];
@@ -86,11 +87,7 @@ test("fedrouter train --live: the running federation trains itself — the coord
   const running = [];
   try {
     for (const id of ids) running.push(await launchHospital({ config, hospital: id, logLevel: "error" }));
-    const deadline = performance.now() + 60_000;
-    while (!running.every((n) => n.system.transport!.peers().every((p) => p.up && p.breaker === "closed"))) {
-      if (performance.now() > deadline) assert.fail("links not ready");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await linksReady(running);
     const out = await run(["train", "--live", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0"]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /\[train\] job train-\S+ on h-a's Aggregator: h-a, h-b, h-c/);

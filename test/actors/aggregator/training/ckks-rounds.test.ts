@@ -9,13 +9,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ActorSystem, type NodeStore } from "../../../../runtime/index.ts";
-import { accountant, AccountantClient } from "../../../../actors/accountant/index.ts";
-import { accountantBudget, documentSequences, flattenTrainable, Gpt2Tokenizer, HospitalParticipant, initModel, loadGpt2Stage, syntheticNotes, trainableSpec, type Specialty } from "../../../../actors/shard-executor/index.ts";
 import { TrainingCoordinator, TrainingRefused, type TrainingConfig, type TrainingParticipant } from "../../../../actors/aggregator/index.ts";
 import { selectRound } from "../../../../actors/planner/index.ts";
 import { openRoundStore, roundEvent } from "../../../../federated/index.ts";
 import { ckks } from "../../../../secagg/index.ts";
 import { tempDir } from "../../../fixtures/node-store.ts";
+import { trainingFederation } from "../../../fixtures/training-federation.ts";
 
 const DELTA = 1e-5;
 
@@ -105,45 +104,24 @@ test("ckks without the bundle, with fewer key holders than t, or with a quorum b
 });
 
 test("three hospitals train, encrypt (in a piscina pool) and decrypt a round under CKKS over their own Accountants: each charged once, the model moved", { timeout: 180_000 }, async (t) => {
-  const dir = tempDir(t, "fedrouter-ckks-fed-");
-  const modelDir = join(dir, "model");
-  await initModel({ out: modelDir, layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 7 });
-  const model = await loadGpt2Stage(modelDir);
-  const tokenizer = await Gpt2Tokenizer.fromDirectory(modelDir);
-  const spec = trainableSpec(model.config, { kind: "last", blocks: 1, head: false });
-  const baseFlat = flattenTrainable(spec, model.tensors);
-  const system = await ActorSystem.start({ node: "coordinator", persistence: { path: join(dir, "lmdb") }, logLevel: "error" });
-  try {
-    const { bundle, shares } = await ckks.dealThresholdKeys({ parties: 3, threshold: 2 });
-    // Encryption runs in a piscina pool (node-seal in worker threads): count what it encrypts.
-    const pool = new ckks.CkksEncryptionPool({ threads: 1 });
-    t.after(() => pool.close());
-    let pooled = 0;
-    const encrypt = pool.encrypt.bind(pool);
-    pool.encrypt = (b, u) => (pooled++, encrypt(b, u));
-    const ledgers = new Map<string, AccountantClient>();
-    const participants: HospitalParticipant[] = [];
-    for (const [k, [id, specialty]] of ([["hospital-a", "cardiology"], ["hospital-b", "radiology"], ["hospital-c", "emergency"]] as [string, Specialty][]).entries()) {
-      const ref = await system.spawn(accountant, { ledger: { defaultUserEpsilon: 100, departments: { training: { epsilon: 100 } }, delta: DELTA }, tickMs: 3_600_000 }, { name: `accountant-${id}` });
-      const client = new AccountantClient(ref, 10_000);
-      ledgers.set(id, client);
-      const corpus = syntheticNotes(specialty, 6, 1).flatMap((note) => documentSequences(note, tokenizer, 32));
-      participants.push(new HospitalParticipant({ id, model, spec, baseFlat, corpus, budget: accountantBudget(client), keyShare: shares[k]!, encryptionPool: pool }));
+  const { bundle, shares } = await ckks.dealThresholdKeys({ parties: 3, threshold: 2 });
+  // Encryption runs in a piscina pool (node-seal in worker threads): count what it encrypts.
+  const pool = new ckks.CkksEncryptionPool({ threads: 1 });
+  t.after(() => pool.close());
+  let pooled = 0;
+  const encrypt = pool.encrypt.bind(pool);
+  pool.encrypt = (b, u) => (pooled++, encrypt(b, u));
+  const { participants, ledgers, store, baseFlat } = await trainingFederation(t, { delta: DELTA, extra: (k) => ({ keyShare: shares[k]!, encryptionPool: pool }) });
+  const outcome = await new TrainingCoordinator({ config: config(), participants, store, select: async (r) => selectRound(r), ckks: { bundle } }).run();
+  assert.equal(outcome.applied, 1);
+  assert.equal(pooled, 3, "each hospital's update was encrypted in the pool");
+  assert.ok(outcome.global.some((w, i) => w !== baseFlat[i]), "the global model moved");
+  for (const [id, ledger] of ledgers) {
+    const history = await ledger.history("federated-training");
+    assert.equal(history.type, "history");
+    if (history.type === "history") {
+      assert.deepEqual(history.charges.map((c) => c.state), ["committed"], `${id}: charged once`);
+      assert.deepEqual(history.charges[0]!.actual ?? history.charges[0]!.event, roundEvent(1, 1));
     }
-    const store = await openRoundStore(system.store as NodeStore, { initialWeights: baseFlat });
-    const outcome = await new TrainingCoordinator({ config: config(), participants, store, select: async (r) => selectRound(r), ckks: { bundle } }).run();
-    assert.equal(outcome.applied, 1);
-    assert.equal(pooled, 3, "each hospital's update was encrypted in the pool");
-    assert.ok(outcome.global.some((w, i) => w !== baseFlat[i]), "the global model moved");
-    for (const [id, ledger] of ledgers) {
-      const history = await ledger.history("federated-training");
-      assert.equal(history.type, "history");
-      if (history.type === "history") {
-        assert.deepEqual(history.charges.map((c) => c.state), ["committed"], `${id}: charged once`);
-        assert.deepEqual(history.charges[0]!.actual ?? history.charges[0]!.event, roundEvent(1, 1));
-      }
-    }
-  } finally {
-    await system.stop();
   }
 });

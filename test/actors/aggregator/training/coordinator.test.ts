@@ -10,46 +10,21 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ActorSystem, type NodeStore } from "../../../../runtime/index.ts";
-import { accountant, AccountantClient } from "../../../../actors/accountant/index.ts";
-import { Gpt2Tokenizer, initModel, loadGpt2Stage } from "../../../../actors/shard-executor/index.ts";
-import { documentSequences, flattenTrainable, syntheticNotes, trainableSpec, type Specialty } from "../../../../actors/shard-executor/training/index.ts";
-import { accountantBudget, HospitalParticipant } from "../../../../actors/shard-executor/trainer/participant.ts";
-import { TrainingCoordinator, type RoundProgress, type TrainingConfig, type TrainingParticipant } from "../../../../actors/aggregator/training/coordinator.ts";
+import { TrainingCoordinator, type RoundProgress, type TrainingConfig, type TrainingParticipant } from "../../../../actors/aggregator/index.ts";
+import type { AccountantClient } from "../../../../actors/accountant/index.ts";
+import type { HospitalParticipant } from "../../../../actors/shard-executor/index.ts";
 import { selectRound } from "../../../../actors/planner/index.ts";
-import { openRoundStore, roundEvent, trainingEpsilon } from "../../../../federated/index.ts";
-import { tempDir } from "../../../fixtures/node-store.ts";
+import { roundEvent, trainingEpsilon } from "../../../../federated/index.ts";
+import { trainingFederation, TRAINING_HOSPITALS as HOSPITALS } from "../../../fixtures/training-federation.ts";
 
 const DELTA = 1e-5;
-const HOSPITALS: [string, Specialty][] = [["hospital-a", "cardiology"], ["hospital-b", "radiology"], ["hospital-c", "emergency"]];
 const CONFIG: TrainingConfig = {
   rounds: 2, quorum: 2, noiseMultiplier: 1, clipNorm: 1, delta: DELTA, protection: "masking",
   serverOptimizer: { kind: "fedavg", learningRate: 1 }, phaseTimeoutMs: 60_000,
   local: { steps: 2, exampleClip: 1, noiseMultiplier: 0, learningRate: 1e-3, batchSize: 2 },
 };
 
-async function federation(t: { after(fn: () => void): void }, trainingEpsilon: Record<string, number>) {
-  const dir = tempDir(t, "fedrouter-fedavg-");
-  const modelDir = join(dir, "model");
-  await initModel({ out: modelDir, layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 7 });
-  const model = await loadGpt2Stage(modelDir);
-  const tokenizer = await Gpt2Tokenizer.fromDirectory(modelDir);
-  const spec = trainableSpec(model.config, { kind: "last", blocks: 1, head: false });
-  const baseFlat = flattenTrainable(spec, model.tensors);
-  const system = await ActorSystem.start({ node: "coordinator", persistence: { path: join(dir, "lmdb") }, logLevel: "error" });
-  const participants: HospitalParticipant[] = [];
-  const ledgers = new Map<string, AccountantClient>();
-  for (const [id, specialty] of HOSPITALS) {
-    const ref = await system.spawn(accountant, { ledger: { defaultUserEpsilon: 100, departments: { training: { epsilon: trainingEpsilon[id] ?? 100 } }, delta: DELTA }, tickMs: 3_600_000 }, { name: `accountant-${id}` });
-    const client = new AccountantClient(ref, 10_000);
-    ledgers.set(id, client);
-    const corpus = syntheticNotes(specialty, 6, 1).flatMap((note) => documentSequences(note, tokenizer, 32));
-    participants.push(new HospitalParticipant({ id, model, spec, baseFlat, corpus, budget: accountantBudget(client) }));
-  }
-  const store = await openRoundStore(system.store as NodeStore, { initialWeights: baseFlat });
-  return { system, participants, ledgers, store, baseFlat };
-}
+const federation = (t: { after(fn: () => void | Promise<void>): void }, trainingEpsilon: Record<string, number>) => trainingFederation(t, { trainingEpsilon, delta: DELTA });
 
 const charges = async (ledger: AccountantClient) => {
   const history = await ledger.history("federated-training");

@@ -17,6 +17,7 @@ import type { AggregatorMsg, TrainingConfig } from "../../../../actors/aggregato
 import { trainingEpsilon } from "../../../../federated/index.ts";
 import { defineCluster, launchHospital, type RunningHospital } from "../../../../cluster/index.ts";
 import { freePorts } from "../../../fixtures/free-port.ts";
+import { linksReady } from "../../../fixtures/federation-links.ts";
 
 const IDS = ["h-a", "h-b", "h-c"] as const;
 const CONFIG: TrainingConfig = {
@@ -42,11 +43,7 @@ test("h-a's Aggregator trains over the three hospitals' trainers: progress in tr
     });
     for (const id of IDS) running.push(await launchHospital({ config, hospital: id, baseDir: dir, logLevel: "error" }));
     const [a, b] = running as [RunningHospital, RunningHospital];
-    const deadline = performance.now() + 90_000;
-    while (!running.every((n) => n.system.transport!.peers().every((p) => p.up && p.breaker === "closed"))) {
-      if (performance.now() > deadline) assert.fail("links not ready");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await linksReady(running);
     // Every trainer has loaded its model and notes before the job starts (start() runs before the first message).
     for (const id of IDS) await new TrainerClient(id, a.system.ref<TrainerMsg>(`fed://${id}/user/node/trainer`)).remaining();
 

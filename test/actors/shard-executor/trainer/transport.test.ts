@@ -19,6 +19,7 @@ import { selectRound } from "../../../../actors/planner/index.ts";
 import { openRoundStore, roundEvent } from "../../../../federated/index.ts";
 import { defineCluster, launchHospital, type RunningHospital } from "../../../../cluster/index.ts";
 import { freePorts } from "../../../fixtures/free-port.ts";
+import { linksReady } from "../../../fixtures/federation-links.ts";
 
 const IDS = ["h-a", "h-b", "h-c"] as const;
 
@@ -42,18 +43,7 @@ test("a masked DP-FedAvg round over mTLS gRPC: chunked global model and masked i
 
     // The trainer part spans several chunks each way (the tied head is trained here).
     const trainerOf = (from: RunningHospital, id: string) => new TrainerClient(id, from.system.ref<TrainerMsg>(`fed://${id}/user/node/trainer`), 60_000, 120_000);
-    // Peers connect in the background, and the dials that found a peer not yet listening count
-    // against its circuit breaker: wait until every link is up and every breaker closed (a
-    // half-open breaker closes after its probe asks succeed, so ask while waiting; a trainer's
-    // FORBIDDEN answer is an answer).
-    const deadline = performance.now() + 90_000;
-    while (true) {
-      const views = running.map((node) => ({ node, peers: node.system.transport!.peers() }));
-      if (views.every((v) => v.peers.length === 2 && v.peers.every((p) => p.up && p.breaker === "closed"))) break;
-      if (performance.now() > deadline) assert.fail(`links not ready: ${JSON.stringify(views.map((v) => v.peers))}`);
-      await Promise.all(views.flatMap((v) => v.peers.filter((p) => p.up && p.breaker !== "closed").map((p) => trainerOf(v.node, p.peer).remaining().catch(() => undefined))));
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await linksReady(running);
 
     // A peer that is not the coordinator gets FORBIDDEN from the trainer.
     await assert.rejects(trainerOf(c, "h-b").remaining(), (e: unknown) => e instanceof TrainerFailed && e.causeCode === "FORBIDDEN");
