@@ -38,6 +38,8 @@ export interface Databases {
 }
 
 type Flushable = Promise<boolean> & { flushed?: PromiseLike<unknown> };
+/** lmdb-js's async put takes an options object (write.js) that its typings leave out. */
+type PutWithOptions = (key: string, value: unknown, options: { noOverwrite: boolean; version: number }) => Promise<boolean>;
 /** lmdb-js's own msgpackr instance; its plain `encode` returns a view it never writes over. */
 type MsgpackEncoder = { encode(value: unknown): Uint8Array };
 type Resolve = (value: { seq: number }) => void;
@@ -84,12 +86,31 @@ export class LmdbActorStore<S> implements ActorStore<S> {
     private readonly ensureOpen: () => void,
     private readonly schedule: (store: LmdbActorStore<unknown>) => void,
   ) {
-    // The record exists from the start: the keys of `state` list every actor store, and
-    // every block can be conditional. noOverwrite: another handle may have just created it.
+    // The record exists from the first write on: the keys of `state` list every actor store,
+    // and every block can be conditional. A new store's record is queued, not written in
+    // place: a synced put here would block the event loop for a whole commit and fsync (the
+    // Router's answer store opens a store per slot, so its answers each paid ~1.8 ms on the
+    // node's thread). lmdb-js commits writes in call order, so the first block, conditional
+    // on this record's token, is applied after it, in the same group commit or a later one.
+    // noOverwrite: another handle may have just created it; then this handle's first block
+    // is refused (the token is not the one on disk) and recover() reads what is there.
     if (dbs.state.getBinary(id) === undefined) {
-      dbs.state.putSync(id, asBinary(stateRecord(0, undefined)), { noOverwrite: true, version: newToken() });
+      const token = newToken();
+      let created: Promise<boolean>;
+      try {
+        created = (dbs.state.put as PutWithOptions).call(dbs.state, id, asBinary(stateRecord(0, undefined)), { noOverwrite: true, version: token });
+      } catch (error) {
+        throw new PersistenceError(name, `cannot queue its state record: ${reasonOf(error)}`);
+      }
+      this.expectedToken = token;
+      // In the tail like a block: recover() and close() wait for it; a failed creation fails
+      // the blocks after it in the same way a failed block does.
+      this.tail = created.then(noFailure, (error: unknown) => {
+        this.failure ??= new PersistenceError(name, `cannot create its state record: ${reasonOf(error)}`);
+      });
+    } else {
+      this.loadHead();
     }
-    this.loadHead();
   }
 
   state(): S | undefined {

@@ -189,9 +189,10 @@ export function openNodeStore(options: NodeStoreOptions): NodeStore {
     actorIds(): string[] {
       ensureOpen();
       return guard(options.path, "cannot list actor stores", () => {
-        const ids: string[] = [];
-        for (const key of dbs.state.getKeys()) if (typeof key === "string") ids.push(key);
-        return ids.sort();
+        // A store opened here is listed at once, though its record may still be queued.
+        const ids = new Set<string>(actors.keys());
+        for (const key of dbs.state.getKeys()) if (typeof key === "string") ids.add(key);
+        return [...ids].sort();
       });
     },
     async close(): Promise<void> {

@@ -191,6 +191,26 @@ describe("openNodeStore", () => {
     assert.deepEqual(openAt(dir).actorIds(), ids);
   });
 
+  test("opening new actor stores commits nothing in place: 50 new stores and a synced write each share one group commit, and all are on disk", async () => {
+    // Before: each new store's record was a putSync, a commit and fsync of its own on the
+    // node's thread (the Router's answer store paid it per answer, issue 12's http figure).
+    const dir = tempDir();
+    const store = openAt(dir);
+    const probe = open({ path: dir });
+    const before = probe.getStats() as { lastTxnId: number };
+    const ids = Array.from({ length: 50 }, (_, i) => `user/fresh/s${i}`);
+    const writes = ids.map((id, i) => store.actor<number>(id, { durability: "sync" }).persist({ state: i, events: [i] }));
+    assert.deepEqual(store.actorIds(), [...ids].sort(), "a new store is listed at once, before its record is committed");
+    assert.deepEqual((await Promise.all(writes)).map((w) => w.seq), ids.map(() => 1));
+    const commits = (probe.getStats() as { lastTxnId: number }).lastTxnId - before.lastTxnId;
+    assert.ok(commits <= 2, `50 new stores and their writes took ${commits} transactions (one each before)`);
+    await probe.close();
+    await store.close();
+    const reopened = openAt(dir);
+    assert.deepEqual(reopened.actorIds(), [...ids].sort());
+    assert.deepEqual(ids.map((id) => reopened.actor<number>(id, { durability: "sync" }).state()), ids.map((_, i) => i));
+  });
+
   test("an actor store that never persisted is listed after reopening, with no state and seq 0", async () => {
     const dir = tempDir();
     const store = openAt(dir);
