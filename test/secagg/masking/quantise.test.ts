@@ -70,6 +70,40 @@ test("quantise then dequantise moves each coordinate by at most 2^−(f+1)", () 
   );
 });
 
+test("the quantiser rounds exactly as Math.round(x · 2^f) does, ties toward +∞, on every float32 tried (it computes floor(x · 2^f + 0.5))", () => {
+  const check = (x: number, f: number): void => {
+    const clipNorm = Math.max(Math.abs(x), 2 ** -40);
+    if (worstCaseSum(1, clipNorm, f) > MAX_SIGNED) return;
+    const q = new Uint32Array(1);
+    quantiseInto(new Float32Array([x]), q, clipNorm, f, "c");
+    assert.equal(q[0]! | 0, Math.round(x * 2 ** f) | 0, `x = ${x}, f = ${f}`);
+  };
+  // Ties and their float32 neighbours, at both signs and across scales: where floor(y + 0.5) would
+  // go wrong if the float64 sum were ever inexact.
+  for (let f = 0; f <= 31; f++) {
+    for (const k of [0, 1, 2, 3, 7, 1000, 2 ** 20 + 1, 2 ** 22 - 1]) {
+      const tie = Math.fround((k + 0.5) * 2 ** -f);
+      for (const x of [tie, -tie]) {
+        const below = new Float32Array([x]);
+        const bits = new Uint32Array(below.buffer);
+        for (const step of [-2, -1, 0, 1, 2]) {
+          const v = new Float32Array(1);
+          new Uint32Array(v.buffer)[0] = (bits[0]! + step) >>> 0;
+          if (Number.isFinite(v[0]!)) check(v[0]!, f);
+        }
+      }
+    }
+    for (const tiny of [2 ** -149, 2 ** -126, 2 ** -60, 2 ** -31, 0.49999997, 0.5, 0.50000006]) {
+      check(Math.fround(tiny), f);
+      check(Math.fround(-tiny), f);
+    }
+  }
+  fc.assert(
+    fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: 0, max: 31 }), (x, f) => check(x, f)),
+    { numRuns: 2000 },
+  );
+});
+
 test("the quantiser refuses an update it cannot bound: NaN, ±∞, a norm above C, the wrong length or type", () => {
   const f = safeFractionalBits(10, 1);
   const q = new Uint32Array(3);
