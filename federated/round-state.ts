@@ -27,6 +27,8 @@ export interface RoundPlan {
   readonly deadlineMs: number;
   /** The privacy event the round releases (federated/privacy-cost.ts `roundEvent`). */
   readonly cost: PrivacyEvent;
+  /** The clip norm C the round's updates are clipped to (it changes per round under adaptive clipping); recorded, not enforced. */
+  readonly clipNorm?: number;
 }
 
 export interface RoundRecord extends RoundPlan {
@@ -37,6 +39,8 @@ export interface RoundRecord extends RoundPlan {
   readonly submissions: readonly string[];
   /** SHA-256 of the noisy aggregate, once aggregated. */
   readonly aggregateSha256?: string;
+  /** Adaptive clipping: the clip norm the next round uses, set with the aggregate (from the noisy count) and written with the model. */
+  readonly nextClipNorm?: number;
   /** The global version this round produced, once applied. */
   readonly resultVersion?: number;
   readonly abandonReason?: string;
@@ -46,7 +50,7 @@ export interface RoundRecord extends RoundPlan {
 export type RoundAction =
   | { readonly type: "collect" }
   | { readonly type: "submit"; readonly clientId: string }
-  | { readonly type: "aggregate"; readonly aggregateSha256: string }
+  | { readonly type: "aggregate"; readonly aggregateSha256: string; readonly nextClipNorm?: number }
   | { readonly type: "applied"; readonly resultVersion: number }
   | { readonly type: "abandon"; readonly reason: string };
 
@@ -79,12 +83,14 @@ export function planRound(plan: RoundPlan, baseVersion: number, nowMs: number): 
   if (!Number.isFinite(plan.deadlineMs) || plan.deadlineMs <= nowMs) refuse(`deadline ${String(plan.deadlineMs)} must lie in the future (now ${nowMs})`);
   if (plan.cost === null || typeof plan.cost !== "object" || typeof plan.cost.kind !== "string") refuse("cost must be a privacy event (roundEvent(q, z))");
   if (!Number.isSafeInteger(baseVersion) || baseVersion < 0) refuse(`base version ${baseVersion} must be an integer ≥ 0`);
+  if (plan.clipNorm !== undefined && !(Number.isFinite(plan.clipNorm) && plan.clipNorm > 0)) refuse(`clipNorm ${String(plan.clipNorm)} must be a finite number > 0`);
   return {
     roundId: id,
     participants: [...plan.participants],
     quorum: plan.quorum,
     deadlineMs: plan.deadlineMs,
     cost: plan.cost,
+    ...(plan.clipNorm === undefined ? {} : { clipNorm: plan.clipNorm }),
     status: "planned",
     baseVersion,
     submissions: [],
@@ -116,7 +122,8 @@ export function advanceRound(record: RoundRecord, action: RoundAction, nowMs: nu
       if (record.status !== "collecting") refuse("only a collecting round is aggregated");
       if (record.submissions.length < record.quorum) refuse(`${record.submissions.length} submissions, the quorum is ${record.quorum}`);
       if (!/^[0-9a-f]{64}$/.test(action.aggregateSha256)) refuse("aggregateSha256 must be 64 lowercase hex digits");
-      return { ...record, status: "aggregated", aggregateSha256: action.aggregateSha256, updatedAtMs: nowMs };
+      if (action.nextClipNorm !== undefined && !(Number.isFinite(action.nextClipNorm) && action.nextClipNorm > 0)) refuse(`nextClipNorm ${String(action.nextClipNorm)} must be a finite number > 0`);
+      return { ...record, status: "aggregated", aggregateSha256: action.aggregateSha256, ...(action.nextClipNorm === undefined ? {} : { nextClipNorm: action.nextClipNorm }), updatedAtMs: nowMs };
     case "applied":
       if (record.status !== "aggregated") refuse("only an aggregated round is applied");
       if (action.resultVersion !== record.baseVersion + 1) refuse(`it started from version ${record.baseVersion}, so it produces ${record.baseVersion + 1}, not ${action.resultVersion}`);

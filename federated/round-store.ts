@@ -18,7 +18,7 @@
  *
  * Layout (one NodeStore, three kinds of actor store, all "sync"):
  *   <prefix>/rounds             state { rounds: { [id]: RoundRecord } }; journal: every transition
- *   <prefix>/model              state ModelCheckpoint; journal: { version, producedBy, baseVersion }
+ *   <prefix>/model              state ModelCheckpoint (with adaptive clipping's next C); journal: { version, producedBy, baseVersion }
  *   <prefix>/aggregates/<id>    state { sha256, data: Float32Array } or { dropped: true }
  */
 import { createHash } from "node:crypto";
@@ -32,6 +32,12 @@ import type { ServerOptimizerState } from "./server-optimizer.ts";
 export interface ModelCheckpoint extends ModelHead {
   readonly weights: Float32Array;
   readonly optimizer: ServerOptimizerState | null;
+  /**
+   * Adaptive clipping: the clip norm C the next round uses, written in the same persist as the
+   * weights (the round's `nextClipNorm`), so a restarted coordinator resumes with it. Absent:
+   * no round set one (fixed clipping, or none applied yet).
+   */
+  readonly clipNorm?: number;
 }
 
 /** Computes the next weights and optimiser state from the current checkpoint and the round's aggregate; it gets copies it may mutate. */
@@ -160,13 +166,18 @@ export class RoundStore {
     });
   }
 
-  /** collecting → aggregated: persists the noisy aggregate (synced), then the status. */
-  markAggregated(roundId: string, aggregate: Float32Array, nowMs = Date.now()): Promise<RoundRecord> {
+  /**
+   * collecting → aggregated: persists the noisy aggregate (synced), then the status. With adaptive
+   * clipping, `nextClipNorm` (the C computed from the round's noisy count) is recorded with it and
+   * becomes the model's `clipNorm` when the round is applied (recovery included).
+   */
+  markAggregated(roundId: string, aggregate: Float32Array, nowMs = Date.now(), options: { readonly nextClipNorm?: number } = {}): Promise<RoundRecord> {
     return this.#serial(async () => {
       const record = this.#require(roundId);
       checkUpdate(aggregate, this.model().weights.length, "aggregate");
       const sha256 = sha256Of(aggregate);
-      const next = advanceRound(record, { type: "aggregate", aggregateSha256: sha256 }, nowMs); // checks before writing
+      const action: RoundAction = { type: "aggregate", aggregateSha256: sha256, ...(options.nextClipNorm === undefined ? {} : { nextClipNorm: options.nextClipNorm }) };
+      const next = advanceRound(record, action, nowMs); // checks before writing
       await this.#aggregateStore(roundId).persist({ state: { sha256, data: aggregate.slice() } });
       await this.#write(next, "aggregate");
       return next;
@@ -236,7 +247,8 @@ export class RoundStore {
     const next = step({ weights: model.weights.slice(), optimizer: cloneOptimizer(model.optimizer) }, stored.data, record);
     checkUpdate(next.weights, model.weights.length, "step(…).weights");
     const version = model.version + 1;
-    const checkpoint: ModelCheckpoint = { version, producedBy: roundId, weights: next.weights, optimizer: next.optimizer };
+    const clipNorm = record.nextClipNorm ?? model.clipNorm;
+    const checkpoint: ModelCheckpoint = { version, producedBy: roundId, weights: next.weights, optimizer: next.optimizer, ...(clipNorm === undefined ? {} : { clipNorm }) };
     await this.#model.persist({ state: checkpoint, events: [{ version, producedBy: roundId, baseVersion: model.version }] });
     this.#modelCache = checkpoint;
     await this.#afterModelWritten?.(roundId, version);
