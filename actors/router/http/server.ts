@@ -94,9 +94,14 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
     throw new NotFoundError(`no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`);
   });
 
-  app.addHook("onRequest", async (request, reply) => {
-    const started = performance.now();
-    reply.raw.once("finish", () => metrics.observe(request.routeOptions.url ?? "(unmatched)", request.method, reply.raw.statusCode, (performance.now() - started) / 1000));
+  // fastify's own hook and clock (reply.elapsedTime, ms since the request arrived): a "finish"
+  // listener and a closure on every raw response cost /v1/health about a tenth of its req/s.
+  app.addHook("onResponse", (request, reply, done) => {
+    metrics.observe(request.routeOptions.url ?? "(unmatched)", request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.addHook("onRequest", async (request) => {
     if (closing) throw new UnavailableError("this server is shutting down; retry, and the request reaches another front door or this one restarted");
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new InvalidRequestError("Host", "an HTTP/1.1 request must carry one (RFC 9112, section 3.2); send it");
     const rule = request.routeOptions.config?.auth ?? "public";

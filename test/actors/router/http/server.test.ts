@@ -214,11 +214,14 @@ test("GET /metrics: the service's metrics and the HTTP layer's, labelled by rout
   const server = await startServer();
   try {
     await call(server.url, "GET", "/v1/privacy/budget/dr-smith", { token: await tokenFor("dr-smith") });
+    assert.equal((await call(server.url, "GET", "/v1/privacy/budget/dr-smith")).status, 401);
     const { status, text, headers } = await call(server.url, "GET", "/metrics");
     assert.equal(status, 200);
     assert.match(headers.get("content-type") ?? "", /^text\/plain/);
     assert.match(text, /^fedrouter_budget_spent_epsilon_total 0.3$/m);
     assert.match(text, /^fedrouter_http_requests_total\{route="\/v1\/privacy\/budget\/:user_id",method="GET",status="200"\} 1$/m);
+    assert.match(text, /^fedrouter_http_requests_total\{route="\/v1\/privacy\/budget\/:user_id",method="GET",status="401"\} 1$/m, "a request refused in a hook is counted with its status");
+    assert.match(text, /^fedrouter_http_request_duration_seconds_count\{route="\/v1\/privacy\/budget\/:user_id",method="GET"\} 2$/m);
     assert.ok(!text.includes("dr-smith"), "no user id in a label");
   } finally {
     await server.close();
