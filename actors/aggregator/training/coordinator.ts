@@ -18,11 +18,20 @@
  * Never sees an individual update when protection is "masking" or "ckks" (under CKKS it holds the
  * federation key's public bundle only; t hospitals' key shares decrypt the sum). With "none"
  * (robust aggregation, for federations that trust the coordinator) it does.
+ *
+ * Adaptive clipping (`adaptiveClipping`; Andrew et al. 2021, federated/adaptive-clipping.ts): each
+ * hospital appends bᵢ − ½ (+½ when its update fit under C) to the vector it protects, so the
+ * coordinator learns only Σ(bᵢ − ½), with the update sum. It noises the update sum with
+ * σ = z_Δ·C, z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2), the count with σ_b, and moves C geometrically
+ * toward the target quantile for the next round; the pair costs one Gaussian of multiplier z, so
+ * every ledger is charged `roundEvent(q, z)` exactly as with a fixed C. The next C is persisted
+ * with the round's aggregate and then with the model (round-store.ts), so a recovered coordinator
+ * resumes with it.
  */
-import { PldAccountant, type PrivacyEvent } from "../../../privacy/index.ts";
+import { DEFAULT_NOISE_OPTIONS, MIN_SIGMA_STEPS, PldAccountant, type PrivacyEvent } from "../../../privacy/index.ts";
 import {
-  applyServerStep, coordinateMedian, initialOptimizerState, krum, noisyMeanUpdate, roundEvent, trainingEpsilon, trimmedMean,
-  type RecoveredRound, type RoundStore, type ServerOptimizer, type ServerOptimizerState,
+  applyServerStep, coordinateMedian, DEFAULT_ADAPTIVE_CLIPPING, initialOptimizerState, krum, nextClipNorm, noisyMeanUpdate, roundEvent, trainingEpsilon, trimmedMean, updateNoiseMultiplier,
+  type AdaptiveClippingConfig, type RecoveredRound, type RoundStore, type ServerOptimizer, type ServerOptimizerState,
 } from "../../../federated/index.ts";
 import { loadPublicSeal } from "../../../native-bindings/seal.ts";
 import {
@@ -46,7 +55,7 @@ export interface TrainingConfig {
   readonly quorum: number;
   /** z: the central noise is σ = z·C on the sum. */
   readonly noiseMultiplier: number;
-  /** C: every update is clipped to this L2 norm by its hospital. */
+  /** C: every update is clipped to this L2 norm by its hospital (with `adaptiveClipping`: the first round's C). */
   readonly clipNorm: number;
   /** δ of the ε figures (and of the hospitals' ledgers). */
   readonly delta: number;
@@ -61,9 +70,33 @@ export interface TrainingConfig {
   /** With protection "none": how the updates are combined before noise (default: their sum). */
   readonly robust?: { readonly kind: "median" } | { readonly kind: "trimmed-mean"; readonly beta: number } | { readonly kind: "krum"; readonly byzantine: number };
   readonly serverOptimizer: ServerOptimizer;
+  /**
+   * Adaptive clipping (Andrew et al. 2021): C tracks the `targetQuantile` γ (default 0.5) of the
+   * hospitals' update norms, C ← C·exp(−η_C·(b̃ − γ)), b̃ the noisy fraction of updates that fit
+   * under C, counted inside the secure sum with noise σ_b (`countNoiseStd`, default m/20, m = q·N;
+   * it must exceed z/2). Same charge per round as fixed clipping. `minClipNorm`/`maxClipNorm`
+   * bound C (under CKKS, C never exceeds the key's clipping bound).
+   */
+  readonly adaptiveClipping?: AdaptiveClippingOptions;
   /** Per phase of a round (prepare, train, each masking stage): a participant slower than this drops out. */
   readonly phaseTimeoutMs: number;
   readonly local: LocalTrainingConfig;
+}
+
+export interface AdaptiveClippingOptions extends AdaptiveClippingConfig {
+  /** C never goes below this (default: no bound). */
+  readonly minClipNorm?: number;
+  /** C never goes above this (default: no bound; under CKKS the key's clipping bound). */
+  readonly maxClipNorm?: number;
+}
+
+/** Adaptive clipping with its defaults filled in and checked, and z_Δ. */
+interface ResolvedAdaptiveClipping {
+  readonly config: { readonly targetQuantile: number; readonly clipLearningRate: number; readonly countNoiseStd: number };
+  /** z_Δ: the update's noise multiplier (σ = z_Δ·C). */
+  readonly updateNoiseMultiplier: number;
+  readonly minClipNorm: number;
+  readonly maxClipNorm: number;
 }
 
 export interface RoundOffer {
@@ -90,14 +123,20 @@ export interface RoundStart {
   /** The global trainable parameters (flat, the trainer's spec order). */
   readonly global: Float32Array;
   readonly clipNorm: number;
+  /**
+   * Adaptive clipping: append bᵢ − ½ (+½ when ‖Δ‖ ≤ clipNorm before clipping, −½ when not) as one
+   * more coordinate of the vector that leaves protected (masked, encrypted or plain): the
+   * coordinator then sees only the sum of the indicators, never one hospital's bit.
+   */
+  readonly clipIndicator?: boolean;
   readonly local: LocalTrainingConfig;
 }
 
 /**
  * What a participant says of its local training: a count only. Its losses, its update's norm and
  * whether the update was clipped are functions of its private notes outside the round's DP
- * accounting, so they stay home (adaptive clipping would release the clipped bit only through
- * the noisy secure sum, Andrew et al. 2021).
+ * accounting, so they stay home (adaptive clipping releases the clipped bit only inside the
+ * secure sum, whose count is noised: RoundStart.clipIndicator, Andrew et al. 2021).
  */
 export interface TrainReport {
   readonly steps: number;
@@ -138,7 +177,15 @@ export type RoundProgress =
   | { readonly type: "round-started"; readonly round: number; readonly roundId: string; readonly participants: readonly string[]; readonly epsilon: number }
   | { readonly type: "round-phase"; readonly roundId: string; readonly phase: string; readonly remaining: readonly string[] }
   | {
-      readonly type: "round-applied"; readonly round: number; readonly roundId: string; readonly version: number; readonly contributors: number; readonly sigma: number;
+      readonly type: "round-applied"; readonly round: number; readonly roundId: string; readonly version: number; readonly contributors: number;
+      /** The noise's σ on the update sum: z·C, or z_Δ·C with adaptive clipping (rounded up to the noise grid). */
+      readonly sigma: number;
+      /** The clip norm C of this round. */
+      readonly clipNorm: number;
+      /** Adaptive clipping: the C of the next round. */
+      readonly nextClipNorm?: number;
+      /** Adaptive clipping: b̃, the noisy fraction of updates that fit under this round's C (released: it drives C). */
+      readonly noisyFraction?: number;
       /** Client level: ε of the central mechanism after the rounds applied so far (a whole hospital's data). */
       readonly epsilonSoFar: number;
       /** What the ledgers were charged, composed per hospital, the largest: ε about any one note (example level). */
@@ -171,6 +218,10 @@ export interface TrainingOutcome {
   readonly chargedEpsilon: number;
   readonly version: number;
   readonly global: Float32Array;
+  /** The C of each round applied in the store, in plan order (constant without adaptive clipping). */
+  readonly clipSchedule: readonly number[];
+  /** The C the next round would use: with adaptive clipping, where C has moved to. */
+  readonly clipNorm: number;
 }
 
 export class TrainingRefused extends FedrouterError {
@@ -212,6 +263,7 @@ export class TrainingCoordinator {
   /** Per hospital, the events its ledger was charged by rounds this coordinator applied. */
   readonly #charged = new Map<string, PrivacyEvent[]>();
   #optimizer: ServerOptimizerState | null = null;
+  readonly #adaptive: ResolvedAdaptiveClipping | null;
 
   constructor(options: CoordinatorOptions) {
     this.#o = options;
@@ -229,6 +281,24 @@ export class TrainingCoordinator {
       if (holders.length < bundle.threshold) throw new TrainingRefused(`protection "ckks" needs ${bundle.threshold} hospitals with key shares to decrypt; ${holders.length} of the participants hold one`);
       if (c.quorum < bundle.threshold) throw new TrainingRefused(`quorum ${c.quorum} is below the CKKS threshold ${bundle.threshold}: a round could be summed that no one may decrypt`);
     }
+    this.#adaptive = c.adaptiveClipping === undefined ? null : resolveAdaptiveClipping(c, c.adaptiveClipping, options.participants.length, options.ckks?.bundle.parameters.clip);
+  }
+
+  /** Adaptive clipping as it runs (defaults filled in, z_Δ the update's noise multiplier), for a checkpoint's privacy metadata; null: fixed C. */
+  get adaptiveClipping(): { readonly targetQuantile: number; readonly clipLearningRate: number; readonly countNoiseStd: number; readonly updateNoiseMultiplier: number } | null {
+    const a = this.#adaptive;
+    return a === null ? null : { ...a.config, updateNoiseMultiplier: a.updateNoiseMultiplier };
+  }
+
+  /**
+   * What a checkpoint's fedrouter_training.json says of clipping: "fixed", or "adaptive" with the
+   * C of every applied round, the final C and the settings (z_Δ: the update's noise multiplier;
+   * each round's charge stays roundEvent(q, z)). `updateClip` beside it is the first round's C.
+   */
+  clippingMetadata(outcome: TrainingOutcome): Record<string, unknown> {
+    const adaptive = this.adaptiveClipping;
+    if (adaptive === null) return { clipping: "fixed" };
+    return { clipping: "adaptive", clipSchedule: [...outcome.clipSchedule], finalClipNorm: outcome.clipNorm, adaptiveClipping: { ...adaptive, reference: "Andrew et al. 2021, arXiv:1905.03871" } };
   }
 
   /** The ε each round adds at δ, and the total after `rounds` rounds (the tight accountant). */
@@ -273,7 +343,15 @@ export class TrainingCoordinator {
     const q = config.samplingRate ?? 1;
     const epsilon = applied === 0 ? 0 : trainingEpsilon({ q, z: config.noiseMultiplier, rounds: applied, delta: config.delta }).epsilon;
     const model = this.#o.store.model();
-    return { applied, abandoned, epsilon, chargedEpsilon: this.#chargedEpsilon(), version: model.version, global: model.weights };
+    const clipSchedule = this.#o.store.rounds().filter((r) => r.status === "applied").map((r) => r.clipNorm ?? config.clipNorm);
+    return { applied, abandoned, epsilon, chargedEpsilon: this.#chargedEpsilon(), version: model.version, global: model.weights, clipSchedule, clipNorm: this.#clipNorm() };
+  }
+
+  /** This round's C: the configured one, or with adaptive clipping where the last applied round moved it (persisted with the model). */
+  #clipNorm(): number {
+    const a = this.#adaptive;
+    if (a === null) return this.#o.config.clipNorm;
+    return Math.min(a.maxClipNorm, Math.max(a.minClipNorm, this.#o.store.model().clipNorm ?? this.#o.config.clipNorm));
   }
 
   /** The largest ε, over hospitals, of the events their ledgers were charged (PLD, capped by RDP). */
@@ -301,7 +379,9 @@ export class TrainingCoordinator {
       return "refused";
     }
     let members = selection.participants.map((id) => this.#byId.get(id)!);
-    await store.plan({ roundId, participants: members.map((p) => p.id), quorum: config.quorum, deadlineMs: Date.now() + 10 * ms, cost });
+    const clipNorm = this.#clipNorm();
+    const adaptive = this.#adaptive;
+    await store.plan({ roundId, participants: members.map((p) => p.id), quorum: config.quorum, deadlineMs: Date.now() + 10 * ms, cost, clipNorm });
     this.#o.onProgress?.({ type: "round-started", round, roundId, participants: members.map((p) => p.id), epsilon: roundEpsilon });
 
     const abandon = async (reason: string, settleWith: readonly TrainingParticipant[]): Promise<"abandoned"> => {
@@ -328,31 +408,47 @@ export class TrainingCoordinator {
 
     // 3. Local training from the global model.
     const model = store.model();
-    const start: RoundStart = { roundId, baseVersion: model.version, global: model.weights, clipNorm: config.clipNorm, local: config.local };
+    const start: RoundStart = { roundId, baseVersion: model.version, global: model.weights, clipNorm, ...(adaptive === null ? {} : { clipIndicator: true }), local: config.local };
     const trained = await phase(members, ms, "train", (p) => p.train(start));
     const dropped = members.filter((p) => !trained.ok.has(p.id));
     members = members.filter((p) => trained.ok.has(p.id));
     if (members.length < config.quorum) return abandon(`only ${members.length} hospitals finished training (quorum ${config.quorum}): ${[...trained.failed.values()].join("; ")}`, [...members, ...dropped]);
     this.#phase(roundId, "trained", members);
 
-    // 4. The sum of the clipped updates: under masking the coordinator learns only that.
+    // 4. The sum of the clipped updates (with adaptive clipping, and of the indicators as one more
+    // coordinate): under masking or CKKS the coordinator learns only that.
+    const dimension = model.weights.length + (adaptive === null ? 0 : 1);
     let sum: Float64Array | Float32Array;
     let contributors: readonly string[];
     try {
-      ({ sum, contributors } = config.protection === "none" ? await this.#plainSum(roundId, members)
+      ({ sum, contributors } = config.protection === "none" ? await this.#plainSum(roundId, members, dimension)
         : config.protection === "ckks" ? await this.#encryptedSum(roundId, members)
-        : await this.#maskedSum(roundId, members, model.weights.length));
+        : await this.#maskedSum(roundId, members, dimension, clipNorm));
+      if (sum.length !== dimension) throw new Error(`the sum has ${sum.length} coordinates, the round ${dimension}`);
     } catch (error) {
       return abandon(error instanceof Error ? error.message : String(error), [...members, ...dropped]);
     }
     if (contributors.length < config.quorum) return abandon(`only ${contributors.length} updates reached the sum (quorum ${config.quorum})`, [...members, ...dropped]);
+    let indicatorSum = 0;
+    if (adaptive !== null) {
+      // Σ(bᵢ − ½) is a multiple of ½ (exact under masking and plain, within CKKS's ~1e-5 otherwise).
+      const raw = sum[model.weights.length]!;
+      indicatorSum = Math.round(2 * raw) / 2;
+      if (!(Math.abs(raw - indicatorSum) < 0.125 && Math.abs(indicatorSum) <= contributors.length / 2)) {
+        return abandon(`the clip indicators sum to ${raw}, not a multiple of ½ within ±${contributors.length / 2}: the sum is not ${contributors.length} hospitals' indicators`, [...members, ...dropped]);
+      }
+      sum = sum.subarray(0, model.weights.length);
+    }
     for (const id of contributors) await store.recordSubmission(roundId, id);
 
-    // 5. Noise on the sum (σ = z·C), divided by the expected number of clients (q·N, never the
-    // number that answered, which would leak who took part); then the server step, applied once.
+    // 5. Noise on the sum (σ = z·C; adaptive: z_Δ·C), divided by the expected number of clients
+    // (q·N, never the number that answered, which would leak who took part); with adaptive
+    // clipping, the count's noise and the next C; then the server step, applied once.
     const expectedClients = (config.samplingRate ?? 1) * this.#o.participants.length;
-    const noisy = noisyMeanUpdate(sum, { clipNorm: config.clipNorm, noiseMultiplier: config.noiseMultiplier, expectedClients });
-    await store.markAggregated(roundId, noisy.update);
+    const noisy = noisyMeanUpdate(sum, { clipNorm, noiseMultiplier: adaptive?.updateNoiseMultiplier ?? config.noiseMultiplier, expectedClients });
+    const clipStep = adaptive === null ? undefined : nextClipNorm({ clipNorm, indicatorSum, expectedClients }, adaptive.config);
+    const nextC = clipStep === undefined || adaptive === null ? undefined : Math.min(adaptive.maxClipNorm, Math.max(adaptive.minClipNorm, clipStep.clipNorm));
+    await store.markAggregated(roundId, noisy.update, Date.now(), nextC === undefined ? {} : { nextClipNorm: nextC });
     const result = await store.apply(roundId, (m, aggregate) => this.#step(m, aggregate));
     const settleAll = [...members, ...dropped];
     await phase(settleAll, ms, "settle", (p) => p.settle(roundId, "applied"));
@@ -363,7 +459,11 @@ export class TrainingCoordinator {
     const q = config.samplingRate ?? 1;
     const epsilonSoFar = trainingEpsilon({ q, z: config.noiseMultiplier, rounds: appliedSoFar + 1, delta: config.delta }).epsilon;
     const evalLoss = this.#o.evaluate === undefined ? undefined : await this.#o.evaluate(store.model().weights);
-    this.#o.onProgress?.({ type: "round-applied", round, roundId, version: result.version, contributors: contributors.length, sigma: noisy.sigma, epsilonSoFar, chargedEpsilon: this.#chargedEpsilon(), ...(evalLoss === undefined ? {} : { evalLoss }) });
+    this.#o.onProgress?.({
+      type: "round-applied", round, roundId, version: result.version, contributors: contributors.length, sigma: noisy.sigma, clipNorm,
+      ...(nextC === undefined || clipStep === undefined ? {} : { nextClipNorm: nextC, noisyFraction: clipStep.noisyFraction }),
+      epsilonSoFar, chargedEpsilon: this.#chargedEpsilon(), ...(evalLoss === undefined ? {} : { evalLoss }),
+    });
     return "applied";
   }
 
@@ -379,22 +479,33 @@ export class TrainingCoordinator {
     return { weights: model.weights, optimizer };
   }
 
-  async #plainSum(roundId: string, members: readonly TrainingParticipant[]): Promise<{ sum: Float64Array | Float32Array; contributors: readonly string[] }> {
+  /** `dimension`: the model's length, plus one with adaptive clipping (each update's last value is its clip indicator). */
+  async #plainSum(roundId: string, members: readonly TrainingParticipant[], dimension: number): Promise<{ sum: Float64Array | Float32Array; contributors: readonly string[] }> {
     const { config } = this.#o;
     const got = await phase(members, config.phaseTimeoutMs, "update", (p) => p.plainUpdate(roundId));
+    for (const [id, u] of got.ok) {
+      if (u.length !== dimension) {
+        got.ok.delete(id);
+        got.failed.set(id, `its update has ${u.length} values, the round ${dimension}`);
+      }
+    }
     const ids = members.map((p) => p.id).filter((id) => got.ok.has(id));
     const updates = ids.map((id) => got.ok.get(id)!);
     const robust = config.robust;
     if (robust === undefined) {
-      const sum = new Float64Array(updates[0]?.length ?? 0);
+      const sum = new Float64Array(dimension);
       for (const u of updates) for (let i = 0; i < u.length; i++) sum[i] = sum[i]! + u[i]!;
       return { sum, contributors: ids };
     }
     // A robust estimate of the mean, scaled back to a sum of as many clients, so the noise and the
-    // division by the expected count treat it as the sum it replaces.
-    const mean = robust.kind === "median" ? coordinateMedian(updates) : robust.kind === "trimmed-mean" ? trimmedMean(updates, robust.beta) : krum(updates, robust.byzantine).aggregate;
-    const sum = new Float64Array(mean.length);
-    for (let i = 0; i < mean.length; i++) sum[i] = mean[i]! * updates.length;
+    // division by the expected count treat it as the sum it replaces. Clip indicators (adaptive
+    // clipping) are not model values: they are summed as they are.
+    const d = this.#adaptive === null ? dimension : dimension - 1;
+    const values = updates.map((u) => u.subarray(0, d));
+    const mean = robust.kind === "median" ? coordinateMedian(values) : robust.kind === "trimmed-mean" ? trimmedMean(values, robust.beta) : krum(values, robust.byzantine).aggregate;
+    const sum = new Float64Array(dimension);
+    for (let i = 0; i < d; i++) sum[i] = mean[i]! * updates.length;
+    for (let i = d; i < dimension; i++) for (const u of updates) sum[i] = sum[i]! + u[i]!;
     return { sum, contributors: ids };
   }
 
@@ -428,13 +539,20 @@ export class TrainingCoordinator {
     return { sum, contributors: contributors.map((p) => p.id) };
   }
 
-  /** Bonawitz et al.'s four stages; each participant that fails a stage is a dropout. */
-  async #maskedSum(roundId: string, members: readonly TrainingParticipant[], dimension: number): Promise<{ sum: Float64Array; contributors: readonly string[] }> {
+  /**
+   * Bonawitz et al.'s four stages; each participant that fails a stage is a dropout. With adaptive
+   * clipping each vector is (Δ, bᵢ − ½), of L2 norm ≤ √(C² + ¼): the ring's overflow bound is taken
+   * for that norm (quantise.ts picks f from it), and ±½ is exact on the grid when f ≥ 1.
+   */
+  async #maskedSum(roundId: string, members: readonly TrainingParticipant[], dimension: number, clipNorm: number): Promise<{ sum: Float64Array; contributors: readonly string[] }> {
     const { config } = this.#o;
     const ms = config.phaseTimeoutMs;
     const threshold = Math.max(config.quorum, Math.floor(members.length / 2) + 1);
-    const params: MaskingParams = { roundId, maxClients: members.length, threshold, dimension, clipNorm: config.clipNorm };
+    const params: MaskingParams = { roundId, maxClients: members.length, threshold, dimension, clipNorm: this.#adaptive === null ? clipNorm : Math.hypot(clipNorm, 0.5) };
     const server = new MaskingServer(params);
+    if (this.#adaptive !== null && server.params.fractionalBits < 1) {
+      throw new Error(`C = ${clipNorm} leaves ${server.params.fractionalBits} fractional bits in the masking ring for ${members.length} hospitals: the clip indicators ±½ need 1 (bound C with adaptiveClipping.maxClipNorm)`);
+    }
     const byId = new Map(members.map((p) => [p.id, p]));
 
     const advertised = await phase(members, ms, "advertise keys", (p) => p.advertise(roundId, params));
@@ -461,4 +579,39 @@ export class TrainingCoordinator {
     const result = await server.result();
     return { sum: result.sum, contributors: result.contributors };
   }
+}
+
+/**
+ * Adaptive clipping's settings with defaults, checked before any round (a round that failed on
+ * them after the updates left would have spent every ledger's ε for nothing).
+ */
+function resolveAdaptiveClipping(c: TrainingConfig, a: AdaptiveClippingOptions, hospitals: number, ckksClip: number | undefined): ResolvedAdaptiveClipping {
+  const refuse = (field: string, message: string): never => {
+    throw new TrainingRefused(`adaptiveClipping.${field} ${message}`);
+  };
+  const z = c.noiseMultiplier;
+  const m = (c.samplingRate ?? 1) * hospitals;
+  const targetQuantile = a.targetQuantile ?? DEFAULT_ADAPTIVE_CLIPPING.targetQuantile;
+  const clipLearningRate = a.clipLearningRate ?? DEFAULT_ADAPTIVE_CLIPPING.clipLearningRate;
+  const countNoiseStd = a.countNoiseStd ?? m * DEFAULT_ADAPTIVE_CLIPPING.countNoiseFraction;
+  const shown = Number(countNoiseStd.toPrecision(12));
+  const named = a.countNoiseStd === undefined ? `σ_b = ${shown} (the default m/20, m = q·N = ${Number(m.toPrecision(12))})` : `σ_b = ${shown}`;
+  if (!(targetQuantile > 0 && targetQuantile < 1)) refuse("targetQuantile", `γ = ${targetQuantile} must lie in (0, 1): the fraction of updates that should fit under C (the paper uses 0.5)`);
+  if (!(Number.isFinite(clipLearningRate) && clipLearningRate > 0)) refuse("clipLearningRate", `η_C = ${clipLearningRate} must be a finite number > 0 (the paper uses 0.2)`);
+  if (!(Number.isFinite(countNoiseStd) && countNoiseStd > 0)) refuse("countNoiseStd", `${named} must be a finite number > 0`);
+  if (!(2 * countNoiseStd > z)) {
+    refuse("countNoiseStd", `${named} must exceed noiseMultiplier / 2 = ${z / 2}: the count's noise and the update's together cost one Gaussian of multiplier z only when z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2) exists; set adaptiveClipping.countNoiseStd above ${z / 2}`);
+  }
+  const minSigma = MIN_SIGMA_STEPS * DEFAULT_NOISE_OPTIONS.granularity;
+  if (countNoiseStd < minSigma) refuse("countNoiseStd", `${named} is below ${minSigma}, the smallest σ the exact discrete Gaussian draws on its grid`);
+  const minClipNorm = a.minClipNorm ?? Number.MIN_VALUE;
+  let maxClipNorm = a.maxClipNorm ?? Number.POSITIVE_INFINITY;
+  if (!(Number.isFinite(minClipNorm) && minClipNorm > 0)) refuse("minClipNorm", `${minClipNorm} must be a finite number > 0`);
+  if (!(maxClipNorm >= minClipNorm)) refuse("maxClipNorm", `${maxClipNorm} must be at least minClipNorm ${minClipNorm}`);
+  if (c.protection === "ckks" && ckksClip !== undefined) {
+    if (!(ckksClip >= 0.5)) throw new TrainingRefused(`adaptiveClipping needs a CKKS key whose clipping bound (${ckksClip}) admits the indicators ±½`);
+    maxClipNorm = Math.min(maxClipNorm, ckksClip);
+  }
+  if (!(c.clipNorm >= minClipNorm && c.clipNorm <= maxClipNorm)) throw new TrainingRefused(`clipNorm ${c.clipNorm}, the first round's C, must lie in adaptiveClipping's [minClipNorm, maxClipNorm] = [${minClipNorm}, ${maxClipNorm}]${c.protection === "ckks" ? " (under CKKS C never exceeds the key's clipping bound)" : ""}`);
+  return { config: { targetQuantile, clipLearningRate, countNoiseStd }, updateNoiseMultiplier: updateNoiseMultiplier(z, countNoiseStd), minClipNorm, maxClipNorm };
 }

@@ -94,7 +94,7 @@ export class TrainingJob {
       await applyUpdateAndSave(request.modelDir, spec, delta, request.outDir, {
         algorithm: "DP-FedAvg (central Gaussian noise on the masked sum)", noiseMultiplier: request.config.noiseMultiplier, updateClip: request.config.clipNorm,
         samplingRate: request.config.samplingRate ?? 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: request.config.delta,
-        exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id,
+        exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id, ...coordinator.clippingMetadata(outcome),
       }, { force: true });
       checkpoint = request.outDir;
     }

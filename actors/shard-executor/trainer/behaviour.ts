@@ -102,7 +102,7 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             const open = incoming.get(msg.roundId);
             if (open === undefined || open.next !== open.count) throw new RoundStateError(msg.roundId, `train before the whole global model arrived (${open?.next ?? 0} of ${open?.count ?? "?"} chunks)`);
             incoming.delete(msg.roundId);
-            msg.replyTo.tell({ type: "ok", value: await participant.train({ roundId: msg.roundId, baseVersion: msg.baseVersion, global: open.global, clipNorm: msg.clipNorm, local: msg.local }) });
+            msg.replyTo.tell({ type: "ok", value: await participant.train({ roundId: msg.roundId, baseVersion: msg.baseVersion, global: open.global, clipNorm: msg.clipNorm, ...(msg.clipIndicator === true ? { clipIndicator: true } : {}), local: msg.local }) });
             return;
           }
           case "advertise":

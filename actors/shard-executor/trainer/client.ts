@@ -48,7 +48,9 @@ export class TrainerClient implements TrainingParticipant {
       const data = start.global.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
       await this.#ask<number>((replyTo) => ({ type: "global-chunk", roundId: start.roundId, index, count, total, data, replyTo }));
     }
-    return this.#ask<TrainReport>((replyTo) => ({ type: "train", roundId: start.roundId, baseVersion: start.baseVersion, clipNorm: start.clipNorm, local: start.local, replyTo }), this.trainTimeoutMs);
+    return this.#ask<TrainReport>((replyTo) => ({
+      type: "train", roundId: start.roundId, baseVersion: start.baseVersion, clipNorm: start.clipNorm, ...(start.clipIndicator === true ? { clipIndicator: true } : {}), local: start.local, replyTo,
+    }), this.trainTimeoutMs);
   }
 
   plainUpdate(): Promise<Float32Array> {

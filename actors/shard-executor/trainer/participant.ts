@@ -6,6 +6,12 @@
  * committed the moment its update leaves the hospital (a masked input counts: the round's noisy
  * model is then out of its hands) and released when the round ends before that.
  *
+ * Adaptive clipping (Andrew et al. 2021; the coordinator asks with `RoundStart.clipIndicator`):
+ * the vector that leaves is the clipped update with one more coordinate, bᵢ − ½ (+½ when the
+ * update's norm before clipping was ≤ C, −½ when not). It travels only inside the secure sum
+ * (masked, CKKS-encrypted, or with the update itself under "none") and is never reported on its
+ * own: TrainReport stays a count.
+ *
  * The training budget lives in the same Accountant ledger as the queries: a principal (by default
  * user "federated-training" in department "training") whose ε composes with the ledger's
  * accountant like any other charge, per period.
@@ -106,7 +112,10 @@ interface RoundHere {
   readonly samplingRate: number | null;
   readonly reservation: string;
   committed: boolean;
+  /** What leaves the hospital: the clipped update, then bᵢ − ½ when the round asked for the clip indicator. */
   update?: Float32Array;
+  /** The round asked for the clip indicator (adaptive clipping): `update` has one more coordinate. */
+  withIndicator?: boolean;
   masking?: MaskingClient;
   /** Protection "ckks": the federation key its update was encrypted under (it decrypts only such rounds). */
   encrypted?: { readonly bundle: ckks.PublicBundle };
@@ -168,7 +177,18 @@ export class HospitalParticipant implements TrainingParticipant {
       ...(this.#o.runtime === undefined ? {} : { runtime: this.#o.runtime }),
       onStep: (step, loss) => this.#o.onStep?.(start.roundId, step, loss),
     });
-    round.update = result.update;
+    if (start.clipIndicator === true) {
+      // bᵢ − ½ from the norm before clipping; it leaves only as the last coordinate of the protected vector.
+      const contribution = new Float32Array(result.update.length + 1);
+      contribution.set(result.update);
+      contribution[result.update.length] = result.norm <= start.clipNorm ? 0.5 : -0.5; // federated/adaptive-clipping.ts clipIndicator
+      result.update.fill(0);
+      round.update = contribution;
+      round.withIndicator = true;
+    } else {
+      round.update = result.update;
+      round.withIndicator = false;
+    }
     return { steps: result.steps };
   }
 
@@ -181,7 +201,8 @@ export class HospitalParticipant implements TrainingParticipant {
 
   async advertise(roundId: string, params: MaskingParams): Promise<AdvertiseKeys> {
     const round = this.#round(roundId);
-    if (params.roundId !== roundId || params.dimension !== this.#o.spec.size) throw new RoundStateError(roundId, `masking parameters for round ${params.roundId}, dimension ${params.dimension}: not this round's`);
+    const dimension = this.#o.spec.size + (round.withIndicator === true ? 1 : 0);
+    if (params.roundId !== roundId || params.dimension !== dimension) throw new RoundStateError(roundId, `masking parameters for round ${params.roundId}, dimension ${params.dimension}: not this round's (${dimension})`);
     round.masking = new MaskingClient(params, this.id);
     return round.masking.advertise();
   }

@@ -25,8 +25,8 @@ export type TrainerMsg =
   | { readonly type: "prepare"; readonly offer: RoundOffer; readonly replyTo: ActorRef<TrainerReply<PrepareReply>> }
   /** Chunk `index` of `count` of the round's global model (`total` values in all), in order. */
   | { readonly type: "global-chunk"; readonly roundId: string; readonly index: number; readonly count: number; readonly total: number; readonly data: Float32Array; readonly replyTo: ActorRef<TrainerReply<number>> }
-  /** Train from the global model the chunks carried. */
-  | { readonly type: "train"; readonly roundId: string; readonly baseVersion: number; readonly clipNorm: number; readonly local: LocalTrainingConfig; readonly replyTo: ActorRef<TrainerReply<TrainReport>> }
+  /** Train from the global model the chunks carried; `clipIndicator`: adaptive clipping, append bᵢ − ½ to the masked vector (RoundStart). */
+  | { readonly type: "train"; readonly roundId: string; readonly baseVersion: number; readonly clipNorm: number; readonly clipIndicator?: boolean; readonly local: LocalTrainingConfig; readonly replyTo: ActorRef<TrainerReply<TrainReport>> }
   | { readonly type: "advertise"; readonly roundId: string; readonly params: MaskingParams; readonly replyTo: ActorRef<TrainerReply<AdvertiseKeys>> }
   | { readonly type: "share-keys"; readonly roundId: string; readonly directory: KeyDirectory; readonly replyTo: ActorRef<TrainerReply<SharedKeys>> }
   /** Masks the update; the answer says how many `masked-chunk`s carry it. */

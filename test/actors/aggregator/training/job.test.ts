@@ -3,7 +3,8 @@
  * process (each its own actor system, LMDB, mTLS gRPC), every one with an Accountant and a
  * trainer; h-a's Aggregator is asked to `train`, drives the three trainers over the transport,
  * reports progress in `training-status`, and writes the trained checkpoint with its privacy
- * metadata. A second job while one runs is refused; a peer may not start one.
+ * metadata. A second job while one runs is refused; a peer may not start one. A later job with
+ * adaptive clipping carries the clip indicators over the transport and writes its clip schedule.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -58,23 +59,42 @@ test("h-a's Aggregator trains over the three hospitals' trainers: progress in tr
       b.system.ref<AggregatorMsg>("fed://h-a/user/node/aggregator").ask((replyTo) => ({ type: "training-status", replyTo }), { timeoutMs: 15_000 }),
       (e: unknown) => /FORBIDDEN|forbidden/.test(String((e as { code?: string }).code ?? e)), "a peer may not read or start training here");
 
-    let status: { state: string; events: { type: string }[]; outcome?: { applied: number; epsilon: number; checkpoint?: string }; error?: unknown };
-    const until = performance.now() + 180_000;
-    do {
-      await new Promise((r) => setTimeout(r, 200));
-      status = (await ask<unknown>((replyTo) => ({ type: "training-status", replyTo: replyTo as never }))) as typeof status;
-    } while (status.state === "running" && performance.now() < until);
+    type Status = { state: string; events: { type: string; clipNorm?: number; nextClipNorm?: number }[]; outcome?: { applied: number; epsilon: number; checkpoint?: string }; error?: unknown };
+    const finished = async (): Promise<Status> => {
+      let status: Status;
+      const until = performance.now() + 180_000;
+      do {
+        await new Promise((r) => setTimeout(r, 200));
+        status = (await ask<unknown>((replyTo) => ({ type: "training-status", replyTo: replyTo as never }))) as Status;
+      } while (status.state === "running" && performance.now() < until);
+      return status;
+    };
+    const status = await finished();
     assert.equal(status.state, "done", JSON.stringify(status));
     assert.equal(status.outcome?.applied, 1);
     assert.ok(status.events.some((e) => e.type === "round-applied"), "progress events");
     const meta = JSON.parse(readFileSync(join(dir, "models", "trained", "fedrouter_training.json"), "utf8")) as Record<string, unknown>;
     assert.equal(meta.epsilon, trainingEpsilon({ q: 1, z: 1, rounds: 1, delta: 1e-5 }).epsilon);
+    assert.equal(meta.clipping, "fixed");
     assert.ok(existsSync(join(dir, "models", "trained", "model.safetensors")));
+
+    // Adaptive clipping over the transport: the trainers append their indicators to the masked chunks.
+    const adaptive = { ...request, outDir: join(dir, "models", "adaptive"), config: { ...CONFIG, clipNorm: 100, adaptiveClipping: { countNoiseStd: 1 } } };
+    assert.equal((await ask<{ type: string }>((replyTo) => ({ type: "train", request: adaptive, replyTo }))).type, "started");
+    const second = await finished();
+    assert.equal(second.state, "done", JSON.stringify(second));
+    const round = second.events.find((e) => e.type === "round-applied")!;
+    assert.ok(round.clipNorm === 100 && round.nextClipNorm !== undefined && round.nextClipNorm < 100, `updates far under C = 100: C shrinks (${JSON.stringify(round)})`);
+    const adaptiveMeta = JSON.parse(readFileSync(join(dir, "models", "adaptive", "fedrouter_training.json"), "utf8")) as Record<string, unknown>;
+    assert.equal(adaptiveMeta.clipping, "adaptive");
+    assert.deepEqual(adaptiveMeta.clipSchedule, [100]);
+    assert.equal(adaptiveMeta.finalClipNorm, round.nextClipNorm);
+    assert.equal(adaptiveMeta.epsilon, trainingEpsilon({ q: 1, z: 1, rounds: 1, delta: 1e-5 }).epsilon, "the same ε as with a fixed C");
 
     for (const [i, id] of IDS.entries()) {
       const history = await new AccountantClient(running[i]!.system.ref<AccountantMsg>(`fed://${id}/user/node/accountant`), 15_000).history("federated-training");
       assert.equal(history.type, "history");
-      if (history.type === "history") assert.deepEqual(history.charges.map((c) => c.state), ["committed"], `${id}: one committed charge`);
+      if (history.type === "history") assert.deepEqual(history.charges.map((c) => c.state), ["committed", "committed"], `${id}: one committed charge per job`);
     }
   } finally {
     for (const node of running.reverse()) await node.stop().catch(() => undefined);
