@@ -71,9 +71,10 @@ export class CkksAggregator {
     });
     const ciphertexts: Uint8Array[] = [];
     for (let c = 0; c < count; c++) {
-      const sum = this.load(updates[0]!.ciphertexts[c]!, `updates[0].ciphertexts[${c}]`);
+      // Every shape was checked above: SEAL's load (and its coefficient check) is what is left.
+      const sum = this.loadChecked(updates[0]!.ciphertexts[c]!, `updates[0].ciphertexts[${c}]`);
       for (let i = 1; i < updates.length; i++) {
-        const term = this.load(updates[i]!.ciphertexts[c]!, `updates[${i}].ciphertexts[${c}]`);
+        const term = this.loadChecked(updates[i]!.ciphertexts[c]!, `updates[${i}].ciphertexts[${c}]`);
         this.evaluator.add(sum, term, sum);
         term.delete();
       }
@@ -99,6 +100,11 @@ export class CkksAggregator {
 
   private load(bytes: Uint8Array, what: string): CipherText {
     this.checkShape(bytes, what);
+    return this.loadChecked(bytes, what);
+  }
+
+  /** SEAL's load of bytes whose shape checkShape has passed. */
+  private loadChecked(bytes: Uint8Array, what: string): CipherText {
     const ct = this.seal.CipherText();
     try {
       ct.loadArray(this.context, bytes); // SEAL checks every coefficient is below its prime

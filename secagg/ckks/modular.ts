@@ -56,8 +56,11 @@ export function uniformResidues(count: number, q: bigint): BigUint64Array {
   return out;
 }
 
+/** Fills a typed array with random bytes: node:crypto's randomFillSync, or a seeded stand-in in tests. */
+export type RandomFill = (buffer: BigUint64Array | Uint32Array) => unknown;
+
 /** `count` integers uniform in [−2^bits, 2^bits] (bits ≤ 62), as signed BigInt64s. */
-export function uniformSigned(count: number, bits: number): BigInt64Array {
+export function uniformSigned(count: number, bits: number, fill: RandomFill = randomFillSync): BigInt64Array {
   const out = new BigInt64Array(count);
   const span = (1n << BigInt(bits + 1)) + 1n; // 2^(bits+1) + 1 values
   const mask = (1n << BigInt(bits + 2)) - 1n;
@@ -65,7 +68,7 @@ export function uniformSigned(count: number, bits: number): BigInt64Array {
   const words = new BigUint64Array(Math.max(64, count * 2));
   let filled = 0;
   while (filled < count) {
-    randomFillSync(words);
+    fill(words);
     for (let w = 0; w < words.length && filled < count; w++) {
       const v = words[w]! & mask;
       if (v < span) out[filled++] = v - half; // accepted with probability just over 1/2
@@ -111,4 +114,92 @@ export function inRange(a: BigUint64Array, primes: readonly bigint[], n: number)
     for (let k = j * n; k < (j + 1) * n; k++) if (a[k]! >= q) return false;
   }
   return true;
+}
+
+const TWO32 = 4294967296;
+
+/**
+ * uniformSigned(count, bits) then toRns(…, primes), without a BigInt per coefficient: the same
+ * rejection sampling on the same random words (so the same integers for the same random bytes),
+ * reduced mod each q_j in exact double arithmetic on 32-bit halves. Writes limb j, coefficient k
+ * as the little-endian u64 at out[2·(j·count + k)] (low half) and out[2·(j·count + k) + 1].
+ *
+ * Exactness: a value |e| ≤ 2^bits is (mh, ml), mh < 2^31; its quotient by q_j is m ≤ 2^bits / q_j,
+ * and every product m·(q_j's 32-bit halves) stays below 2^53 when m < 2^20 (checked by
+ * fastSmudgingApplies); the double estimate of m is off by at most one, fixed by one compare.
+ * Falls back to the BigInt path when the check fails (bits < 32, or primes below 2^(bits − 20)).
+ */
+export function uniformSignedRns(count: number, bits: number, primes: readonly bigint[], out: Uint32Array, fill: RandomFill = randomFillSync): void {
+  if (out.length !== 2 * count * primes.length) throw new RangeError(`uniformSignedRns: out holds ${out.length} words, not 2·${count}·${primes.length}`);
+  if (!fastSmudgingApplies(bits, primes)) {
+    const rns = toRns(uniformSigned(count, bits, fill), primes);
+    out.set(new Uint32Array(rns.buffer, rns.byteOffset, rns.length * 2));
+    return;
+  }
+  const k = primes.length;
+  const qh = primes.map((q) => Number(q >> 32n));
+  const ql = primes.map((q) => Number(q & 0xffffffffn));
+  const qf = primes.map((q) => Number(q));
+  // Accept v (bits + 2 bits) below 2^(bits+1) + 1, as uniformSigned does: hi < spanHi, or v = 2^(bits+1) exactly.
+  const maskHi = 2 ** (bits + 2 - 32) - 1;
+  const spanHi = 2 ** (bits + 1 - 32);
+  const halfHi = 2 ** (bits - 32);
+  const words = new Uint32Array(2 * Math.max(64, count * 2));
+  let filled = 0;
+  while (filled < count) {
+    fill(words);
+    for (let w = 0; w < words.length && filled < count; w += 2) {
+      const lo = words[w]!;
+      const hi = (words[w + 1]! & maskHi) >>> 0; // & yields an int32: >>> 0 reads it unsigned again
+      if (hi > spanHi || (hi === spanHi && lo !== 0)) continue;
+      // e = v − 2^bits, as a sign and a magnitude (mh, ml) with ml < 2^32.
+      let negative: boolean;
+      let mh: number;
+      let ml: number;
+      if (hi >= halfHi) {
+        negative = false;
+        mh = hi - halfHi;
+        ml = lo;
+      } else {
+        negative = true;
+        mh = halfHi - hi - (lo === 0 ? 0 : 1);
+        ml = lo === 0 ? 0 : TWO32 - lo;
+      }
+      for (let j = 0; j < k; j++) {
+        const h = qh[j]!;
+        const l = ql[j]!;
+        // r = |e| − m·q_j, m the double estimate of |e| / q_j (exact or one too many or too few).
+        const m = Math.floor((mh * TWO32 + ml) / qf[j]!);
+        let rl = ml - m * l;
+        let rh = mh - m * h;
+        const borrow = Math.floor(rl / TWO32);
+        rl -= borrow * TWO32;
+        rh += borrow;
+        if (rh < 0) {
+          rl += l;
+          rh += h;
+          if (rl >= TWO32) { rl -= TWO32; rh += 1; }
+        } else if (rh > h || (rh === h && rl >= l)) {
+          rl -= l;
+          rh -= h;
+          if (rl < 0) { rl += TWO32; rh -= 1; }
+        }
+        if (negative && (rh !== 0 || rl !== 0)) {
+          // q_j − r
+          rl = l - rl;
+          rh = h - rh;
+          if (rl < 0) { rl += TWO32; rh -= 1; }
+        }
+        const at = 2 * (j * count + filled);
+        out[at] = rl;
+        out[at + 1] = rh;
+      }
+      filled++;
+    }
+  }
+}
+
+/** Whether uniformSignedRns's double arithmetic is exact for these sizes (see there). */
+export function fastSmudgingApplies(bits: number, primes: readonly bigint[]): boolean {
+  return bits >= 33 && bits <= 62 && primes.every((q) => q > 2n ** 32n && q < 2n ** 61n && (1n << BigInt(bits)) / q < 2n ** 20n);
 }

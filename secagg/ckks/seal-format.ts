@@ -146,10 +146,22 @@ export interface CiphertextFields {
 
 /** SEAL ciphertext bytes (compression none) for the given fields: what SEAL's own save writes. */
 export function writeCiphertext(fields: CiphertextFields, versionMajor = 4, versionMinor = 1): Uint8Array {
-  const words = fields.polyModulusDegree * fields.coeffModulusSize;
-  const size = fields.data.length / words;
-  const total = HEADER_BYTES + 32 + 1 + 40 + HEADER_BYTES + 8 + fields.data.length * 8;
-  const bytes = new Uint8Array(total);
+  return writeCiphertextBytes(fields, [bytesOf(fields.data)], versionMajor, versionMinor);
+}
+
+/**
+ * SEAL ciphertext bytes whose coefficients are `polys` laid end to end, copied byte for byte (each
+ * K·N little-endian u64s): a ciphertext assembled from polynomials of others without a BigInt.
+ * Written into `into` when given (it must be exactly the ciphertext's size), else a new array.
+ */
+export function writeCiphertextBytes(fields: Omit<CiphertextFields, "data">, polys: readonly Uint8Array[], versionMajor = 4, versionMinor = 1, into?: Uint8Array): Uint8Array {
+  const polyBytes = fields.polyModulusDegree * fields.coeffModulusSize * 8;
+  const dataBytes = polys.reduce((sum, p) => sum + p.length, 0);
+  if (dataBytes % polyBytes !== 0) throw new RangeError(`writeCiphertextBytes: ${dataBytes} coefficient bytes are not whole polynomials of ${polyBytes}`);
+  const words = dataBytes / 8;
+  const total = HEADER_BYTES + 32 + 1 + 40 + HEADER_BYTES + 8 + dataBytes;
+  if (into !== undefined && into.length !== total) throw new RangeError(`writeCiphertextBytes: into holds ${into.length} bytes, the ciphertext ${total}`);
+  const bytes = into ?? new Uint8Array(total); // `into`: a scratch buffer reused across calls (every byte is written)
   const view = viewOf(bytes);
   writeHeader(view, 0, total, versionMajor, versionMinor);
   let at = HEADER_BYTES;
@@ -157,38 +169,59 @@ export function writeCiphertext(fields: CiphertextFields, versionMajor = 4, vers
   at += 32;
   view.setUint8(at, fields.isNttForm ? 1 : 0);
   at += 1;
-  view.setBigUint64(at, BigInt(size), true);
+  view.setBigUint64(at, BigInt(dataBytes / polyBytes), true);
   view.setBigUint64(at + 8, BigInt(fields.polyModulusDegree), true);
   view.setBigUint64(at + 16, BigInt(fields.coeffModulusSize), true);
   view.setFloat64(at + 24, fields.scale, true);
   view.setBigUint64(at + 32, 1n, true);
   at += 40;
-  writeHeader(view, at, HEADER_BYTES + 8 + fields.data.length * 8, versionMajor, versionMinor);
+  writeHeader(view, at, HEADER_BYTES + 8 + dataBytes, versionMajor, versionMinor);
   at += HEADER_BYTES;
-  view.setBigUint64(at, BigInt(fields.data.length), true);
+  view.setBigUint64(at, BigInt(words), true);
   at += 8;
-  bytes.set(new Uint8Array(fields.data.buffer, fields.data.byteOffset, fields.data.byteLength), at);
+  for (const poly of polys) {
+    bytes.set(poly, at);
+    at += poly.length;
+  }
   return bytes;
 }
 
 /** SEAL plaintext bytes (compression none): NTT form is implied by a parms id other than zero. */
 export function writePlaintext(fields: { parmsId: string; scale: number; data: BigUint64Array }, versionMajor = 4, versionMinor = 1): Uint8Array {
-  const total = HEADER_BYTES + 32 + 16 + HEADER_BYTES + 8 + fields.data.length * 8;
+  return writePlaintextBytes(fields, bytesOf(fields.data), versionMajor, versionMinor);
+}
+
+/** SEAL plaintext bytes whose coefficients are `coefficients` (little-endian u64s), copied byte for byte. */
+export function writePlaintextBytes(fields: { parmsId: string; scale: number }, coefficients: Uint8Array, versionMajor = 4, versionMinor = 1): Uint8Array {
+  if (coefficients.length % 8 !== 0) throw new RangeError(`writePlaintextBytes: ${coefficients.length} bytes are not whole u64s`);
+  const words = coefficients.length / 8;
+  const total = HEADER_BYTES + 32 + 16 + HEADER_BYTES + 8 + coefficients.length;
   const bytes = new Uint8Array(total);
   const view = viewOf(bytes);
   writeHeader(view, 0, total, versionMajor, versionMinor);
   let at = HEADER_BYTES;
   writeHex(view, at, fields.parmsId);
   at += 32;
-  view.setBigUint64(at, BigInt(fields.data.length), true);
+  view.setBigUint64(at, BigInt(words), true);
   view.setFloat64(at + 8, fields.scale, true);
   at += 16;
-  writeHeader(view, at, HEADER_BYTES + 8 + fields.data.length * 8, versionMajor, versionMinor);
+  writeHeader(view, at, HEADER_BYTES + 8 + coefficients.length, versionMajor, versionMinor);
   at += HEADER_BYTES;
-  view.setBigUint64(at, BigInt(fields.data.length), true);
+  view.setBigUint64(at, BigInt(words), true);
   at += 8;
-  bytes.set(new Uint8Array(fields.data.buffer, fields.data.byteOffset, fields.data.byteLength), at);
+  bytes.set(coefficients, at);
   return bytes;
+}
+
+/** Polynomial `index` of a ciphertext, as a view of its bytes (K·N little-endian u64s, no copy). */
+export function ciphertextPolyBytes(bytes: Uint8Array, layout: CiphertextLayout, index: number): Uint8Array {
+  const polyBytes = layout.polyModulusDegree * layout.coeffModulusSize * 8;
+  const start = layout.dataOffset + index * polyBytes;
+  return bytes.subarray(start, start + polyBytes);
+}
+
+function bytesOf(data: BigUint64Array | Uint32Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function writeHeader(view: DataView, at: number, total: number, major: number, minor: number): void {

@@ -29,12 +29,12 @@
  * - Shares are bound to one aggregate (its digest) and one decryptor set; a hospital should
  *   answer each (aggregate, set) once, or two shares for two sets leak the difference of noises.
  */
-import { loadSeal, type CKKSEncoder, type Context, type Evaluator, type SEALLibrary } from "../../native-bindings/seal.ts";
-import { InvalidShare, MalformedCiphertext, NotEnoughShares } from "./errors.ts";
+import { loadSeal, type CipherText, type CKKSEncoder, type Context, type Evaluator, type PlainText, type SEALLibrary } from "../../native-bindings/seal.ts";
+import { CiphertextMismatch, InvalidShare, MalformedCiphertext, NotEnoughShares } from "./errors.ts";
 import type { KeyShare, PublicBundle } from "./keys.ts";
-import { lagrangeAtZero, scaleLimbs, toRns, uniformSigned } from "./modular.ts";
-import { buildContext, checkParameters, dataPrimes } from "./parameters.ts";
-import { ciphertextPoly, readCiphertextLayout, readPlaintextLayout, writeCiphertext, writePlaintext } from "./seal-format.ts";
+import { lagrangeAtZero, scaleLimbs, uniformSignedRns } from "./modular.ts";
+import { CIPHERTEXT_OVERHEAD_BYTES, buildContext, checkParameters, dataPrimes } from "./parameters.ts";
+import { ciphertextPoly, ciphertextPolyBytes, readCiphertextLayout, readPlaintextLayout, writeCiphertextBytes, writePlaintext, writePlaintextBytes, type CiphertextLayout } from "./seal-format.ts";
 import { digestOf, type EncryptedUpdate } from "./update.ts";
 
 /** Hospital `index`'s decryption share of one aggregate, for one decryptor set. */
@@ -104,43 +104,72 @@ export async function decryptionShare(bundle: PublicBundle, keyShare: KeyShare, 
   sharePlain.loadArray(context, writePlaintext({ parmsId: bundle.parmsId, scale: 1, data: scaled }));
   scaled.fill(0n);
   const shape = { polyModulusDegree: n, coeffModulusSize: k, size: 2 };
+  const product = seal.CipherText();
+  const noise = seal.CipherText();
+  const noiseWords = new Uint32Array(2 * 2 * k * n); // two polynomials e_a, e_b, RNS, as u32 halves
+  // Scratch for the bytes SEAL loads (it copies them in): one allocation per share, not two per pair.
+  const productBytes = new Uint8Array(CIPHERTEXT_OVERHEAD_BYTES + 2 * k * n * 8);
+  const noiseBytes = new Uint8Array(productBytes.length);
   try {
-    const parts = aggregate.ciphertexts.map((bytes, c) => {
-      const what = `aggregate.ciphertexts[${c}]`;
-      const layout = readCiphertextLayout(bytes, what, shape);
-      const ct = seal.CipherText();
-      try {
-        ct.loadArray(context, bytes);
-      } catch (error) {
-        ct.delete();
-        throw new MalformedCiphertext(what, `SEAL refused it (${error instanceof Error ? error.message : String(error)})`);
-      }
-      evaluator.multiplyPlain(ct, sharePlain, ct); // (c0·s'_i, c1·s'_i), scale Δ·1
-      const noise = smudgingCiphertext(session, bundle, layout.scale);
-      evaluator.add(ct, noise, ct);
-      noise.delete();
-      const product = ct.saveArray(seal.ComprModeType.none);
-      ct.delete();
-      const d = ciphertextPoly(product, readCiphertextLayout(product, "share product"), 1);
-      return writePlaintext({ parmsId: bundle.parmsId, scale: layout.scale, data: d });
-    });
+    const parts: Uint8Array[] = [];
+    const cts = aggregate.ciphertexts;
+    for (let c = 0; c < cts.length;) {
+      // Two ciphertexts a, b at once: (c1_a, c1_b) is one SEAL ciphertext, so one multiply_plain,
+      // one NTT of (e_a, e_b) and one save serve both (SEAL works on every polynomial it holds).
+      const a = aggregateLayout(cts[c]!, `aggregate.ciphertexts[${c}]`, shape, bundle);
+      const next = c + 1 < cts.length ? aggregateLayout(cts[c + 1]!, `aggregate.ciphertexts[${c + 1}]`, shape, bundle) : undefined;
+      const b = next !== undefined && next.scale === a.scale ? next : undefined;
+      const what = b === undefined ? `aggregate.ciphertexts[${c}]` : `aggregate.ciphertexts[${c}] or [${c + 1}]`;
+      const c1a = ciphertextPolyBytes(cts[c]!, a, 1);
+      // Alone, a's c1 goes in twice: a ciphertext whose second polynomial is zero is "transparent" to SEAL.
+      const c1b = b === undefined ? c1a : ciphertextPolyBytes(cts[c + 1]!, b, 1);
+      const version = versionOf(cts[c]!);
+      loadInto(product, context, writeCiphertextBytes({ ...a, parmsId: bundle.parmsId }, [c1a, c1b], ...version, productBytes), what, MalformedCiphertext);
+      evaluator.multiplyPlain(product, sharePlain, product); // (c1_a·s'_i, c1_b·s'_i), scale Δ·1
+      uniformSignedRns(n, bundle.parameters.smudgingBits, primes, noiseWords.subarray(0, 2 * k * n));
+      uniformSignedRns(n, bundle.parameters.smudgingBits, primes, noiseWords.subarray(2 * k * n));
+      writeCiphertextBytes({ ...a, parmsId: bundle.parmsId, isNttForm: false }, [new Uint8Array(noiseWords.buffer)], ...version, noiseBytes);
+      noise.loadArray(context, noiseBytes);
+      evaluator.cipherTransformToNtt(noise, noise); // (NTT(e_a), NTT(e_b))
+      evaluator.add(product, noise, product);
+      const saved = product.saveArray(seal.ComprModeType.none);
+      const layout = readCiphertextLayout(saved, "share product", shape);
+      parts.push(writePlaintextBytes({ parmsId: bundle.parmsId, scale: a.scale }, ciphertextPolyBytes(saved, layout, 0), ...version));
+      if (b !== undefined) parts.push(writePlaintextBytes({ parmsId: bundle.parmsId, scale: b.scale }, ciphertextPolyBytes(saved, layout, 1), ...version));
+      c += b === undefined ? 1 : 2;
+    }
     return { keyId: bundle.keyId, index: keyShare.index, decryptors: set, aggregateDigest: digestOf(aggregate), parts };
   } finally {
+    noiseWords.fill(0); // e_i is what keeps λ_i·s_i hidden in d_i: no copy of it outlives the share
+    noiseBytes.fill(0);
+    noise.delete();
+    product.delete();
     sharePlain.delete();
   }
 }
 
-/** (0, e) with e uniform in [−B, B]^N, brought to NTT form by SEAL (c1 ≠ 0, so SEAL does not call it transparent). */
-function smudgingCiphertext({ seal, context, evaluator, primes, n }: DecryptionSession, bundle: PublicBundle, scale: number) {
-  const e = toRns(uniformSigned(n, bundle.parameters.smudgingBits), primes);
-  const data = new BigUint64Array(2 * primes.length * n);
-  data.set(e, primes.length * n);
-  const ct = seal.CipherText();
-  ct.loadArray(context, writeCiphertext({ parmsId: bundle.parmsId, isNttForm: false, polyModulusDegree: n, coeffModulusSize: primes.length, scale, data }));
-  const ntt = seal.CipherText();
-  evaluator.cipherTransformToNtt(ct, ntt);
-  ct.delete();
-  return ntt;
+/** An aggregate ciphertext's layout, checked: this key's parameters, NTT form, two polynomials. */
+function aggregateLayout(bytes: Uint8Array, what: string, shape: { polyModulusDegree: number; coeffModulusSize: number; size: number }, bundle: PublicBundle): CiphertextLayout {
+  const layout = readCiphertextLayout(bytes, what, shape);
+  if (layout.parmsId !== bundle.parmsId) throw new CiphertextMismatch(what, bundle.parmsId, layout.parmsId);
+  if (!layout.isNttForm) throw new MalformedCiphertext(what, "it is not in NTT form, as every CKKS ciphertext is");
+  if (layout.correctionFactor !== 1n) throw new MalformedCiphertext(what, `its correction factor is ${layout.correctionFactor}, not 1 as in CKKS`);
+  return layout;
+}
+
+/** The SEAL version a byte string names in its header, to write our own bytes under the same. */
+function versionOf(bytes: Uint8Array): [number, number] {
+  return [bytes[3]!, bytes[4]!];
+}
+
+/** SEAL loads `bytes` into `target` (checking every coefficient is below its prime), or a typed error. */
+function loadInto(target: CipherText | PlainText, context: Context, bytes: Uint8Array, what: string, Refusal: typeof MalformedCiphertext | typeof InvalidShare): void {
+  try {
+    target.loadArray(context, bytes);
+  } catch (error) {
+    const reason = `SEAL refused it (${error instanceof Error ? error.message : String(error)})`;
+    throw Refusal === InvalidShare ? new InvalidShare(what, reason) : new MalformedCiphertext(what, reason);
+  }
 }
 
 /**

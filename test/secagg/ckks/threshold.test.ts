@@ -1,7 +1,7 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CkksAggregator, InvalidShare, NotEnoughShares, checkParameters, combineShares, dealThresholdKeys, decodeKeyShare, decryptionShare, encodeKeyShare, encryptUpdate, type Deal, type EncryptedUpdate } from "../../../secagg/ckks/index.ts";
+import { CkksAggregator, DEFAULT_CKKS_PARAMETERS, InvalidShare, NotEnoughShares, checkParameters, combineShares, dealThresholdKeys, decodeKeyShare, decryptionShare, encodeKeyShare, encryptUpdate, type Deal, type EncryptedUpdate } from "../../../secagg/ckks/index.ts";
 import { sumShares } from "../../../secagg/ckks/threshold.ts";
 import { shamirShare } from "../../../secagg/ckks/dealer.ts";
 import { lagrangeAtZero } from "../../../secagg/ckks/modular.ts";
@@ -98,4 +98,28 @@ test("a key share survives its byte form, which starts with the FRKS magic", () 
   assert.equal(back.index, 2);
   assert.equal(back.keyId, deal.bundle.keyId);
   assert.deepEqual(back.residues, deal.shares[1]!.residues);
+});
+
+test("shares made two ciphertexts at a time decrypt every ciphertext of a 3-ciphertext aggregate (a pair, then one alone) on random inputs", async () => {
+  const slots = checkParameters(deal.bundle.parameters).slots;
+  // smudgingBits 0 as well: noise of ±1 leaves only the encoding error, so a misplaced polynomial could not hide in it.
+  for (const parameters of [DEFAULT_CKKS_PARAMETERS, { ...DEFAULT_CKKS_PARAMETERS, smudgingBits: 0 }]) {
+    const local = await dealThresholdKeys({ parties: 4, threshold: 3, parameters });
+    const length = 2 * slots + 17;
+    const updates = [1, 2].map(() => Float32Array.from({ length }, () => 2 * Math.random() - 1));
+    const want = new Float64Array(length);
+    for (const u of updates) for (let i = 0; i < length; i++) want[i]! += u[i]!;
+    const encrypted = await Promise.all(updates.map((u) => encryptUpdate(local.bundle, u)));
+    const aggregator = CkksAggregator.open(await loadPublicSeal(), local.bundle);
+    const sum = aggregator.add(encrypted);
+    aggregator.close();
+    assert.equal(sum.ciphertexts.length, 3);
+    const set = [1, 3, 4];
+    const shares = [];
+    for (const i of set) shares.push(await decryptionShare(local.bundle, local.shares[i - 1]!, set, sum));
+    assert.ok(shares.every((s) => s.parts.length === 3));
+    const bound = parameters.smudgingBits === 0 ? 1e-9 : checkParameters(parameters).absoluteError;
+    const error = maxAbsError(await combineShares(local.bundle, sum, shares), want);
+    assert.ok(error <= bound, `smudgingBits ${parameters.smudgingBits}: error ${error} > ${bound}`);
+  }
 });
