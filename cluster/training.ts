@@ -64,6 +64,11 @@ export interface FederatedTrainingOptions {
   /** Each hospital's local DP-SGD noise multiplier (example level, per note); 0: clipping only. */
   readonly localNoise?: number;
   /**
+   * Adaptive clipping (Andrew et al. 2021): C starts at `clipNorm` and tracks the median update
+   * norm. true: `defaultAdaptiveClipping` (γ 0.5, η_C 0.2, σ_b = max(m/20, z)); or the settings.
+   */
+  readonly adaptiveClipping?: boolean | NonNullable<TrainingConfig["adaptiveClipping"]>;
+  /**
    * How the updates are summed: "masking" (default, pairwise masking: no key to manage) or "ckks"
    * (threshold CKKS: this process deals the federation key as a trusted dealer, each hospital gets
    * one share, a majority of them decrypts the sum; the coordinator holds the public bundle only).
@@ -84,6 +89,15 @@ export const DEFAULT_FEDERATED_TRAINING = {
   pretrainSteps: 160, rounds: 3, localSteps: 2, noiseMultiplier: 1, clipNorm: 1, localNoise: 1, serverLearningRate: 0.001, notes: 400,
 } as const;
 
+/**
+ * `--adaptive-clipping`'s settings: the paper's γ = 0.5 and η_C = 0.2, and σ_b = max(m/20, z).
+ * The paper's m/20 needs m > 10z to exceed z/2; a small federation (3 hospitals, z = 1) gets
+ * σ_b = z instead, for which the update's noise multiplier is z_Δ = 2z/√3 ≈ 1.155·z.
+ */
+export function defaultAdaptiveClipping(noiseMultiplier: number, expectedClients: number): NonNullable<TrainingConfig["adaptiveClipping"]> {
+  return { targetQuantile: 0.5, clipLearningRate: 0.2, countNoiseStd: Math.max(expectedClients / 20, noiseMultiplier) };
+}
+
 export interface FederatedTrainingReport {
   /** Mean loss of each public pretraining step (public data: printing it costs nothing). */
   readonly pretrainLosses: readonly number[];
@@ -98,6 +112,9 @@ export interface FederatedTrainingReport {
   readonly delta: number;
   /** The model directories written (each hospital's shard-executor model). */
   readonly models: readonly string[];
+  /** The clip norm C of each applied round (constant unless adaptive) and the C it ended at. */
+  readonly clipSchedule: readonly number[];
+  readonly finalClipNorm: number;
   readonly plot?: string;
   readonly wallMs: number;
 }
@@ -182,9 +199,11 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     rounds: o.rounds, quorum: Math.floor(members.length / 2) + 1, noiseMultiplier: o.noiseMultiplier, clipNorm: o.clipNorm, delta: cluster.privacy.delta, protection: o.protection ?? "masking",
     serverOptimizer: { kind: "fedavg", learningRate: o.serverLearningRate }, phaseTimeoutMs: 600_000,
     local: { steps: o.localSteps, exampleClip: 1, noiseMultiplier: o.localNoise, learningRate: 1e-3, batchSize: 8 },
+    ...(o.adaptiveClipping === undefined || o.adaptiveClipping === false ? {}
+      : { adaptiveClipping: o.adaptiveClipping === true ? defaultAdaptiveClipping(o.noiseMultiplier, members.length) : o.adaptiveClipping }),
   };
   const cost = TrainingCoordinator.cost(config, o.rounds);
-  print(`[train] 2/2 federated rounds: ${members.map((m) => `${m.id} (${m.specialty})`).join(", ")}; ${o.rounds} rounds of ${o.localSteps} local DP-SGD steps, ${config.protection === "ckks" ? "CKKS-encrypted sums" : "masked sums"}, z = ${o.noiseMultiplier}, C = ${o.clipNorm}, η = ${o.serverLearningRate}`);
+  print(`[train] 2/2 federated rounds: ${members.map((m) => `${m.id} (${m.specialty})`).join(", ")}; ${o.rounds} rounds of ${o.localSteps} local DP-SGD steps, ${config.protection === "ckks" ? "CKKS-encrypted sums" : "masked sums"}, z = ${o.noiseMultiplier}, C = ${o.clipNorm}${config.adaptiveClipping === undefined ? "" : ` (adaptive: toward the median update norm, count noise σ_b = ${config.adaptiveClipping.countNoiseStd})`}, η = ${o.serverLearningRate}`);
   print(`[train] each round costs client-level ε ${cost.roundEpsilon.toFixed(3)} at δ = ${cluster.privacy.delta} (all ${o.rounds}: ε ${cost.totalEpsilon.toFixed(3)}), reserved in each hospital's "training" budget before it trains`);
 
   // Protection "ckks": the key ceremony (a trusted dealer: this process, once per run); each hospital
@@ -233,7 +252,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
       synthetic: true, algorithm: `DP-FedAvg (central Gaussian noise on the ${config.protection === "ckks" ? "CKKS-decrypted" : "masked"} sum)`, noiseMultiplier: o.noiseMultiplier, updateClip: o.clipNorm,
       samplingRate: 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: cluster.privacy.delta, exampleLevelEpsilon: outcome.chargedEpsilon,
       localNoiseMultiplier: o.localNoise, localSteps: o.localSteps, serverLearningRate: o.serverLearningRate, hospitals: members.map((m) => m.id),
-      trained: "the last block; the rest is the public pretraining",
+      trained: "the last block; the rest is the public pretraining", ...coordinator.clippingMetadata(outcome),
     };
     const models = members.flatMap((m) => m.modelDirs);
     for (const dir of new Set(models)) {
@@ -256,7 +275,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     print(`[train] done: ${outcome.applied} rounds applied; client-level ε ${outcome.epsilon.toFixed(3)}, per-note ε charged ${outcome.chargedEpsilon.toFixed(3)} (δ = ${cluster.privacy.delta}); evaluation loss ${evalLosses[0]!.toFixed(3)} → ${evalLosses.at(-1)!.toFixed(3)}`);
     return {
       pretrainLosses, evalLosses, applied: outcome.applied, abandoned: outcome.abandoned, epsilon: outcome.epsilon, chargedEpsilon: outcome.chargedEpsilon,
-      delta: cluster.privacy.delta, models: [...new Set(models)], ...(plot ? { plot } : {}), wallMs: performance.now() - started,
+      delta: cluster.privacy.delta, models: [...new Set(models)], clipSchedule: outcome.clipSchedule, finalClipNorm: outcome.clipNorm, ...(plot ? { plot } : {}), wallMs: performance.now() - started,
     };
   } finally {
     for (const system of systems.reverse()) await system.stop().catch(() => undefined);
@@ -306,7 +325,7 @@ function progress(print: (line: string) => void, label: string, total: number, q
 export function describeRound(e: RoundProgress, protection: TrainingConfig["protection"]): string | undefined {
   switch (e.type) {
     case "round-started": return `[train] round ${e.round}: ${e.participants.join(", ")} reserved ε ${e.epsilon.toFixed(3)} each; training`;
-    case "round-applied": return `[train] round ${e.round} applied (model version ${e.version}, ${e.contributors} ${protection === "ckks" ? "encrypted" : "masked"} updates, σ = ${e.sigma}): client-level ε so far ${e.epsilonSoFar.toFixed(3)}, per-note ε charged ${e.chargedEpsilon.toFixed(3)}${e.evalLoss === undefined ? "" : `, evaluation loss ${e.evalLoss.toFixed(3)}`}`;
+    case "round-applied": return `[train] round ${e.round} applied (model version ${e.version}, ${e.contributors} ${protection === "ckks" ? "encrypted" : "masked"} updates, σ = ${e.sigma}, C = ${e.clipNorm}${e.nextClipNorm === undefined ? "" : ` → ${e.nextClipNorm.toPrecision(4)} (b̃ = ${e.noisyFraction!.toFixed(3)})`}): client-level ε so far ${e.epsilonSoFar.toFixed(3)}, per-note ε charged ${e.chargedEpsilon.toFixed(3)}${e.evalLoss === undefined ? "" : `, evaluation loss ${e.evalLoss.toFixed(3)}`}`;
     case "round-abandoned": return `[train] round ${e.round} abandoned: ${e.reason}`;
     default: return undefined;
   }

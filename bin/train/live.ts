@@ -6,6 +6,7 @@
  * the hospitals' own ledgers are charged by the running nodes.
  */
 import { configPath, describeRound, findHospital, type ClusterConfig } from "../../cluster/index.ts";
+import { defaultAdaptiveClipping } from "../../cluster/training.ts";
 import type { RoundProgress, TrainingConfig } from "../../actors/aggregator/index.ts";
 import { readTlsFiles } from "../../runtime/index.ts";
 import { AdminClient } from "../repl/admin-client.ts";
@@ -40,6 +41,7 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
     rounds: opts.rounds, quorum: Math.floor(trainers.length / 2) + 1, noiseMultiplier: opts.noiseMultiplier, clipNorm: opts.clip, delta: cluster.privacy.delta,
     protection: "masking", serverOptimizer: { kind: "fedavg", learningRate: opts.serverLr }, phaseTimeoutMs: 600_000,
     local: { steps: opts.localSteps, exampleClip: 1, noiseMultiplier: opts.localNoise, learningRate: 1e-3, batchSize: 8 },
+    ...(opts.adaptiveClipping === true ? { adaptiveClipping: defaultAdaptiveClipping(opts.noiseMultiplier, trainers.length) } : {}),
   };
   const request = {
     hospitals: trainers.map((h) => h.id),
@@ -58,7 +60,7 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
       io.err(`fedrouter train --live: ${coordinator.id}'s Aggregator refused: ${started.code}: ${started.message}`);
       return 1;
     }
-    io.out(`[train] job ${started.job} on ${coordinator.id}'s Aggregator: ${request.hospitals.join(", ")}; ${config.rounds} rounds of ${config.local.steps} local DP-SGD steps, masked sums, z = ${config.noiseMultiplier}, C = ${config.clipNorm}`);
+    io.out(`[train] job ${started.job} on ${coordinator.id}'s Aggregator: ${request.hospitals.join(", ")}; ${config.rounds} rounds of ${config.local.steps} local DP-SGD steps, masked sums, z = ${config.noiseMultiplier}, C = ${config.clipNorm}${config.adaptiveClipping === undefined ? "" : " (adaptive)"}`);
     // The job keeps its last 200 events: each round event is printed once, by its kind and round id.
     const printed = new Set<string>();
     for (;;) {

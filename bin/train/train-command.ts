@@ -13,6 +13,8 @@ export interface TrainCommandOptions {
   localNoise: number;
   serverLr: number;
   protection: "masking" | "ckks";
+  /** Adaptive clipping (cluster/training.ts defaultAdaptiveClipping): C starts at `clip` and tracks the median update norm. */
+  adaptiveClipping?: boolean;
   /** Train in the running federation (its coordinator's Aggregator and the hospitals' trainers). */
   live?: boolean;
   /** With --live: the hospital whose Aggregator coordinates (default the front door's). */
@@ -77,6 +79,7 @@ export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promis
   const options: FederatedTrainingOptions = {
     cluster, print: io.out, pretrainSteps: opts.pretrainSteps, rounds: opts.rounds, localSteps: opts.localSteps, noiseMultiplier: opts.noiseMultiplier,
     clipNorm: opts.clip, localNoise: opts.localNoise, serverLearningRate: opts.serverLr, protection: opts.protection, notes: opts.notes, plot: opts.plot,
+    ...(opts.adaptiveClipping === true ? { adaptiveClipping: true } : {}),
   };
   try {
     const report = await trainFederation(options);

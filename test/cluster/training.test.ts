@@ -53,6 +53,7 @@ test("three hospitals pretrain publicly, run two masked DP-FedAvg rounds charged
     assert.equal(meta.delta, 1e-5);
     assert.equal(meta.noiseMultiplier, 1);
     assert.equal(meta.rounds, 2);
+    assert.equal(meta.clipping, "fixed");
     const trained = await loadGpt2Stage(modelDir);
     assert.deepEqual(trained.tensors.get("wte.weight")!.data, pretrained.tensors.get("wte.weight")!.data, "the embedding stays as pretrained");
     assert.notDeepEqual(trained.tensors.get("h.1.mlp.c_fc.weight")!.data, pretrained.tensors.get("h.1.mlp.c_fc.weight")!.data, "the last block moved");
@@ -85,6 +86,26 @@ test("--protection ckks: the same rounds with the sum encrypted under a dealt fe
   const meta = JSON.parse(readFileSync(join(dir, "models", "hospital-b", "fedrouter_training.json"), "utf8")) as Record<string, unknown>;
   assert.match(String(meta.algorithm), /CKKS-decrypted sum/);
   assert.equal(meta.epsilon, trainingEpsilon({ q: 1, z: 1, rounds: 1, delta: 1e-5 }).epsilon);
+});
+
+test("--adaptive-clipping: C moves each round from the noisy count, the rounds cost the same ε, and the checkpoint names the clip schedule", { timeout: 300_000 }, async (t) => {
+  const dir = tempDir(t, "fedrouter-train-adaptive-");
+  const lines: string[] = [];
+  const report = await trainFederation({ cluster: cluster(dir, ["hospital-a", "hospital-b", "hospital-c"]), print: (line) => lines.push(line), shape: SHAPE, pretrainSteps: 1, rounds: 2, localSteps: 1, notes: 8, adaptiveClipping: true });
+  assert.equal(report.applied, 2, lines.join("\n"));
+  assert.ok(lines.some((l) => /adaptive: toward the median update norm, count noise σ_b = 1\)/.test(l)), "σ_b = max(m/20, z) = z for 3 hospitals");
+  assert.ok(lines.some((l) => /round 1 applied .*C = 1 → [0-9.e-]+ \(b̃ = /.test(l)), lines.join("\n"));
+  assert.equal(report.clipSchedule.length, 2);
+  assert.equal(report.clipSchedule[0], 1);
+  assert.notEqual(report.clipSchedule[1], 1, "C moved after round 1");
+  assert.equal(report.epsilon, trainingEpsilon({ q: 1, z: 1, rounds: 2, delta: 1e-5 }).epsilon, "the same ε as with a fixed C");
+  const meta = JSON.parse(readFileSync(join(dir, "models", "hospital-a", "fedrouter_training.json"), "utf8")) as Record<string, unknown>;
+  assert.equal(meta.clipping, "adaptive");
+  assert.deepEqual(meta.clipSchedule, report.clipSchedule);
+  assert.equal(meta.finalClipNorm, report.finalClipNorm);
+  assert.deepEqual(meta.adaptiveClipping, {
+    targetQuantile: 0.5, clipLearningRate: 0.2, countNoiseStd: 1, updateNoiseMultiplier: 2 / Math.sqrt(3), reference: "Andrew et al. 2021, arXiv:1905.03871",
+  });
 });
 
 test("fewer than two hospitals with a ledger and a model: a typed refusal, nothing trained", { timeout: 60_000 }, async (t) => {
