@@ -66,3 +66,14 @@ test("recovery: mark applied when the model names the round, resume an apply, ab
   assert.equal(recoveryDecision(planned, { version: 3, producedBy: null }, PLAN.deadlineMs, false).type, "abandon");
   assert.equal(recoveryDecision(advanceRound(r, { type: "applied", resultVersion: 4 }, NOW), { version: 4, producedBy: "r-1" }, NOW, false).type, "none");
 });
+
+test("adaptive clipping: a plan records its C and an aggregate the next C; neither may be non-finite or ≤ 0", () => {
+  const planned = planRound({ ...PLAN, clipNorm: 0.8 }, 0, NOW);
+  assert.equal(planned.clipNorm, 0.8);
+  assert.equal("clipNorm" in planRound(PLAN, 0, NOW), false, "absent when not given");
+  assert.throws(() => planRound({ ...PLAN, clipNorm: 0 }, 0, NOW), refused("plan"));
+  let r = advanceRound(planned, { type: "collect" }, NOW + 1);
+  for (const id of ["a", "b"]) r = advanceRound(r, { type: "submit", clientId: id }, NOW + 2);
+  assert.throws(() => advanceRound(r, { type: "aggregate", aggregateSha256: SHA, nextClipNorm: Number.NaN }, NOW + 3), refused("aggregate"));
+  assert.equal(advanceRound(r, { type: "aggregate", aggregateSha256: SHA, nextClipNorm: 0.7 }, NOW + 3).nextClipNorm, 0.7);
+});
