@@ -210,6 +210,7 @@ program
   .option("--clip <C>", "each hospital's update is clipped to this L2 norm", parsePositive, 1)
   .option("--local-noise <z>", "each hospital's DP-SGD noise multiplier (example-level DP; 0: clipping only)", parseCount, 1)
   .option("--server-lr <eta>", "FedAvg's server learning rate", parsePositive, 0.001)
+  .option("--adaptive-clipping", "C tracks the median update norm (Andrew et al. 2021): each hospital's clipped-or-not bit travels inside the secure sum, noised; the update noise rises to z_Δ·C so ε is unchanged", false)
   .addOption(new Option("--protection <kind>", "secure aggregation: masking (pairwise masks) or ckks (threshold CKKS, a majority of hospitals decrypts)").choices(["masking", "ckks"]).default("masking"))
   .option("--notes <n>", "synthetic notes per hospital", parsePositive, 400)
   .option("--plot <file>", "where to draw the loss curve (PNG)", ".data/training/loss.png")

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,12 +88,14 @@ test("fedrouter train --live: the running federation trains itself — the coord
   try {
     for (const id of ids) running.push(await launchHospital({ config, hospital: id, logLevel: "error" }));
     await linksReady(running);
-    const out = await run(["train", "--live", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0"]);
+    const out = await run(["train", "--live", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0", "--adaptive-clipping"]);
     assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /\[train\] job train-\S+ on h-a's Aggregator: h-a, h-b, h-c/);
+    assert.match(out.stdout, /\[train\] job train-\S+ on h-a's Aggregator: h-a, h-b, h-c; .*C = 1 \(adaptive\)/);
     assert.match(out.stdout, /round 1 applied \(model version 1, 3 masked updates/);
     assert.match(out.stdout, /\[train\] done: 1 rounds applied; client-level ε 4\.377/);
-    assert.ok(existsSync(join(dir, ".data", "training", "live", "fedrouter_training.json")), "the coordinator wrote the checkpoint");
+    const written = join(dir, ".data", "training", "live", "fedrouter_training.json");
+    assert.ok(existsSync(written), "the coordinator wrote the checkpoint");
+    assert.match(readFileSync(written, "utf8"), /adaptive/, "--adaptive-clipping reached the job: its checkpoint says so (the same ε: the count's noise is paid by z_Δ)");
   } finally {
     for (const node of running.reverse()) await node.stop().catch(() => undefined);
   }
