@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { PrivacyEvent } from "../../privacy/index.ts";
-import { canonicalMsgpack } from "./canonical.ts";
+import { canonicalMsgpack, encodedKey, sha256OfSortedMap, type EncodedKey } from "./canonical.ts";
 import { InvalidAuditEntry } from "./errors.ts";
 import { isOwner } from "./ledger-types.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";
@@ -71,6 +71,11 @@ const ORDER = [
   "event", "cost", "remaining", "limit", "detail", "prevHash", "hash",
 ] as const satisfies readonly (keyof AuditEntry)[];
 const KEYS = new Set<string>(ORDER);
+const ACTIONS = new Set<string>(AUDIT_ACTIONS);
+/** The fields an entry's hash covers, in canonical (code unit) order, each with its msgpack key bytes. */
+const HASHED: readonly EncodedKey[] = ORDER.filter((k) => k !== "hash").sort().map(encodedKey);
+const KIND = /^[a-zA-Z]{1,32}$/;
+const NEWLINE = /[\r\n\u2028\u2029]/;
 
 /** True for a value the trail takes as an id (actor, user, department…): 1..128 printable ASCII characters, no spaces. */
 export function isAuditId(v: unknown): boolean {
@@ -82,7 +87,15 @@ function bad(field: string, reason: string): never {
 }
 function checkId(field: string, v: unknown, required: boolean, maxLength = MAX_ID): void {
   if (v === undefined) { if (required) bad(field, "required"); return; }
-  if (typeof v !== "string" || v.length === 0 || v.length > maxLength || !ID.test(v)) bad(field, `must be 1..${maxLength} printable non-space ASCII characters`);
+  if (typeof v !== "string" || v.length === 0 || v.length > maxLength || !printable(v)) bad(field, `must be 1..${maxLength} printable non-space ASCII characters`);
+}
+/** ID.test(v) for a non-empty string, without the regex machinery (code units, as ID without /u). */
+function printable(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
 function checkPair(field: string, v: unknown): void {
   if (v === undefined) return;
@@ -92,8 +105,10 @@ function checkPair(field: string, v: unknown): void {
 }
 function checkEvent(v: unknown, depth = 0): void {
   if (depth > 32 || typeof v !== "object" || v === null) bad("event", "must be a PrivacyEvent");
-  for (const [k, x] of Object.entries(v)) {
-    if (k === "kind") { if (typeof x !== "string" || !/^[a-zA-Z]{1,32}$/.test(x)) bad("event.kind", "must be a kind name"); }
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue; // Object.entries' keys: own and enumerable, in the same order
+    const x = (v as Record<string, unknown>)[k];
+    if (k === "kind") { if (typeof x !== "string" || !KIND.test(x)) bad("event.kind", "must be a kind name"); }
     else if (k === "event") checkEvent(x, depth + 1);
     else if (k === "events") { if (!Array.isArray(x)) bad("event.events", "must be an array"); x.forEach((e) => checkEvent(e, depth + 1)); }
     else if (typeof x !== "number" || !Number.isFinite(x)) bad(`event.${k}`, "must be a finite number");
@@ -102,10 +117,10 @@ function checkEvent(v: unknown, depth = 0): void {
 
 /** The containsText guard: throws InvalidAuditEntry on any field of the wrong type or holding free text. */
 export function checkAuditFields(f: AuditFields): void {
-  for (const k of Object.keys(f)) if (!KEYS.has(k) || k === "seq" || k === "prevHash" || k === "hash") bad(k, "unknown field");
+  for (const k in f) if (Object.hasOwn(f, k) && (!KEYS.has(k) || k === "seq" || k === "prevHash" || k === "hash")) bad(k, "unknown field"); // Object.keys(f), without the array
   if (typeof f.atMs !== "number" || !Number.isSafeInteger(f.atMs) || f.atMs < 0) bad("atMs", "must be a non-negative integer of ms");
   checkId("actor", f.actor, true);
-  if (!(AUDIT_ACTIONS as readonly string[]).includes(f.action)) bad("action", `must be one of ${AUDIT_ACTIONS.join(", ")}`);
+  if (!ACTIONS.has(f.action)) bad("action", `must be one of ${AUDIT_ACTIONS.join(", ")}`);
   checkId("operation", f.operation, false);
   checkId("target", f.target, false, MAX_TARGET);
   checkId("messageType", f.messageType, false);
@@ -120,7 +135,7 @@ export function checkAuditFields(f: AuditFields): void {
   checkPair("cost", f.cost);
   checkPair("remaining", f.remaining);
   checkPair("limit", f.limit);
-  if (f.detail !== undefined && (typeof f.detail !== "string" || f.detail.length > MAX_DETAIL || /[\r\n\u2028\u2029]/.test(f.detail))) bad("detail", `must be a string of at most ${MAX_DETAIL} characters without newlines`);
+  if (f.detail !== undefined && (typeof f.detail !== "string" || f.detail.length > MAX_DETAIL || NEWLINE.test(f.detail))) bad("detail", `must be a string of at most ${MAX_DETAIL} characters without newlines`);
 }
 
 /** The entry's own key/values minus `hash`, undefined fields dropped. */
@@ -134,19 +149,41 @@ function body(e: Omit<AuditEntry, "hash"> & { hash?: string }): Record<string, u
 }
 
 export function hashEntry(e: Omit<AuditEntry, "hash"> & { hash?: string }): string {
-  return hashBody(body(e), e.prevHash);
+  const entryBody = body(e);
+  for (const k in entryBody) if (!KEYS.has(k)) return createHash("sha256").update(Buffer.from(e.prevHash, "hex")).update(canonicalMsgpack(entryBody)).digest("hex"); // a field this version does not know
+  return hashKnown(entryBody, e.prevHash);
 }
 
-function hashBody(entryBody: Record<string, unknown>, prevHash: string): string {
-  return createHash("sha256").update(Buffer.from(prevHash, "hex")).update(canonicalMsgpack(entryBody)).digest("hex");
+/** Scratch for hashKnown: the values of one entry's present fields, in HASHED order. */
+const keysScratch: EncodedKey[] = [];
+const valuesScratch: unknown[] = [];
+
+/**
+ * SHA-256(prevHash bytes ‖ canonical msgpack of `entryBody`) for a body holding only fields in
+ * ORDER, none undefined: the same bytes as canonicalMsgpack(entryBody) (keys in code unit order,
+ * which HASHED already is), encoded in one reused buffer (canonical.ts).
+ */
+function hashKnown(entryBody: Record<string, unknown>, prevHash: string): string {
+  let n = 0;
+  for (const key of HASHED) {
+    const v = entryBody[key.name];
+    if (v === undefined) continue;
+    keysScratch[n] = key;
+    valuesScratch[n++] = v;
+  }
+  try {
+    return sha256OfSortedMap(prevHash, keysScratch, valuesScratch, n);
+  } finally {
+    valuesScratch.fill(undefined); // hold no entry's values past its hash
+  }
 }
 
 export function appendAudit(prev: AuditEntry | undefined, fields: AuditFields): AuditEntry {
-  checkAuditFields(fields);
+  checkAuditFields(fields); // also: no field outside ORDER, so hashKnown covers every field
   const entry = body(fields as AuditEntry);
   entry.seq = prev ? prev.seq + 1 : 1;
   entry.prevHash = prev ? prev.hash : GENESIS_HASH;
-  entry.hash = hashBody(entry, entry.prevHash as string); // body() left out undefined fields: it is the body
+  entry.hash = hashKnown(entry, entry.prevHash as string); // body() left out undefined fields: it is the body
   return entry as unknown as AuditEntry;
 }
 

@@ -4,6 +4,7 @@
  * code unit, undefined rejected, integers in the smallest msgpack int form, other finite
  * numbers as float64 (0xcb), strings UTF-8.
  */
+import { createHash, type Hash } from "node:crypto";
 import { InvalidAuditEntry } from "./errors.ts";
 
 export function canonicalMsgpack(value: unknown): Uint8Array {
@@ -13,10 +14,49 @@ export function canonicalMsgpack(value: unknown): Uint8Array {
   return w.bytes();
 }
 
+/** An empty SHA-256 to copy: `copy()` skips createHash's option parsing, same digest. */
+const SHA256: Hash = createHash("sha256");
+/** One writer for every hash on this thread: its bytes are hashed before the next call reuses it. */
+let shared: Writer | undefined;
+
+/**
+ * SHA-256 hex of (the bytes of `prefixHex`, as Buffer.from(prefixHex, "hex") decodes them) ‖
+ * (canonical msgpack of the map `keys[i] → values[i]`, keys already sorted by code unit, no
+ * value undefined): an audit entry's hash, in one buffer and one update, without building the
+ * body object or sorting its keys again. Nested values are encoded by the generic encoder.
+ */
+export function sha256OfSortedMap(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number): string {
+  const w = (shared ??= new Writer());
+  w.reset();
+  w.hex(prefixHex);
+  w.mapHeader(n);
+  const at: (string | number)[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    w.raw(k.bytes);
+    at.push(k.name);
+    enc(values[i], w, at);
+    at.pop();
+  }
+  return SHA256.copy().update(w.view()).digest("hex");
+}
+
+/** A map key with its msgpack string bytes, encoded once. */
+export interface EncodedKey { readonly name: string; readonly bytes: Uint8Array }
+
+export function encodedKey(name: string): EncodedKey {
+  const w = new Writer();
+  w.string(name);
+  return { name, bytes: Uint8Array.from(w.bytes()) };
+}
+
 /** A growable byte buffer: audit entries are hashed on the hot path, so no number[] and no per-string encoder. */
 class Writer {
   #buf = Buffer.allocUnsafe(512);
   #len = 0;
+  reset(): void {
+    this.#len = 0;
+  }
   #room(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
@@ -27,11 +67,16 @@ class Writer {
     this.#room(1);
     this.#buf[this.#len++] = b;
   }
-  /** Big-endian unsigned integer of `bytes` bytes (≤ 4). */
+  /** Big-endian unsigned integer of `bytes` bytes (≤ 4), byte by byte (writeUIntBE's checks cost more than the write). */
   uint(n: number, bytes: number): void {
     this.#room(bytes);
-    this.#buf.writeUIntBE(n, this.#len, bytes);
-    this.#len += bytes;
+    const buf = this.#buf;
+    let at = this.#len + bytes;
+    this.#len = at;
+    for (let i = 0; i < bytes; i++) {
+      buf[--at] = n & 0xff;
+      n = Math.floor(n / 256);
+    }
   }
   bigUint64(n: bigint): void {
     this.#room(8);
@@ -50,7 +95,7 @@ class Writer {
   }
   /** A string's msgpack header and UTF-8 bytes. */
   string(v: string): void {
-    if (v.length < 32 && this.#ascii(v)) return;
+    if (v.length < 0x100 && this.#ascii(v)) return;
     const n = Buffer.byteLength(v, "utf8");
     if (n < 32) this.byte(0xa0 | n);
     else if (n < 0x100) { this.byte(0xd9); this.byte(n); }
@@ -59,23 +104,49 @@ class Writer {
     this.#room(n);
     this.#len += this.#buf.write(v, this.#len, n, "utf8");
   }
-  /** Short ASCII strings (ids, kinds, keys: nearly all of an audit entry), byte by byte; false if not ASCII. */
+  /**
+   * ASCII strings under 256 characters (ids, kinds, keys, hashes: nearly all of an audit entry),
+   * byte by byte: one byte per character, so the header is the one the UTF-8 path would write
+   * (0xa0|n, or 0xd9 n). False, with nothing written, if not ASCII.
+   */
   #ascii(v: string): boolean {
     const n = v.length;
-    this.#room(n + 1);
+    const head = n < 32 ? 1 : 2;
+    this.#room(n + head);
     const buf = this.#buf;
-    let at = this.#len + 1;
+    let at = this.#len + head;
     for (let i = 0; i < n; i++) {
       const c = v.charCodeAt(i);
       if (c >= 0x80) return false;
       buf[at++] = c;
     }
-    buf[this.#len] = 0xa0 | n;
+    if (head === 1) buf[this.#len] = 0xa0 | n;
+    else { buf[this.#len] = 0xd9; buf[this.#len + 1] = n; }
     this.#len = at;
     return true;
   }
+  /** The bytes of a hex string, as Buffer.from(hex, "hex") decodes them (up to the first non-hex pair). */
+  hex(v: string): void {
+    this.#room(v.length >>> 1);
+    this.#len += this.#buf.write(v, this.#len, "hex");
+  }
+  raw(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.#room(n);
+    const buf = this.#buf;
+    let at = this.#len;
+    for (let i = 0; i < n; i++) buf[at++] = bytes[i]!; // a few bytes: a loop beats set()'s call
+    this.#len = at;
+  }
+  mapHeader(n: number): void {
+    if (n < 16) this.byte(0x80 | n); else if (n < 0x10000) { this.byte(0xde); this.uint(n, 2); } else { this.byte(0xdf); this.uint(n, 4); }
+  }
   bytes(): Uint8Array {
     return new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#len);
+  }
+  /** The bytes written so far, as a view valid until the next write. */
+  view(): Buffer {
+    return this.#buf.subarray(0, this.#len);
   }
 }
 
@@ -97,7 +168,7 @@ function enc(v: unknown, w: Writer, at: (string | number)[]): void {
         else if (v < 0x100) { w.byte(0xcc); w.uint(v, 1); }
         else if (v < 0x10000) { w.byte(0xcd); w.uint(v, 2); }
         else if (v < 0x100000000) { w.byte(0xce); w.uint(v, 4); }
-        else { w.byte(0xcf); w.bigUint64(BigInt(v)); }
+        else { w.byte(0xcf); w.uint(Math.floor(v / 0x100000000), 4); w.uint(v % 0x100000000, 4); } // = bigUint64(BigInt(v)), without the BigInt
       } else {
         if (v >= -32) w.byte(v & 0xff);
         else if (v >= -128) { w.byte(0xd0); w.byte(v & 0xff); }
@@ -125,9 +196,9 @@ function enc(v: unknown, w: Writer, at: (string | number)[]): void {
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) throw new InvalidAuditEntry(pathOf(at), "not a plain object");
-      const keys = Object.keys(v).sort();
+      const keys = sortKeys(Object.keys(v));
       const n = keys.length;
-      if (n < 16) w.byte(0x80 | n); else if (n < 0x10000) { w.byte(0xde); w.uint(n, 2); } else { w.byte(0xdf); w.uint(n, 4); }
+      w.mapHeader(n);
       for (const k of keys) {
         w.string(k);
         at.push(k);
@@ -138,4 +209,24 @@ function enc(v: unknown, w: Writer, at: (string | number)[]): void {
     return;
   }
   throw new InvalidAuditEntry(pathOf(at), `${typeof v} cannot be encoded`);
+}
+
+/**
+ * `keys.sort()`: the same order (strings by UTF-16 code unit, which `<` compares), by insertion
+ * for the few keys of an audit value ({ epsilon, delta }, an event), where sort()'s set-up costs
+ * more than the sorting.
+ */
+function sortKeys(keys: string[]): string[] {
+  const n = keys.length;
+  if (n > 12) return keys.sort();
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
 }

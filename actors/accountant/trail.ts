@@ -17,9 +17,11 @@ const least = (r: Remaining, delta: number) => pair(Math.min(r.user, r.departmen
 export interface RequestRef { readonly requestId?: string; readonly contentHash?: string }
 
 export function reservedFields(charge: Charge, cost: number, remaining: Remaining, delta: number, req: RequestRef): AuditFields {
+  // Absent optionals are undefined, not spread in: appendAudit drops undefined fields, so the
+  // entry has the same fields in the same order, without a spread per entry.
   return {
-    atMs: charge.createdMs, actor: charge.user, action: "reserve", ...(charge.owner === undefined ? {} : { owner: charge.owner }), user: charge.user, department: charge.department,
-    ...requestOf(req), reservation: charge.id, key: charge.key, event: charge.event, cost: pair(cost, delta), remaining: least(remaining, delta),
+    atMs: charge.createdMs, actor: charge.user, action: "reserve", owner: charge.owner, user: charge.user, department: charge.department,
+    requestId: req.requestId, contentHash: req.contentHash, reservation: charge.id, key: charge.key, event: charge.event, cost: pair(cost, delta), remaining: least(remaining, delta),
   };
 }
 
@@ -38,7 +40,7 @@ export function settledFields(charge: Charge, atMs: number, cost: number, remain
   const action = charge.state === "released" ? "release" : charge.expired ? "expire" : "commit";
   return {
     atMs, actor: action === "expire" ? ACCOUNTANT_ACTOR : charge.user, action, user: charge.user, department: charge.department, reservation: charge.id,
-    ...(charge.state === "committed" ? { event: charge.actual ?? charge.event } : {}), cost: pair(cost, delta), remaining: least(remaining, delta),
+    event: charge.state === "committed" ? charge.actual ?? charge.event : undefined, cost: pair(cost, delta), remaining: least(remaining, delta), // undefined: no field (as above)
   };
 }
 

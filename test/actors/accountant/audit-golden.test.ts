@@ -5,6 +5,7 @@
  * moves one of them breaks every existing trail.
  */
 import { test } from "node:test";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { appendAudit, GENESIS_HASH, hashEntry, verifyAudit, type AuditEntry, type AuditFields } from "../../../actors/accountant/audit.ts";
@@ -81,3 +82,29 @@ test("the canonical bytes of a known commit entry", () => {
 
 const GOLDEN_COMMIT_BYTES =
   "8ba6616374696f6ea6636f6d6d6974a56163746f72a664722d6c6565a461744d73cf000001a20ce405c7a4636f737482a564656c7461cb3ee4f8b588e368f1a7657073696c6f6ecb3f8ff2e48e8a71deaa6465706172746d656e74a86f6e636f6c6f6779a56576656e7483a5636f756e7408a56576656e7482a46b696e64a5676e6d6178a57369676d6128a46b696e64ac73656c66436f6d706f736564a87072657648617368d94039623134356166633333353232393934366161363335343630373634343332616630336538633066653039396235313063626161653965323831653532333131a972656d61696e696e6782a564656c7461cb3ee4f8b588e368f1a7657073696c6f6ecb4012000000000000ab7265736572766174696f6ed9247265732d3031323334353637383961626364656630313233343536373839616263646566a373657103a475736572a664722d6c6565";
+
+test("property: appendAudit's hash equals SHA-256(prevHash ‖ canonicalMsgpack(body)) for random entries", () => {
+  const id = fc.stringMatching(/^[!-~]{1,20}$/);
+  const pairArb = fc.record({ epsilon: fc.double({ noNaN: true, noDefaultInfinity: true }), delta: fc.double({ min: 0, max: 1, noNaN: true }) });
+  const eventArb = fc.constantFrom(gaussian(1.5), selfComposed(gnmax(40), 16), composed(gaussian(2, 1), poissonSampled(0.01, laplace(3))));
+  const arb: fc.Arbitrary<AuditFields> = fc.record({
+    atMs: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 53 - 1 })), actor: id, action: fc.constantFrom("reserve", "commit", "refuse", "operator-action"),
+    owner: fc.constantFrom("local:h-a", "peer:h-b"), user: id, department: id, requestId: id, reservation: id, key: id, contentHash: fc.stringMatching(/^[0-9a-f]{64}$/),
+    event: eventArb, cost: pairArb, remaining: pairArb, limit: pairArb, detail: fc.string({ maxLength: 200 }).filter((d) => !/[\r\n\u2028\u2029]/.test(d)),
+    operation: id, target: fc.stringMatching(/^[!-~]{1,400}$/), messageType: id,
+  }, { requiredKeys: ["atMs", "actor", "action"] }) as fc.Arbitrary<AuditFields>;
+  fc.assert(fc.property(fc.array(arb, { minLength: 1, maxLength: 8 }), (fs) => {
+    for (const e of chain(fs)) {
+      const { hash, ...rest } = e;
+      assert.equal(hash, createHash("sha256").update(Buffer.from(e.prevHash, "hex")).update(canonicalMsgpack(rest)).digest("hex"));
+    }
+  }), { numRuns: 300 });
+});
+
+test("hashEntry decodes a malformed prevHash as Buffer.from(prevHash, \"hex\") does", () => {
+  const e = chain(fields())[1]!;
+  for (const prevHash of ["abc", "zz" + e.prevHash.slice(2), e.prevHash.slice(0, 10) + "g" + e.prevHash.slice(11), ""]) {
+    const { hash: _, ...rest } = { ...e, prevHash };
+    assert.equal(hashEntry({ ...rest }), createHash("sha256").update(Buffer.from(prevHash, "hex")).update(canonicalMsgpack(rest)).digest("hex"));
+  }
+});
