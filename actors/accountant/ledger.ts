@@ -50,8 +50,8 @@ interface Scope {
   readonly committed: Float64Array;
   /** Committed events by canonical key, with counts: what the tight accountant composes. */
   readonly committedEvents: Map<string, { readonly event: PrivacyEvent; count: number }>;
-  /** Open reservations' worst-case events, by charge id. */
-  readonly open: Map<string, CheckedEvent>;
+  /** Open reservations in the scope (their events: the ledger's #open, by charge id). */
+  open: number;
   /**
    * The same reservations counted per distinct event: their curve sum is Σ count × curve,
    * recomputed on each check in O(distinct events × orders) — exact, and with no subtraction
@@ -66,8 +66,15 @@ interface Scope {
   readonly tight: Map<string, number>;
 }
 
-/** `tightOk`: few enough distinct mechanisms for the tight accountant to compose at a bounded cost. */
-interface CheckedEvent { readonly key: string; readonly event: PrivacyEvent; readonly curve: Float64Array; readonly tightOk: boolean }
+/**
+ * `tightOk`: few enough distinct mechanisms for the tight accountant to compose at a bounded cost.
+ * `probe`: index of the order at which the event alone has its smallest ε (the order a sum of
+ * such events is likely to be decided at), for the one-order upper bound of #rdpWithin.
+ */
+interface CheckedEvent { readonly key: string; readonly event: PrivacyEvent; readonly curve: Float64Array; readonly tightOk: boolean; readonly probe: number }
+
+/** A period's scopes by kind and name: nested maps, so that a lookup builds no key string. */
+interface PeriodScopes { readonly user: Map<string, Scope>; readonly department: Map<string, Scope> }
 
 /** Curves of events seen lately; bounded so that a stream of distinct events cannot grow it. */
 const MAX_CACHED_CURVES = 4_096;
@@ -144,7 +151,13 @@ export class Ledger {
   readonly #byKey = new Map<string, string>();
   /** Reserved charges, for expiry, with their checked event and their two scopes. */
   readonly #open = new Map<string, { readonly charge: Charge; readonly checked: CheckedEvent; readonly scopes: readonly [Scope, Scope] }>();
-  readonly #scopes = new Map<string, Scope>();
+  readonly #scopes = new Map<string, PeriodScopes>();
+  /** The period of the last scope lookup and its scopes (nearly every call is in the current period). */
+  #scopesPeriod: string | undefined;
+  #scopesOfPeriod: PeriodScopes | undefined;
+  /** Per order, ε of a one-order curve: max(0, ε at that order alone) ≥ the whole curve's ε (see #rdpWithin). */
+  readonly #orderEpsilon: readonly ((rdp: ArrayLike<number>) => number)[];
+  readonly #probeScratch = new Float64Array(1);
   readonly #curves = new Map<string, CheckedEvent>();
   readonly #costs = new Map<string, number>();
   readonly #scratch: Float64Array;
@@ -155,6 +168,7 @@ export class Ledger {
     this.#config = validateLedgerConfig(config);
     this.#orders = options.orders ?? DEFAULT_RDP_ORDERS;
     this.#toEpsilon = epsilonConverter(this.#orders, config.delta);
+    this.#orderEpsilon = this.#orders.map((alpha) => epsilonConverter([alpha], config.delta));
     this.#tight = options.tight === undefined ? () => new PldAccountant() : options.tight;
     this.#scratch = new Float64Array(this.#orders.length);
     this.#newId = options.newReservationId ?? randomReservationId;
@@ -361,7 +375,7 @@ export class Ledger {
         const key = fact.scope === "user" ? "users" : "departments";
         const next = { ...this.#config, [key]: { ...(this.#config[key] ?? {}), [fact.name]: { epsilon: fact.epsilon } } };
         this.#config = validateLedgerConfig(next);
-        for (const scope of this.#scopes.values()) scope.version++; // limits changed: refresh caches
+        for (const period of this.#scopes.values()) for (const kind of [period.user, period.department]) for (const scope of kind.values()) scope.version++; // limits changed: refresh caches
         return;
       }
     }
@@ -435,9 +449,14 @@ export class Ledger {
       this.#byKey.delete(c.key);
       ended.add(c.period);
     }
-    for (const key of this.#scopes.keys()) {
-      const period = key.slice(0, key.indexOf("\u0000"));
-      if (ended.has(period) && this.#scopes.get(key)!.open.size === 0) this.#scopes.delete(key);
+    for (const period of ended) {
+      const scopes = this.#scopes.get(period);
+      if (scopes === undefined) continue;
+      for (const kind of [scopes.user, scopes.department]) for (const [name, scope] of kind) if (scope.open === 0) kind.delete(name);
+      if (scopes.user.size === 0 && scopes.department.size === 0) {
+        this.#scopes.delete(period);
+        if (this.#scopesPeriod === period) this.#scopesPeriod = this.#scopesOfPeriod = undefined;
+      }
     }
     return ended.size;
   }
@@ -467,27 +486,52 @@ export class Ledger {
     if (unsupported !== null) throw new UnsupportedPrivacyEvent(unsupported);
     const curve = computeRdp(event, this.#orders); // throws InvalidPrivacyParameter / UnsupportedPrivacyEvent
     if (this.#curves.size >= MAX_CACHED_CURVES) this.#curves.clear();
-    const checked = { key, event, curve, tightOk: distinctMechanisms(event, new Set()) <= MAX_TIGHT_MECHANISMS };
+    let probe = 0;
+    for (let i = 1; i < curve.length; i++) if (this.#orderEpsilon[i]!(curve.subarray(i, i + 1)) < this.#orderEpsilon[probe]!(curve.subarray(probe, probe + 1))) probe = i;
+    const checked = { key, event, curve, tightOk: distinctMechanisms(event, new Set()) <= MAX_TIGHT_MECHANISMS, probe };
     this.#curves.set(key, checked);
     return checked;
   }
 
-  #scopeKey(period: string, kind: "user" | "department", name: string): string {
-    return `${period}\u0000${kind}\u0000${name}`;
+  #periodScopes(period: string, create: boolean): PeriodScopes | undefined {
+    if (period === this.#scopesPeriod) return this.#scopesOfPeriod;
+    let scopes = this.#scopes.get(period);
+    if (scopes === undefined) {
+      if (!create) return undefined;
+      scopes = { user: new Map(), department: new Map() };
+      this.#scopes.set(period, scopes);
+    }
+    this.#scopesPeriod = period;
+    this.#scopesOfPeriod = scopes;
+    return scopes;
   }
 
   #peekScope(period: string, kind: "user" | "department", name: string): Scope | undefined {
-    return this.#scopes.get(this.#scopeKey(period, kind, name));
+    return this.#periodScopes(period, false)?.[kind].get(name);
   }
 
   #scope(period: string, kind: "user" | "department", name: string): Scope {
-    const key = this.#scopeKey(period, kind, name);
-    let scope = this.#scopes.get(key);
+    const scopes = this.#periodScopes(period, true)![kind];
+    let scope = scopes.get(name);
     if (scope === undefined) {
-      scope = { committed: new Float64Array(this.#orders.length), committedEvents: new Map(), open: new Map(), openByEvent: new Map(), untight: 0, version: 0, tightVersion: -1, tight: new Map() };
-      this.#scopes.set(key, scope);
+      scope = { committed: new Float64Array(this.#orders.length), committedEvents: new Map(), open: 0, openByEvent: new Map(), untight: 0, version: 0, tightVersion: -1, tight: new Map() };
+      scopes.set(name, scope);
     }
     return scope;
+  }
+
+  /**
+   * True when the scope's RDP spend is surely ≤ `limit`, from one order: ε of the curve is
+   * max(0, min over orders of ε_α) ≤ max(0, ε at `probe` alone), and the scope's sum at that order
+   * is computed by the same additions, in the same order, as #spend's at every order (so it is the
+   * same float). False means only "not shown": the caller then computes the spend.
+   */
+  #rdpWithin(scope: Scope, probe: number, limit: number): boolean {
+    let r = scope.committed[probe]!;
+    for (const { checked, count } of scope.openByEvent.values()) r += count * checked.curve[probe]!;
+    const one = this.#probeScratch;
+    one[0] = r;
+    return this.#orderEpsilon[probe]!(one) <= limit;
   }
 
   /**
@@ -548,17 +592,17 @@ export class Ledger {
     this.#byKey.set(charge.key, charge.id);
     const scopes = this.#scopesOf(charge);
     this.#open.set(charge.id, { charge, checked, scopes });
-    for (const scope of scopes) openIn(scope, charge.id, checked);
+    for (const scope of scopes) openIn(scope, checked);
     return charge;
   }
 
   /** Replaces a reserved charge by its settled form; a committed actual adds its curve to both scopes. */
   #applySettled(before: Charge, settled: Charge, actual: CheckedEvent | undefined): Charge {
     this.#charges.set(settled.id, settled);
-    const scopes = this.#open.get(settled.id)?.scopes ?? this.#scopesOf(before);
+    const { scopes, checked: reserved } = this.#open.get(before.id)!; // a reserved charge is always open
     this.#open.delete(settled.id);
     for (const scope of scopes) {
-      closeIn(scope, settled.id);
+      closeIn(scope, reserved);
       if (actual !== undefined) {
         addInto(scope.committed, actual.curve);
         if (!actual.tightOk) scope.untight++;
@@ -587,21 +631,23 @@ export class Ledger {
    */
   #requireStillWithin(charge: Charge, actual: CheckedEvent): void {
     if (this.#tight === null) return;
-    const limits = [this.userLimit(charge.user), this.departmentLimit(charge.department)];
-    const scopes = this.#open.get(charge.id)!.scopes;
-    for (const i of [0, 1]) {
+    const userLimit = this.userLimit(charge.user);
+    const deptLimit = this.departmentLimit(charge.department);
+    const { scopes, checked: reserved } = this.#open.get(charge.id)!;
+    for (let i = 0; i < 2; i++) {
       const kind = i === 0 ? "user" : "department";
       const name = i === 0 ? charge.user : charge.department;
       const scope = scopes[i]!;
-      const limit = limits[i]!;
-      if (this.#spend(scope, undefined, Infinity, Infinity) <= limit) continue; // RDP within: a smaller curve stays within
+      const limit = i === 0 ? userLimit : deptLimit;
+      // RDP within: a smaller curve stays within. The one-order bound settles it when the limit is
+      // far; otherwise the whole curve decides, as before.
+      if (this.#rdpWithin(scope, reserved.probe, limit) || this.#spend(scope, undefined, Infinity, Infinity) <= limit) continue;
       const before = this.#spend(scope, undefined, limit, TIGHT_REACH * limit);
-      const reserved = scope.open.get(charge.id)!;
       // Swap the reservation for the actual event for one computation; the version bumps keep
       // the tight cache from remembering the swapped state.
-      closeIn(scope, charge.id);
+      closeIn(scope, reserved);
       const after = this.#spend(scope, actual, limit, TIGHT_REACH * limit);
-      openIn(scope, charge.id, reserved);
+      openIn(scope, reserved);
       if (after > limit && after > before) {
         throw new LedgerError("COMMIT_EXCEEDS_RESERVATION", `committing ${charge.id} with this actual event raises the spend of ${kind} ${name} to ε ${after.toFixed(4)} (limit ${limit}); commit the reserved event instead`, "actual");
       }
@@ -635,8 +681,8 @@ function addScaledInto(sum: Float64Array, curve: Float64Array, count: number): v
   for (let i = 0; i < sum.length; i++) sum[i]! += count * curve[i]!;
 }
 
-function openIn(scope: Scope, id: string, checked: CheckedEvent): void {
-  scope.open.set(id, checked);
+function openIn(scope: Scope, checked: CheckedEvent): void {
+  scope.open++;
   if (!checked.tightOk) scope.untight++;
   const entry = scope.openByEvent.get(checked.key);
   if (entry === undefined) scope.openByEvent.set(checked.key, { checked, count: 1 });
@@ -644,10 +690,9 @@ function openIn(scope: Scope, id: string, checked: CheckedEvent): void {
   scope.version++;
 }
 
-function closeIn(scope: Scope, id: string): void {
-  const checked = scope.open.get(id);
-  if (checked === undefined) return;
-  scope.open.delete(id);
+/** `checked`: the reservation's event; the caller knows it is open in the scope. */
+function closeIn(scope: Scope, checked: CheckedEvent): void {
+  scope.open--;
   if (!checked.tightOk) scope.untight--;
   const entry = scope.openByEvent.get(checked.key)!;
   if (--entry.count === 0) scope.openByEvent.delete(checked.key);
