@@ -152,7 +152,8 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
         const req = { requestId: msg.requestId, contentHash: msg.contentHash };
         switch (decision.type) {
           case "reserved":
-            answer(append([...before, reservedFields(decision.charge, decision.cost, decision.remaining, delta, req)]), msg.replyTo, {
+            before.push(reservedFields(decision.charge, decision.cost, decision.remaining, delta, req)); // periodEntries' array is fresh: no copy
+            answer(append(before), msg.replyTo, {
               type: "reserved", reservation: decision.charge.id, cost: { epsilon: decision.cost, delta }, remaining: budgetOf(decision.remaining),
               expiresAtMs: decision.charge.expiresMs, duplicate: false,
             });
@@ -167,7 +168,8 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
           }
           case "refused": {
             const message = `BUDGET_EXCEEDED: ${decision.reason === "user" ? `user ${msg.user}` : `department ${msg.department}`} has ε ${decision.remaining[decision.reason].toFixed(4)} left, this request needs ${decision.needed.toFixed(4)}; resets ${new Date(decision.resetsAtMs).toISOString()}`;
-            answer(append([...before, refusedFields(nowMs, { ...req, key: msg.key, user: msg.user, department: msg.department, event: msg.event }, decision, delta)]), msg.replyTo, {
+            before.push(refusedFields(nowMs, { ...req, key: msg.key, user: msg.user, department: msg.department, event: msg.event }, decision, delta));
+            answer(append(before), msg.replyTo, {
               type: "refused", reason: decision.reason, remaining: budgetOf(decision.remaining), needed: { epsilon: decision.needed, delta }, resetsAtMs: decision.resetsAtMs, message,
             });
             return;
@@ -182,7 +184,13 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
           ? ledger.commit({ id: msg.reservation, actual: msg.actual, nowMs, by })
           : ledger.release({ id: msg.reservation, noisyOutputReleased: msg.noisyOutputReleased, by });
         const reply = { type: msg.type === "commit" ? "committed" : "released", reservation: result.charge.id, cost: { epsilon: result.cost, delta }, remaining: budgetOf(result.remaining), duplicate: !result.changed };
-        answer(result.changed ? append([...periodEntries(nowMs), settledFields(result.charge, nowMs, result.cost, result.remaining, delta)]) : barrier(), msg.replyTo, reply);
+        if (!result.changed) {
+          answer(barrier(), msg.replyTo, reply);
+          return;
+        }
+        const fields = periodEntries(nowMs); // a fresh array
+        fields.push(settledFields(result.charge, nowMs, result.cost, result.remaining, delta));
+        answer(append(fields), msg.replyTo, reply);
         return;
       }
       case "budget": {

@@ -280,7 +280,10 @@ export class Ledger {
     }
     const id = this.#newId();
     if (this.#charges.has(id)) throw new Error(`the reservation id generator repeated ${id}`); // a defect: ids must never repeat
-    const fact = { type: "reserved", id, key: req.key, ...(req.by === undefined ? {} : { owner: req.by }), user: req.user, department: req.department, event: req.event, atMs: req.nowMs } as const;
+    // Without a spread in the middle of the literal (a runtime call per reserve); same fields, same order.
+    const fact: Extract<LedgerFact, { type: "reserved" }> = req.by === undefined
+      ? { type: "reserved", id, key: req.key, user: req.user, department: req.department, event: req.event, atMs: req.nowMs }
+      : { type: "reserved", id, key: req.key, owner: req.by, user: req.user, department: req.department, event: req.event, atMs: req.nowMs };
     const charge = this.#applyReserved(fact, checked);
     return {
       type: "reserved",
@@ -584,10 +587,11 @@ export class Ledger {
 
   #applyReserved(fact: Extract<LedgerFact, { type: "reserved" }>, checked: CheckedEvent): Charge {
     const period = this.periodAt(fact.atMs);
-    const charge: Charge = {
-      id: fact.id, key: fact.key, ...(fact.owner === undefined ? {} : { owner: fact.owner }), user: fact.user, department: fact.department, event: checked.event, state: "reserved",
-      period: period.key, periodEndMs: period.endMs, createdMs: fact.atMs, expiresMs: fact.atMs + this.#config.reservationTtlMs,
-    };
+    const expiresMs = fact.atMs + this.#config.reservationTtlMs;
+    // Two literals rather than a spread in the middle of one (a runtime call per reserve); same fields, same order.
+    const charge: Charge = fact.owner === undefined
+      ? { id: fact.id, key: fact.key, user: fact.user, department: fact.department, event: checked.event, state: "reserved", period: period.key, periodEndMs: period.endMs, createdMs: fact.atMs, expiresMs }
+      : { id: fact.id, key: fact.key, owner: fact.owner, user: fact.user, department: fact.department, event: checked.event, state: "reserved", period: period.key, periodEndMs: period.endMs, createdMs: fact.atMs, expiresMs };
     this.#charges.set(charge.id, charge);
     this.#byKey.set(charge.key, charge.id);
     const scopes = this.#scopesOf(charge);
