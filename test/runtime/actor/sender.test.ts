@@ -1,16 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { ActorSystem, Forbidden, compileAccess, describeSender, type DeadLetter, type Sender } from "../../../runtime/index.ts";
-import { createDevPki, readTlsFiles } from "../../../runtime/remote/dev-certs.ts";
+import { twoMtlsNodes } from "../../fixtures/two-nodes.ts";
 import { readRows, toRows } from "../../../runtime/internal/frame-rows.ts";
 import type { Envelope } from "../../../runtime/internal/envelope.ts";
 import { sealedEcho, senderEcho, type WhoMsg } from "../../fixtures/actors.ts";
 import { until } from "../../fixtures/cluster-processes.ts";
-import { freePorts } from "../../fixtures/free-port.ts";
 
 const doctor: Sender = { kind: "user", user: "dr-lee", role: "doctor", department: "radiology" };
 const who = (replyTo: unknown) => ({ type: "who", replyTo }) as WhoMsg;
@@ -59,17 +55,10 @@ test("a sender the policy does not list is refused before the mailbox: FORBIDDEN
 });
 
 test("over the network the sender is the peer's certificate identity, whatever the caller asked to speak as", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "fedrouter-sender-"));
-  createDevPki(dir, ["node-a", "node-b"]);
-  const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
-  const [portA, portB] = await freePorts(2);
-  const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
-  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: tls("node-b") } });
-  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: tls("node-a") } });
+  const { a, b, stop } = await twoMtlsNodes("fedrouter-sender-");
   try {
     await a.spawn(senderEcho, undefined, { name: "echo" });
     await a.spawn(sealedEcho, undefined, { name: "sealed" });
-    await until(() => a.transport!.peers()[0]!.up && b.transport!.peers()[0]!.up, "link up");
     const echo = b.ref<WhoMsg>("fed://node-a/user/echo");
     const peer = { kind: "peer", node: "node-b" };
     assert.deepEqual(await echo.ask<Sender>(who), peer);
@@ -77,9 +66,7 @@ test("over the network the sender is the peer's certificate identity, whatever t
     assert.deepEqual(await echo.ask<Sender>(who, { as: { kind: "local", node: "node-a" } }), peer);
     await assert.rejects(b.ref<WhoMsg>("fed://node-a/user/sealed").ask(who, { as: { kind: "local", node: "node-a" } }), { code: "FORBIDDEN", sender: "peer:node-b" });
   } finally {
-    await a.stop();
-    await b.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 });
 

@@ -10,12 +10,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ActorSystem, createDevPki, defineActor, readTlsFiles, type ActorRef } from "../../../../runtime/index.ts";
+import { defineActor, type ActorRef } from "../../../../runtime/index.ts";
 import { TRAINER_CHUNK_WORDS } from "../../../../actors/shard-executor/index.ts";
-import { freePorts } from "../../../fixtures/free-port.ts";
+import { twoMtlsNodes } from "../../../fixtures/two-nodes.ts";
 
 const GPT2_SMALL_PARAMETERS = 124_439_808;
 
@@ -41,20 +38,9 @@ const sink = defineActor<SinkMsg, number>(import.meta.url, "chunk-sink", (total)
 }, { access: { chunk: ["local", "peer"], digest: ["local", "peer"] } });
 
 test("a 124M-value update crosses mTLS gRPC in 475 chunks of 1 MiB and arrives whole; as one message it is refused before sending", { timeout: 180_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "fedrouter-chunks-"));
-  createDevPki(dir, ["node-a", "node-b"]);
-  const tls = (id: string) => readTlsFiles(join(dir, "ca.crt"), join(dir, `${id}.crt`), join(dir, `${id}.key`));
-  const [portA, portB] = await freePorts(2);
-  const peers = [{ id: "node-a", address: `127.0.0.1:${portA}` }, { id: "node-b", address: `127.0.0.1:${portB}` }];
-  const b = await ActorSystem.start({ node: "node-b", logLevel: "silent", remote: { listen: `127.0.0.1:${portB}`, peers, security: tls("node-b") } });
-  const a = await ActorSystem.start({ node: "node-a", logLevel: "silent", remote: { listen: `127.0.0.1:${portA}`, peers, security: tls("node-a") } });
+  const { a, b, stop } = await twoMtlsNodes("fedrouter-chunks-");
   try {
     await b.spawn(sink, GPT2_SMALL_PARAMETERS, { name: "sink" });
-    const deadline = performance.now() + 30_000;
-    while (!(a.transport!.peers()[0]!.up && b.transport!.peers()[0]!.up)) {
-      if (performance.now() > deadline) assert.fail("link not up");
-      await new Promise((r) => setTimeout(r, 20));
-    }
     const update = new Float32Array(GPT2_SMALL_PARAMETERS);
     for (let i = 0; i < update.length; i++) update[i] = Math.sin(i) * 1e-3;
     const expected = createHash("sha256").update(new Uint8Array(update.buffer)).digest("hex");
@@ -71,8 +57,6 @@ test("a 124M-value update crosses mTLS gRPC in 475 chunks of 1 MiB and arrives w
     }
     assert.equal(await remote.ask<string>((replyTo) => ({ type: "digest", replyTo }), { timeoutMs: 60_000 }), expected, "every value arrived in place");
   } finally {
-    await a.stop();
-    await b.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 });
