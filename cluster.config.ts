@@ -18,7 +18,7 @@ export default defineCluster({
       address: "127.0.0.1:7101",
       admin: "127.0.0.1:7201",
       actors: [
-        { name: "accountant" }, { name: "aggregator" }, { name: "shard-executor", model: "models/hospital-a", placement: "worker" }, { name: "planner", model: "models/hospital-a" }, { name: "trainer", model: "models/hospital-a" },
+        { name: "accountant" }, { name: "aggregator" }, { name: "shard-executor", model: "models/hospital-a", placement: "worker" }, { name: "planner", model: "models/hospital-a" }, { name: "trainer", model: "models/hospital-a", acceptInstall: true },
         { name: "visits" }, { name: "tally", placement: "worker" },
       ],
     },
@@ -28,7 +28,7 @@ export default defineCluster({
       address: "127.0.0.1:7102",
       admin: "127.0.0.1:7202",
       actors: [
-        { name: "accountant" }, { name: "shard-executor", model: "models/hospital-b", placement: "worker" }, { name: "planner", model: "models/hospital-b" }, { name: "trainer", model: "models/hospital-b" },
+        { name: "accountant" }, { name: "shard-executor", model: "models/hospital-b", placement: "worker" }, { name: "planner", model: "models/hospital-b" }, { name: "trainer", model: "models/hospital-b", acceptInstall: true },
         { name: "visits" }, { name: "hasher", placement: "pool", poolThreads: 1 },
       ],
     },
@@ -38,7 +38,7 @@ export default defineCluster({
       address: "127.0.0.1:7103",
       admin: "127.0.0.1:7203",
       actors: [
-        { name: "accountant" }, { name: "shard-executor", model: "models/hospital-c", placement: "worker" }, { name: "planner", model: "models/hospital-c" }, { name: "trainer", model: "models/hospital-c" },
+        { name: "accountant" }, { name: "shard-executor", model: "models/hospital-c", placement: "worker" }, { name: "planner", model: "models/hospital-c" }, { name: "trainer", model: "models/hospital-c", acceptInstall: true },
         { name: "visits" }, { name: "tally", placement: "worker" },
       ],
     },

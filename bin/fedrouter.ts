@@ -218,6 +218,7 @@ program
   .option("--coordinator <id>", "with --live: the hospital whose Aggregator coordinates (default the front door's)")
   .option("--operator <name>", "with --live: the operator certificate to use (keys/<name>.crt)", "operator")
   .option("--out <dir>", "with --live: where the coordinator writes the trained checkpoint", ".data/training/live")
+  .option("--install", "with --live: after the last round, put the trained model in service on every hospital whose trainer has acceptInstall (written over its model, the replaced files kept in previous/, its executors reloaded)", false)
   .action(async (opts: import("./train/train-command.ts").TrainCommandOptions) => {
     const { progressPrinter, runTrainCommand } = await import("./train/train-command.ts");
     const out = progressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);

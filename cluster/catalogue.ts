@@ -21,7 +21,7 @@ export const ACTOR_CATALOGUE: Readonly<Record<string, ActorDefinition<any, any>>
 export const ACCOUNTANT_STORE_ID = "user/accountant";
 
 /** Spawn arguments drawn from the cluster config; actors not listed take none. */
-export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry: HospitalConfig["actors"][number]) => unknown>> = {
+export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry: HospitalConfig["actors"][number], hospital: HospitalConfig) => unknown>> = {
   aggregator: () => ({}),
   // The Planner partitions the model's blocks: n_layer of the model its hospital serves.
   planner: (cluster, entry): PlannerOptions => ({ blocks: modelLayers(configPath(cluster, entry.model ?? cluster.model!.path)) }),
@@ -31,10 +31,17 @@ export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry:
   }),
   // A hospital's trainer: its model (the base of every round), its own synthetic notes, rounds
   // driven by its configured coordinator, else the hospital that serves the HTTP API, else itself only.
-  trainer: (cluster, entry): TrainerOptions => ({
-    modelDir: configPath(cluster, entry.model ?? cluster.model!.path),
-    ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : cluster.http === undefined ? {} : { coordinator: cluster.http.hospital }),
-  }),
+  // With acceptInstall, a finished job's model is written over its model and the hospital's
+  // executors of the same model directory reload it.
+  trainer: (cluster, entry, hospital): TrainerOptions => {
+    const modelDir = configPath(cluster, entry.model ?? cluster.model!.path);
+    const serving = hospital.actors.filter((a) => a.name === "shard-executor" && configPath(cluster, a.model ?? cluster.model!.path) === modelDir).map((a) => `user/node/${a.name}`);
+    return {
+      modelDir,
+      ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : cluster.http === undefined ? {} : { coordinator: cluster.http.hospital }),
+      ...(entry.acceptInstall === true ? { acceptInstall: true, serving } : {}),
+    };
+  },
   accountant: (cluster): AccountantOptions => ({
     storeId: ACCOUNTANT_STORE_ID,
     ledger: {

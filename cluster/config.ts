@@ -49,6 +49,12 @@ const actorSchema = z.strictObject({
    * (default the hospital that serves the HTTP API, `http.hospital`; with neither, only its own node).
    */
   coordinator: z.string().min(1).optional(),
+  /**
+   * For a trainer: whether its coordinator may put a finished job's model in service here
+   * (`fedrouter train --live --install`): written over its `model` (the replaced files kept in
+   * `previous/`), this hospital's shard-executors of that model reload it. Default false.
+   */
+  acceptInstall: z.boolean().optional(),
 });
 
 const hospitalSchema = z.strictObject({

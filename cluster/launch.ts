@@ -175,7 +175,7 @@ async function actorSpecs(cluster: ClusterConfig, hospital: HospitalConfig): Pro
         2,
       );
     }
-    const args = entry.module === undefined ? ACTOR_ARGS[entry.name]?.(cluster, entry) : undefined;
+    const args = entry.module === undefined ? ACTOR_ARGS[entry.name]?.(cluster, entry, hospital) : undefined;
     specs.push(actor(entry.name, definition, args, {
       placement: entry.placement,
       ...(entry.poolThreads ? { poolThreads: entry.poolThreads } : {}),

@@ -220,7 +220,7 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     for (const [k, m] of members.entries()) {
       const system = await ActorSystem.start({ node: m.id, persistence: { path: m.dataDir }, logLevel: "error" });
       systems.push(system);
-      const ref = await system.spawn(accountant, ACTOR_ARGS.accountant!(cluster, m.accountant) as AccountantOptions, { name: "accountant" });
+      const ref = await system.spawn(accountant, ACTOR_ARGS.accountant!(cluster, m.accountant, cluster.hospitals.find((h) => h.id === m.id)!) as AccountantOptions, { name: "accountant" });
       const corpus = sequences(m.specialty, o.notes, 1);
       const steps = progress(print, `${m.id} local`, o.localSteps, true);
       participants.push(new HospitalParticipant({

@@ -30,6 +30,7 @@ const schemas = {
       hospitals: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)).min(1).max(64),
       modelDir: z.string().min(1).max(4_096),
       outDir: z.string().min(1).max(4_096).optional(),
+      install: z.boolean().optional(),
       part: z.union([z.strictObject({ kind: z.literal("all") }), z.strictObject({ kind: z.literal("last"), blocks: z.number().int().min(1).max(1_024), head: z.boolean().optional() })]).optional(),
       config: z.record(z.string(), z.unknown()),
     }),

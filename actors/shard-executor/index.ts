@@ -26,4 +26,5 @@ export {
 // The same, as an actor a coordinator on another hospital drives over the transport (chunked vectors).
 export { trainer } from "./trainer/behaviour.ts";
 export { TrainerClient, TrainerFailed } from "./trainer/client.ts";
-export { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type TrainerMsg, type TrainerOptions, type TrainerReply, type MaskedInputHeader } from "./trainer/protocol.ts";
+export { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type InstallReport, type TrainerMsg, type TrainerOptions, type TrainerReply, type MaskedInputHeader } from "./trainer/protocol.ts";
+export { InstallRefused, installTrained } from "./trainer/install.ts";

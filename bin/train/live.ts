@@ -15,11 +15,14 @@ import type { Io, TrainCommandOptions } from "./train-command.ts";
 interface JobStatus {
   readonly state: "idle" | "running" | "done" | "failed";
   readonly events: readonly RoundProgress[];
-  readonly outcome?: { readonly applied: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly checkpoint?: string };
+  readonly outcome?: {
+    readonly applied: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly checkpoint?: string;
+    readonly installs?: readonly { readonly hospital: string; readonly reloaded?: readonly string[]; readonly notReloaded?: readonly { readonly executor: string; readonly reason: string }[]; readonly code?: string; readonly message?: string }[];
+  };
   readonly error?: { readonly code: string; readonly message: string };
 }
 
-/** Exit code: 0 a round applied, 1 the job failed or applied none, 2 nothing to train with. */
+/** Exit code: 0 a round applied (and, with --install, installed everywhere), 1 the job failed, applied none or an install failed, 2 nothing to train with. */
 export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommandOptions & { coordinator?: string; operator: string; out?: string; pollMs?: number }, io: Io): Promise<number> {
   const coordinatorId = opts.coordinator ?? cluster.http?.hospital ?? cluster.hospitals.find((h) => h.actors.some((a) => a.name === "aggregator"))?.id;
   const coordinator = coordinatorId === undefined ? undefined : findHospital(cluster, coordinatorId);
@@ -47,6 +50,7 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
     hospitals: trainers.map((h) => h.id),
     modelDir: configPath(cluster, own.model ?? cluster.model!.path),
     outDir: configPath(cluster, opts.out ?? ".data/training/live"),
+    ...(opts.install === true ? { install: true } : {}),
     config,
   };
   const security = cluster.tls.insecure
@@ -80,7 +84,21 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
       }
       const o = status.outcome;
       io.out(`[train] done: ${o.applied} rounds applied; client-level ε ${o.epsilon.toFixed(3)}, per-note ε charged ${o.chargedEpsilon.toFixed(3)} (δ = ${cluster.privacy.delta})${o.checkpoint ? `; checkpoint in ${o.checkpoint} on ${coordinator.id}` : ""}`);
-      return o.applied > 0 ? 0 : 1;
+      let installFailed = false;
+      for (const i of o.installs ?? []) {
+        if (i.code !== undefined) {
+          installFailed = true;
+          io.err(`[install] ${i.hospital}: not installed: ${i.code}: ${i.message} (it serves what it served)`);
+          continue;
+        }
+        const reloaded = i.reloaded ?? [];
+        io.out(`[install] ${i.hospital}: in service, ${reloaded.length} executor(s) reloaded${reloaded.length ? ` (${reloaded.join(", ")})` : ""}; the replaced files are in previous/`);
+        for (const n of i.notReloaded ?? []) {
+          installFailed = true;
+          io.err(`[install] ${i.hospital}: ${n.executor} did not reload (${n.reason}): the new weights serve from its next load`);
+        }
+      }
+      return o.applied > 0 && !installFailed ? 0 : 1;
     }
   } catch (error) {
     // The Admin service unreachable, the operator certificate refused, the ask timed out.

@@ -23,6 +23,8 @@ export interface TrainCommandOptions {
   operator?: string;
   /** With --live: where the coordinator writes the checkpoint (default .data/training/live). */
   out?: string;
+  /** With --live: put the trained model in service on every hospital whose trainer accepts installs. */
+  install?: boolean;
   notes: number;
   plot: string;
 }
@@ -59,6 +61,10 @@ export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promis
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.err(`fedrouter train: invalid cluster config ${error.message}`);
+    return 2;
+  }
+  if (opts.install === true && opts.live !== true) {
+    io.err("fedrouter train: --install needs --live (without --live, the trained model is written where npm start serves it)");
     return 2;
   }
   const busy = await listening(cluster.hospitals.flatMap((h) => [h.address, h.admin]));

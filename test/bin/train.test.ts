@@ -63,7 +63,7 @@ test("on a terminal a progress bar redraws in place and other lines scroll; else
   assert.equal(piped, `${lines.join("\n")}\n`);
 });
 
-test("fedrouter train --live: the running federation trains itself — the coordinator's Aggregator drives every trainer, the command prints each round and exits 0", { timeout: 240_000 }, async (t) => {
+test("fedrouter train --live --install: the running federation trains itself — the coordinator's Aggregator drives every trainer, the command prints each round, puts the model in service on every hospital that accepts installs (executors reloaded), says which refused, exits 1 for it", { timeout: 240_000 }, async (t) => {
   const { createDevPki } = await import("../../runtime/index.ts");
   const { initModel } = await import("../../actors/shard-executor/index.ts");
   const { launchHospital } = await import("../../cluster/index.ts");
@@ -73,14 +73,19 @@ test("fedrouter train --live: the running federation trains itself — the coord
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ids = ["h-a", "h-b", "h-c"];
   createDevPki(join(dir, "keys"), [...ids, "operator"]);
-  await initModel({ out: join(dir, "models", "base"), layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 9 });
+  // Each hospital serves its own copy of the model (an install writes over it); h-c does not take installs.
+  for (const id of ids) await initModel({ out: join(dir, "models", id), layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 9 });
   const ports = await freePorts(6);
   const config = join(dir, "cluster.config.json");
   writeFileSync(config, JSON.stringify({
     name: "train-live",
     hospitals: ids.map((id, i) => ({
       id, region: "eu", address: `127.0.0.1:${ports[2 * i]}`, admin: `127.0.0.1:${ports[2 * i + 1]}`,
-      actors: [{ name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []), { name: "trainer", model: "models/base", coordinator: "h-a" }],
+      actors: [
+        { name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []),
+        { name: "shard-executor", model: `models/${id}` },
+        { name: "trainer", model: `models/${id}`, coordinator: "h-a", ...(id === "h-c" ? {} : { acceptInstall: true }) },
+      ],
     })),
     privacy: { departments: { training: 50, general: 5 } },
   }));
@@ -88,8 +93,17 @@ test("fedrouter train --live: the running federation trains itself — the coord
   try {
     for (const id of ids) running.push(await launchHospital({ config, hospital: id, logLevel: "error" }));
     await linksReady(running);
-    const out = await run(["train", "--live", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0", "--adaptive-clipping"]);
-    assert.equal(out.code, 0, out.stderr);
+    const before = readFileSync(join(dir, "models", "h-c", "model.safetensors"));
+    const out = await run(["train", "--live", "--install", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0", "--adaptive-clipping"]);
+    // h-c refused the install (no acceptInstall): the command says so and exits 1; the others serve the model.
+    assert.equal(out.code, 1, out.stderr);
+    assert.match(out.stderr, /\[install\] h-c: not installed: INSTALL_REFUSED: .*acceptInstall/);
+    for (const id of ["h-a", "h-b"]) {
+      assert.match(out.stdout, new RegExp(`\\[install\\] ${id}: in service, 1 executor\\(s\\) reloaded \\(fed://${id}/user/node/shard-executor\\)`));
+      assert.ok(existsSync(join(dir, "models", id, "previous", "model.safetensors")), `${id} kept the replaced model`);
+      assert.match(readFileSync(join(dir, "models", id, "fedrouter_training.json"), "utf8"), /"version": 1/, `${id} serves model version 1`);
+    }
+    assert.deepEqual(readFileSync(join(dir, "models", "h-c", "model.safetensors")), before, "h-c's model is untouched");
     assert.match(out.stdout, /\[train\] job train-\S+ on h-a's Aggregator: h-a, h-b, h-c; .*C = 1 \(adaptive\)/);
     assert.match(out.stdout, /round 1 applied \(model version 1, 3 masked updates/);
     assert.match(out.stdout, /\[train\] done: 1 rounds applied; client-level ε 4\.377/);

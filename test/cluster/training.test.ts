@@ -63,8 +63,8 @@ test("three hospitals pretrain publicly, run two masked DP-FedAvg rounds charged
   for (const id of ["hospital-a", "hospital-b", "hospital-c"]) {
     const system = await ActorSystem.start({ node: id, persistence: { path: join(dir, ".data", id) }, logLevel: "error" });
     try {
-      const entry = config.hospitals.find((h) => h.id === id)!.actors[0]!;
-      const ref = await system.spawn(accountant, ACTOR_ARGS.accountant!(config, entry) as AccountantOptions, { name: "accountant" });
+      const hospital = config.hospitals.find((h) => h.id === id)!;
+      const ref = await system.spawn(accountant, ACTOR_ARGS.accountant!(config, hospital.actors[0]!, hospital) as AccountantOptions, { name: "accountant" });
       const history = await new AccountantClient(ref, 10_000).history("federated-training");
       assert.equal(history.type, "history");
       if (history.type === "history") assert.deepEqual(history.charges.map((c) => c.state), ["committed", "committed"], `${id}: one committed charge per round`);

@@ -10,7 +10,7 @@ import type { ActorRef, NodeStore } from "../../../runtime/index.ts";
 import { FedrouterError } from "../../../errors/index.ts";
 import { openRoundStore } from "../../../federated/index.ts";
 import { selectRound } from "../../planner/index.ts";
-import { applyUpdateAndSave, flattenTrainable, loadGpt2Stage, TrainerClient, trainableSpec, type TrainerMsg } from "../../shard-executor/index.ts";
+import { applyUpdateAndSave, flattenTrainable, loadGpt2Stage, TrainerClient, TrainerFailed, trainableSpec, type TrainerMsg } from "../../shard-executor/index.ts";
 import { TrainingCoordinator, type RoundProgress, type TrainingConfig } from "./coordinator.ts";
 
 export interface TrainingJobRequest {
@@ -20,6 +20,12 @@ export interface TrainingJobRequest {
   readonly modelDir: string;
   /** Where the trained checkpoint goes on this node; none: not written. */
   readonly outDir?: string;
+  /**
+   * After the last round, put the trained model in service on every listed hospital: each
+   * trainer writes it over its hospital's model (the old weights kept in `previous/`) and its
+   * executors reload. Default false: the checkpoint stays on this node for an operator to review.
+   */
+  readonly install?: boolean;
   /** The trainers' trainable part (default the last block without the tied head, as the trainers'). */
   readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
   readonly config: TrainingConfig;
@@ -33,7 +39,11 @@ export interface TrainingJobStatus {
   readonly state: "idle" | "running" | "done" | "failed";
   /** The last progress events, oldest first (at most 200). */
   readonly events: readonly RoundProgress[];
-  readonly outcome?: { readonly applied: number; readonly abandoned: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly version: number; readonly checkpoint?: string };
+  readonly outcome?: {
+    readonly applied: number; readonly abandoned: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly version: number; readonly checkpoint?: string;
+    /** With `install`: each hospital's install (what reloaded), or why it failed. */
+    readonly installs?: readonly ({ readonly hospital: string; readonly reloaded: readonly string[]; readonly notReloaded: readonly { readonly executor: string; readonly reason: string }[] } | { readonly hospital: string; readonly code: string; readonly message: string })[];
+  };
   readonly error?: { readonly code: string; readonly message: string };
 }
 
@@ -88,17 +98,34 @@ export class TrainingJob {
     });
     const outcome = await coordinator.run();
     let checkpoint: string | undefined;
+    const metadata = {
+      algorithm: "DP-FedAvg (central Gaussian noise on the masked sum)", noiseMultiplier: request.config.noiseMultiplier, updateClip: request.config.clipNorm,
+      samplingRate: request.config.samplingRate ?? 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: request.config.delta,
+      exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id, ...coordinator.clippingMetadata(outcome),
+    };
     if (request.outDir !== undefined && outcome.applied > 0) {
       const delta = new Float32Array(base.length);
       for (let i = 0; i < delta.length; i++) delta[i] = outcome.global[i]! - base[i]!;
-      await applyUpdateAndSave(request.modelDir, spec, delta, request.outDir, {
-        algorithm: "DP-FedAvg (central Gaussian noise on the masked sum)", noiseMultiplier: request.config.noiseMultiplier, updateClip: request.config.clipNorm,
-        samplingRate: request.config.samplingRate ?? 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: request.config.delta,
-        exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id, ...coordinator.clippingMetadata(outcome),
-      }, { force: true });
+      await applyUpdateAndSave(request.modelDir, spec, delta, request.outDir, metadata, { force: true });
       checkpoint = request.outDir;
     }
-    this.#outcome = { applied: outcome.applied, abandoned: outcome.abandoned, epsilon: outcome.epsilon, chargedEpsilon: outcome.chargedEpsilon, version: outcome.version, ...(checkpoint ? { checkpoint } : {}) };
+    // Every hospital in turn, each on its own: one that fails keeps serving what it served.
+    const installs: NonNullable<NonNullable<TrainingJobStatus["outcome"]>["installs"]>[number][] = [];
+    if (request.install === true && outcome.applied > 0) {
+      for (const participant of participants) {
+        try {
+          const done = await participant.install(this.id, outcome.version, outcome.global, metadata);
+          installs.push({ hospital: participant.id, reloaded: done.reloaded, notReloaded: done.notReloaded });
+        } catch (error) {
+          const failure = error instanceof TrainerFailed ? { code: error.causeCode, message: error.reason } : error instanceof FedrouterError ? { code: error.code, message: error.message } : { code: "INSTALL_FAILED", message: String(error) };
+          installs.push({ hospital: participant.id, ...failure });
+        }
+      }
+    }
+    this.#outcome = {
+      applied: outcome.applied, abandoned: outcome.abandoned, epsilon: outcome.epsilon, chargedEpsilon: outcome.chargedEpsilon, version: outcome.version,
+      ...(checkpoint ? { checkpoint } : {}), ...(request.install === true ? { installs } : {}),
+    };
     this.#state = "done";
   }
 }

@@ -16,7 +16,10 @@ import { loadGpt2Stage } from "../model-loader.ts";
 import { Gpt2Tokenizer } from "../tokenizer.ts";
 import { documentSequences, flattenTrainable, loadCorpus, syntheticNotes, SYNTHETIC_SPECIALTY_OF, trainableSpec } from "../training/index.ts";
 import { accountantBudget, HospitalParticipant, RoundStateError } from "./participant.ts";
-import { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type TrainerMsg, type TrainerOptions, type TrainerReply } from "./protocol.ts";
+import { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type InstallReport, type TrainerMsg, type TrainerOptions, type TrainerReply } from "./protocol.ts";
+import { installTrained, InstallRefused, recoverInstall } from "./install.ts";
+import type { ExecutorInfoReply, LoadReply, ShardExecutorMsg } from "../protocol.ts";
+import type { ActorContext } from "../../../runtime/index.ts";
 import type { MaskedInput } from "../../../secagg/index.ts";
 
 /** Rounds whose global model is being received or whose masked input is being fetched, at most. */
@@ -31,6 +34,10 @@ export const trainer = defineActor(import.meta.url, "trainer", (options: Trainer
 
 function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
   let me: HospitalParticipant | undefined;
+  /** What `me` was built from: an install rebuilds it over the new weights. */
+  let made: { readonly spec: ReturnType<typeof trainableSpec>; readonly baseFlat: Float32Array; readonly corpus: ConstructorParameters<typeof HospitalParticipant>[0]["corpus"]; readonly budget: ReturnType<typeof accountantBudget> } | undefined;
+  /** A finished job's model arriving in chunks (one at a time). */
+  let installing: { readonly job: string; readonly trained: Float32Array; next: number; readonly count: number } | undefined;
   /** Global models arriving in chunks, per round. */
   const incoming = new Map<string, { readonly global: Float32Array; next: number; readonly count: number }>();
   /** Masked inputs waiting to be fetched, per round. */
@@ -45,8 +52,40 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
     map.set(roundId, value);
   };
 
+  /**
+   * Writes the trained model over this hospital's own, rebuilds the participant on it (later
+   * rounds start from what serves), and has every executor it serves reload its blocks.
+   */
+  async function install(job: string, version: number, trained: Float32Array, metadata: unknown, ctx: ActorContext<TrainerMsg>): Promise<InstallReport> {
+    if (!Number.isSafeInteger(version) || version < 1) throw new InstallRefused(job, `version ${version} is not a model version ≥ 1`);
+    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) throw new InstallRefused(job, "metadata must be an object");
+    const built = made!;
+    await installTrained(options.modelDir, built.spec, built.baseFlat, trained, job, { ...(metadata as Record<string, unknown>), version, installedAtMs: Date.now() });
+    const model = await loadGpt2Stage(options.modelDir);
+    const baseFlat = flattenTrainable(built.spec, model.tensors);
+    me = new HospitalParticipant({ id: ctx.node, model, spec: built.spec, baseFlat, corpus: built.corpus, budget: built.budget });
+    made = { ...built, baseFlat };
+    const reloaded: string[] = [];
+    const notReloaded: { executor: string; reason: string }[] = [];
+    for (const path of options.serving ?? []) {
+      const executor = ctx.lookup<ShardExecutorMsg>(`fed://${ctx.node}/${path}`);
+      try {
+        const info = await executor.ask<ExecutorInfoReply>((replyTo) => ({ type: "info", replyTo }), { timeoutMs: 30_000 });
+        const loaded = await executor.ask<LoadReply>((replyTo) => ({ type: "load", from: info.from, to: info.to, replyTo }), { timeoutMs: 120_000 });
+        if (loaded.type === "loaded") reloaded.push(executor.path);
+        else notReloaded.push({ executor: executor.path, reason: `${loaded.code}: ${loaded.message}` });
+      } catch (error) {
+        notReloaded.push({ executor: executor.path, reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    ctx.log.info("trainer-installed", { job, version, reloaded: reloaded.length, notReloaded: notReloaded.length });
+    return { job, version, reloaded, notReloaded };
+  }
+
   return {
     async start(ctx) {
+      const recovered = await recoverInstall(options.modelDir);
+      if (recovered !== "none") ctx.log.warn("trainer-install-recovered", { modelDir: options.modelDir, outcome: recovered });
       const model = await loadGpt2Stage(options.modelDir);
       const tokenizer = await Gpt2Tokenizer.fromDirectory(options.modelDir);
       const positions = model.config.positions;
@@ -56,7 +95,9 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
         : syntheticNotes(source.specialty, source.notes, source.seed).flatMap((note) => documentSequences(note, tokenizer, positions));
       const spec = trainableSpec(model.config, options.part ?? { kind: "last", blocks: 1, head: false });
       const budget = accountantBudget(new AccountantClient(ctx.lookup<AccountantMsg>(options.accountant ?? `fed://${ctx.node}/user/node/accountant`), 60_000));
-      me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat: flattenTrainable(spec, model.tensors), corpus, budget });
+      const baseFlat = flattenTrainable(spec, model.tensors);
+      me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat, corpus, budget });
+      made = { spec, baseFlat, corpus, budget };
       ctx.log.info("trainer-ready", { parameters: spec.size, sequences: corpus.length, coordinator: options.coordinator ?? "local only" });
     },
 
@@ -134,6 +175,30 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             await participant.settle(msg.roundId, msg.outcome);
             msg.replyTo.tell({ type: "ok", value: null });
             return;
+          case "install-chunk": {
+            if (options.acceptInstall !== true) throw new InstallRefused(String(msg.job), "this hospital's trainer does not accept installs (acceptInstall is off: its operator reviews and installs models by hand)");
+            const size = participant.size;
+            const count = Math.ceil(size / TRAINER_CHUNK_WORDS);
+            if (msg.total !== size || msg.count !== count || !(msg.data instanceof Float32Array)) {
+              throw new InstallRefused(String(msg.job), `a model of ${msg.total} values in ${msg.count} chunks: this hospital's trainable part has ${size} (${count} chunks)`);
+            }
+            if (msg.index === 0) installing = { job: msg.job, trained: new Float32Array(size), next: 0, count };
+            if (installing === undefined || installing.job !== msg.job || msg.index !== installing.next) throw new InstallRefused(String(msg.job), `model chunk ${msg.index} out of order (expected ${installing?.job === msg.job ? installing.next : 0})`);
+            const offset = msg.index * TRAINER_CHUNK_WORDS;
+            const expected = Math.min(TRAINER_CHUNK_WORDS, size - offset);
+            if (msg.data.length !== expected) throw new InstallRefused(msg.job, `model chunk ${msg.index} has ${msg.data.length} values, expected ${expected}`);
+            installing.trained.set(msg.data, offset);
+            installing.next++;
+            msg.replyTo.tell({ type: "ok", value: installing.next });
+            return;
+          }
+          case "install": {
+            const open = installing;
+            if (open === undefined || open.job !== msg.job || open.next !== open.count) throw new InstallRefused(String(msg.job), `install before the whole model arrived (${open?.job === msg.job ? open.next : 0} of ${open?.count ?? "?"} chunks)`);
+            installing = undefined;
+            msg.replyTo.tell({ type: "ok", value: await install(msg.job, msg.version, open.trained, msg.metadata, ctx) });
+            return;
+          }
           default: {
             const unknown = msg as { type?: unknown; replyTo?: { tell(reply: TrainerReply<never>): void } };
             unknown.replyTo?.tell({ type: "failed", code: "INVALID_REQUEST", message: `unknown trainer message ${String(unknown.type)}` });

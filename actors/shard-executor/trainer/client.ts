@@ -13,7 +13,8 @@ import type { ActorRef } from "../../../runtime/index.ts";
 import { FedrouterError, registerErrors } from "../../../errors/index.ts";
 import type { AdvertiseKeys, KeyDirectory, MaskedInput, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
 import type { PrepareReply, RoundOffer, RoundStart, TrainReport, TrainingParticipant } from "../../aggregator/index.ts";
-import { TRAINER_CHUNK_WORDS, type MaskedInputHeader, type TrainerMsg, type TrainerReply } from "./protocol.ts";
+import { TRAINER_CHUNK_WORDS, type InstallReport, type MaskedInputHeader, type TrainerMsg, type TrainerReply } from "./protocol.ts";
+import type { TrainingMetadata } from "../training/checkpoint.ts";
 
 /** A trainer answered `failed`: its code and message, as it sent them. */
 export class TrainerFailed extends FedrouterError {
@@ -85,6 +86,20 @@ export class TrainerClient implements TrainingParticipant {
 
   async settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void> {
     await this.#ask<null>((replyTo) => ({ type: "settle", roundId, outcome, replyTo }));
+  }
+
+  /**
+   * Puts a finished job's model (the trainable part's values) in service on this hospital, in
+   * chunks as a round's global model travels; resolves to what the trainer reloaded.
+   */
+  async install(job: string, version: number, trained: Float32Array, metadata: TrainingMetadata): Promise<InstallReport> {
+    const total = trained.length;
+    const count = Math.ceil(total / TRAINER_CHUNK_WORDS);
+    for (let index = 0; index < count; index++) {
+      const data = trained.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
+      await this.#ask<number>((replyTo) => ({ type: "install-chunk", job, index, count, total, data, replyTo }));
+    }
+    return this.#ask<InstallReport>((replyTo) => ({ type: "install", job, version, metadata, replyTo }), this.trainTimeoutMs);
   }
 
   async #ask<T>(make: (replyTo: ActorRef<TrainerReply<T>>) => TrainerMsg, timeoutMs = this.timeoutMs): Promise<T> {

@@ -14,6 +14,7 @@
 import type { AccessPolicy, ActorRef } from "../../../runtime/index.ts";
 import type { AdvertiseKeys, KeyDirectory, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
 import type { LocalTrainingConfig, PrepareReply, RoundOffer, TrainReport } from "../../aggregator/index.ts";
+import type { TrainingMetadata } from "../training/checkpoint.ts";
 
 /** 1 MiB of float32 or uint32 words per chunk. */
 export const TRAINER_CHUNK_WORDS = 262_144;
@@ -33,7 +34,25 @@ export type TrainerMsg =
   | { readonly type: "mask-input"; readonly roundId: string; readonly inbox: ShareInbox; readonly replyTo: ActorRef<TrainerReply<MaskedInputHeader>> }
   | { readonly type: "masked-chunk"; readonly roundId: string; readonly index: number; readonly replyTo: ActorRef<TrainerReply<Uint32Array>> }
   | { readonly type: "unmask"; readonly roundId: string; readonly request: UnmaskRequest; readonly replyTo: ActorRef<TrainerReply<UnmaskShares>> }
-  | { readonly type: "settle"; readonly roundId: string; readonly outcome: "applied" | "abandoned"; readonly replyTo: ActorRef<TrainerReply<null>> };
+  | { readonly type: "settle"; readonly roundId: string; readonly outcome: "applied" | "abandoned"; readonly replyTo: ActorRef<TrainerReply<null>> }
+  /** Chunk `index` of `count` of a finished job's trained model (`total` values), in order: what `install` puts in service. */
+  | { readonly type: "install-chunk"; readonly job: string; readonly index: number; readonly count: number; readonly total: number; readonly data: Float32Array; readonly replyTo: ActorRef<TrainerReply<number>> }
+  /**
+   * Puts the model the chunks carried in service on this hospital: written over its model
+   * directory (the weights it replaces kept in `previous/`), with `metadata` as its
+   * fedrouter_training.json; the executors it serves reload it; later rounds start from it.
+   */
+  | { readonly type: "install"; readonly job: string; readonly version: number; readonly metadata: TrainingMetadata; readonly replyTo: ActorRef<TrainerReply<InstallReport>> };
+
+/** What an install did on one hospital. */
+export interface InstallReport {
+  readonly job: string;
+  readonly version: number;
+  /** The executors (paths) that reloaded the new weights. */
+  readonly reloaded: readonly string[];
+  /** The executors that did not, with why; the new weights are on disk and serve from their next load. */
+  readonly notReloaded: readonly { readonly executor: string; readonly reason: string }[];
+}
 
 /** A MaskedInput without its vector: `length` words in `chunks` chunks. */
 export interface MaskedInputHeader {
@@ -55,6 +74,8 @@ export const TRAINER_ACCESS = {
   "masked-chunk": ["local", "peer"],
   unmask: ["local", "peer"],
   settle: ["local", "peer"],
+  "install-chunk": ["local", "peer"],
+  install: ["local", "peer"],
 } as const satisfies AccessPolicy<TrainerMsg>;
 
 export interface TrainerOptions {
@@ -69,6 +90,18 @@ export interface TrainerOptions {
   readonly corpus?: { readonly kind: "directory"; readonly path: string } | { readonly kind: "synthetic"; readonly specialty: "cardiology" | "radiology" | "emergency"; readonly notes: number; readonly seed: number };
   /** The peer hospital whose coordinator may drive rounds here; none: only this node's code. */
   readonly coordinator?: string;
+  /**
+   * The executors on this node that serve `modelDir`, as paths within the node (e.g.
+   * "user/node/shard-executor"): an `install` reloads them. The cluster launcher lists the
+   * hospital's executors of the same model directory.
+   */
+  readonly serving?: readonly string[];
+  /**
+   * Whether the coordinator may put a finished job's model in service here (`install`: written
+   * over `modelDir`, the executors in `serving` reloaded). Default false: a hospital's served
+   * model changes only where its operator said so.
+   */
+  readonly acceptInstall?: boolean;
   /** What trains (default the last block, without the tied head). */
   readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
 }
