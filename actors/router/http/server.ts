@@ -101,20 +101,23 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
     done();
   });
 
-  app.addHook("onRequest", async (request) => {
-    if (closing) throw new UnavailableError("this server is shutting down; retry, and the request reaches another front door or this one restarted");
-    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new InvalidRequestError("Host", "an HTTP/1.1 request must carry one (RFC 9112, section 3.2); send it");
+  // A callback hook, not an async one: a public route (a health probe) passes with no promise made.
+  app.addHook("onRequest", (request, _reply, done) => {
+    if (closing) return done(new UnavailableError("this server is shutting down; retry, and the request reaches another front door or this one restarted"));
+    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) return done(new InvalidRequestError("Host", "an HTTP/1.1 request must carry one (RFC 9112, section 3.2); send it"));
     const rule = request.routeOptions.config?.auth ?? "public";
-    if (rule === "public") return;
+    if (rule === "public") return done();
     const header = request.headers.authorization;
     if (header === undefined || !/^Bearer\s+\S/i.test(header)) {
-      throw new UnauthorizedError("no bearer token: send Authorization: Bearer <token> (POST /v1/auth/token issues one)");
+      return done(new UnauthorizedError("no bearer token: send Authorization: Bearer <token> (POST /v1/auth/token issues one)"));
     }
-    const caller = await authority.verify(header.replace(/^Bearer\s+/i, "").trim());
-    if (rule !== "any" && !rule.includes(caller.role)) {
-      throw new ForbiddenError(`role ${caller.role} may not call ${request.method} ${request.routeOptions.url}; it needs one of ${rule.join(", ")}`);
-    }
-    request.caller = caller;
+    authority.verify(header.replace(/^Bearer\s+/i, "").trim()).then((caller) => {
+      if (rule !== "any" && !rule.includes(caller.role)) {
+        return done(new ForbiddenError(`role ${caller.role} may not call ${request.method} ${request.routeOptions.url}; it needs one of ${rule.join(", ")}`));
+      }
+      request.caller = caller;
+      done();
+    }, (error: Error) => done(error));
   });
 
   // After authentication (onRequest), before the body is read: a flood costs no parsing.
@@ -182,10 +185,11 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   app.get("/v1/health", { config: { auth: "public", ...noLimit } }, async (_request, reply) => {
     const report = await healthOf();
     void reply.status(report.live ? 200 : 503);
+    const components: Record<string, string> = {};
+    for (const name in report.checks) components[name] = report.checks[name]!.ok ? "healthy" : "unhealthy";
     return {
       status: report.ready ? "healthy" : report.live ? "degraded" : "unhealthy", timestamp: new Date().toISOString(), version: options.version ?? "0.1.0",
-      components: Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, c.ok ? "healthy" : "unhealthy"])),
-      checks: checksOf(report),
+      components, checks: checksOf(report),
     };
   });
   for (const [path, which] of [["/health/live", "live"], ["/health/ready", "ready"]] as const) {
