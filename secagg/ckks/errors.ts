@@ -62,7 +62,20 @@ export class InvalidShare extends FedrouterError {
   }
 }
 
+/**
+ * A decryptor will not decrypt an aggregate it cannot check: not the sum of the contributions it
+ * was shown, its own ciphertext missing or there twice, a contribution repeated, too few of them,
+ * or a second decryption of one round.
+ */
+export class AggregateUnverified extends FedrouterError {
+  readonly code = "CKKS_AGGREGATE_UNVERIFIED";
+  constructor(readonly field: string, readonly reason: string) {
+    super(`the aggregate to decrypt is refused: ${field} ${reason}`);
+  }
+}
+
 registerErrors({
+  CKKS_AGGREGATE_UNVERIFIED: (f) => new AggregateUnverified(f.string("field"), f.string("reason")),
   CKKS_INVALID_PARAMETERS: (f) => new InvalidCkksParameters(f.string("field"), f.string("reason")),
   CKKS_INVALID_UPDATE: (f) => new InvalidUpdate(f.string("field"), f.string("reason")),
   CKKS_MALFORMED_CIPHERTEXT: (f) => new MalformedCiphertext(f.string("what"), f.string("reason")),

@@ -160,8 +160,11 @@ export interface TrainingParticipant {
   unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares>;
   /** Protection "ckks": its update encrypted under the federation's public key (the update then has left: its ε is spent). */
   encrypt?(roundId: string, bundle: ckks.PublicBundle): Promise<ckks.EncryptedUpdate>;
-  /** Protection "ckks", a hospital holding key share `keyIndex`: its decryption share of the aggregate. */
-  decryptionShare?(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate): Promise<ckks.DecryptionShare>;
+  /**
+   * Protection "ckks", a hospital holding key share `keyIndex`: its decryption share of the
+   * aggregate, which it checks is the sum of `contributions` (every encrypted update added), its own among them.
+   */
+  decryptionShare?(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate, contributions: readonly ckks.EncryptedUpdate[]): Promise<ckks.DecryptionShare>;
   /** Its index in the CKKS key ceremony, when it holds a key share. */
   readonly keyIndex?: number;
   /** Commit (applied) or release (abandoned) its reservation, and forget the round. */
@@ -512,7 +515,8 @@ export class TrainingCoordinator {
   /**
    * CKKS: every member encrypts its update under the federation key; the coordinator checks and
    * adds the ciphertexts with the public bundle only (CkksAggregator: no secret key, no share);
-   * t contributors holding key shares each send a decryption share, which combine into the sum.
+   * t contributors holding key shares each check the aggregate against every contribution (their
+   * own among them) and send a decryption share; the shares combine into the sum.
    * A member that fails to encrypt is a dropout; a chosen decryptor that fails abandons the round
    * (another decryptor set is not tried yet).
    */
@@ -525,14 +529,15 @@ export class TrainingCoordinator {
     if (decryptors.length < bundle.threshold) throw new Error(`only ${decryptors.length} of the hospitals that encrypted hold a key share; decrypting needs ${bundle.threshold}`);
     const aggregator = ckks.CkksAggregator.open(await loadPublicSeal(), bundle);
     let aggregate: ckks.EncryptedUpdate;
+    const contributions = contributors.map((p) => encrypted.ok.get(p.id)!);
     try {
-      aggregate = aggregator.add(contributors.map((p) => encrypted.ok.get(p.id)!));
+      aggregate = aggregator.add(contributions);
     } finally {
       aggregator.close();
     }
     this.#phase(roundId, "encrypted updates added", contributors);
     const indices = decryptors.map((p) => p.keyIndex!);
-    const shares = await phase(decryptors, ms, "decryption share", (p) => p.decryptionShare!(roundId, indices, aggregate));
+    const shares = await phase(decryptors, ms, "decryption share", (p) => p.decryptionShare!(roundId, indices, aggregate, contributions));
     const missing = decryptors.filter((p) => !shares.ok.has(p.id));
     if (missing.length > 0) throw new Error(`decryptor ${missing.map((p) => `${p.id}: ${shares.failed.get(p.id) ?? "no answer"}`).join("; ")}; the sum stays encrypted`);
     const sum = await ckks.combineShares(bundle, aggregate, decryptors.map((p) => shares.ok.get(p.id)!));

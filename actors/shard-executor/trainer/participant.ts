@@ -118,7 +118,7 @@ interface RoundHere {
   withIndicator?: boolean;
   masking?: MaskingClient;
   /** Protection "ckks": the federation key its update was encrypted under (it decrypts only such rounds). */
-  encrypted?: { readonly bundle: ckks.PublicBundle };
+  encrypted?: { readonly bundle: ckks.PublicBundle; readonly digest: string; decrypted: boolean };
 }
 
 export class HospitalParticipant implements TrainingParticipant {
@@ -229,7 +229,7 @@ export class HospitalParticipant implements TrainingParticipant {
     if (share !== undefined && share.keyId !== bundle.keyId) throw new RoundStateError(roundId, `the round's CKKS key ${bundle.keyId.slice(0, 12)}… is not the federation key this hospital holds a share of (${share.keyId.slice(0, 12)}…)`);
     const pool = this.#o.encryptionPool;
     const encrypted = pool === undefined ? await ckks.encryptUpdate(bundle, this.#trained(round)) : await pool.encrypt(bundle, this.#trained(round));
-    round.encrypted = { bundle };
+    round.encrypted = { bundle, digest: ckks.digestOf(encrypted), decrypted: false };
     await this.#commit(round); // the update leaves the hospital (encrypted): its ε is spent
     return encrypted;
   }
@@ -237,17 +237,28 @@ export class HospitalParticipant implements TrainingParticipant {
   /**
    * Protection "ckks": this hospital's decryption share of the round's aggregate, for the decryptor
    * set `decryptors` (t key indices). Only for a round it encrypted an update in, under the key it
-   * holds a share of. It cannot check that the aggregate is the sum of the round's ciphertexts
-   * (README "Not built yet (training)").
+   * holds a share of; only once per round; and only for an aggregate that is the sum of the
+   * `contributions` shown, its own among them (ckks.verifyAggregate: so no single hospital's
+   * update can be decrypted alone).
    */
-  async decryptionShare(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate): Promise<ckks.DecryptionShare> {
+  async decryptionShare(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate, contributions: readonly ckks.EncryptedUpdate[]): Promise<ckks.DecryptionShare> {
     const round = this.#round(roundId);
     const share = this.#o.keyShare;
     if (share === undefined) throw new RoundStateError(roundId, "this hospital holds no CKKS key share: it cannot decrypt");
     if (round.encrypted === undefined) throw new RoundStateError(roundId, "no update of this hospital was encrypted in this round: it decrypts only rounds it took part in");
     if (aggregate.keyId !== share.keyId) throw new RoundStateError(roundId, "the aggregate is under another key");
     if (!decryptors.includes(share.index)) throw new RoundStateError(roundId, `the decryptor set ${decryptors.join(", ")} does not include this hospital's index ${share.index}`);
-    return ckks.decryptionShare(round.encrypted.bundle, share, decryptors, aggregate);
+    // One decryption per round: two (of two combinations) would let the Aggregator subtract them.
+    if (round.encrypted.decrypted) throw new ckks.AggregateUnverified("round", `${roundId} was decrypted by this hospital once already`);
+    // Claimed before the check's await (two concurrent asks cannot both pass), given back if it fails: a refused aggregate revealed nothing.
+    round.encrypted.decrypted = true;
+    try {
+      await ckks.verifyAggregate(round.encrypted.bundle, aggregate, { contributions, own: round.encrypted.digest });
+      return await ckks.decryptionShare(round.encrypted.bundle, share, decryptors, aggregate);
+    } catch (error) {
+      if (error instanceof ckks.AggregateUnverified) round.encrypted.decrypted = false;
+      throw error;
+    }
   }
 
   async settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void> {

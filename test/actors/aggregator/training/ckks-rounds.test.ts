@@ -29,16 +29,23 @@ function config(over: Partial<TrainingConfig> = {}): TrainingConfig {
 /** A participant with a fixed, known update: real encryption and a real key share, no training. */
 function known(id: string, update: Float32Array, share: ckks.KeyShare | undefined, log: string[], failDecrypt = false): TrainingParticipant {
   const unused = () => Promise.reject(new Error("not used under ckks"));
+  let own: string | undefined;
   return {
     id, ...(share ? { keyIndex: share.index } : {}),
     remaining: async () => 1e9,
     prepare: async (offer) => ({ type: "accepted", charged: offer.cost }),
     train: async () => ({ steps: 1 }),
     plainUpdate: unused, advertise: unused, shareKeys: unused, maskInput: unused, unmask: unused,
-    encrypt: (_round, bundle) => ckks.encryptUpdate(bundle, update),
-    decryptionShare: async (_round, decryptors, aggregate) => {
+    encrypt: async (_round, bundle) => {
+      const encrypted = await ckks.encryptUpdate(bundle, update);
+      own = ckks.digestOf(encrypted);
+      return encrypted;
+    },
+    decryptionShare: async (_round, decryptors, aggregate, contributions) => {
       if (failDecrypt) throw new Error(`${id} is offline`);
       log.push(id);
+      // As a hospital does: the aggregate must be the sum of what the coordinator added, its own among them.
+      await ckks.verifyAggregate(bundleOf.get(share!.keyId)!, aggregate, { contributions, own: own! });
       return ckks.decryptionShare(bundleOf.get(share!.keyId)!, share!, decryptors, aggregate);
     },
     settle: async (_round, outcome) => void log.push(`${id}:${outcome}`),
