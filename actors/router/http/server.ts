@@ -135,10 +135,12 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
     return request.caller;
   };
   const noLimit = { rateLimit: false as const };
+  // Built once: a zod schema costs far more to build than to run (it was built per request).
+  const inferenceSchema = inferenceBody(limits);
 
   app.post("/v1/inference", { config: { auth: "any" } }, async (request, reply) => {
     const started = performance.now();
-    const body = parseBody(inferenceBody(limits), request.body);
+    const body = parseBody(inferenceSchema, request.body);
     const caller = callerOf(request);
     const inference = toInferenceRequest(body, body.prompt, caller, request.headers["idempotency-key"], {}, departments);
     const result = await service.infer(inference, caller);
