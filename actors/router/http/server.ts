@@ -184,15 +184,22 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   const failing = (report: HealthReport) => Object.entries(report.checks).filter(([, c]) => !c.ok).map(([name, c]) => (c.detail === undefined ? name : `${name} (${c.detail})`));
   const checksOf = (report: HealthReport) => Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, { ok: c.ok, ...(c.detail === undefined ? {} : { detail: c.detail }) }]));
 
+  // A report is shared by the probes of its 250 ms (RouterClient's cache): everything in the
+  // answer but the timestamp is serialised once per report, not once per probe.
+  const versionJson = JSON.stringify(options.version ?? "0.1.0");
+  const healthTails = new WeakMap<HealthReport, string>();
   app.get("/v1/health", { config: { auth: "public", ...noLimit } }, async (_request, reply) => {
     const report = await healthOf();
-    void reply.status(report.live ? 200 : 503);
-    const components: Record<string, string> = {};
-    for (const name in report.checks) components[name] = report.checks[name]!.ok ? "healthy" : "unhealthy";
-    return {
-      status: report.ready ? "healthy" : report.live ? "degraded" : "unhealthy", timestamp: new Date().toISOString(), version: options.version ?? "0.1.0",
-      components, checks: checksOf(report),
-    };
+    let tail = healthTails.get(report);
+    if (tail === undefined) {
+      const components: Record<string, string> = {};
+      for (const name in report.checks) components[name] = report.checks[name]!.ok ? "healthy" : "unhealthy";
+      tail = `,"version":${versionJson},"components":${JSON.stringify(components)},"checks":${JSON.stringify(checksOf(report))}}`;
+      healthTails.set(report, tail);
+    }
+    const status = report.ready ? "healthy" : report.live ? "degraded" : "unhealthy";
+    void reply.status(report.live ? 200 : 503).type("application/json; charset=utf-8");
+    return `{"status":"${status}","timestamp":"${new Date().toISOString()}"${tail}`;
   });
   for (const [path, which] of [["/health/live", "live"], ["/health/ready", "ready"]] as const) {
     app.get(path, { config: { auth: "public", ...noLimit } }, async (_request, reply) => {
