@@ -28,3 +28,5 @@ export {
   type TrainingConfig, type LocalTrainingConfig, type RoundOffer, type PrepareReply, type RoundStart, type TrainReport,
   type TrainingParticipant, type SelectRound, type RoundProgress, type CoordinatorOptions, type TrainingOutcome,
 } from "./training/coordinator.ts";
+// The Aggregator's training job (train / training-status): types only, the job itself loads on the first `train`.
+export type { InstallOutcome, TrainingJobRequest, TrainingJobStatus } from "./training/job.ts";

@@ -7,20 +7,11 @@
  */
 import { configPath, describeRound, findHospital, type ClusterConfig } from "../../cluster/index.ts";
 import { defaultAdaptiveClipping } from "../../cluster/training.ts";
-import type { RoundProgress, TrainingConfig } from "../../actors/aggregator/index.ts";
+import type { TrainingConfig, TrainingJobRequest, TrainingJobStatus } from "../../actors/aggregator/index.ts";
 import { readTlsFiles } from "../../runtime/index.ts";
 import { AdminClient } from "../repl/admin-client.ts";
 import type { Io, TrainCommandOptions } from "./train-command.ts";
 
-interface JobStatus {
-  readonly state: "idle" | "running" | "done" | "failed";
-  readonly events: readonly RoundProgress[];
-  readonly outcome?: {
-    readonly applied: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly checkpoint?: string;
-    readonly installs?: readonly { readonly hospital: string; readonly reloaded?: readonly string[]; readonly notReloaded?: readonly { readonly executor: string; readonly reason: string }[]; readonly code?: string; readonly message?: string }[];
-  };
-  readonly error?: { readonly code: string; readonly message: string };
-}
 
 /** Exit code: 0 a round applied (and, with --install, installed everywhere), 1 the job failed, applied none or an install failed, 2 nothing to train with. */
 export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommandOptions & { coordinator?: string; operator: string; out?: string; pollMs?: number }, io: Io): Promise<number> {
@@ -46,7 +37,7 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
     local: { steps: opts.localSteps, exampleClip: 1, noiseMultiplier: opts.localNoise, learningRate: 1e-3, batchSize: 8 },
     ...(opts.adaptiveClipping === true ? { adaptiveClipping: defaultAdaptiveClipping(opts.noiseMultiplier, trainers.length) } : {}),
   };
-  const request = {
+  const request: TrainingJobRequest = {
     hospitals: trainers.map((h) => h.id),
     modelDir: configPath(cluster, own.model ?? cluster.model!.path),
     outDir: configPath(cluster, opts.out ?? ".data/training/live"),
@@ -69,7 +60,7 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
     const printed = new Set<string>();
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 1_000));
-      const status = JSON.parse(await admin.ask(path, JSON.stringify({ type: "training-status" }), 30_000)) as JobStatus;
+      const status = JSON.parse(await admin.ask(path, JSON.stringify({ type: "training-status" }), 30_000)) as TrainingJobStatus;
       for (const e of status.events) {
         const line = describeRound(e, "masking");
         const key = `${e.type}:${e.roundId}`;
@@ -86,14 +77,13 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
       io.out(`[train] done: ${o.applied} rounds applied; client-level ε ${o.epsilon.toFixed(3)}, per-note ε charged ${o.chargedEpsilon.toFixed(3)} (δ = ${cluster.privacy.delta})${o.checkpoint ? `; checkpoint in ${o.checkpoint} on ${coordinator.id}` : ""}`);
       let installFailed = false;
       for (const i of o.installs ?? []) {
-        if (i.code !== undefined) {
+        if ("code" in i) {
           installFailed = true;
           io.err(`[install] ${i.hospital}: not installed: ${i.code}: ${i.message} (it serves what it served)`);
           continue;
         }
-        const reloaded = i.reloaded ?? [];
-        io.out(`[install] ${i.hospital}: in service, ${reloaded.length} executor(s) reloaded${reloaded.length ? ` (${reloaded.join(", ")})` : ""}; the replaced files are in previous/`);
-        for (const n of i.notReloaded ?? []) {
+        io.out(`[install] ${i.hospital}: in service, ${i.reloaded.length} executor(s) reloaded${i.reloaded.length ? ` (${i.reloaded.join(", ")})` : ""}; the replaced files are in previous/`);
+        for (const n of i.notReloaded) {
           installFailed = true;
           io.err(`[install] ${i.hospital}: ${n.executor} did not reload (${n.reason}): the new weights serve from its next load`);
         }

@@ -10,7 +10,7 @@ import type { ActorRef, NodeStore } from "../../../runtime/index.ts";
 import { FedrouterError } from "../../../errors/index.ts";
 import { openRoundStore } from "../../../federated/index.ts";
 import { selectRound } from "../../planner/index.ts";
-import { applyUpdateAndSave, flattenTrainable, loadGpt2Stage, TrainerClient, TrainerFailed, trainableSpec, type TrainerMsg } from "../../shard-executor/index.ts";
+import { applyUpdateAndSave, flattenTrainable, loadGpt2Stage, TrainerClient, TrainerFailed, trainableSpec, type InstallReport, type TrainerMsg } from "../../shard-executor/index.ts";
 import { TrainingCoordinator, type RoundProgress, type TrainingConfig } from "./coordinator.ts";
 
 export interface TrainingJobRequest {
@@ -33,6 +33,19 @@ export interface TrainingJobRequest {
 
 export type TrainingJobReply = { readonly type: "started"; readonly job: string } | { readonly type: "rejected"; readonly code: string; readonly message: string };
 
+/** One hospital's install: what reloaded, or why it failed (it then serves what it served). */
+export type InstallOutcome =
+  | ({ readonly hospital: string } & Pick<InstallReport, "reloaded" | "notReloaded">)
+  | ({ readonly hospital: string } & Failure);
+
+type Failure = { readonly code: string; readonly message: string };
+
+/** An error as a status shows it: a trainer's own code for its refusals, a FedrouterError's code, else `fallback`. */
+function failureOf(error: unknown, fallback: string): Failure {
+  if (error instanceof TrainerFailed) return { code: error.causeCode, message: error.message };
+  return error instanceof FedrouterError ? { code: error.code, message: error.message } : { code: fallback, message: String(error) };
+}
+
 export interface TrainingJobStatus {
   readonly type: "training-status";
   readonly job: string | null;
@@ -41,8 +54,8 @@ export interface TrainingJobStatus {
   readonly events: readonly RoundProgress[];
   readonly outcome?: {
     readonly applied: number; readonly abandoned: number; readonly epsilon: number; readonly chargedEpsilon: number; readonly version: number; readonly checkpoint?: string;
-    /** With `install`: each hospital's install (what reloaded), or why it failed. */
-    readonly installs?: readonly ({ readonly hospital: string; readonly reloaded: readonly string[]; readonly notReloaded: readonly { readonly executor: string; readonly reason: string }[] } | { readonly hospital: string; readonly code: string; readonly message: string })[];
+    /** With `install`: each hospital's install. */
+    readonly installs?: readonly InstallOutcome[];
   };
   readonly error?: { readonly code: string; readonly message: string };
 }
@@ -62,7 +75,7 @@ export class TrainingJob {
     this.id = `train-${Date.now().toString(36)}`;
     this.done = this.#run(request, store, lookup).catch((error: unknown) => {
       this.#state = "failed";
-      this.#error = error instanceof FedrouterError ? { code: error.code, message: error.message } : { code: "TRAINING_FAILED", message: String(error) };
+      this.#error = failureOf(error, "TRAINING_FAILED");
     });
   }
 
@@ -110,15 +123,14 @@ export class TrainingJob {
       checkpoint = request.outDir;
     }
     // Every hospital in turn, each on its own: one that fails keeps serving what it served.
-    const installs: NonNullable<NonNullable<TrainingJobStatus["outcome"]>["installs"]>[number][] = [];
+    const installs: InstallOutcome[] = [];
     if (request.install === true && outcome.applied > 0) {
       for (const participant of participants) {
         try {
           const done = await participant.install(this.id, outcome.version, outcome.global, metadata);
           installs.push({ hospital: participant.id, reloaded: done.reloaded, notReloaded: done.notReloaded });
         } catch (error) {
-          const failure = error instanceof TrainerFailed ? { code: error.causeCode, message: error.reason } : error instanceof FedrouterError ? { code: error.code, message: error.message } : { code: "INSTALL_FAILED", message: String(error) };
-          installs.push({ hospital: participant.id, ...failure });
+          installs.push({ hospital: participant.id, ...failureOf(error, "INSTALL_FAILED") });
         }
       }
     }

@@ -34,12 +34,10 @@ export const trainer = defineActor(import.meta.url, "trainer", (options: Trainer
 
 function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
   let me: HospitalParticipant | undefined;
-  /** What `me` was built from: an install rebuilds it over the new weights. */
-  let made: { readonly spec: ReturnType<typeof trainableSpec>; readonly baseFlat: Float32Array; readonly corpus: ConstructorParameters<typeof HospitalParticipant>[0]["corpus"]; readonly budget: ReturnType<typeof accountantBudget> } | undefined;
   /** A finished job's model arriving in chunks (one at a time). */
-  let installing: { readonly job: string; readonly trained: Float32Array; next: number; readonly count: number } | undefined;
+  let installing: { readonly job: string; readonly model: Arriving } | undefined;
   /** Global models arriving in chunks, per round. */
-  const incoming = new Map<string, { readonly global: Float32Array; next: number; readonly count: number }>();
+  const incoming = new Map<string, Arriving>();
   /** Masked inputs waiting to be fetched, per round. */
   const outgoing = new Map<string, MaskedInput>();
 
@@ -59,12 +57,9 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
   async function install(job: string, version: number, trained: Float32Array, metadata: unknown, ctx: ActorContext<TrainerMsg>): Promise<InstallReport> {
     if (!Number.isSafeInteger(version) || version < 1) throw new InstallRefused(job, `version ${version} is not a model version ≥ 1`);
     if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) throw new InstallRefused(job, "metadata must be an object");
-    const built = made!;
-    await installTrained(options.modelDir, built.spec, built.baseFlat, trained, job, { ...(metadata as Record<string, unknown>), version, installedAtMs: Date.now() });
-    const model = await loadGpt2Stage(options.modelDir);
-    const baseFlat = flattenTrainable(built.spec, model.tensors);
-    me = new HospitalParticipant({ id: ctx.node, model, spec: built.spec, baseFlat, corpus: built.corpus, budget: built.budget });
-    made = { ...built, baseFlat };
+    const before = me!;
+    await installTrained(options.modelDir, before.spec, before.baseFlat, trained, job, { ...(metadata as Record<string, unknown>), version, installedAtMs: Date.now() });
+    me = before.rebased(await loadGpt2Stage(options.modelDir));
     const reloaded: string[] = [];
     const notReloaded: { executor: string; reason: string }[] = [];
     for (const path of options.serving ?? []) {
@@ -95,9 +90,7 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
         : syntheticNotes(source.specialty, source.notes, source.seed).flatMap((note) => documentSequences(note, tokenizer, positions));
       const spec = trainableSpec(model.config, options.part ?? { kind: "last", blocks: 1, head: false });
       const budget = accountantBudget(new AccountantClient(ctx.lookup<AccountantMsg>(options.accountant ?? `fed://${ctx.node}/user/node/accountant`), 60_000));
-      const baseFlat = flattenTrainable(spec, model.tensors);
-      me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat, corpus, budget });
-      made = { spec, baseFlat, corpus, budget };
+      me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat: flattenTrainable(spec, model.tensors), corpus, budget });
       ctx.log.info("trainer-ready", { parameters: spec.size, sequences: corpus.length, coordinator: options.coordinator ?? "local only" });
     },
 
@@ -123,19 +116,8 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             msg.replyTo.tell({ type: "ok", value: await participant.prepare(msg.offer) });
             return;
           case "global-chunk": {
-            const size = participant.size;
-            const count = Math.ceil(size / TRAINER_CHUNK_WORDS);
-            if (msg.total !== size || msg.count !== count || !(msg.data instanceof Float32Array)) {
-              throw new RoundStateError(msg.roundId, `a global model of ${msg.total} values in ${msg.count} chunks: this hospital's trainable part has ${size} (${count} chunks)`);
-            }
-            let open = incoming.get(msg.roundId);
-            if (msg.index === 0) bound(incoming, msg.roundId, open = { global: new Float32Array(size), next: 0, count });
-            if (open === undefined || msg.index !== open.next) throw new RoundStateError(msg.roundId, `global chunk ${msg.index} out of order (expected ${open?.next ?? 0})`);
-            const offset = msg.index * TRAINER_CHUNK_WORDS;
-            const expected = Math.min(TRAINER_CHUNK_WORDS, size - offset);
-            if (msg.data.length !== expected) throw new RoundStateError(msg.roundId, `global chunk ${msg.index} has ${msg.data.length} values, expected ${expected}`);
-            open.global.set(msg.data, offset);
-            open.next++;
+            const open = acceptChunk(participant.size, msg, incoming.get(msg.roundId), "global model", (reason) => new RoundStateError(msg.roundId, reason));
+            if (msg.index === 0) bound(incoming, msg.roundId, open);
             msg.replyTo.tell({ type: "ok", value: open.next });
             return;
           }
@@ -143,7 +125,7 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             const open = incoming.get(msg.roundId);
             if (open === undefined || open.next !== open.count) throw new RoundStateError(msg.roundId, `train before the whole global model arrived (${open?.next ?? 0} of ${open?.count ?? "?"} chunks)`);
             incoming.delete(msg.roundId);
-            msg.replyTo.tell({ type: "ok", value: await participant.train({ roundId: msg.roundId, baseVersion: msg.baseVersion, global: open.global, clipNorm: msg.clipNorm, ...(msg.clipIndicator === true ? { clipIndicator: true } : {}), local: msg.local }) });
+            msg.replyTo.tell({ type: "ok", value: await participant.train({ roundId: msg.roundId, baseVersion: msg.baseVersion, global: open.vector, clipNorm: msg.clipNorm, ...(msg.clipIndicator === true ? { clipIndicator: true } : {}), local: msg.local }) });
             return;
           }
           case "advertise":
@@ -177,26 +159,16 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             return;
           case "install-chunk": {
             if (options.acceptInstall !== true) throw new InstallRefused(String(msg.job), "this hospital's trainer does not accept installs (acceptInstall is off: its operator reviews and installs models by hand)");
-            const size = participant.size;
-            const count = Math.ceil(size / TRAINER_CHUNK_WORDS);
-            if (msg.total !== size || msg.count !== count || !(msg.data instanceof Float32Array)) {
-              throw new InstallRefused(String(msg.job), `a model of ${msg.total} values in ${msg.count} chunks: this hospital's trainable part has ${size} (${count} chunks)`);
-            }
-            if (msg.index === 0) installing = { job: msg.job, trained: new Float32Array(size), next: 0, count };
-            if (installing === undefined || installing.job !== msg.job || msg.index !== installing.next) throw new InstallRefused(String(msg.job), `model chunk ${msg.index} out of order (expected ${installing?.job === msg.job ? installing.next : 0})`);
-            const offset = msg.index * TRAINER_CHUNK_WORDS;
-            const expected = Math.min(TRAINER_CHUNK_WORDS, size - offset);
-            if (msg.data.length !== expected) throw new InstallRefused(msg.job, `model chunk ${msg.index} has ${msg.data.length} values, expected ${expected}`);
-            installing.trained.set(msg.data, offset);
-            installing.next++;
-            msg.replyTo.tell({ type: "ok", value: installing.next });
+            const open = acceptChunk(participant.size, msg, installing?.job === msg.job ? installing.model : undefined, "model", (reason) => new InstallRefused(String(msg.job), reason));
+            installing = { job: msg.job, model: open };
+            msg.replyTo.tell({ type: "ok", value: open.next });
             return;
           }
           case "install": {
-            const open = installing;
-            if (open === undefined || open.job !== msg.job || open.next !== open.count) throw new InstallRefused(String(msg.job), `install before the whole model arrived (${open?.job === msg.job ? open.next : 0} of ${open?.count ?? "?"} chunks)`);
+            const open = installing?.job === msg.job ? installing.model : undefined;
+            if (open === undefined || open.next !== open.count) throw new InstallRefused(String(msg.job), `install before the whole model arrived (${open?.next ?? 0} of ${open?.count ?? "?"} chunks)`);
             installing = undefined;
-            msg.replyTo.tell({ type: "ok", value: await install(msg.job, msg.version, open.trained, msg.metadata, ctx) });
+            msg.replyTo.tell({ type: "ok", value: await install(msg.job, msg.version, open.vector, msg.metadata, ctx) });
             return;
           }
           default: {
@@ -209,4 +181,34 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
       }
     },
   };
+}
+
+/** A vector arriving in TRAINER_CHUNK_WORDS-value chunks, in order (a round's global model, an install's model). */
+interface Arriving {
+  readonly vector: Float32Array;
+  next: number;
+  readonly count: number;
+}
+
+/**
+ * Chunk `msg.index` of a `what` for this hospital's trainable part (`size` values): checked
+ * against the sizes expected and the order, and written into `open` — or, at index 0, into a
+ * fresh vector. Returns the vector it went into; a chunk that does not fit is `refuse(reason)`.
+ */
+function acceptChunk(
+  size: number, msg: { readonly index: number; readonly count: number; readonly total: number; readonly data: Float32Array },
+  open: Arriving | undefined, what: string, refuse: (reason: string) => Error,
+): Arriving {
+  const count = Math.ceil(size / TRAINER_CHUNK_WORDS);
+  if (msg.total !== size || msg.count !== count || !(msg.data instanceof Float32Array)) {
+    throw refuse(`a ${what} of ${msg.total} values in ${msg.count} chunks: this hospital's trainable part has ${size} (${count} chunks)`);
+  }
+  const into = msg.index === 0 ? { vector: new Float32Array(size), next: 0, count } : open;
+  if (into === undefined || msg.index !== into.next) throw refuse(`${what} chunk ${msg.index} out of order (expected ${open?.next ?? 0})`);
+  const offset = msg.index * TRAINER_CHUNK_WORDS;
+  const expected = Math.min(TRAINER_CHUNK_WORDS, size - offset);
+  if (msg.data.length !== expected) throw refuse(`${what} chunk ${msg.index} has ${msg.data.length} values, expected ${expected}`);
+  into.vector.set(msg.data, offset);
+  into.next++;
+  return into;
 }

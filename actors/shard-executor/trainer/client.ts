@@ -42,13 +42,7 @@ export class TrainerClient implements TrainingParticipant {
   }
 
   async train(start: RoundStart): Promise<TrainReport> {
-    const total = start.global.length;
-    const count = Math.ceil(total / TRAINER_CHUNK_WORDS);
-    for (let index = 0; index < count; index++) {
-      // A view, not a copy: the codec sends the view's bytes only, and a trainer on this node copies them in.
-      const data = start.global.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
-      await this.#ask<number>((replyTo) => ({ type: "global-chunk", roundId: start.roundId, index, count, total, data, replyTo }));
-    }
+    await this.#sendChunks(start.global, (chunk, replyTo) => ({ type: "global-chunk", roundId: start.roundId, ...chunk, replyTo }));
     return this.#ask<TrainReport>((replyTo) => ({
       type: "train", roundId: start.roundId, baseVersion: start.baseVersion, clipNorm: start.clipNorm, ...(start.clipIndicator === true ? { clipIndicator: true } : {}), local: start.local, replyTo,
     }), this.trainTimeoutMs);
@@ -93,13 +87,19 @@ export class TrainerClient implements TrainingParticipant {
    * chunks as a round's global model travels; resolves to what the trainer reloaded.
    */
   async install(job: string, version: number, trained: Float32Array, metadata: TrainingMetadata): Promise<InstallReport> {
-    const total = trained.length;
+    await this.#sendChunks(trained, (chunk, replyTo) => ({ type: "install-chunk", job, ...chunk, replyTo }));
+    return this.#ask<InstallReport>((replyTo) => ({ type: "install", job, version, metadata, replyTo }), this.trainTimeoutMs);
+  }
+
+  /** `vector` in TRAINER_CHUNK_WORDS-value chunks, in order, each acknowledged before the next. */
+  async #sendChunks(vector: Float32Array, make: (chunk: { index: number; count: number; total: number; data: Float32Array }, replyTo: ActorRef<TrainerReply<number>>) => TrainerMsg): Promise<void> {
+    const total = vector.length;
     const count = Math.ceil(total / TRAINER_CHUNK_WORDS);
     for (let index = 0; index < count; index++) {
-      const data = trained.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
-      await this.#ask<number>((replyTo) => ({ type: "install-chunk", job, index, count, total, data, replyTo }));
+      // A view, not a copy: the codec sends the view's bytes only, and a trainer on this node copies them in.
+      const data = vector.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
+      await this.#ask<number>((replyTo) => make({ index, count, total, data }, replyTo));
     }
-    return this.#ask<InstallReport>((replyTo) => ({ type: "install", job, version, metadata, replyTo }), this.trainTimeoutMs);
   }
 
   async #ask<T>(make: (replyTo: ActorRef<TrainerReply<T>>) => TrainerMsg, timeoutMs = this.timeoutMs): Promise<T> {

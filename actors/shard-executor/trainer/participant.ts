@@ -22,7 +22,7 @@
 import { dpSgd, PldAccountant, type PrivacyEvent } from "../../../privacy/index.ts";
 import type { StageWeights } from "../model-loader.ts";
 import type { TensorRuntime } from "../../../native-bindings/index.ts";
-import { applyFlatDelta, localTrain, type TrainableSpec } from "../training/index.ts";
+import { applyFlatDelta, flattenTrainable, localTrain, type TrainableSpec } from "../training/index.ts";
 import { ckks, MaskingClient, type AdvertiseKeys, type KeyDirectory, type MaskedInput, type MaskingParams, type SharedKeys, type ShareInbox, type UnmaskRequest, type UnmaskShares } from "../../../secagg/index.ts";
 import type { AccountantClient } from "../../accountant/index.ts";
 import type { PrepareReply, RoundOffer, RoundStart, TrainReport, TrainingParticipant } from "../../aggregator/index.ts";
@@ -139,6 +139,24 @@ export class HospitalParticipant implements TrainingParticipant {
   /** Values in the trainable part: the length of the global vector and of the update. */
   get size(): number {
     return this.#o.spec.size;
+  }
+
+  /** Which tensors train (the flat order of the global vector). */
+  get spec(): TrainableSpec {
+    return this.#o.spec;
+  }
+
+  /** The trainable part of the model it starts rounds from, in spec order. */
+  get baseFlat(): Float32Array {
+    return this.#o.baseFlat;
+  }
+
+  /**
+   * The same hospital on another base model (after an install): its corpus, budget, key share
+   * and pool kept; rounds in flight stay with this one.
+   */
+  rebased(model: StageWeights): HospitalParticipant {
+    return new HospitalParticipant({ ...this.#o, model, baseFlat: flattenTrainable(this.#o.spec, model.tensors) });
   }
 
   remaining(): Promise<number> {

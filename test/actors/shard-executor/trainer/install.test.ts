@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ActorSystem } from "../../../../runtime/index.ts";
 import {
   flattenTrainable, initModel, installTrained, InstallRefused, loadGpt2Stage, shardExecutor, trainableSpec, trainer, TrainerClient, TrainerFailed,
-  type ShardExecutorMsg, type StepReply,
+  TRAINER_CHUNK_WORDS, type ShardExecutorMsg, type StepReply, type TrainerReply,
 } from "../../../../actors/shard-executor/index.ts";
 import { recoverInstall } from "../../../../actors/shard-executor/trainer/install.ts";
 import { tempDir } from "../../../fixtures/node-store.ts";
@@ -129,6 +129,13 @@ test("the trainer's install: refused without acceptInstall; with it, the model a
     assert.notEqual(await next(), 0, "the random model's greedy token");
     const client = new TrainerClient("h-a", on, 30_000, 60_000);
     await assert.rejects(client.install("job-2", 1, zeros.subarray(1), {}), (e: unknown) => e instanceof TrainerFailed && e.causeCode === "INSTALL_REFUSED");
+    // Chunks are taken in order only, for an install as for a round's global model (one reassembly for both).
+    const count = Math.ceil(spec.size / TRAINER_CHUNK_WORDS);
+    const second = zeros.subarray(TRAINER_CHUNK_WORDS, 2 * TRAINER_CHUNK_WORDS);
+    const outOfOrder = await on.ask<TrainerReply<number>>((replyTo) => ({ type: "install-chunk", job: "job-x", index: 1, count, total: spec.size, data: second, replyTo }));
+    assert.deepEqual(outOfOrder.type === "failed" && [outOfOrder.code, /model chunk 1 out of order \(expected 0\)/.test(outOfOrder.message)], ["INSTALL_REFUSED", true], JSON.stringify(outOfOrder));
+    const globalOutOfOrder = await on.ask<TrainerReply<number>>((replyTo) => ({ type: "global-chunk", roundId: "r-x", index: 1, count, total: spec.size, data: second, replyTo }));
+    assert.ok(globalOutOfOrder.type === "failed" && /global model chunk 1 out of order/.test(globalOutOfOrder.message), JSON.stringify(globalOutOfOrder));
     const report = await client.install("job-2", 3, zeros, { rounds: 3 });
     assert.deepEqual(report.reloaded, [executor.path], `the executor reloaded: ${JSON.stringify(report)}`);
     assert.deepEqual(report.notReloaded, []);
