@@ -127,9 +127,10 @@ program
     }
   });
 
-program
+const keys = program
   .command("keys")
-  .description("Development certificates")
+  .description("Development certificates, and the CKKS key ceremony");
+keys
   .command("init")
   .description("Create a dev CA and a certificate per hospital of the cluster config, plus an operator certificate (system openssl)")
   .option("--config <path>", "the cluster config", "cluster.config.ts")
@@ -151,6 +152,18 @@ program
       }
       throw error;
     }
+  });
+
+keys
+  .command("ckks")
+  .description("The CKKS key ceremony (a trusted dealer, on this machine): the federation's public bundle and one key share per hospital, for `train --live --protection ckks`")
+  .option("--config <path>", "the cluster config", "cluster.config.ts")
+  .option("--out <dir>", "where to write federation.bundle, <hospital>.share (0600) and federation.json", "keys/ckks")
+  .option("--hospitals <ids>", "comma-separated hospitals that get a key share (default: every hospital that runs a trainer)")
+  .option("--threshold <t>", "key shares needed to decrypt (default: a majority)")
+  .action(async (opts: { config: string; out: string; hospitals?: string; threshold?: string }) => {
+    const { runKeysCkks } = await import("./train/keys-ckks.ts");
+    process.exitCode = await runKeysCkks(opts, { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
   });
 
 program
@@ -218,6 +231,7 @@ program
   .option("--coordinator <id>", "with --live: the hospital whose Aggregator coordinates (default the front door's)")
   .option("--operator <name>", "with --live: the operator certificate to use (keys/<name>.crt)", "operator")
   .option("--out <dir>", "with --live: where the coordinator writes the trained checkpoint", ".data/training/live")
+  .option("--ckks-bundle <file>", "with --live --protection ckks: the federation's public bundle on the coordinator (`fedrouter keys ckks` writes it)", "keys/ckks/federation.bundle")
   .option("--install", "with --live: after the last round, put the trained model in service on every hospital whose trainer has acceptInstall (written over its model, the replaced files kept in previous/, its executors reloaded)", false)
   .action(async (opts: import("./train/train-command.ts").TrainCommandOptions) => {
     const { progressPrinter, runTrainCommand } = await import("./train/train-command.ts");

@@ -55,6 +55,12 @@ const actorSchema = z.strictObject({
    * `previous/`), this hospital's shard-executors of that model reload it. Default false.
    */
   acceptInstall: z.boolean().optional(),
+  /**
+   * For a trainer: CKKS secure aggregation (`fedrouter train --live --protection ckks`): the
+   * federation's public bundle and this hospital's key share, files `fedrouter keys ckks` wrote
+   * (paths relative to the config). Without `share` it encrypts but does not decrypt.
+   */
+  ckks: z.strictObject({ bundle: z.string().min(1), share: z.string().min(1).optional() }).optional(),
 });
 
 const hospitalSchema = z.strictObject({

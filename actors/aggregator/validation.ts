@@ -31,6 +31,7 @@ const schemas = {
       modelDir: z.string().min(1).max(4_096),
       outDir: z.string().min(1).max(4_096).optional(),
       install: z.boolean().optional(),
+      ckksBundle: z.string().min(1).max(4_096).optional(),
       part: z.union([z.strictObject({ kind: z.literal("all") }), z.strictObject({ kind: z.literal("last"), blocks: z.number().int().min(1).max(1_024), head: z.boolean().optional() })]).optional(),
       config: z.record(z.string(), z.unknown()),
     }),

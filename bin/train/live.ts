@@ -14,7 +14,7 @@ import type { Io, TrainCommandOptions } from "./train-command.ts";
 
 
 /** Exit code: 0 a round applied (and, with --install, installed everywhere), 1 the job failed, applied none or an install failed, 2 nothing to train with. */
-export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommandOptions & { coordinator?: string; operator: string; out?: string; pollMs?: number }, io: Io): Promise<number> {
+export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommandOptions & { coordinator?: string; operator: string; out?: string; ckksBundle?: string; pollMs?: number }, io: Io): Promise<number> {
   const coordinatorId = opts.coordinator ?? cluster.http?.hospital ?? cluster.hospitals.find((h) => h.actors.some((a) => a.name === "aggregator"))?.id;
   const coordinator = coordinatorId === undefined ? undefined : findHospital(cluster, coordinatorId);
   if (coordinator === undefined || !coordinator.actors.some((a) => a.name === "aggregator")) {
@@ -26,14 +26,17 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
     io.err(`fedrouter train --live: ${trainers.length} hospital(s) run a trainer; rounds need at least 2 (add { name: "trainer", model } to their actors)`);
     return 2;
   }
-  if (opts.protection !== "masking") {
-    io.err("fedrouter train --live: only --protection masking travels over the trainer protocol yet (CKKS runs in process: drop --live)");
-    return 2;
+  if (opts.protection === "ckks") {
+    const unkeyed = trainers.filter((h) => h.actors.find((a) => a.name === "trainer")!.ckks === undefined).map((h) => h.id);
+    if (unkeyed.length > 0) {
+      io.err(`fedrouter train --live --protection ckks: the trainers of ${unkeyed.join(", ")} have no ckks key files; run \`fedrouter keys ckks\` and give each trainer ckks: { bundle, share } in the config`);
+      return 2;
+    }
   }
   const own = coordinator.actors.find((a) => a.name === "trainer") ?? trainers[0]!.actors.find((a) => a.name === "trainer")!;
   const config: TrainingConfig = {
     rounds: opts.rounds, quorum: Math.floor(trainers.length / 2) + 1, noiseMultiplier: opts.noiseMultiplier, clipNorm: opts.clip, delta: cluster.privacy.delta,
-    protection: "masking", serverOptimizer: { kind: "fedavg", learningRate: opts.serverLr }, phaseTimeoutMs: 600_000,
+    protection: opts.protection, serverOptimizer: { kind: "fedavg", learningRate: opts.serverLr }, phaseTimeoutMs: 600_000,
     local: { steps: opts.localSteps, exampleClip: 1, noiseMultiplier: opts.localNoise, learningRate: 1e-3, batchSize: 8 },
     ...(opts.adaptiveClipping === true ? { adaptiveClipping: defaultAdaptiveClipping(opts.noiseMultiplier, trainers.length) } : {}),
   };
@@ -42,6 +45,7 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
     modelDir: configPath(cluster, own.model ?? cluster.model!.path),
     outDir: configPath(cluster, opts.out ?? ".data/training/live"),
     ...(opts.install === true ? { install: true } : {}),
+    ...(opts.protection === "ckks" ? { ckksBundle: configPath(cluster, opts.ckksBundle ?? "keys/ckks/federation.bundle") } : {}),
     config,
   };
   const security = cluster.tls.insecure
@@ -55,14 +59,14 @@ export async function runLiveTraining(cluster: ClusterConfig, opts: TrainCommand
       io.err(`fedrouter train --live: ${coordinator.id}'s Aggregator refused: ${started.code}: ${started.message}`);
       return 1;
     }
-    io.out(`[train] job ${started.job} on ${coordinator.id}'s Aggregator: ${request.hospitals.join(", ")}; ${config.rounds} rounds of ${config.local.steps} local DP-SGD steps, masked sums, z = ${config.noiseMultiplier}, C = ${config.clipNorm}${config.adaptiveClipping === undefined ? "" : " (adaptive)"}`);
+    io.out(`[train] job ${started.job} on ${coordinator.id}'s Aggregator: ${request.hospitals.join(", ")}; ${config.rounds} rounds of ${config.local.steps} local DP-SGD steps, ${config.protection === "ckks" ? "CKKS-encrypted sums (threshold decryption)" : "masked sums"}, z = ${config.noiseMultiplier}, C = ${config.clipNorm}${config.adaptiveClipping === undefined ? "" : " (adaptive)"}`);
     // The job keeps its last 200 events: each round event is printed once, by its kind and round id.
     const printed = new Set<string>();
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 1_000));
       const status = JSON.parse(await admin.ask(path, JSON.stringify({ type: "training-status" }), 30_000)) as TrainingJobStatus;
       for (const e of status.events) {
-        const line = describeRound(e, "masking");
+        const line = describeRound(e, opts.protection);
         const key = `${e.type}:${e.roundId}`;
         if (line === undefined || printed.has(key)) continue;
         printed.add(key);

@@ -23,6 +23,8 @@ export interface TrainCommandOptions {
   operator?: string;
   /** With --live: where the coordinator writes the checkpoint (default .data/training/live). */
   out?: string;
+  /** With --live --protection ckks: the federation's public bundle on the coordinator (default keys/ckks/federation.bundle). */
+  ckksBundle?: string;
   /** With --live: put the trained model in service on every hospital whose trainer accepts installs. */
   install?: boolean;
   notes: number;

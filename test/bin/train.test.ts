@@ -63,18 +63,21 @@ test("on a terminal a progress bar redraws in place and other lines scroll; else
   assert.equal(piped, `${lines.join("\n")}\n`);
 });
 
-test("fedrouter train --live --install: the running federation trains itself — the coordinator's Aggregator drives every trainer, the command prints each round, puts the model in service on every hospital that accepts installs (executors reloaded), says which refused, exits 1 for it", { timeout: 240_000 }, async (t) => {
+test("fedrouter train --live --install: the running federation trains itself — the coordinator's Aggregator drives every trainer, the command prints each round, puts the model in service on every hospital that accepts installs (executors reloaded), says which refused, exits 1 for it; then a round under CKKS", { timeout: 240_000 }, async (t) => {
   const { createDevPki } = await import("../../runtime/index.ts");
   const { initModel } = await import("../../actors/shard-executor/index.ts");
   const { launchHospital } = await import("../../cluster/index.ts");
   const { freePorts } = await import("../fixtures/free-port.ts");
   const { linksReady } = await import("../fixtures/federation-links.ts");
+  const { ckks } = await import("../../secagg/index.ts");
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-live-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ids = ["h-a", "h-b", "h-c"];
   createDevPki(join(dir, "keys"), [...ids, "operator"]);
   // Each hospital serves its own copy of the model (an install writes over it); h-c does not take installs.
   for (const id of ids) await initModel({ out: join(dir, "models", id), layers: 2, dModel: 32, heads: 2, positions: 32, vocab: "gpt2", seed: 9 });
+  // The CKKS key ceremony's files, as `fedrouter keys ckks` writes them (its own test: test/secagg/ckks/key-files.test.ts).
+  await ckks.writeKeyCeremony(join(dir, "keys", "ckks"), ids, 2);
   const ports = await freePorts(6);
   const config = join(dir, "cluster.config.json");
   writeFileSync(config, JSON.stringify({
@@ -84,7 +87,7 @@ test("fedrouter train --live --install: the running federation trains itself —
       actors: [
         { name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []),
         { name: "shard-executor", model: `models/${id}` },
-        { name: "trainer", model: `models/${id}`, coordinator: "h-a", ...(id === "h-c" ? {} : { acceptInstall: true }) },
+        { name: "trainer", model: `models/${id}`, coordinator: "h-a", ckks: { bundle: "keys/ckks/federation.bundle", share: `keys/ckks/${id}.share` }, ...(id === "h-c" ? {} : { acceptInstall: true }) },
       ],
     })),
     privacy: { departments: { training: 50, general: 5 } },
@@ -110,6 +113,13 @@ test("fedrouter train --live --install: the running federation trains itself —
     const written = join(dir, ".data", "training", "live", "fedrouter_training.json");
     assert.ok(existsSync(written), "the coordinator wrote the checkpoint");
     assert.match(readFileSync(written, "utf8"), /adaptive/, "--adaptive-clipping reached the job: its checkpoint says so (the same ε: the count's noise is paid by z_Δ)");
+
+    // The same federation under CKKS: each trainer encrypts under its own key file, two decrypt.
+    const encrypted = await run(["train", "--live", "--protection", "ckks", "--config", config, "--rounds", "1", "--local-steps", "1", "--local-noise", "0", "--out", ".data/training/ckks"]);
+    assert.equal(encrypted.code, 0, encrypted.stderr);
+    assert.match(encrypted.stdout, /CKKS-encrypted sums \(threshold decryption\)/);
+    assert.match(encrypted.stdout, /round 1 applied \(model version 1, 3 encrypted updates/);
+    assert.match(readFileSync(join(dir, ".data", "training", "ckks", "fedrouter_training.json"), "utf8"), /CKKS-decrypted sum/);
   } finally {
     for (const node of running.reverse()) await node.stop().catch(() => undefined);
   }

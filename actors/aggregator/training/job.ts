@@ -11,7 +11,8 @@ import { FedrouterError } from "../../../errors/index.ts";
 import { openRoundStore } from "../../../federated/index.ts";
 import { selectRound } from "../../planner/index.ts";
 import { applyUpdateAndSave, flattenTrainable, loadGpt2Stage, TrainerClient, TrainerFailed, trainableSpec, type InstallReport, type TrainerMsg } from "../../shard-executor/index.ts";
-import { TrainingCoordinator, type RoundProgress, type TrainingConfig } from "./coordinator.ts";
+import { ckks } from "../../../secagg/index.ts";
+import { TrainingCoordinator, TrainingRefused, type RoundProgress, type TrainingConfig } from "./coordinator.ts";
 
 export interface TrainingJobRequest {
   /** Hospital ids whose `fed://<id>/user/node/trainer` take part (this node's own included, if it trains). */
@@ -26,6 +27,11 @@ export interface TrainingJobRequest {
    * executors reload. Default false: the checkpoint stays on this node for an operator to review.
    */
   readonly install?: boolean;
+  /**
+   * Protection "ckks": the federation's public bundle on this node (`fedrouter keys ckks` writes
+   * it). Every trainer must hold the same key (its own copy of the bundle); those with a key share decrypt.
+   */
+  readonly ckksBundle?: string;
   /** The trainers' trainable part (default the last block without the tied head, as the trainers'). */
   readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
   readonly config: TrainingConfig;
@@ -101,9 +107,24 @@ export class TrainingJob {
     const base = flattenTrainable(spec, model.tensors);
     // Each job its own store (prefix): version 0 is this job's base model.
     const store = await openRoundStore(nodeStore, { initialWeights: base, prefix: `federated/${this.id}` });
-    const participants = request.hospitals.map((id) => new TrainerClient(id, lookup(`fed://${id}/user/node/trainer`), 60_000, request.config.phaseTimeoutMs));
+    const refOf = (id: string) => lookup(`fed://${id}/user/node/trainer`);
+    let participants = request.hospitals.map((id) => new TrainerClient(id, refOf(id), 60_000, request.config.phaseTimeoutMs));
+    let bundle: ckks.PublicBundle | undefined;
+    if (request.config.protection === "ckks") {
+      if (request.ckksBundle === undefined) throw new TrainingRefused("protection \"ckks\" needs ckksBundle, the federation's public bundle on this node (`fedrouter keys ckks` writes it)");
+      const key = ckks.readBundleFile(request.ckksBundle);
+      bundle = key;
+      // Each trainer names the key it read from its own disk: it encrypts only under that one.
+      participants = await Promise.all(participants.map(async (p) => {
+        const held = await p.ckksKey();
+        if (held === null) throw new TrainingRefused(`${p.id}'s trainer has no CKKS key (no \`ckks\` in its config)`);
+        if (held.keyId !== key.keyId) throw new TrainingRefused(`${p.id}'s trainer holds key ${held.keyId.slice(0, 12)}…, not this bundle's ${key.keyId.slice(0, 12)}…`);
+        return held.index === null ? p : new TrainerClient(p.id, p.ref, p.timeoutMs, p.trainTimeoutMs, held.index);
+      }));
+    }
     const coordinator = new TrainingCoordinator({
       config: request.config, participants, store, select: async (r) => selectRound(r), signal: this.#abort.signal, roundPrefix: this.id,
+      ...(bundle === undefined ? {} : { ckks: { bundle } }),
       onProgress: (e) => {
         this.#events.push(e);
         if (this.#events.length > MAX_EVENTS) this.#events.shift();
@@ -112,7 +133,7 @@ export class TrainingJob {
     const outcome = await coordinator.run();
     let checkpoint: string | undefined;
     const metadata = {
-      algorithm: "DP-FedAvg (central Gaussian noise on the masked sum)", noiseMultiplier: request.config.noiseMultiplier, updateClip: request.config.clipNorm,
+      algorithm: `DP-FedAvg (central Gaussian noise on the ${request.config.protection === "ckks" ? "CKKS-decrypted" : "masked"} sum)`, noiseMultiplier: request.config.noiseMultiplier, updateClip: request.config.clipNorm,
       samplingRate: request.config.samplingRate ?? 1, rounds: outcome.applied, epsilon: outcome.epsilon, delta: request.config.delta,
       exampleLevelEpsilon: outcome.chargedEpsilon, hospitals: [...request.hospitals], job: this.id, ...coordinator.clippingMetadata(outcome),
     };

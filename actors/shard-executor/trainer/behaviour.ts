@@ -16,11 +16,11 @@ import { loadGpt2Stage } from "../model-loader.ts";
 import { Gpt2Tokenizer } from "../tokenizer.ts";
 import { documentSequences, flattenTrainable, loadCorpus, syntheticNotes, SYNTHETIC_SPECIALTY_OF, trainableSpec } from "../training/index.ts";
 import { accountantBudget, HospitalParticipant, RoundStateError } from "./participant.ts";
-import { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type InstallReport, type TrainerMsg, type TrainerOptions, type TrainerReply } from "./protocol.ts";
+import { TRAINER_ACCESS, TRAINER_CHUNK_WORDS, type CkksKeyInfo, type InstallReport, type TrainerMsg, type TrainerOptions, type TrainerReply } from "./protocol.ts";
 import { installTrained, InstallRefused, recoverInstall } from "./install.ts";
 import type { ExecutorInfoReply, LoadReply, ShardExecutorMsg } from "../protocol.ts";
 import type { ActorContext } from "../../../runtime/index.ts";
-import type { MaskedInput } from "../../../secagg/index.ts";
+import { ckks, type MaskedInput } from "../../../secagg/index.ts";
 
 /** Rounds whose global model is being received or whose masked input is being fetched, at most. */
 const MAX_OPEN_ROUNDS = 4;
@@ -40,6 +40,19 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
   const incoming = new Map<string, Arriving>();
   /** Masked inputs waiting to be fetched, per round. */
   const outgoing = new Map<string, MaskedInput>();
+  /** CKKS: the federation's bundle and this hospital's key share, from its own disk. */
+  let keys: { readonly bundle: ckks.PublicBundle; readonly share?: ckks.KeyShare } | undefined;
+  /** CKKS: encrypted updates waiting to be fetched, aggregates (and their contributions) arriving, decryption shares waiting, per round. */
+  const encrypted = new Map<string, ckks.EncryptedUpdate>();
+  const toDecrypt = new Map<string, ArrivingCiphertexts[]>();
+  const shares = new Map<string, ckks.DecryptionShare>();
+  const forget = (roundId: string) => {
+    for (const map of [incoming, outgoing, encrypted, toDecrypt, shares] as Map<string, unknown>[]) map.delete(roundId);
+  };
+  const ckksKeys = (roundId: string) => {
+    if (keys === undefined) throw new RoundStateError(roundId, "this hospital's trainer has no CKKS key (no `ckks` in its config): it takes part in masked rounds only");
+    return keys;
+  };
 
   const failed = (error: unknown): { readonly type: "failed"; readonly code: string; readonly message: string } => {
     if (error instanceof FedrouterError) return { type: "failed", code: error.code, message: error.message };
@@ -89,8 +102,12 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
         ? (await loadCorpus(source.path, tokenizer, { positions })).sequences
         : syntheticNotes(source.specialty, source.notes, source.seed).flatMap((note) => documentSequences(note, tokenizer, positions));
       const spec = trainableSpec(model.config, options.part ?? { kind: "last", blocks: 1, head: false });
+      if (options.ckks !== undefined) {
+        const bundle = ckks.readBundleFile(options.ckks.bundle);
+        keys = { bundle, ...(options.ckks.share === undefined ? {} : { share: ckks.readKeyShareFile(options.ckks.share, bundle) }) };
+      }
       const budget = accountantBudget(new AccountantClient(ctx.lookup<AccountantMsg>(options.accountant ?? `fed://${ctx.node}/user/node/accountant`), 60_000));
-      me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat: flattenTrainable(spec, model.tensors), corpus, budget });
+      me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat: flattenTrainable(spec, model.tensors), corpus, budget, ...(keys?.share === undefined ? {} : { keyShare: keys.share }) });
       ctx.log.info("trainer-ready", { parameters: spec.size, sequences: corpus.length, coordinator: options.coordinator ?? "local only" });
     },
 
@@ -152,11 +169,58 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             msg.replyTo.tell({ type: "ok", value: await participant.unmask(msg.roundId, msg.request) });
             return;
           case "settle":
-            incoming.delete(msg.roundId);
-            outgoing.delete(msg.roundId);
+            forget(msg.roundId);
             await participant.settle(msg.roundId, msg.outcome);
             msg.replyTo.tell({ type: "ok", value: null });
             return;
+          case "ckks-key": {
+            const info: CkksKeyInfo | null = keys === undefined ? null : { keyId: keys.bundle.keyId, index: keys.share?.index ?? null, threshold: keys.bundle.threshold, parties: keys.bundle.parties };
+            msg.replyTo.tell({ type: "ok", value: info });
+            return;
+          }
+          case "encrypt": {
+            const { bundle } = ckksKeys(msg.roundId);
+            if (msg.keyId !== bundle.keyId) throw new RoundStateError(msg.roundId, `encrypt under key ${String(msg.keyId).slice(0, 12)}…: this hospital encrypts only under its federation key ${bundle.keyId.slice(0, 12)}… (its own bundle file)`);
+            const update = await participant.encrypt(msg.roundId, bundle);
+            bound(encrypted, msg.roundId, update);
+            msg.replyTo.tell({ type: "ok", value: { keyId: update.keyId, length: update.length, chunks: update.ciphertexts.length } });
+            return;
+          }
+          case "encrypted-chunk": {
+            const update = encrypted.get(msg.roundId);
+            const chunks = update?.ciphertexts.length ?? 0;
+            if (update === undefined || !Number.isSafeInteger(msg.index) || msg.index < 0 || msg.index >= chunks) throw new RoundStateError(msg.roundId, `no encrypted chunk ${msg.index} (${chunks} chunks)`);
+            msg.replyTo.tell({ type: "ok", value: update.ciphertexts[msg.index]! });
+            return;
+          }
+          case "decrypt-chunk": {
+            const { bundle } = ckksKeys(msg.roundId);
+            const arriving = acceptCiphertext(bundle, participant.size, msg, toDecrypt.get(msg.roundId));
+            if (msg.of === 0 && msg.index === 0) bound(toDecrypt, msg.roundId, arriving);
+            msg.replyTo.tell({ type: "ok", value: msg.index + 1 });
+            return;
+          }
+          case "decryption-share": {
+            const { bundle } = ckksKeys(msg.roundId);
+            const arrived = toDecrypt.get(msg.roundId);
+            if (arrived === undefined || !Number.isSafeInteger(msg.contributions) || arrived.length !== msg.contributions + 1 || arrived.some((u) => u.ciphertexts.length !== u.count)) {
+              throw new RoundStateError(msg.roundId, `decryption share before the aggregate and its ${msg.contributions} contributions arrived whole (${arrived?.length ?? 0} updates begun)`);
+            }
+            if (!Array.isArray(msg.decryptors) || msg.decryptors.length > bundle.parties) throw new RoundStateError(msg.roundId, `a decryptor set of more than the key's ${bundle.parties} hospitals`);
+            toDecrypt.delete(msg.roundId);
+            const [aggregate, ...contributions] = arrived.map((u): ckks.EncryptedUpdate => ({ keyId: bundle.keyId, length: u.length, ciphertexts: u.ciphertexts }));
+            const share = await participant.decryptionShare(msg.roundId, msg.decryptors, aggregate!, contributions);
+            bound(shares, msg.roundId, share);
+            msg.replyTo.tell({ type: "ok", value: { keyId: share.keyId, index: share.index, decryptors: share.decryptors, aggregateDigest: share.aggregateDigest, chunks: share.parts.length } });
+            return;
+          }
+          case "share-part": {
+            const share = shares.get(msg.roundId);
+            const chunks = share?.parts.length ?? 0;
+            if (share === undefined || !Number.isSafeInteger(msg.index) || msg.index < 0 || msg.index >= chunks) throw new RoundStateError(msg.roundId, `no decryption share part ${msg.index} (${chunks} parts)`);
+            msg.replyTo.tell({ type: "ok", value: share.parts[msg.index]! });
+            return;
+          }
           case "install-chunk": {
             if (options.acceptInstall !== true) throw new InstallRefused(String(msg.job), "this hospital's trainer does not accept installs (acceptInstall is off: its operator reviews and installs models by hand)");
             const open = acceptChunk(participant.size, msg, installing?.job === msg.job ? installing.model : undefined, "model", (reason) => new InstallRefused(String(msg.job), reason));
@@ -211,4 +275,44 @@ function acceptChunk(
   into.vector.set(msg.data, offset);
   into.next++;
   return into;
+}
+
+/** One encrypted update (the aggregate, or a contribution) arriving ciphertext by ciphertext. */
+interface ArrivingCiphertexts {
+  readonly length: number;
+  readonly count: number;
+  readonly ciphertexts: Uint8Array[];
+}
+
+/**
+ * Ciphertext `msg.index` of update `msg.of` for a decryptor: update 0 (the aggregate) first, then
+ * the contributions, each in order; at most the key's n contributions, each of this hospital's
+ * length (its trainable part, plus the clip indicator of adaptive clipping) and each ciphertext at
+ * most a ciphertext's size under the bundle's parameters. What SEAL makes of the bytes is checked
+ * when the aggregate is verified (ckks.verifyAggregate); here only what bounds memory and order.
+ */
+function acceptCiphertext(
+  bundle: ckks.PublicBundle, size: number,
+  msg: { readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array },
+  open: ArrivingCiphertexts[] | undefined,
+): ArrivingCiphertexts[] {
+  const refuse = (reason: string) => new RoundStateError(msg.roundId, `decrypt chunk ${msg.index} of update ${msg.of}: ${reason}`);
+  const { slots, ciphertextBytes } = ckks.checkParameters(bundle.parameters);
+  if (msg.length !== size && msg.length !== size + 1) throw refuse(`an update of ${msg.length} values; this hospital's rounds have ${size} (${size + 1} with a clip indicator)`);
+  const count = Math.ceil(msg.length / slots);
+  if (msg.count !== count) throw refuse(`${msg.count} ciphertexts for ${msg.length} values; ${count} at ${slots} slots each`);
+  if (!Number.isSafeInteger(msg.index) || msg.index < 0 || msg.index >= count) throw refuse(`no ciphertext ${msg.index} in ${count}`);
+  if (!(msg.data instanceof Uint8Array) || msg.data.length === 0 || msg.data.length > ciphertextBytes) throw refuse(`not a ciphertext of at most ${ciphertextBytes} bytes`);
+  if (!Number.isSafeInteger(msg.of) || msg.of < 0 || msg.of > bundle.parties) throw refuse(`update ${msg.of} is not the aggregate (0) or one of at most ${bundle.parties} contributions`);
+  const updates = msg.of === 0 && msg.index === 0 ? [] : open;
+  if (updates === undefined) throw refuse("the aggregate's first ciphertext has not arrived");
+  const last = updates[updates.length - 1];
+  if (msg.index === 0) {
+    if (msg.of !== updates.length || (last !== undefined && last.ciphertexts.length !== last.count)) throw refuse(`out of order (expected update ${last !== undefined && last.ciphertexts.length !== last.count ? updates.length - 1 : updates.length})`);
+    updates.push({ length: msg.length, count, ciphertexts: [msg.data] });
+    return updates;
+  }
+  if (last === undefined || msg.of !== updates.length - 1 || msg.index !== last.ciphertexts.length || msg.length !== last.length) throw refuse(`out of order (expected update ${updates.length - 1}, ciphertext ${last?.ciphertexts.length ?? 0})`);
+  last.ciphertexts.push(msg.data);
+  return updates;
 }

@@ -5,15 +5,18 @@
  * the trainer's code (TrainerFailed); a missed deadline rejects with the runtime's AskTimeout —
  * either way the coordinator counts the hospital as a dropout of that phase.
  *
- * Only masking travels over the transport yet: `plainUpdate` rejects (NOT_OVER_TRANSPORT, so
- * a round under protection "none" is abandoned when the updates are asked for, nobody charged),
- * and the CKKS methods are absent (the coordinator refuses such a round before it starts).
+ * Masking and CKKS travel over the transport; under CKKS the encrypted update comes back one
+ * ciphertext per message, and a decryptor is sent the aggregate and every contribution the same
+ * way before it answers its decryption share, part by part. Plain updates do not: `plainUpdate`
+ * rejects (NOT_OVER_TRANSPORT: an individual update never leaves a hospital in the clear over
+ * the network, so a round under protection "none" is abandoned when the updates are asked for,
+ * nobody charged).
  */
 import type { ActorRef } from "../../../runtime/index.ts";
 import { FedrouterError, registerErrors } from "../../../errors/index.ts";
-import type { AdvertiseKeys, KeyDirectory, MaskedInput, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
+import type { AdvertiseKeys, ckks, KeyDirectory, MaskedInput, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
 import type { PrepareReply, RoundOffer, RoundStart, TrainReport, TrainingParticipant } from "../../aggregator/index.ts";
-import { TRAINER_CHUNK_WORDS, type InstallReport, type MaskedInputHeader, type TrainerMsg, type TrainerReply } from "./protocol.ts";
+import { TRAINER_CHUNK_WORDS, type CkksKeyInfo, type CkksShareHeader, type CkksUpdateHeader, type InstallReport, type MaskedInputHeader, type TrainerMsg, type TrainerReply } from "./protocol.ts";
 import type { TrainingMetadata } from "../training/checkpoint.ts";
 
 /** A trainer answered `failed`: its code and message, as it sent them. */
@@ -30,8 +33,14 @@ export class TrainerClient implements TrainingParticipant {
    * @param id the hospital's id (its node name)
    * @param ref its trainer (`fed://<id>/user/node/trainer`)
    * @param timeoutMs per ask; `train` gets `trainTimeoutMs`
+   * @param keyIndex CKKS: the index of the key share it holds (its `ckks-key` answer); none: it does not decrypt
    */
-  constructor(readonly id: string, readonly ref: ActorRef<TrainerMsg>, readonly timeoutMs = 60_000, readonly trainTimeoutMs = 600_000) {}
+  constructor(readonly id: string, readonly ref: ActorRef<TrainerMsg>, readonly timeoutMs = 60_000, readonly trainTimeoutMs = 600_000, readonly keyIndex?: number) {}
+
+  /** CKKS: the federation key the trainer read from its own disk, and its share's index; null: none. */
+  ckksKey(): Promise<CkksKeyInfo | null> {
+    return this.#ask<CkksKeyInfo | null>((replyTo) => ({ type: "ckks-key", replyTo }));
+  }
 
   remaining(): Promise<number> {
     return this.#ask<number>((replyTo) => ({ type: "remaining", replyTo }));
@@ -76,6 +85,41 @@ export class TrainerClient implements TrainingParticipant {
 
   unmask(roundId: string, request: UnmaskRequest): Promise<UnmaskShares> {
     return this.#ask<UnmaskShares>((replyTo) => ({ type: "unmask", roundId, request, replyTo }));
+  }
+
+  /** CKKS: the trainer encrypts under its own bundle, which must be `bundle`'s key; the ciphertexts come back one per ask. */
+  async encrypt(roundId: string, bundle: ckks.PublicBundle): Promise<ckks.EncryptedUpdate> {
+    const header = await this.#ask<CkksUpdateHeader>((replyTo) => ({ type: "encrypt", roundId, keyId: bundle.keyId, replyTo }), this.trainTimeoutMs);
+    const slots = bundle.parameters.polyModulusDegree / 2;
+    if (header.keyId !== bundle.keyId || !Number.isSafeInteger(header.length) || header.chunks !== Math.ceil(header.length / slots)) {
+      throw new TrainerFailed(this.id, "BAD_CHUNK", `an encrypted update of ${header.length} values in ${header.chunks} ciphertexts under key ${String(header.keyId).slice(0, 12)}…`);
+    }
+    const ciphertexts: Uint8Array[] = [];
+    for (let index = 0; index < header.chunks; index++) {
+      const ct = await this.#ask<Uint8Array>((replyTo) => ({ type: "encrypted-chunk", roundId, index, replyTo }));
+      if (!(ct instanceof Uint8Array)) throw new TrainerFailed(this.id, "BAD_CHUNK", `encrypted chunk ${index} is not bytes`);
+      ciphertexts.push(ct);
+    }
+    return { keyId: header.keyId, length: header.length, ciphertexts };
+  }
+
+  /** CKKS: sends the aggregate and the contributions, ciphertext by ciphertext, then fetches the trainer's decryption share part by part. */
+  async decryptionShare(roundId: string, decryptors: readonly number[], aggregate: ckks.EncryptedUpdate, contributions: readonly ckks.EncryptedUpdate[]): Promise<ckks.DecryptionShare> {
+    for (const [of, update] of [aggregate, ...contributions].entries()) {
+      const count = update.ciphertexts.length;
+      for (const [index, data] of update.ciphertexts.entries()) {
+        await this.#ask<number>((replyTo) => ({ type: "decrypt-chunk", roundId, of, index, count, length: update.length, data, replyTo }));
+      }
+    }
+    const header = await this.#ask<CkksShareHeader>((replyTo) => ({ type: "decryption-share", roundId, decryptors, contributions: contributions.length, replyTo }), this.trainTimeoutMs);
+    if (!Number.isSafeInteger(header.chunks) || header.chunks !== aggregate.ciphertexts.length) throw new TrainerFailed(this.id, "BAD_CHUNK", `a decryption share of ${header.chunks} parts for ${aggregate.ciphertexts.length} ciphertexts`);
+    const parts: Uint8Array[] = [];
+    for (let index = 0; index < header.chunks; index++) {
+      const part = await this.#ask<Uint8Array>((replyTo) => ({ type: "share-part", roundId, index, replyTo }));
+      if (!(part instanceof Uint8Array)) throw new TrainerFailed(this.id, "BAD_CHUNK", `decryption share part ${index} is not bytes`);
+      parts.push(part);
+    }
+    return { keyId: header.keyId, index: header.index, decryptors: header.decryptors, aggregateDigest: header.aggregateDigest, parts };
   }
 
   async settle(roundId: string, outcome: "applied" | "abandoned"): Promise<void> {

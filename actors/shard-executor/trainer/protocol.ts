@@ -13,6 +13,7 @@
  */
 import type { AccessPolicy, ActorRef } from "../../../runtime/index.ts";
 import type { AdvertiseKeys, KeyDirectory, MaskingParams, SharedKeys, ShareInbox, UnmaskRequest, UnmaskShares } from "../../../secagg/index.ts";
+import type { ckks } from "../../../secagg/index.ts";
 import type { LocalTrainingConfig, PrepareReply, RoundOffer, TrainReport } from "../../aggregator/index.ts";
 import type { TrainingMetadata } from "../training/checkpoint.ts";
 
@@ -35,6 +36,23 @@ export type TrainerMsg =
   | { readonly type: "masked-chunk"; readonly roundId: string; readonly index: number; readonly replyTo: ActorRef<TrainerReply<Uint32Array>> }
   | { readonly type: "unmask"; readonly roundId: string; readonly request: UnmaskRequest; readonly replyTo: ActorRef<TrainerReply<UnmaskShares>> }
   | { readonly type: "settle"; readonly roundId: string; readonly outcome: "applied" | "abandoned"; readonly replyTo: ActorRef<TrainerReply<null>> }
+  /** CKKS: the federation key this trainer holds (read from its own disk), and its share's index; null: it has no CKKS key. */
+  | { readonly type: "ckks-key"; readonly replyTo: ActorRef<TrainerReply<CkksKeyInfo | null>> }
+  /**
+   * CKKS: encrypt this round's update under the trainer's own bundle, which must be `keyId` (a
+   * trainer never encrypts under a key a coordinator sends); the answer says how many
+   * `encrypted-chunk`s (one ciphertext each) carry it.
+   */
+  | { readonly type: "encrypt"; readonly roundId: string; readonly keyId: string; readonly replyTo: ActorRef<TrainerReply<CkksUpdateHeader>> }
+  | { readonly type: "encrypted-chunk"; readonly roundId: string; readonly index: number; readonly replyTo: ActorRef<TrainerReply<Uint8Array>> }
+  /**
+   * CKKS, to a decryptor: ciphertext `index` of `count` of update `of` — 0 the aggregate, 1..k the
+   * contributions it must be the sum of — in order, update after update.
+   */
+  | { readonly type: "decrypt-chunk"; readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array; readonly replyTo: ActorRef<TrainerReply<number>> }
+  /** CKKS: its decryption share of the aggregate the chunks carried (checked against the `contributions` shown first); the answer says how many `share-part`s carry it. */
+  | { readonly type: "decryption-share"; readonly roundId: string; readonly decryptors: readonly number[]; readonly contributions: number; readonly replyTo: ActorRef<TrainerReply<CkksShareHeader>> }
+  | { readonly type: "share-part"; readonly roundId: string; readonly index: number; readonly replyTo: ActorRef<TrainerReply<Uint8Array>> }
   /** Chunk `index` of `count` of a finished job's trained model (`total` values), in order: what `install` puts in service. */
   | { readonly type: "install-chunk"; readonly job: string; readonly index: number; readonly count: number; readonly total: number; readonly data: Float32Array; readonly replyTo: ActorRef<TrainerReply<number>> }
   /**
@@ -53,6 +71,24 @@ export interface InstallReport {
   /** The executors that did not, with why; the new weights are on disk and serve from their next load. */
   readonly notReloaded: readonly { readonly executor: string; readonly reason: string }[];
 }
+
+export interface CkksKeyInfo {
+  readonly keyId: string;
+  /** Its key share's index (1..n), or null: it encrypts but does not decrypt. */
+  readonly index: number | null;
+  readonly threshold: number;
+  readonly parties: number;
+}
+
+/** An EncryptedUpdate without its ciphertexts: `chunks` of them. */
+export interface CkksUpdateHeader {
+  readonly keyId: string;
+  readonly length: number;
+  readonly chunks: number;
+}
+
+/** A DecryptionShare without its parts: `chunks` of them. */
+export type CkksShareHeader = Omit<ckks.DecryptionShare, "parts"> & { readonly chunks: number };
 
 /** A MaskedInput without its vector: `length` words in `chunks` chunks. */
 export interface MaskedInputHeader {
@@ -74,6 +110,12 @@ export const TRAINER_ACCESS = {
   "masked-chunk": ["local", "peer"],
   unmask: ["local", "peer"],
   settle: ["local", "peer"],
+  "ckks-key": ["local", "peer"],
+  encrypt: ["local", "peer"],
+  "encrypted-chunk": ["local", "peer"],
+  "decrypt-chunk": ["local", "peer"],
+  "decryption-share": ["local", "peer"],
+  "share-part": ["local", "peer"],
   "install-chunk": ["local", "peer"],
   install: ["local", "peer"],
 } as const satisfies AccessPolicy<TrainerMsg>;
@@ -102,6 +144,12 @@ export interface TrainerOptions {
    * model changes only where its operator said so.
    */
   readonly acceptInstall?: boolean;
+  /**
+   * CKKS secure aggregation: the federation's public bundle and, for a decryptor, this hospital's
+   * key share — files from `fedrouter keys ckks`. The trainer encrypts only under this bundle.
+   * None: this hospital takes part in masked rounds only.
+   */
+  readonly ckks?: { readonly bundle: string; readonly share?: string };
   /** What trains (default the last block, without the tied head). */
   readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
 }
