@@ -1,16 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { runFedrouter } from "../fixtures/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-function fedrouter(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", ...args], { cwd: ROOT, timeout: 30_000, env: { ...process.env, ...env } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-  });
-}
+const fedrouter = (args: string[], env: Record<string, string> = {}) => runFedrouter(args, { timeoutMs: 30_000, env });
 
 test("fedrouter tensor-backend names the chosen backend and why better ones were passed over; a bad or unloadable choice exits non-zero", { timeout: 90_000 }, async () => {
   const { FEDROUTER_TF_BACKEND: _ignored, ...env } = process.env;

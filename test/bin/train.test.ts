@@ -5,19 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { runFedrouter } from "../fixtures/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
-    resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })));
-}
+const run = (args: string[]) => runFedrouter(args);
 
 test("fedrouter train on a running federation: exit 1, says so, and trains nothing", { timeout: 90_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-busy-"));

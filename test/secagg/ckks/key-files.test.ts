@@ -5,14 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ckks } from "../../../secagg/index.ts";
+import { runFedrouter } from "../../fixtures/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 test("writeKeyCeremony: the bundle reads back, each share is 0600 and of this bundle, federation.json names the indices; forgeries are refused", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-ckks-keys-"));
@@ -45,10 +43,7 @@ test("writeKeyCeremony: the bundle reads back, each share is 0600 and of this bu
   assert.throws(() => ckks.readKeyShareFile(other.shares.a!.file, bundle), /belongs to key/);
 });
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
-    resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })));
-}
+const run = (args: string[]) => runFedrouter(args);
 
 test("fedrouter keys ckks: shares for every hospital that trains (a majority threshold), and bad arguments named with exit 2", { timeout: 90_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-keys-ckks-"));

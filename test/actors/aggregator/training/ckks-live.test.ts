@@ -15,18 +15,15 @@ import { join } from "node:path";
 import { createDevPki, type ActorRef } from "../../../../runtime/index.ts";
 import { AccountantClient, type AccountantMsg } from "../../../../actors/accountant/index.ts";
 import { initModel, loadGpt2Stage, trainableSpec, TrainerClient, TrainerFailed, type TrainerMsg, type TrainerReply } from "../../../../actors/shard-executor/index.ts";
-import type { AggregatorMsg, TrainingConfig, TrainingJobStatus } from "../../../../actors/aggregator/index.ts";
+import type { AggregatorMsg, TrainingConfig } from "../../../../actors/aggregator/index.ts";
 import { ckks } from "../../../../secagg/index.ts";
 import { defineCluster, launchHospital, type RunningHospital } from "../../../../cluster/index.ts";
 import { freePorts } from "../../../fixtures/free-port.ts";
 import { linksReady } from "../../../fixtures/federation-links.ts";
+import { jobFinished, ONE_ROUND } from "../../../fixtures/training-job.ts";
 
 const IDS = ["h-a", "h-b", "h-c"] as const;
-const CONFIG: TrainingConfig = {
-  rounds: 1, quorum: 2, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, protection: "ckks",
-  serverOptimizer: { kind: "fedavg", learningRate: 1 }, phaseTimeoutMs: 120_000,
-  local: { steps: 1, exampleClip: 1, noiseMultiplier: 0, learningRate: 1e-3, batchSize: 2 },
-};
+const CONFIG: TrainingConfig = { ...ONE_ROUND, protection: "ckks" };
 
 test("a CKKS round over mTLS gRPC: each trainer encrypts under its own key file, 2 of 3 decrypt the aggregate sent to them in chunks; each ledger charged once; other keys and bad chunks refused", { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-ckks-live-"));
@@ -87,11 +84,11 @@ test("a CKKS round over mTLS gRPC: each trainer encrypts under its own key file,
     // Without the bundle the job is refused before anyone trains.
     const { ckksBundle: _, ...unkeyed } = request;
     assert.equal((await askAggregator<{ type: string }>((replyTo) => ({ type: "train", request: unkeyed, replyTo }))).type, "started");
-    const refused = await finished(askAggregator);
+    const refused = await jobFinished(askAggregator);
     assert.deepEqual([refused.state, refused.error?.code], ["failed", "TRAINING_REFUSED"], JSON.stringify(refused.error));
 
     assert.equal((await askAggregator<{ type: string }>((replyTo) => ({ type: "train", request, replyTo }))).type, "started");
-    const status = await finished(askAggregator);
+    const status = await jobFinished(askAggregator);
     assert.equal(status.state, "done", JSON.stringify(status.error ?? status.events.slice(-3)));
     assert.equal(status.outcome?.applied, 1);
     const applied = status.events.find((e) => e.type === "round-applied");
@@ -109,13 +106,3 @@ test("a CKKS round over mTLS gRPC: each trainer encrypts under its own key file,
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-async function finished(ask: <T>(make: (replyTo: ActorRef<T>) => AggregatorMsg) => Promise<T>): Promise<TrainingJobStatus> {
-  let status: TrainingJobStatus;
-  const until = performance.now() + 180_000;
-  do {
-    await new Promise((r) => setTimeout(r, 200));
-    status = await ask<TrainingJobStatus>((replyTo) => ({ type: "training-status", replyTo: replyTo as never }));
-  } while (status.state === "running" && performance.now() < until);
-  return status;
-}

@@ -14,18 +14,15 @@ import { join } from "node:path";
 import { createDevPki, type ActorRef } from "../../../../runtime/index.ts";
 import { AccountantClient, type AccountantMsg } from "../../../../actors/accountant/index.ts";
 import { initModel, TrainerClient, type TrainerMsg } from "../../../../actors/shard-executor/index.ts";
-import type { AggregatorMsg, TrainingConfig } from "../../../../actors/aggregator/index.ts";
+import type { AggregatorMsg } from "../../../../actors/aggregator/index.ts";
 import { trainingEpsilon } from "../../../../federated/index.ts";
 import { defineCluster, launchHospital, type RunningHospital } from "../../../../cluster/index.ts";
 import { freePorts } from "../../../fixtures/free-port.ts";
 import { linksReady } from "../../../fixtures/federation-links.ts";
+import { jobFinished, ONE_ROUND } from "../../../fixtures/training-job.ts";
 
 const IDS = ["h-a", "h-b", "h-c"] as const;
-const CONFIG: TrainingConfig = {
-  rounds: 1, quorum: 2, noiseMultiplier: 1, clipNorm: 1, delta: 1e-5, protection: "masking",
-  serverOptimizer: { kind: "fedavg", learningRate: 1 }, phaseTimeoutMs: 120_000,
-  local: { steps: 1, exampleClip: 1, noiseMultiplier: 0, learningRate: 1e-3, batchSize: 2 },
-};
+const CONFIG = ONE_ROUND;
 
 test("h-a's Aggregator trains over the three hospitals' trainers: progress in training-status, a checkpoint with its ε, each ledger charged once; busy and peer requests refused", { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-train-job-"));
@@ -59,16 +56,7 @@ test("h-a's Aggregator trains over the three hospitals' trainers: progress in tr
       b.system.ref<AggregatorMsg>("fed://h-a/user/node/aggregator").ask((replyTo) => ({ type: "training-status", replyTo }), { timeoutMs: 15_000 }),
       (e: unknown) => /FORBIDDEN|forbidden/.test(String((e as { code?: string }).code ?? e)), "a peer may not read or start training here");
 
-    type Status = { state: string; events: { type: string; clipNorm?: number; nextClipNorm?: number }[]; outcome?: { applied: number; epsilon: number; checkpoint?: string }; error?: unknown };
-    const finished = async (): Promise<Status> => {
-      let status: Status;
-      const until = performance.now() + 180_000;
-      do {
-        await new Promise((r) => setTimeout(r, 200));
-        status = (await ask<unknown>((replyTo) => ({ type: "training-status", replyTo: replyTo as never }))) as Status;
-      } while (status.state === "running" && performance.now() < until);
-      return status;
-    };
+    const finished = () => jobFinished(ask);
     const status = await finished();
     assert.equal(status.state, "done", JSON.stringify(status));
     assert.equal(status.outcome?.applied, 1);
