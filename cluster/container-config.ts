@@ -19,11 +19,15 @@ export const CONTAINER_PATHS = {
   tlsDir: "/etc/fedrouter/tls",
   /** On the front-door hospital: the user store and the token secret (a mounted Secret: users.json, token-secret). */
   httpDir: "/etc/fedrouter/http",
+  /** A trainer's CKKS files (a mounted Secret: federation.bundle, key.share), where its config names any. */
+  ckksDir: "/etc/fedrouter/ckks",
 } as const;
 
 /** The file names inside the mounted Secrets: a `kubernetes.io/tls` Secret's keys plus the CA. */
 export const TLS_FILES = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
 export const HTTP_FILES = { users: "users.json", secret: "token-secret" } as const;
+/** The file names inside a hospital's CKKS Secret: the federation's public bundle and its own key share. */
+export const CKKS_FILES = { bundle: "federation.bundle", share: "key.share" } as const;
 
 /** Where one hospital is reached by the others and by operators. */
 export interface NodeAddresses {
@@ -60,7 +64,11 @@ export function containerConfig(cluster: ClusterConfig, addressOf: (hospital: Ho
         cert: tls(TLS_FILES.cert),
         key: tls(TLS_FILES.key),
         dataDir: CONTAINER_PATHS.dataDir,
-        actors: h.actors.map((a) => ({ ...a, ...(a.model === undefined ? {} : { model: containerModelDir(a.model) }) })),
+        actors: h.actors.map((a) => ({
+          ...a,
+          ...(a.model === undefined ? {} : { model: containerModelDir(a.model) }),
+          ...(a.ckks === undefined ? {} : { ckks: { bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}`, ...(a.ckks.share === undefined ? {} : { share: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.share}` }) } }),
+        })),
       };
     }),
     privacy: { ...cluster.privacy, departments: { ...cluster.privacy.departments } },
@@ -96,6 +104,11 @@ function modelSourcesOf(cluster: ClusterConfig, hospital: HospitalConfig): strin
     ? cluster.hospitals.flatMap((h) => h.actors.filter((a) => a.name === "shard-executor")).map(modelOf).slice(0, 1)
     : [];
   return [...new Set([...hospital.actors.map(modelOf), ...front].filter((m): m is string => m !== undefined))];
+}
+
+/** Whether a hospital's trainer reads CKKS files (its pod then mounts the hospital's CKKS Secret). */
+export function readsCkks(hospital: HospitalConfig): boolean {
+  return hospital.actors.some((a) => a.ckks !== undefined);
 }
 
 /** The port of a host:port the schema has already checked. */

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { InvalidArgument } from "../runtime/index.ts";
 import { ConfigError, parseCluster, type ClusterConfig, type HospitalConfig } from "./config.ts";
-import { CONTAINER_PATHS, containerConfig, modelDirsOf, portOf } from "./container-config.ts";
+import { CONTAINER_PATHS, containerConfig, modelDirsOf, portOf, readsCkks } from "./container-config.ts";
 
 /** A Kubernetes object as rendered: plain JSON data, in the order `kubectl apply -f` should meet it. */
 export interface Manifest {
@@ -61,8 +61,8 @@ const MAX_HOSPITAL_ID = 52;
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The names of one hospital's objects; Services are also the DNS names its peers dial. */
-export function hospitalNames(id: string): { statefulSet: string; transport: string; admin: string; http: string; tlsSecret: string } {
-  return { statefulSet: id, transport: `${id}-transport`, admin: `${id}-admin`, http: `${id}-http`, tlsSecret: `${id}-tls` };
+export function hospitalNames(id: string): { statefulSet: string; transport: string; admin: string; http: string; tlsSecret: string; ckksSecret: string } {
+  return { statefulSet: id, transport: `${id}-transport`, admin: `${id}-admin`, http: `${id}-http`, tlsSecret: `${id}-tls`, ckksSecret: `${id}-ckks` };
 }
 
 /** The Secret that holds the front door's user store and token secret. */
@@ -186,6 +186,7 @@ function statefulSet(ctx: RenderContext, h: HospitalConfig, labels: Record<strin
   const ready = front ? { httpGet: { path: "/health/ready", port: "http" } } : { tcpSocket: { port: "transport" } };
   const live = front ? { httpGet: { path: "/health/live", port: "http" } } : { tcpSocket: { port: "transport" } };
   const models = modelDirsOf(cluster, h);
+  const ckks = readsCkks(h);
   const securityContext = { runAsNonRoot: true, runAsUser: CONTAINER_UID, runAsGroup: CONTAINER_UID, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
   const dataMount = { name: "data", mountPath: CONTAINER_PATHS.dataDir };
   return {
@@ -239,6 +240,7 @@ function statefulSet(ctx: RenderContext, h: HospitalConfig, labels: Record<strin
               { name: "config", mountPath: CONTAINER_PATHS.config, subPath: CONFIG_KEY, readOnly: true },
               { name: "tls", mountPath: CONTAINER_PATHS.tlsDir, readOnly: true },
               ...(front ? [{ name: "http", mountPath: CONTAINER_PATHS.httpDir, readOnly: true }] : []),
+              ...(ckks ? [{ name: "ckks", mountPath: CONTAINER_PATHS.ckksDir, readOnly: true }] : []),
               { name: "tmp", mountPath: "/tmp" }, // tsx's transform cache; the root filesystem is read-only
             ],
           }],
@@ -246,6 +248,8 @@ function statefulSet(ctx: RenderContext, h: HospitalConfig, labels: Record<strin
             { name: "config", configMap: { name: configMapName(cluster) } },
             { name: "tls", secret: { secretName: names.tlsSecret, defaultMode: 0o440 } },
             ...(front ? [{ name: "http", secret: { secretName: httpSecretName(cluster), defaultMode: 0o440 } }] : []),
+            // The key share is this hospital's alone: its own Secret, never the others'.
+            ...(ckks ? [{ name: "ckks", secret: { secretName: names.ckksSecret, defaultMode: 0o440 } }] : []),
             { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
           ],
         },

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { ConfigError, loadCluster, parseCluster, type ClusterConfig } from "../../cluster/config.ts";
 import { CONFIG_KEY, CONTAINER_UID, hospitalNames, renderKubernetes, selectorLabels, type Manifest } from "../../cluster/deploy.ts";
-import { CONTAINER_PATHS, HTTP_FILES, TLS_FILES } from "../../cluster/container-config.ts";
+import { CKKS_FILES, CONTAINER_PATHS, HTTP_FILES, TLS_FILES } from "../../cluster/container-config.ts";
 import { InvalidArgument } from "../../runtime/index.ts";
 import { manifestsYaml } from "../../bin/deploy/deploy-command.ts";
 
@@ -163,6 +163,31 @@ test("the data volume is mounted at the rendered config's dataDir, the config at
     const models = [...new Set(rendered.hospitals.find((r) => r.id === h.id)!.actors.flatMap((a) => (a.model === undefined ? [] : [a.model])))];
     assert.deepEqual(pod.initContainers[0].command.slice(4), models);
   }
+});
+
+test("a trainer with CKKS key files reads them from its hospital's own mounted Secret (<id>-ckks); a hospital without them mounts none", () => {
+  const trainer = (id: string, share: boolean) => ({ name: "trainer", model: "models/base", ckks: { bundle: "keys/ckks/federation.bundle", ...(share ? { share: `keys/ckks/${id}.share` } : {}) } });
+  const input = {
+    name: "ckks", model: { path: "models/base" },
+    hospitals: [
+      { id: "hospital-a", region: "eu", address: "127.0.0.1:7101", admin: "127.0.0.1:7201", actors: [{ name: "accountant" }, trainer("hospital-a", true)] },
+      { id: "hospital-b", region: "eu", address: "127.0.0.1:7102", admin: "127.0.0.1:7202", actors: [{ name: "accountant" }, trainer("hospital-b", false)] },
+      { id: "hospital-c", region: "eu", address: "127.0.0.1:7103", admin: "127.0.0.1:7203", actors: [{ name: "accountant" }] },
+    ],
+  };
+  const out = renderKubernetes(parseCluster(input, "ckks.json"), { image: IMAGE });
+  const config = parseCluster(JSON.parse((out.find((m) => m.kind === "ConfigMap") as any).data[CONFIG_KEY]), CONTAINER_PATHS.config);
+  const ckksOf = (id: string) => config.hospitals.find((h) => h.id === id)!.actors.find((a) => a.name === "trainer")?.ckks;
+  assert.deepEqual(ckksOf("hospital-a"), { bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}`, share: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.share}` });
+  assert.deepEqual(ckksOf("hospital-b"), { bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}` }, "without a share it encrypts only");
+  for (const id of ["hospital-a", "hospital-b", "hospital-c"]) {
+    const pod = (out.find((m) => m.kind === "StatefulSet" && m.metadata.name === id) as any).spec.template.spec;
+    const secret = pod.volumes.find((v: any) => v.name === "ckks")?.secret.secretName;
+    const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === "ckks");
+    if (id === "hospital-c") assert.equal(secret ?? mount, undefined, "no trainer with CKKS: nothing mounted");
+    else assert.deepEqual([secret, mount.mountPath, mount.readOnly], [hospitalNames(id).ckksSecret, CONTAINER_PATHS.ckksDir, true]);
+  }
+  assert.equal(out.some((m) => m.kind === "Secret"), false, "the key shares are never rendered");
 });
 
 test("the pods run as uid 10001 without privileges: read-only root filesystem, no capabilities, writable only the data volume and /tmp", () => {
