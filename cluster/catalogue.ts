@@ -40,7 +40,13 @@ export const ACTOR_ARGS: Readonly<Record<string, (cluster: ClusterConfig, entry:
       modelDir,
       ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : cluster.http === undefined ? {} : { coordinator: cluster.http.hospital }),
       ...(entry.acceptInstall === true ? { acceptInstall: true, serving } : {}),
-      ...(entry.ckks === undefined ? {} : { ckks: { bundle: configPath(cluster, entry.ckks.bundle), ...(entry.ckks.share === undefined ? {} : { share: configPath(cluster, entry.ckks.share) }) } }),
+      ...(entry.ckks === undefined ? {} : {
+        ckks: {
+          bundle: configPath(cluster, entry.ckks.bundle),
+          ...(entry.ckks.share === undefined ? {} : { share: configPath(cluster, entry.ckks.share) }),
+          ...(entry.ckks.signing === undefined ? {} : { signing: configPath(cluster, entry.ckks.signing) }),
+        },
+      }),
     };
   },
   accountant: (cluster): AccountantOptions => ({

@@ -57,10 +57,11 @@ const actorSchema = z.strictObject({
   acceptInstall: z.boolean().optional(),
   /**
    * For a trainer: CKKS secure aggregation (`fedrouter train --live --protection ckks`): the
-   * federation's public bundle and this hospital's key share, files `fedrouter keys ckks` wrote
-   * (paths relative to the config). Without `share` it encrypts but does not decrypt.
+   * federation's public bundle, this hospital's key share and its signing key, files
+   * `fedrouter keys ckks` wrote (paths relative to the config). Without `share` it encrypts but
+   * does not decrypt; where the bundle lists signers, `signing` is needed to take part.
    */
-  ckks: z.strictObject({ bundle: z.string().min(1), share: z.string().min(1).optional() }).optional(),
+  ckks: z.strictObject({ bundle: z.string().min(1), share: z.string().min(1).optional(), signing: z.string().min(1).optional() }).optional(),
 });
 
 const hospitalSchema = z.strictObject({

@@ -19,7 +19,7 @@ export const CONTAINER_PATHS = {
   tlsDir: "/etc/fedrouter/tls",
   /** On the front-door hospital: the user store and the token secret (a mounted Secret: users.json, token-secret). */
   httpDir: "/etc/fedrouter/http",
-  /** A trainer's CKKS files (a mounted Secret: federation.bundle, key.share), where its config names any. */
+  /** A trainer's CKKS files (a mounted Secret: federation.bundle, key.share, signing.key), where its config names any. */
   ckksDir: "/etc/fedrouter/ckks",
 } as const;
 
@@ -27,7 +27,7 @@ export const CONTAINER_PATHS = {
 export const TLS_FILES = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
 export const HTTP_FILES = { users: "users.json", secret: "token-secret" } as const;
 /** The file names inside a hospital's CKKS Secret: the federation's public bundle and its own key share. */
-export const CKKS_FILES = { bundle: "federation.bundle", share: "key.share" } as const;
+export const CKKS_FILES = { bundle: "federation.bundle", share: "key.share", signing: "signing.key" } as const;
 
 /** Where one hospital is reached by the others and by operators. */
 export interface NodeAddresses {
@@ -67,7 +67,13 @@ export function containerConfig(cluster: ClusterConfig, addressOf: (hospital: Ho
         actors: h.actors.map((a) => ({
           ...a,
           ...(a.model === undefined ? {} : { model: containerModelDir(a.model) }),
-          ...(a.ckks === undefined ? {} : { ckks: { bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}`, ...(a.ckks.share === undefined ? {} : { share: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.share}` }) } }),
+          ...(a.ckks === undefined ? {} : {
+            ckks: {
+              bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}`,
+              ...(a.ckks.share === undefined ? {} : { share: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.share}` }),
+              ...(a.ckks.signing === undefined ? {} : { signing: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.signing}` }),
+            },
+          }),
         })),
       };
     }),

@@ -1,9 +1,9 @@
 /**
  * `fedrouter keys ckks`: the CKKS key ceremony for `train --live --protection ckks`. A trusted
  * dealer on this machine deals a t-of-n key and writes the public bundle, one key share per
- * hospital (0600) and federation.json; then, in a deployment, each share is moved to its
- * hospital's machine and deleted here (the demo's hospitals share this directory). The trainers'
- * config entries name the files: `ckks: { bundle, share }`.
+ * hospital and its Ed25519 signing key (0600) and federation.json; then, in a deployment, each
+ * hospital's files are moved to its machine and deleted here. The trainers' config entries name
+ * the files: `ckks: { bundle, share, signing }`.
  */
 import { relative } from "node:path";
 import { configPath, ConfigError, loadCluster } from "../../cluster/index.ts";
@@ -47,8 +47,8 @@ export async function runKeysCkks(opts: { config: string; out: string; hospitals
     const written = await ckks.writeKeyCeremony(dir, hospitals, threshold);
     const show = (path: string) => relative(process.cwd(), path) || path;
     io.out(`[keys] public bundle ${show(written.bundle)} (key ${written.keyId.slice(0, 16)}…): the coordinator and every trainer read it`);
-    for (const [hospital, s] of Object.entries(written.shares)) io.out(`[keys]   ${hospital}: key share ${s.index} in ${show(s.file)} (0600)`);
-    io.out(`[keys] a trusted dealer made these on this machine and held the secret key while it dealt. In a deployment, move each share to its hospital's machine and delete it here. Each trainer's config entry: ckks: { bundle, share }.`);
+    for (const [hospital, s] of Object.entries(written.shares)) io.out(`[keys]   ${hospital}: key share ${s.index} in ${show(s.file)}, signing key in ${show(s.signing)} (both 0600)`);
+    io.out(`[keys] a trusted dealer made these on this machine and held the secret key while it dealt. In a deployment, move each hospital's two files to its machine and delete them here. Each trainer's config entry: ckks: { bundle, share, signing }.`);
     return 0;
   } catch (error) {
     if (error instanceof FedrouterError) {

@@ -14,4 +14,5 @@ export { secureSum, type SecureSumInput } from "./round.ts";
 export { combineShares, decryptionShare, decryptorSet, type DecryptionShare } from "./threshold.ts";
 export { digestOf, type EncryptedUpdate } from "./update.ts";
 export { verifyAggregate, type AggregateCheck } from "./verify.ts";
-export { decodeBundle, encodeBundle, readBundleFile, readKeyShareFile, writeKeyCeremony, type CeremonyFiles } from "./key-files.ts";
+export { decodeBundle, encodeBundle, readBundleFile, readKeyShareFile, readSigningKeyFile, writeKeyCeremony, type CeremonyFiles } from "./key-files.ts";
+export { contributionMessage, signContribution, signingKeyOf, verifyContributionSignatures, type ContributionSignature, type Signers } from "./signatures.ts";

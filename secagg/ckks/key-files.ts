@@ -10,6 +10,7 @@
  * parmsId, threshold, parties) · the SEAL public key. Written by hand (no library frames a JSON
  * header and one binary blob more simply), checked on read: the key id is the public key's hash.
  */
+import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -17,6 +18,7 @@ import { dealThresholdKeys } from "./dealer.ts";
 import { InvalidCkksParameters, MalformedCiphertext } from "./errors.ts";
 import { decodeKeyShare, encodeKeyShare, isKeyShareBytes, keyIdOf, type KeyShare, type PublicBundle } from "./keys.ts";
 import { checkParameters, type CkksParameters } from "./parameters.ts";
+import { signingKeyOf } from "./signatures.ts";
 
 /** "FRKB": the first bytes of an encoded public bundle. */
 export const BUNDLE_MAGIC = Uint8Array.of(0x46, 0x52, 0x4b, 0x42);
@@ -34,11 +36,12 @@ const headerSchema = z.strictObject({
   parmsId: hex64,
   threshold: z.number().int().min(1).max(255),
   parties: z.number().int().min(1).max(255),
-}).refine((h) => h.threshold <= h.parties, "threshold must not exceed parties");
+  signers: z.record(z.string().min(1).max(128), z.string().regex(/^[A-Za-z0-9+/]{40,200}={0,2}$/)).optional(),
+}).refine((h) => h.signers === undefined || Object.keys(h.signers).length <= 255, "at most 255 signers").refine((h) => h.threshold <= h.parties, "threshold must not exceed parties");
 
 export function encodeBundle(bundle: PublicBundle): Uint8Array {
-  const { parameters, keyId, parmsId, threshold, parties } = bundle;
-  const header = Buffer.from(JSON.stringify({ parameters, keyId, parmsId, threshold, parties }), "utf8");
+  const { parameters, keyId, parmsId, threshold, parties, signers } = bundle;
+  const header = Buffer.from(JSON.stringify({ parameters, keyId, parmsId, threshold, parties, ...(signers === undefined ? {} : { signers }) }), "utf8");
   const bytes = new Uint8Array(12 + header.length + bundle.publicKey.length);
   const view = new DataView(bytes.buffer);
   bytes.set(BUNDLE_MAGIC, 0);
@@ -67,7 +70,8 @@ export function decodeBundle(bytes: Uint8Array, what = "the public bundle"): Pub
   checkParameters(header.parameters as CkksParameters);
   const publicKey = bytes.slice(12 + headerBytes);
   if (keyIdOf(publicKey) !== header.keyId) throw new MalformedCiphertext(what, `its key id ${header.keyId.slice(0, 12)}… is not the hash of its public key`);
-  return { ...header, parameters: header.parameters as CkksParameters, publicKey };
+  const { signers, ...rest } = header;
+  return { ...rest, parameters: header.parameters as CkksParameters, publicKey, ...(signers === undefined ? {} : { signers }) };
 }
 
 export function readBundleFile(path: string): PublicBundle {
@@ -88,23 +92,26 @@ export interface CeremonyFiles {
   readonly dir: string;
   readonly keyId: string;
   readonly threshold: number;
-  /** hospital → its share's index (1..n) and file. */
-  readonly shares: Readonly<Record<string, { readonly index: number; readonly file: string }>>;
+  /** hospital → its share's index (1..n), its share's file and its signing key's file. */
+  readonly shares: Readonly<Record<string, { readonly index: number; readonly file: string; readonly signing: string }>>;
   readonly bundle: string;
 }
 
 /**
  * Deals a t-of-n key for `hospitals` (a trusted dealer: dealer.ts says what that means) and writes
- * the bundle, each hospital's share (0600) and federation.json into `dir`. In a deployment each
- * share file is then moved to its hospital's machine and deleted here.
+ * the bundle, each hospital's share and Ed25519 signing key (`<hospital>.signing`, PKCS#8 PEM;
+ * both 0600; the public halves are the bundle's `signers`) and federation.json into `dir`. In a
+ * deployment each hospital's two files are then moved to its machine and deleted here.
  */
 export async function writeKeyCeremony(dir: string, hospitals: readonly string[], threshold: number, parameters?: CkksParameters): Promise<CeremonyFiles> {
   if (new Set(hospitals).size !== hospitals.length) throw new InvalidCkksParameters("hospitals", `name a hospital twice (${hospitals.join(", ")})`);
   const deal = await dealThresholdKeys({ parties: hospitals.length, threshold, ...(parameters === undefined ? {} : { parameters }) });
   mkdirSync(dir, { recursive: true });
+  const signingKeys = hospitals.map(() => generateKeyPairSync("ed25519"));
+  const signers = Object.fromEntries(hospitals.map((h, i) => [h, signingKeys[i]!.publicKey.export({ format: "der", type: "spki" }).toString("base64")]));
   const bundle = join(dir, "federation.bundle");
-  writeFileSync(bundle, encodeBundle(deal.bundle));
-  const shares: Record<string, { index: number; file: string }> = {};
+  writeFileSync(bundle, encodeBundle({ ...deal.bundle, signers }));
+  const shares: Record<string, { index: number; file: string; signing: string }> = {};
   hospitals.forEach((hospital, i) => {
     const share = deal.shares[i]!;
     const file = join(dir, `${hospital}.share`);
@@ -113,11 +120,28 @@ export async function writeKeyCeremony(dir: string, hospitals: readonly string[]
     chmodSync(file, 0o600);
     bytes.fill(0);
     share.residues.fill(0n);
-    shares[hospital] = { index: share.index, file };
+    const signing = join(dir, `${hospital}.signing`);
+    writeFileSync(signing, signingKeys[i]!.privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
+    chmodSync(signing, 0o600);
+    shares[hospital] = { index: share.index, file, signing };
   });
   const summary = { keyId: deal.bundle.keyId, threshold, parties: hospitals.length, shares: Object.fromEntries(Object.entries(shares).map(([h, s]) => [h, s.index])) };
   writeFileSync(join(dir, "federation.json"), `${JSON.stringify(summary, null, 2)}\n`);
   return { dir, keyId: deal.bundle.keyId, threshold, shares, bundle };
+}
+
+/** A hospital's Ed25519 signing key from its file, checked to be the one the bundle lists for `hospital`. */
+export function readSigningKeyFile(path: string, bundle: PublicBundle, hospital: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = signingKeyOf(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new MalformedCiphertext(`the signing key ${path}`, `is not an Ed25519 private key in PEM (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const listed = bundle.signers?.[hospital];
+  const mine = createPublicKey(key).export({ format: "der", type: "spki" }).toString("base64");
+  if (listed !== mine) throw new MalformedCiphertext(`the signing key ${path}`, listed === undefined ? `belongs to no signer the bundle lists for ${hospital}` : `is not the key the bundle lists for ${hospital}`);
+  return key;
 }
 
 function readBytes(path: string, what: string): Uint8Array {

@@ -21,6 +21,11 @@ export interface PublicBundle {
   readonly threshold: number;
   /** n: key shares dealt, to hospitals with indices 1..n. */
   readonly parties: number;
+  /**
+   * The hospitals whose signed contributions a decryptor accepts (signatures.ts): id → Ed25519
+   * public key, SPKI DER base64. Written by `fedrouter keys ckks`; none: contributions are not signed.
+   */
+  readonly signers?: Readonly<Record<string, string>>;
 }
 
 /** Hospital `index`'s Shamir share of the secret key: s(index) mod each data prime, in SEAL's NTT form. */

@@ -4,6 +4,7 @@
  * Never carries a key: the key it was made under is named by its id only.
  */
 import { createHash } from "node:crypto";
+import type { ContributionSignature } from "./signatures.ts";
 
 export interface EncryptedUpdate {
   /** The public key's id (PublicBundle.keyId). */
@@ -12,6 +13,8 @@ export interface EncryptedUpdate {
   readonly length: number;
   /** SEAL ciphertext bytes, compression none: ciphertext i holds values [i·slots, (i + 1)·slots). */
   readonly ciphertexts: readonly Uint8Array[];
+  /** A contribution's hospital signature (signatures.ts), where the federation signs them; not part of the digest. */
+  readonly signed?: ContributionSignature;
 }
 
 /** sha256 over the key id, the length and every ciphertext (length-prefixed): names one aggregate exactly. */

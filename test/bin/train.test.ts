@@ -82,7 +82,7 @@ test("fedrouter train --live --install: the running federation trains itself —
       actors: [
         { name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []),
         { name: "shard-executor", model: `models/${id}` },
-        { name: "trainer", model: `models/${id}`, coordinator: "h-a", ckks: { bundle: "keys/ckks/federation.bundle", share: `keys/ckks/${id}.share` }, ...(id === "h-c" ? {} : { acceptInstall: true }) },
+        { name: "trainer", model: `models/${id}`, coordinator: "h-a", ckks: { bundle: "keys/ckks/federation.bundle", share: `keys/ckks/${id}.share`, signing: `keys/ckks/${id}.signing` }, ...(id === "h-c" ? {} : { acceptInstall: true }) },
       ],
     })),
     privacy: { departments: { training: 50, general: 5 } },

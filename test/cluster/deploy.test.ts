@@ -166,7 +166,7 @@ test("the data volume is mounted at the rendered config's dataDir, the config at
 });
 
 test("a trainer with CKKS key files reads them from its hospital's own mounted Secret (<id>-ckks); a hospital without them mounts none", () => {
-  const trainer = (id: string, share: boolean) => ({ name: "trainer", model: "models/base", ckks: { bundle: "keys/ckks/federation.bundle", ...(share ? { share: `keys/ckks/${id}.share` } : {}) } });
+  const trainer = (id: string, share: boolean) => ({ name: "trainer", model: "models/base", ckks: { bundle: "keys/ckks/federation.bundle", signing: `keys/ckks/${id}.signing`, ...(share ? { share: `keys/ckks/${id}.share` } : {}) } });
   const input = {
     name: "ckks", model: { path: "models/base" },
     hospitals: [
@@ -178,8 +178,9 @@ test("a trainer with CKKS key files reads them from its hospital's own mounted S
   const out = renderKubernetes(parseCluster(input, "ckks.json"), { image: IMAGE });
   const config = parseCluster(JSON.parse((out.find((m) => m.kind === "ConfigMap") as any).data[CONFIG_KEY]), CONTAINER_PATHS.config);
   const ckksOf = (id: string) => config.hospitals.find((h) => h.id === id)!.actors.find((a) => a.name === "trainer")?.ckks;
-  assert.deepEqual(ckksOf("hospital-a"), { bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}`, share: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.share}` });
-  assert.deepEqual(ckksOf("hospital-b"), { bundle: `${CONTAINER_PATHS.ckksDir}/${CKKS_FILES.bundle}` }, "without a share it encrypts only");
+  const at = (file: string) => `${CONTAINER_PATHS.ckksDir}/${file}`;
+  assert.deepEqual(ckksOf("hospital-a"), { bundle: at(CKKS_FILES.bundle), share: at(CKKS_FILES.share), signing: at(CKKS_FILES.signing) });
+  assert.deepEqual(ckksOf("hospital-b"), { bundle: at(CKKS_FILES.bundle), signing: at(CKKS_FILES.signing) }, "without a share it encrypts only");
   for (const id of ["hospital-a", "hospital-b", "hospital-c"]) {
     const pod = (out.find((m) => m.kind === "StatefulSet" && m.metadata.name === id) as any).spec.template.spec;
     const secret = pod.volumes.find((v: any) => v.name === "ckks")?.secret.secretName;

@@ -9,6 +9,7 @@
  * refused (FORBIDDEN to its ask, `ctx.refused` in the log). One message at a time: a `train`
  * holds the mailbox while it runs (seconds to minutes), which is what a round wants.
  */
+import type { KeyObject } from "node:crypto";
 import { defineActor, type Behavior } from "../../../runtime/index.ts";
 import { FedrouterError } from "../../../errors/index.ts";
 import { AccountantClient, type AccountantMsg } from "../../accountant/index.ts";
@@ -41,7 +42,7 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
   /** Masked inputs waiting to be fetched, per round. */
   const outgoing = new Map<string, MaskedInput>();
   /** CKKS: the federation's bundle and this hospital's key share, from its own disk. */
-  let keys: { readonly bundle: ckks.PublicBundle; readonly share?: ckks.KeyShare } | undefined;
+  let keys: { readonly bundle: ckks.PublicBundle; readonly share?: ckks.KeyShare; readonly signing?: KeyObject } | undefined;
   /** CKKS: encrypted updates waiting to be fetched, aggregates (and their contributions) arriving, decryption shares waiting, per round. */
   const encrypted = new Map<string, ckks.EncryptedUpdate>();
   const toDecrypt = new Map<string, ArrivingCiphertexts[]>();
@@ -104,7 +105,11 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
       const spec = trainableSpec(model.config, options.part ?? { kind: "last", blocks: 1, head: false });
       if (options.ckks !== undefined) {
         const bundle = ckks.readBundleFile(options.ckks.bundle);
-        keys = { bundle, ...(options.ckks.share === undefined ? {} : { share: ckks.readKeyShareFile(options.ckks.share, bundle) }) };
+        keys = {
+          bundle,
+          ...(options.ckks.share === undefined ? {} : { share: ckks.readKeyShareFile(options.ckks.share, bundle) }),
+          ...(options.ckks.signing === undefined ? {} : { signing: ckks.readSigningKeyFile(options.ckks.signing, bundle, ctx.node) }),
+        };
       }
       const budget = accountantBudget(new AccountantClient(ctx.lookup<AccountantMsg>(options.accountant ?? `fed://${ctx.node}/user/node/accountant`), 60_000));
       me = new HospitalParticipant({ id: ctx.node, model, spec, baseFlat: flattenTrainable(spec, model.tensors), corpus, budget, ...(keys?.share === undefined ? {} : { keyShare: keys.share }) });
@@ -179,11 +184,14 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             return;
           }
           case "encrypt": {
-            const { bundle } = ckksKeys(msg.roundId);
+            const { bundle, signing } = ckksKeys(msg.roundId);
             if (msg.keyId !== bundle.keyId) throw new RoundStateError(msg.roundId, `encrypt under key ${String(msg.keyId).slice(0, 12)}…: this hospital encrypts only under its federation key ${bundle.keyId.slice(0, 12)}… (its own bundle file)`);
+            // Checked before anything is spent: the others would refuse an unsigned contribution.
+            if (bundle.signers !== undefined && signing === undefined) throw new RoundStateError(msg.roundId, "the federation's bundle lists signers but this trainer has no signing key (ckks.signing in its config): its contribution would be refused");
             const update = await participant.encrypt(msg.roundId, bundle);
             bound(encrypted, msg.roundId, update);
-            msg.replyTo.tell({ type: "ok", value: { keyId: update.keyId, length: update.length, chunks: update.ciphertexts.length } });
+            const signed = signing === undefined ? {} : { signed: ckks.signContribution(signing, ctx.node, msg.roundId, update) };
+            msg.replyTo.tell({ type: "ok", value: { keyId: update.keyId, length: update.length, chunks: update.ciphertexts.length, ...signed } });
             return;
           }
           case "encrypted-chunk": {
@@ -209,6 +217,8 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             if (!Array.isArray(msg.decryptors) || msg.decryptors.length > bundle.parties) throw new RoundStateError(msg.roundId, `a decryptor set of more than the key's ${bundle.parties} hospitals`);
             toDecrypt.delete(msg.roundId);
             const [aggregate, ...contributions] = arrived.map((u): ckks.EncryptedUpdate => ({ keyId: bundle.keyId, length: u.length, ciphertexts: u.ciphertexts }));
+            // Where the federation signs contributions, each must be a distinct hospital's (signatures.ts).
+            if (bundle.signers !== undefined) ckks.verifyContributionSignatures(bundle.signers, msg.roundId, contributions, arrived.slice(1).map((u) => u.signed));
             const share = await participant.decryptionShare(msg.roundId, msg.decryptors, aggregate!, contributions);
             bound(shares, msg.roundId, share);
             msg.replyTo.tell({ type: "ok", value: { keyId: share.keyId, index: share.index, decryptors: share.decryptors, aggregateDigest: share.aggregateDigest, chunks: share.parts.length } });
@@ -282,6 +292,8 @@ interface ArrivingCiphertexts {
   readonly length: number;
   readonly count: number;
   readonly ciphertexts: Uint8Array[];
+  /** A contribution's signature, from its first ciphertext's message. */
+  readonly signed?: ckks.ContributionSignature;
 }
 
 /**
@@ -293,7 +305,7 @@ interface ArrivingCiphertexts {
  */
 function acceptCiphertext(
   bundle: ckks.PublicBundle, size: number,
-  msg: { readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array },
+  msg: { readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array; readonly signed?: ckks.ContributionSignature },
   open: ArrivingCiphertexts[] | undefined,
 ): ArrivingCiphertexts[] {
   const refuse = (reason: string) => new RoundStateError(msg.roundId, `decrypt chunk ${msg.index} of update ${msg.of}: ${reason}`);
@@ -309,7 +321,9 @@ function acceptCiphertext(
   const last = updates[updates.length - 1];
   if (msg.index === 0) {
     if (msg.of !== updates.length || (last !== undefined && last.ciphertexts.length !== last.count)) throw refuse(`out of order (expected update ${last !== undefined && last.ciphertexts.length !== last.count ? updates.length - 1 : updates.length})`);
-    updates.push({ length: msg.length, count, ciphertexts: [msg.data] });
+    const signed = msg.signed;
+    const signature = msg.of > 0 && signed !== undefined && signed !== null && typeof signed.by === "string" && signed.by.length <= 128 && signed.signature instanceof Uint8Array && signed.signature.length === 64 ? { signed: { by: signed.by, signature: signed.signature } } : {};
+    updates.push({ length: msg.length, count, ciphertexts: [msg.data], ...signature });
     return updates;
   }
   if (last === undefined || msg.of !== updates.length - 1 || msg.index !== last.ciphertexts.length || msg.length !== last.length) throw refuse(`out of order (expected update ${updates.length - 1}, ciphertext ${last?.ciphertexts.length ?? 0})`);

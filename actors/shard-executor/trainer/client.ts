@@ -100,7 +100,7 @@ export class TrainerClient implements TrainingParticipant {
       if (!(ct instanceof Uint8Array)) throw new TrainerFailed(this.id, "BAD_CHUNK", `encrypted chunk ${index} is not bytes`);
       ciphertexts.push(ct);
     }
-    return { keyId: header.keyId, length: header.length, ciphertexts };
+    return { keyId: header.keyId, length: header.length, ciphertexts, ...(header.signed === undefined ? {} : { signed: header.signed }) };
   }
 
   /** CKKS: sends the aggregate and the contributions, ciphertext by ciphertext, then fetches the trainer's decryption share part by part. */
@@ -108,7 +108,8 @@ export class TrainerClient implements TrainingParticipant {
     for (const [of, update] of [aggregate, ...contributions].entries()) {
       const count = update.ciphertexts.length;
       for (const [index, data] of update.ciphertexts.entries()) {
-        await this.#ask<number>((replyTo) => ({ type: "decrypt-chunk", roundId, of, index, count, length: update.length, data, replyTo }));
+        const signed = index === 0 && of > 0 && update.signed !== undefined ? { signed: update.signed } : {};
+        await this.#ask<number>((replyTo) => ({ type: "decrypt-chunk", roundId, of, index, count, length: update.length, data, ...signed, replyTo }));
       }
     }
     const header = await this.#ask<CkksShareHeader>((replyTo) => ({ type: "decryption-share", roundId, decryptors, contributions: contributions.length, replyTo }), this.trainTimeoutMs);

@@ -49,7 +49,12 @@ export type TrainerMsg =
    * CKKS, to a decryptor: ciphertext `index` of `count` of update `of` — 0 the aggregate, 1..k the
    * contributions it must be the sum of — in order, update after update.
    */
-  | { readonly type: "decrypt-chunk"; readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array; readonly replyTo: ActorRef<TrainerReply<number>> }
+  | {
+      readonly type: "decrypt-chunk"; readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array;
+      /** On a contribution's first ciphertext, where the federation signs contributions: its hospital's signature. */
+      readonly signed?: ckks.ContributionSignature;
+      readonly replyTo: ActorRef<TrainerReply<number>>;
+    }
   /** CKKS: its decryption share of the aggregate the chunks carried (checked against the `contributions` shown first); the answer says how many `share-part`s carry it. */
   | { readonly type: "decryption-share"; readonly roundId: string; readonly decryptors: readonly number[]; readonly contributions: number; readonly replyTo: ActorRef<TrainerReply<CkksShareHeader>> }
   | { readonly type: "share-part"; readonly roundId: string; readonly index: number; readonly replyTo: ActorRef<TrainerReply<Uint8Array>> }
@@ -85,6 +90,8 @@ export interface CkksUpdateHeader {
   readonly keyId: string;
   readonly length: number;
   readonly chunks: number;
+  /** Where the bundle lists signers: this hospital's signature over the round and the ciphertexts. */
+  readonly signed?: ckks.ContributionSignature;
 }
 
 /** A DecryptionShare without its parts: `chunks` of them. */
@@ -146,10 +153,11 @@ export interface TrainerOptions {
   readonly acceptInstall?: boolean;
   /**
    * CKKS secure aggregation: the federation's public bundle and, for a decryptor, this hospital's
-   * key share — files from `fedrouter keys ckks`. The trainer encrypts only under this bundle.
+   * key share, and its Ed25519 signing key where the bundle lists signers — files from
+   * `fedrouter keys ckks`. The trainer encrypts only under this bundle.
    * None: this hospital takes part in masked rounds only.
    */
-  readonly ckks?: { readonly bundle: string; readonly share?: string };
+  readonly ckks?: { readonly bundle: string; readonly share?: string; readonly signing?: string };
   /** What trains (default the last block, without the tied head). */
   readonly part?: { readonly kind: "all" } | { readonly kind: "last"; readonly blocks: number; readonly head?: boolean };
 }

@@ -20,10 +20,16 @@ test("writeKeyCeremony: the bundle reads back, each share is 0600 and of this bu
   assert.equal(bundle.keyId, written.keyId);
   assert.deepEqual([bundle.threshold, bundle.parties], [2, 3]);
   assert.deepEqual(bundle.parameters, ckks.DEFAULT_CKKS_PARAMETERS);
-  for (const [hospital, { index, file }] of Object.entries(written.shares)) {
+  assert.deepEqual(Object.keys(bundle.signers ?? {}), ["a", "b", "c"], "the bundle lists each hospital's signing key");
+  for (const [hospital, { index, file, signing }] of Object.entries(written.shares)) {
     assert.equal(statSync(file).mode & 0o777, 0o600, `${hospital}'s share is readable by its owner only`);
+    assert.equal(statSync(signing).mode & 0o777, 0o600, `${hospital}'s signing key is readable by its owner only`);
     assert.equal(ckks.readKeyShareFile(file, bundle).index, index);
+    assert.equal(ckks.readSigningKeyFile(signing, bundle, hospital).asymmetricKeyType, "ed25519");
   }
+  assert.throws(() => ckks.readSigningKeyFile(written.shares.a!.signing, bundle, "b"), /is not the key the bundle lists for b/);
+  assert.throws(() => ckks.readSigningKeyFile(written.shares.a!.signing, bundle, "z"), /belongs to no signer the bundle lists for z/);
+  assert.throws(() => ckks.readSigningKeyFile(written.shares.a!.file, bundle, "a"), /is not an Ed25519 private key in PEM/);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, "federation.json"), "utf8")), { keyId: written.keyId, threshold: 2, parties: 3, shares: { a: 1, b: 2, c: 3 } });
 
   const bytes = new Uint8Array(readFileSync(written.bundle));

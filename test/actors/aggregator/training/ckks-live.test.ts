@@ -5,7 +5,9 @@
  * each trainer which key it holds, has each encrypt under its own bundle, adds the ciphertexts,
  * and sends the aggregate with every contribution to t = 2 decryptors, ciphertext by ciphertext;
  * their decryption shares come back part by part. The coordinator's node never reads a key share.
- * A trainer refuses to encrypt under another key, and refuses ciphertexts out of order or too big.
+ * Each contribution is signed by its hospital (Ed25519, the ceremony's keys) and checked by every
+ * decryptor. A trainer refuses to encrypt under another key, or without its signing key, and a
+ * decryptor refuses ciphertexts out of order or too big, and a contribution nobody signed.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDevPki, type ActorRef } from "../../../../runtime/index.ts";
 import { AccountantClient, type AccountantMsg } from "../../../../actors/accountant/index.ts";
-import { initModel, loadGpt2Stage, trainableSpec, TrainerClient, TrainerFailed, type TrainerMsg, type TrainerReply } from "../../../../actors/shard-executor/index.ts";
+import { initModel, loadGpt2Stage, trainableSpec, trainer, TrainerClient, TrainerFailed, type TrainerMsg, type TrainerReply } from "../../../../actors/shard-executor/index.ts";
 import type { AggregatorMsg, TrainingConfig } from "../../../../actors/aggregator/index.ts";
 import { ckks } from "../../../../secagg/index.ts";
 import { defineCluster, launchHospital, type RunningHospital } from "../../../../cluster/index.ts";
@@ -40,7 +42,7 @@ test("a CKKS round over mTLS gRPC: each trainer encrypts under its own key file,
         actors: [
           { name: "accountant" }, ...(id === "h-a" ? [{ name: "aggregator" }] : []),
           // h-c encrypts but holds no share: the two others decrypt.
-          { name: "trainer", model: "models/base", coordinator: "h-a", ckks: { bundle: "keys/ckks/federation.bundle", ...(id === "h-c" ? {} : { share: `keys/ckks/${id}.share` }) } },
+          { name: "trainer", model: "models/base", coordinator: "h-a", ckks: { bundle: "keys/ckks/federation.bundle", signing: `keys/ckks/${id}.signing`, ...(id === "h-c" ? {} : { share: `keys/ckks/${id}.share` }) } },
         ],
       })),
       privacy: { departments: { training: 50, general: 5 } },
@@ -74,9 +76,23 @@ test("a CKKS round over mTLS gRPC: each trainer encrypts under its own key file,
       assert.equal(reply.type, "failed", b.note);
       if (reply.type === "failed") assert.equal(reply.code, "ROUND_STATE", `${b.note}: ${reply.message}`);
     }
-    // In order, the first ciphertext is taken (its bytes are SEAL's to judge when the aggregate is verified).
-    const first = await ask<number>("h-b", (replyTo) => ({ type: "decrypt-chunk", roundId: "round-x", of: 0, index: 0, count: Math.ceil(size / slots), length: size, data: new Uint8Array(16), replyTo }));
-    assert.deepEqual(first, { type: "ok", value: 1 });
+    // In order, every ciphertext is taken (its bytes are SEAL's to judge when the aggregate is
+    // verified); a contribution without its hospital's signature is refused before any key is used.
+    const count = Math.ceil(size / slots);
+    for (const of of [0, 1]) {
+      for (let index = 0; index < count; index++) {
+        const taken = await ask<number>("h-b", (replyTo) => ({ type: "decrypt-chunk", roundId: "round-x", of, index, count, length: size, data: Uint8Array.of(of, index, 7), replyTo }));
+        assert.deepEqual(taken, { type: "ok", value: index + 1 });
+      }
+    }
+    const unsigned = await ask<unknown>("h-b", (replyTo) => ({ type: "decryption-share", roundId: "round-x", decryptors: [1, 2], contributions: 1, replyTo }));
+    assert.equal((unsigned as { code?: string }).code, "CKKS_AGGREGATE_UNVERIFIED", JSON.stringify(unsigned));
+    assert.match((unsigned as { message: string }).message, /contributions\[0\] carries no hospital's signature/);
+    // A trainer of this federation without its signing key refuses to encrypt (nothing is spent).
+    await running[1]!.system.spawn(trainer, { modelDir: join(dir, "models", "base"), coordinator: "h-a", ckks: { bundle: ceremony.bundle, share: ceremony.shares["h-b"]!.file } }, { name: "trainer-unsigned" });
+    const unsignedTrainer = new TrainerClient("h-b", a.system.ref<TrainerMsg>("fed://h-b/user/trainer-unsigned"), 30_000);
+    await assert.rejects(unsignedTrainer.encrypt("round-x", ckks.readBundleFile(ceremony.bundle)),
+      (e: unknown) => e instanceof TrainerFailed && /has no signing key/.test(e.message));
 
     const aggregator = a.system.ref<AggregatorMsg>("fed://h-a/user/node/aggregator");
     const askAggregator = <T>(make: (replyTo: ActorRef<T>) => AggregatorMsg) => aggregator.ask<T>(make as never, { timeoutMs: 30_000 });
