@@ -114,9 +114,12 @@ export class TrainingJob {
       if (request.ckksBundle === undefined) throw new TrainingRefused("protection \"ckks\" needs ckksBundle, the federation's public bundle on this node (`fedrouter keys ckks` writes it)");
       const key = ckks.readBundleFile(request.ckksBundle);
       bundle = key;
-      // Each trainer names the key it read from its own disk: it encrypts only under that one.
+      // Each trainer names the key it read from its own disk: it encrypts only under that one. One
+      // that does not answer now stays in without a key share (a dropout if it stays away, as under
+      // masking); one that holds no key, or another key, is a configuration to fix: refused.
       participants = await Promise.all(participants.map(async (p) => {
-        const held = await p.ckksKey();
+        const held = await p.ckksKey().catch(() => undefined);
+        if (held === undefined) return p;
         if (held === null) throw new TrainingRefused(`${p.id}'s trainer has no CKKS key (no \`ckks\` in its config)`);
         if (held.keyId !== key.keyId) throw new TrainingRefused(`${p.id}'s trainer holds key ${held.keyId.slice(0, 12)}…, not this bundle's ${key.keyId.slice(0, 12)}…`);
         return held.index === null ? p : new TrainerClient(p.id, p.ref, p.timeoutMs, p.trainTimeoutMs, held.index);

@@ -1,8 +1,8 @@
 /**
  * The trainer actor: a hospital's side of DP-FedAvg rounds (HospitalParticipant) behind the
  * trainer protocol, so a coordinator on another hospital drives it over the transport. It loads
- * the hospital's model and notes at start, keeps its update at home, and lets it out only masked,
- * in chunks. Every round is reserved in this hospital's own Accountant before it trains.
+ * the hospital's model and notes at start, keeps its update at home, and lets it out only masked
+ * or CKKS-encrypted (under its own bundle, signed), in chunks. Every round is reserved in this hospital's own Accountant before it trains.
  *
  * Never crashes on a bad message: a malformed chunk, a round out of order or a refused budget is
  * a `failed` answer with the error's code. A peer that is not this trainer's coordinator is

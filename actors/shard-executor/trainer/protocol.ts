@@ -7,6 +7,7 @@
  * how many, `masked-chunk` fetches each), every chunk under TRAINER_CHUNK_WORDS 4-byte words
  * (1 MiB: a quarter of the transport's 4 MiB frame), so a 124M-parameter round is ~475 chunks
  * each way and never one message (Flower #3006 hit gRPC's limit with a whole GPT-2 update).
+ * Under CKKS one ciphertext (262 kB at N = 8192) or one decryption-share part travels per message.
  *
  * Who may send: this node's code, and a peer only when it is the hospital named as this trainer's
  * coordinator (the behaviour checks the peer's node; the policy below admits peers at all).
