@@ -42,7 +42,7 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
   /** Masked inputs waiting to be fetched, per round. */
   const outgoing = new Map<string, MaskedInput>();
   /** CKKS: the federation's bundle and this hospital's key share, from its own disk. */
-  let keys: { readonly bundle: ckks.PublicBundle; readonly share?: ckks.KeyShare; readonly signing?: KeyObject } | undefined;
+  let keys: { readonly bundle: ckks.PublicBundle; readonly shape: CiphertextShape; readonly share?: ckks.KeyShare; readonly signing?: KeyObject } | undefined;
   /** CKKS: encrypted updates waiting to be fetched, aggregates (and their contributions) arriving, decryption shares waiting, per round. */
   const encrypted = new Map<string, ckks.EncryptedUpdate>();
   const toDecrypt = new Map<string, ArrivingCiphertexts[]>();
@@ -105,8 +105,10 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
       const spec = trainableSpec(model.config, options.part ?? { kind: "last", blocks: 1, head: false });
       if (options.ckks !== undefined) {
         const bundle = ckks.readBundleFile(options.ckks.bundle);
+        const { slots, ciphertextBytes } = ckks.checkParameters(bundle.parameters);
         keys = {
           bundle,
+          shape: { slots, ciphertextBytes },
           ...(options.ckks.share === undefined ? {} : { share: ckks.readKeyShareFile(options.ckks.share, bundle) }),
           ...(options.ckks.signing === undefined ? {} : { signing: ckks.readSigningKeyFile(options.ckks.signing, bundle, ctx.node) }),
         };
@@ -202,8 +204,8 @@ function trainerBehaviour(options: TrainerOptions): Behavior<TrainerMsg> {
             return;
           }
           case "decrypt-chunk": {
-            const { bundle } = ckksKeys(msg.roundId);
-            const arriving = acceptCiphertext(bundle, participant.size, msg, toDecrypt.get(msg.roundId));
+            const { bundle, shape } = ckksKeys(msg.roundId);
+            const arriving = acceptCiphertext(bundle.parties, shape, participant.size, msg, toDecrypt.get(msg.roundId));
             if (msg.of === 0 && msg.index === 0) bound(toDecrypt, msg.roundId, arriving);
             msg.replyTo.tell({ type: "ok", value: msg.index + 1 });
             return;
@@ -287,6 +289,12 @@ function acceptChunk(
   return into;
 }
 
+/** What a ciphertext under the bundle's parameters holds and weighs (derived once, at start). */
+interface CiphertextShape {
+  readonly slots: number;
+  readonly ciphertextBytes: number;
+}
+
 /** One encrypted update (the aggregate, or a contribution) arriving ciphertext by ciphertext. */
 interface ArrivingCiphertexts {
   readonly length: number;
@@ -304,18 +312,17 @@ interface ArrivingCiphertexts {
  * when the aggregate is verified (ckks.verifyAggregate); here only what bounds memory and order.
  */
 function acceptCiphertext(
-  bundle: ckks.PublicBundle, size: number,
+  parties: number, { slots, ciphertextBytes }: CiphertextShape, size: number,
   msg: { readonly roundId: string; readonly of: number; readonly index: number; readonly count: number; readonly length: number; readonly data: Uint8Array; readonly signed?: ckks.ContributionSignature },
   open: ArrivingCiphertexts[] | undefined,
 ): ArrivingCiphertexts[] {
   const refuse = (reason: string) => new RoundStateError(msg.roundId, `decrypt chunk ${msg.index} of update ${msg.of}: ${reason}`);
-  const { slots, ciphertextBytes } = ckks.checkParameters(bundle.parameters);
   if (msg.length !== size && msg.length !== size + 1) throw refuse(`an update of ${msg.length} values; this hospital's rounds have ${size} (${size + 1} with a clip indicator)`);
   const count = Math.ceil(msg.length / slots);
   if (msg.count !== count) throw refuse(`${msg.count} ciphertexts for ${msg.length} values; ${count} at ${slots} slots each`);
   if (!Number.isSafeInteger(msg.index) || msg.index < 0 || msg.index >= count) throw refuse(`no ciphertext ${msg.index} in ${count}`);
   if (!(msg.data instanceof Uint8Array) || msg.data.length === 0 || msg.data.length > ciphertextBytes) throw refuse(`not a ciphertext of at most ${ciphertextBytes} bytes`);
-  if (!Number.isSafeInteger(msg.of) || msg.of < 0 || msg.of > bundle.parties) throw refuse(`update ${msg.of} is not the aggregate (0) or one of at most ${bundle.parties} contributions`);
+  if (!Number.isSafeInteger(msg.of) || msg.of < 0 || msg.of > parties) throw refuse(`update ${msg.of} is not the aggregate (0) or one of at most ${parties} contributions`);
   const updates = msg.of === 0 && msg.index === 0 ? [] : open;
   if (updates === undefined) throw refuse("the aggregate's first ciphertext has not arrived");
   const last = updates[updates.length - 1];

@@ -94,12 +94,7 @@ export class TrainerClient implements TrainingParticipant {
     if (header.keyId !== bundle.keyId || !Number.isSafeInteger(header.length) || header.chunks !== Math.ceil(header.length / slots)) {
       throw new TrainerFailed(this.id, "BAD_CHUNK", `an encrypted update of ${header.length} values in ${header.chunks} ciphertexts under key ${String(header.keyId).slice(0, 12)}…`);
     }
-    const ciphertexts: Uint8Array[] = [];
-    for (let index = 0; index < header.chunks; index++) {
-      const ct = await this.#ask<Uint8Array>((replyTo) => ({ type: "encrypted-chunk", roundId, index, replyTo }));
-      if (!(ct instanceof Uint8Array)) throw new TrainerFailed(this.id, "BAD_CHUNK", `encrypted chunk ${index} is not bytes`);
-      ciphertexts.push(ct);
-    }
+    const ciphertexts = await this.#fetchBytes(header.chunks, "encrypted chunk", (index, replyTo) => ({ type: "encrypted-chunk", roundId, index, replyTo }));
     return { keyId: header.keyId, length: header.length, ciphertexts, ...(header.signed === undefined ? {} : { signed: header.signed }) };
   }
 
@@ -114,12 +109,7 @@ export class TrainerClient implements TrainingParticipant {
     }
     const header = await this.#ask<CkksShareHeader>((replyTo) => ({ type: "decryption-share", roundId, decryptors, contributions: contributions.length, replyTo }), this.trainTimeoutMs);
     if (!Number.isSafeInteger(header.chunks) || header.chunks !== aggregate.ciphertexts.length) throw new TrainerFailed(this.id, "BAD_CHUNK", `a decryption share of ${header.chunks} parts for ${aggregate.ciphertexts.length} ciphertexts`);
-    const parts: Uint8Array[] = [];
-    for (let index = 0; index < header.chunks; index++) {
-      const part = await this.#ask<Uint8Array>((replyTo) => ({ type: "share-part", roundId, index, replyTo }));
-      if (!(part instanceof Uint8Array)) throw new TrainerFailed(this.id, "BAD_CHUNK", `decryption share part ${index} is not bytes`);
-      parts.push(part);
-    }
+    const parts = await this.#fetchBytes(header.chunks, "decryption share part", (index, replyTo) => ({ type: "share-part", roundId, index, replyTo }));
     return { keyId: header.keyId, index: header.index, decryptors: header.decryptors, aggregateDigest: header.aggregateDigest, parts };
   }
 
@@ -145,6 +135,17 @@ export class TrainerClient implements TrainingParticipant {
       const data = vector.subarray(index * TRAINER_CHUNK_WORDS, (index + 1) * TRAINER_CHUNK_WORDS);
       await this.#ask<number>((replyTo) => make({ index, count, total, data }, replyTo));
     }
+  }
+
+  /** `count` byte strings, asked one at a time in order (ciphertexts, share parts): each must be bytes. */
+  async #fetchBytes(count: number, what: string, make: (index: number, replyTo: ActorRef<TrainerReply<Uint8Array>>) => TrainerMsg): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (let index = 0; index < count; index++) {
+      const bytes = await this.#ask<Uint8Array>((replyTo) => make(index, replyTo));
+      if (!(bytes instanceof Uint8Array)) throw new TrainerFailed(this.id, "BAD_CHUNK", `${what} ${index} is not bytes`);
+      out.push(bytes);
+    }
+    return out;
   }
 
   async #ask<T>(make: (replyTo: ActorRef<TrainerReply<T>>) => TrainerMsg, timeoutMs = this.timeoutMs): Promise<T> {
