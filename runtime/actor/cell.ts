@@ -27,8 +27,8 @@ export interface CellStats {
   processingMsTotal: number;
 }
 
-/** Messages handled in one go before the cell yields the thread to I/O. */
-const TURN_BUDGET = 1024;
+/** Messages handled in one go before the cell yields the thread to I/O, unless the actor's definition says otherwise (`throughput`). */
+export const DEFAULT_THROUGHPUT = 1024;
 
 export class ActorCell<M> implements Deliverable {
   status: CellStatus = "new";
@@ -64,6 +64,7 @@ export class ActorCell<M> implements Deliverable {
     private readonly hooks: CellHooks,
     private readonly log: ActorLogger,
     readonly access: CompiledAccess = DEFAULT_ACCESS,
+    private readonly throughput = DEFAULT_THROUGHPUT,
   ) {
     this.mailbox = new Mailbox(mailbox);
     this.localSender = Object.freeze({ kind: "local", node: fabric.node });
@@ -190,7 +191,7 @@ export class ActorCell<M> implements Deliverable {
   private drain(): void {
     if (this.busy) return;
     this.busy = true;
-    let budget = TURN_BUDGET;
+    let budget = this.throughput;
     while (this.status === "running") {
       const env = this.mailbox.poll();
       if (env === undefined) break;

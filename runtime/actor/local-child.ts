@@ -22,7 +22,7 @@ export class LocalChild implements ChildHandle {
     this.cell = new ActorCell(fabric, path, spec.mailbox, () => spec.definition.create(spec.args), {
       onFailure: (error) => onExit({ kind: "crash", reason: describeError(error), ...codeOf(error) }),
       onStopSelf: () => onExit({ kind: "normal" }),
-    }, log.child({ actor: path }), accessOf(spec.definition));
+    }, log.child({ actor: path }), accessOf(spec.definition), spec.definition.throughput);
   }
 
   start(): Promise<void> {

@@ -69,7 +69,7 @@ const control: WorkerControl = {
     const cell: ActorCell<unknown> = new ActorCell(fabric, req.path, req.mailbox, () => definition.create(req.args), {
       onFailure: (error) => notify({ n: "failed", path: req.path, reason: describeError(error), ...codeOf(error) }),
       onStopSelf: () => notify({ n: "stop-self", path: req.path }),
-    }, log.child({ actor: req.path }), accessOf(definition));
+    }, log.child({ actor: req.path }), accessOf(definition), definition.throughput);
     cells.set(req.path, cell);
     await cell.start();
   },

@@ -269,6 +269,30 @@ test("a long burst yields the thread to I/O between turns: an immediate queued b
   assert.equal(c.cell.stats.processed, total);
 });
 
+test("an actor's throughput bounds its turn: with 16, an immediate queued before a burst of 64 fires after the 16th message, before the 17th", async () => {
+  const seenAtImmediate: number[] = [];
+  let count = 0;
+  const fabric = new Fabric("n", "main");
+  const path = "fed://n/user/throttled";
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const cell = new ActorCell<number>(fabric, path, { capacity: 128, overflow: "drop-newest" }, () => ({ receive: () => void count++ }), { onFailure: () => undefined, onStopSelf: () => undefined }, quiet, undefined, 16);
+  await cell.start();
+  const ref = fabric.ref<number>(path);
+  setImmediate(() => seenAtImmediate.push(count));
+  for (let i = 0; i < 64; i++) ref.tell(i);
+  while (count < 64) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(seenAtImmediate, [16]);
+  assert.equal(cell.stats.processed, 64);
+});
+
+test("defineActor takes a throughput of whole messages ≥ 1 and refuses anything else, naming the actor", () => {
+  assert.equal(defineActor(import.meta.url, "tp-ok", () => ({ receive: () => undefined }), { throughput: 16 }).throughput, 16);
+  assert.equal(defineActor(import.meta.url, "tp-default", () => ({ receive: () => undefined })).throughput, undefined);
+  for (const bad of [0, -1, 1.5, NaN, Infinity]) {
+    assert.throws(() => defineActor(import.meta.url, "tp-bad", () => ({ receive: () => undefined }), { throughput: bad }), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT" && /throughput/.test(e.message) && /tp-bad/.test(e.message), String(bad));
+  }
+});
+
 test("a start hook that throws fails the start", async () => {
   const c = cellOf<StepMsg>(() => ({ start: () => { throw new Error("cannot start"); }, receive: () => undefined }));
   await assert.rejects(c.cell.start(), /cannot start/);
