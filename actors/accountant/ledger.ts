@@ -84,7 +84,67 @@ const TIGHT_REACH = 2;
 /** Distinct mechanisms one event may bring to a PLD composition (each costs an FFT). */
 const MAX_TIGHT_MECHANISMS = 32;
 
-const eventKey = (event: PrivacyEvent): string => JSON.stringify(event);
+/**
+ * An event's identity: one key per event however its fields were listed — a retry re-encoded by
+ * another client or peer, or an event read back from the trail, whose canonical encoding sorts
+ * them (JSON.stringify took `{ epsilon, kind }` and `{ kind, epsilon }` for two requests).
+ * Known kinds are written in their fields' fixed order, `gaussian(4,1)`, nested events inside
+ * (the kind fixes the fields, so the key parses back one way only); anything else, as JSON with
+ * every object's keys sorted. Hot: every reserve and commit looks its event's curve up by it.
+ */
+const eventKey = (event: PrivacyEvent): string => keyOf(event) ?? `?${sortedJson(event)}`;
+
+/** The fields of each kind, in key order; a nested event is "event", a list of them "events". */
+const KIND_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  gaussian: ["sigma", "sensitivity"], laplace: ["scale", "sensitivity"], exponential: ["epsilon"], gnmax: ["sigma"], thresholdCheck: ["sigma"],
+  poissonSampled: ["samplingRate", "event"], selfComposed: ["count", "event"], composed: ["events"],
+};
+
+/** The fixed-order key of an event of a known kind with exactly its fields; undefined otherwise. */
+function keyOf(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const e = v as Record<string, unknown>;
+  const fields = typeof e.kind === "string" && Object.hasOwn(KIND_FIELDS, e.kind) ? KIND_FIELDS[e.kind]! : undefined;
+  if (fields === undefined) return undefined;
+  let own = 0;
+  for (const k in e) if (Object.hasOwn(e, k)) own++;
+  if (own !== fields.length + 1) return undefined;
+  let out = e.kind + "(";
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const x = e[f];
+    let part: string | undefined;
+    if (f === "event") part = keyOf(x);
+    else if (f === "events") part = Array.isArray(x) ? listKey(x) : undefined;
+    else if (typeof x === "number") part = String(x);
+    if (part === undefined) return undefined;
+    out += i === 0 ? part : "," + part;
+  }
+  return out + ")";
+}
+
+function listKey(xs: readonly unknown[]): string | undefined {
+  let out = "[";
+  for (let i = 0; i < xs.length; i++) {
+    const part = keyOf(xs[i]);
+    if (part === undefined) return undefined;
+    out += i === 0 ? part : "," + part;
+  }
+  return out + "]";
+}
+
+function sortedJson(v: unknown): string {
+  if (typeof v !== "object" || v === null) return JSON.stringify(v) ?? "undefined";
+  if (Array.isArray(v)) {
+    let out = "[";
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : ",") + sortedJson(v[i]);
+    return out + "]";
+  }
+  const keys = Object.keys(v).sort();
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) out += (i === 0 ? "" : ",") + JSON.stringify(keys[i]) + ":" + sortedJson((v as Record<string, unknown>)[keys[i]!]);
+  return out + "}";
+}
 
 function requireLimit(value: number, field: string): void {
   if (!(typeof value === "number" && value >= 0 && Number.isFinite(value))) throw new LedgerError("INVALID_LEDGER_REQUEST", `${field} = ${value} must be a finite ε ≥ 0`, field);

@@ -59,6 +59,54 @@ test("the same idempotency key twice is charged once and returns the original ch
   assert.throws(() => ledger.reserve({ ...req, user: "u2" }), code("IDEMPOTENCY_KEY_REUSED"));
 });
 
+test("an event is the same whatever order its fields come in: a retry that lists them otherwise is a duplicate, and a commit of it again changes nothing", () => {
+  const ledger = new Ledger(config());
+  const event = selfComposed(gaussian(4), 3);
+  const reordered = { count: 3, event: { sensitivity: 1, sigma: 4, kind: "gaussian" }, kind: "selfComposed" } as unknown as PrivacyEvent;
+  assert.notEqual(JSON.stringify(reordered), JSON.stringify(event), "the test needs another key order");
+  const a = ledger.reserve({ key: "k1", user: "u1", department: "general", event, nowMs: NOW });
+  const b = ledger.reserve({ key: "k1", user: "u1", department: "general", event: reordered, nowMs: NOW });
+  assert.equal(b.type, "duplicate");
+  assert.equal(a.type === "reserved" && b.type === "duplicate" && b.charge.id === a.charge.id, true);
+  const first = ledger.commit({ id: b.charge.id, actual: event, nowMs: NOW });
+  const again = ledger.commit({ id: b.charge.id, actual: reordered, nowMs: NOW });
+  assert.equal(first.changed, true);
+  assert.equal(again.changed, false);
+});
+
+test("property: a reused key is a duplicate exactly when the two events are the same event, in whatever field order", () => {
+  const leaf = fc.oneof(
+    fc.record({ kind: fc.constant("gaussian"), sigma: fc.constantFrom(2, 4), sensitivity: fc.constantFrom(1, 2) }),
+    fc.record({ kind: fc.constant("gnmax"), sigma: fc.constantFrom(20, 40) }),
+    fc.record({ kind: fc.constant("exponential"), epsilon: fc.constantFrom(0.01, 0.02) }),
+  );
+  const event = fc.letrec<{ e: unknown }>((tie) => ({
+    e: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf,
+      fc.record({ kind: fc.constant("selfComposed"), event: tie("e"), count: fc.constantFrom(1, 2) }),
+      fc.record({ kind: fc.constant("composed"), events: fc.array(tie("e"), { minLength: 1, maxLength: 2 }) })),
+  })).e as fc.Arbitrary<PrivacyEvent>;
+  const reversed = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(reversed);
+    if (typeof v !== "object" || v === null) return v;
+    return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)]));
+  };
+  fc.assert(fc.property(event, event, fc.boolean(), (a, b, flip) => {
+    const ledger = new Ledger(config({ defaultUserEpsilon: 1e6, departments: { general: { epsilon: 1e6 } } }), rdpOnly);
+    const req = { key: "k", user: "u1", department: "general", nowMs: NOW };
+    assert.equal(ledger.reserve({ ...req, event: a }).type, "reserved");
+    const same = JSON.stringify(sortedCopy(a)) === JSON.stringify(sortedCopy(b));
+    const second = () => ledger.reserve({ ...req, event: (flip ? reversed(b) : b) as PrivacyEvent });
+    if (same) assert.equal(second().type, "duplicate");
+    else assert.throws(second, code("IDEMPOTENCY_KEY_REUSED"));
+  }), { numRuns: 300 });
+});
+
+function sortedCopy(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedCopy);
+  if (typeof v !== "object" || v === null) return v;
+  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortedCopy((v as Record<string, unknown>)[k])]));
+}
+
 test("commit with a smaller actual frees budget; release frees it; release after output is an error", () => {
   const ledger = new Ledger(config());
   const r = ledger.reserve({ key: "a", user: "u1", department: "general", event: exponential(1.5), nowMs: NOW });
