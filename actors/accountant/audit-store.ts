@@ -5,11 +5,13 @@
  *
  * Layout (written by the Accountant): actor store `user/accountant` by default; each operation
  * appends one journal event, an AuditEntry whose `seq` is its journal seq (1, 2, 3, …), and
- * writes the state `{ auditHead, auditCount }` in the same transaction. That state is the
+ * writes the state `{ auditHead, auditCount }` in the same transaction. An entry is stored as its
+ * canonical msgpack bytes (audit.ts `sealAudit`; a msgpack bin in the journal), trails written
+ * before that as a msgpack object; both read alike (`auditEntryOf`). That state is the
  * anchor audit.ts asks for: without it, a trail cut at its tail would still verify.
  */
 import { FedrouterError, registerErrors } from "../../errors/index.ts";
-import { hashEntry, toJsonLines, verifyAudit, type AuditEntry, type AuditVerdict } from "./audit.ts";
+import { auditEntryOf, hashEntry, toJsonLines, verifyAudit, type AuditEntry, type AuditVerdict } from "./audit.ts";
 import type { JournalEntry, NodeStore } from "../../runtime/persistence/index.ts";
 
 export const DEFAULT_AUDIT_ACTOR = "user/accountant";
@@ -44,7 +46,7 @@ export function readAuditTrail(store: NodeStore, actorId = DEFAULT_AUDIT_ACTOR):
   const { journal, state } = openTrail(store, actorId);
   const entries: Iterable<AuditEntry> = {
     *[Symbol.iterator]() {
-      for (const { event } of journal()) yield event as AuditEntry;
+      for (const { event } of journal()) yield auditEntryOf(event) as AuditEntry;
     },
   };
   return { entries, anchor: anchorOf(state) };
@@ -163,11 +165,17 @@ function* scanJournal(journal: Iterable<JournalEntry>, scan: Scan): Generator<Au
         return;
       }
       if (next.done) return;
-      const { seq, event } = next.value;
-      const entry = event as AuditEntry;
+      const { seq } = next.value;
       const stop = (reason: Failure["reason"], detail: string) => {
         scan.problem = { ok: false, firstBad: seq, index: scan.records, reason, detail };
       };
+      let event: unknown;
+      try {
+        event = auditEntryOf(next.value.event);
+      } catch (error) {
+        return stop("malformed", `journal seq ${seq} holds bytes that are not an audit entry: ${(error as Error).message}`);
+      }
+      const entry = event as AuditEntry;
       if (typeof event !== "object" || event === null || Array.isArray(event)) return stop("malformed", `journal seq ${seq} holds ${Array.isArray(event) ? "an array" : typeof event}, not an audit entry`);
       const expected = scan.lastSeq + 1;
       const misplaced = seq !== expected

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { PrivacyEvent } from "../../privacy/index.ts";
-import { canonicalMsgpack, encodedKey, sha256OfSortedMap, type EncodedKey } from "./canonical.ts";
+import { canonicalMsgpack, decodeCanonical, encodedKey, sealEntry, sha256OfSortedMap, type EncodedKey } from "./canonical.ts";
 import { InvalidAuditEntry } from "./errors.ts";
 import { isOwner } from "./ledger-types.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";
@@ -74,6 +74,7 @@ const KEYS = new Set<string>(ORDER);
 const ACTIONS = new Set<string>(AUDIT_ACTIONS);
 /** The fields an entry's hash covers, in canonical (code unit) order, each with its msgpack key bytes. */
 const HASHED: readonly EncodedKey[] = ORDER.filter((k) => k !== "hash").sort().map(encodedKey);
+const HASH_KEY = encodedKey("hash");
 const KIND = /^[a-zA-Z]{1,32}$/;
 const NEWLINE = /[\r\n\u2028\u2029]/;
 
@@ -164,13 +165,7 @@ const valuesScratch: unknown[] = [];
  * which HASHED already is), encoded in one reused buffer (canonical.ts).
  */
 function hashKnown(entryBody: Record<string, unknown>, prevHash: string): string {
-  let n = 0;
-  for (const key of HASHED) {
-    const v = entryBody[key.name];
-    if (v === undefined) continue;
-    keysScratch[n] = key;
-    valuesScratch[n++] = v;
-  }
+  const n = gather(entryBody);
   try {
     return sha256OfSortedMap(prevHash, keysScratch, valuesScratch, n);
   } finally {
@@ -178,13 +173,49 @@ function hashKnown(entryBody: Record<string, unknown>, prevHash: string): string
   }
 }
 
+/** Fills the scratch with the body's present fields in HASHED order; returns how many. */
+function gather(entryBody: Record<string, unknown>): number {
+  let n = 0;
+  for (const key of HASHED) {
+    const v = entryBody[key.name];
+    if (v === undefined) continue;
+    keysScratch[n] = key;
+    valuesScratch[n++] = v;
+  }
+  return n;
+}
+
 export function appendAudit(prev: AuditEntry | undefined, fields: AuditFields): AuditEntry {
-  checkAuditFields(fields); // also: no field outside ORDER, so hashKnown covers every field
+  return sealAudit(prev, fields).entry;
+}
+
+/**
+ * appendAudit, and the entry as it is stored: its canonical msgpack, `hash` included, spliced
+ * from the bytes the hash was computed over (so an entry is encoded once on the Accountant's
+ * hot path). auditEntryOf reads these bytes back into the entry.
+ */
+export function sealAudit(prev: AuditEntry | undefined, fields: AuditFields): { entry: AuditEntry; bytes: Uint8Array } {
+  checkAuditFields(fields); // also: no field outside ORDER, so the hash covers every field
   const entry = body(fields as AuditEntry);
   entry.seq = prev ? prev.seq + 1 : 1;
   entry.prevHash = prev ? prev.hash : GENESIS_HASH;
-  entry.hash = hashKnown(entry, entry.prevHash as string); // body() left out undefined fields: it is the body
-  return entry as unknown as AuditEntry;
+  const n = gather(entry); // body() left out undefined fields: it is the body
+  try {
+    const sealed = sealEntry(entry.prevHash as string, keysScratch, valuesScratch, n, HASH_KEY);
+    entry.hash = sealed.hash;
+    return { entry: entry as unknown as AuditEntry, bytes: sealed.bytes };
+  } finally {
+    valuesScratch.fill(undefined);
+  }
+}
+
+/**
+ * A journal record as an entry: the canonical bytes sealAudit stored, decoded; a record written
+ * as an object (before entries were stored as bytes) as it is. Throws InvalidAuditEntry on bytes
+ * that are not canonical msgpack.
+ */
+export function auditEntryOf(record: unknown): unknown {
+  return record instanceof Uint8Array ? decodeCanonical(record) : record;
 }
 
 export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastHash?: string } = {}): AuditVerdict {

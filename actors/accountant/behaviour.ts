@@ -20,7 +20,7 @@
  */
 import { assertNever, defineActor, FedrouterError, registerErrors, type ActorContext, type Behavior, type NodeStore, type ActorStore, type Sender } from "../../runtime/index.ts";
 import { parsePath } from "../../runtime/index.ts";
-import { appendAudit, isAuditId, type AuditEntry, type AuditFields } from "./audit.ts";
+import { auditEntryOf, isAuditId, sealAudit, type AuditEntry, type AuditFields } from "./audit.ts";
 import { verifyStoredAudit, type AuditAnchor } from "./audit-store.ts";
 import { ownerOf, refusalFor, setterOf } from "./authorization.ts";
 import { InvalidPrivacyParameter, UnsupportedPrivacyEvent } from "../../privacy/index.ts";
@@ -76,10 +76,14 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
 
   /** Appends entries and the anchor in one synced transaction; resolves once on disk. */
   const append = (fields: readonly AuditFields[]): Promise<unknown> => {
-    const entries: AuditEntry[] = [];
-    for (const f of fields) entries.push((head = appendAudit(head, f)));
+    const records: Uint8Array[] = [];
+    for (const f of fields) {
+      const sealed = sealAudit(head, f);
+      head = sealed.entry;
+      records.push(sealed.bytes); // stored as its canonical bytes: encoded once, for the hash and the disk
+    }
     period = ledger.periodAt(head!.atMs).key; // the period of the last change: a reset is noted once
-    const written = store!.persist({ state: { auditHead: head!.hash, auditCount: head!.seq }, events: entries });
+    const written = store!.persist({ state: { auditHead: head!.hash, auditCount: head!.seq }, events: records });
     written.catch((error: unknown) => (failure ??= error));
     return written;
   };
@@ -113,7 +117,7 @@ function accountantBehaviour(options: AccountantOptions): Behavior<AccountantMsg
       delta = ledger.config.delta;
       head = undefined;
       for (const { event } of store.journal()) {
-        head = event as AuditEntry;
+        head = auditEntryOf(event) as AuditEntry; // verified above: every record decodes
         const fact = factOf(head);
         if (fact !== null) ledger.apply(fact);
       }

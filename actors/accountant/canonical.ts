@@ -2,9 +2,11 @@
  * Canonical msgpack over JSON-like values. Hand-written (not msgpackr) because a hash needs a
  * byte-exact, deterministic encoding, which msgpackr does not promise: object keys sorted by
  * code unit, undefined rejected, integers in the smallest msgpack int form, other finite
- * numbers as float64 (0xcb), strings UTF-8.
+ * numbers as float64 (0xcb), strings UTF-8. The decoder reads back exactly this subset: the
+ * Accountant stores each audit entry as these bytes (sealEntry), so that an entry is encoded
+ * once, for its hash and for the disk.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash, hash as oneShotHash, type Hash } from "node:crypto";
 import { InvalidAuditEntry } from "./errors.ts";
 
 export function canonicalMsgpack(value: unknown): Uint8Array {
@@ -16,6 +18,13 @@ export function canonicalMsgpack(value: unknown): Uint8Array {
 
 /** An empty SHA-256 to copy: `copy()` skips createHash's option parsing, same digest. */
 const SHA256: Hash = createHash("sha256");
+/**
+ * SHA-256 hex of `data`: crypto.hash (Node ≥ 20.12) in one call, without a Hash object — a
+ * third of copy().update().digest() on an entry's few hundred bytes; the copy on older Nodes.
+ */
+const sha256Hex: (data: Uint8Array) => string = typeof oneShotHash === "function"
+  ? (data) => oneShotHash("sha256", data, "hex")
+  : (data) => SHA256.copy().update(data).digest("hex");
 /** One writer for every hash on this thread: its bytes are hashed before the next call reuses it. */
 let shared: Writer | undefined;
 
@@ -26,19 +35,63 @@ let shared: Writer | undefined;
  * body object or sorting its keys again. Nested values are encoded by the generic encoder.
  */
 export function sha256OfSortedMap(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number): string {
+  return sha256Hex(encodeSortedMap(prefixHex, keys, values, n, undefined).view());
+}
+
+/**
+ * The hash as sha256OfSortedMap computes it, and the canonical msgpack of the same map with
+ * `hashKey → hash` added in its sorted place: the entry as it is stored, from the bytes already
+ * encoded for the hash (spliced, not encoded again). `hashKey` must not be among `keys`.
+ */
+export function sealEntry(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number, hashKey: EncodedKey): { hash: string; bytes: Uint8Array } {
+  const split = { at: 0 };
+  const w = encodeSortedMap(prefixHex, keys, values, n, { key: hashKey.name, split });
+  const hashed = w.view();
+  const hash = sha256Hex(hashed);
+  const bodyStart = (prefixHex.length >>> 1) + mapHeaderBytes(n);
+  const head = mapHeaderBytes(n + 1);
+  const bytes = Buffer.allocUnsafe(head + (hashed.length - bodyStart) + hashKey.bytes.length + 2 + hash.length);
+  let at = writeMapHeader(bytes, n + 1);
+  at += hashed.copy(bytes, at, bodyStart, split.at);
+  bytes.set(hashKey.bytes, at);
+  at += hashKey.bytes.length;
+  bytes[at++] = 0xd9; // str 8: a SHA-256 hex is 64 ASCII characters
+  bytes[at++] = hash.length;
+  at += bytes.write(hash, at, "latin1");
+  hashed.copy(bytes, at, split.at);
+  return { hash, bytes };
+}
+
+/** Encodes prefix ‖ map into the shared writer; `insert.split.at` gets the offset where `insert.key` would sort. */
+function encodeSortedMap(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number, insert: { key: string; split: { at: number } } | undefined): Writer {
   const w = (shared ??= new Writer());
   w.reset();
   w.hex(prefixHex);
   w.mapHeader(n);
   const at: (string | number)[] = [];
+  let placed = insert === undefined;
   for (let i = 0; i < n; i++) {
     const k = keys[i]!;
+    if (!placed && k.name > insert!.key) {
+      insert!.split.at = w.length;
+      placed = true;
+    }
     w.raw(k.bytes);
     at.push(k.name);
     enc(values[i], w, at);
     at.pop();
   }
-  return SHA256.copy().update(w.view()).digest("hex");
+  if (!placed) insert!.split.at = w.length;
+  return w;
+}
+
+const mapHeaderBytes = (n: number): number => (n < 16 ? 1 : n < 0x10000 ? 3 : 5);
+function writeMapHeader(buf: Buffer, n: number): number {
+  if (n < 16) { buf[0] = 0x80 | n; return 1; }
+  if (n < 0x10000) { buf[0] = 0xde; buf.writeUInt16BE(n, 1); return 3; }
+  buf[0] = 0xdf;
+  buf.writeUInt32BE(n, 1);
+  return 5;
 }
 
 /** A map key with its msgpack string bytes, encoded once. */
@@ -56,6 +109,9 @@ class Writer {
   #len = 0;
   reset(): void {
     this.#len = 0;
+  }
+  get length(): number {
+    return this.#len;
   }
   #room(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
@@ -229,4 +285,94 @@ function sortKeys(keys: string[]): string[] {
     keys[j + 1] = k;
   }
   return keys;
+}
+
+/** Deeper than this in stored bytes is not an audit entry. */
+const MAX_DECODE_DEPTH = 64;
+
+/**
+ * The value of canonical msgpack bytes (what canonicalMsgpack or sealEntry wrote): maps as
+ * plain objects, arrays, integers, float64, strings, nil and booleans. Anything else — another
+ * msgpack type, a truncated value, bytes left over — throws InvalidAuditEntry: the caller reads
+ * it as a malformed record, never as an entry.
+ * @example
+ * decodeCanonical(canonicalMsgpack({ b: 1, a: [2.5, "x"] })); // { a: [2.5, "x"], b: 1 }
+ */
+export function decodeCanonical(bytes: Uint8Array): unknown {
+  const r = { buf: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), at: 0 };
+  const value = dec(r, 0);
+  if (r.at !== r.buf.length) throw new InvalidAuditEntry("$", `${r.buf.length - r.at} bytes after the value`);
+  return value;
+}
+
+interface Reader { readonly buf: Buffer; at: number }
+
+function need(r: Reader, n: number): number {
+  const at = r.at;
+  if (at + n > r.buf.length) throw new InvalidAuditEntry("$", "truncated canonical msgpack");
+  r.at = at + n;
+  return at;
+}
+
+function dec(r: Reader, depth: number): unknown {
+  if (depth > MAX_DECODE_DEPTH) throw new InvalidAuditEntry("$", `nested deeper than ${MAX_DECODE_DEPTH} levels`);
+  const b = r.buf[need(r, 1)]!;
+  if (b < 0x80) return b;
+  if (b >= 0xe0) return b - 0x100;
+  if ((b & 0xf0) === 0x80) return decMap(r, b & 0x0f, depth);
+  if ((b & 0xf0) === 0x90) return decArray(r, b & 0x0f, depth);
+  if ((b & 0xe0) === 0xa0) return decString(r, b & 0x1f);
+  const buf = r.buf;
+  switch (b) {
+    case 0xc0: return null;
+    case 0xc2: return false;
+    case 0xc3: return true;
+    case 0xcb: return buf.readDoubleBE(need(r, 8));
+    case 0xcc: return buf[need(r, 1)]!;
+    case 0xcd: return buf.readUInt16BE(need(r, 2));
+    case 0xce: return buf.readUInt32BE(need(r, 4));
+    case 0xcf: return safe(buf.readBigUInt64BE(need(r, 8)));
+    case 0xd0: return buf.readInt8(need(r, 1));
+    case 0xd1: return buf.readInt16BE(need(r, 2));
+    case 0xd2: return buf.readInt32BE(need(r, 4));
+    case 0xd3: return safe(buf.readBigInt64BE(need(r, 8)));
+    case 0xd9: return decString(r, buf[need(r, 1)]!);
+    case 0xda: return decString(r, buf.readUInt16BE(need(r, 2)));
+    case 0xdb: return decString(r, buf.readUInt32BE(need(r, 4)));
+    case 0xdc: return decArray(r, buf.readUInt16BE(need(r, 2)), depth);
+    case 0xdd: return decArray(r, buf.readUInt32BE(need(r, 4)), depth);
+    case 0xde: return decMap(r, buf.readUInt16BE(need(r, 2)), depth);
+    case 0xdf: return decMap(r, buf.readUInt32BE(need(r, 4)), depth);
+    default: throw new InvalidAuditEntry("$", `msgpack type 0x${b.toString(16)} is not in the canonical subset`);
+  }
+}
+
+function safe(v: bigint): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new InvalidAuditEntry("$", `${v} is not a safe integer`);
+  return n;
+}
+
+function decString(r: Reader, n: number): string {
+  const at = need(r, n);
+  return r.buf.toString("utf8", at, at + n);
+}
+
+function decArray(r: Reader, n: number, depth: number): unknown[] {
+  if (n > r.buf.length - r.at) throw new InvalidAuditEntry("$", "truncated canonical msgpack");
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push(dec(r, depth + 1));
+  return out;
+}
+
+function decMap(r: Reader, n: number, depth: number): Record<string, unknown> {
+  if (n > r.buf.length - r.at) throw new InvalidAuditEntry("$", "truncated canonical msgpack");
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const key = dec(r, depth + 1);
+    if (typeof key !== "string") throw new InvalidAuditEntry("$", "a map key that is not a string");
+    if (key === "__proto__" || Object.hasOwn(out, key)) throw new InvalidAuditEntry("$", `map key ${JSON.stringify(key.slice(0, 40))} repeated or reserved`);
+    out[key] = dec(r, depth + 1);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { open } from "lmdb";
 import { toJsonLines, verifyAudit, type AuditEntry } from "../../actors/accountant/audit.ts";
 import { gaussian } from "../../privacy/index.ts";
-import { writeAuditTrail } from "../fixtures/node-store.ts";
+import { entryOfRecord, recordOfEntry, writeAuditTrail } from "../fixtures/node-store.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ACTOR = "user/accountant";
@@ -45,7 +45,7 @@ test("audit verify: OK on an intact trail (exit 0), BROKEN naming the seq on a t
     cpSync(intact, broken, { recursive: true });
     const root = open({ path: broken, separateFlushed: true });
     const journal = root.openDB("journal", {});
-    await journal.put([ACTOR, 4], { ...(journal.get([ACTOR, 4]) as AuditEntry), department: "oncology" });
+    await journal.put([ACTOR, 4], recordOfEntry({ ...entryOfRecord(journal.get([ACTOR, 4])), department: "oncology" }));
     await root.close();
     const bad = await fedrouter("audit", "verify", "--data-dir", broken);
     assert.equal(bad.code, 1, bad.stderr);

@@ -9,7 +9,7 @@ import { appendAudit, toJsonLines, type AuditEntry, type AuditFields } from "../
 import { AuditStoreError, exportStoredAudit, readAuditTrail, verifyStoredAudit } from "../../../actors/accountant/audit-store.ts";
 import { dpSgd, gaussian, gnmax } from "../../../privacy/index.ts";
 import { openNodeStore } from "../../../runtime/persistence/index.ts";
-import { writeAuditTrail } from "../../fixtures/node-store.ts";
+import { entryOfRecord, recordOfEntry, writeAuditTrail, type RecordFormat } from "../../fixtures/node-store.ts";
 
 const ACTOR = "user/accountant";
 const T0 = Date.UTC(2026, 2, 1, 8); // 2026-03-01T08:00Z
@@ -36,8 +36,8 @@ function fields(i: number): AuditFields {
 }
 
 /** Writes `count` entries exactly as the Accountant lays them out: one event and the anchor per persist. */
-function writeTrail(dir: string, count = 30): Promise<AuditEntry[]> {
-  return writeAuditTrail(dir, ACTOR, Array.from({ length: count }, (_, i) => fields(i)));
+function writeTrail(dir: string, count = 30, format: RecordFormat = "bytes"): Promise<AuditEntry[]> {
+  return writeAuditTrail(dir, ACTOR, Array.from({ length: count }, (_, i) => fields(i)), format);
 }
 
 /** Edits the raw LMDB journal of a copy of `pristine`, then verifies the copy through the node store. */
@@ -63,77 +63,90 @@ async function tampered(pristine: string, edit: (journal: ReturnType<ReturnType<
   }
 }
 
-async function withTrail(run: (pristine: string, entries: AuditEntry[]) => Promise<void>): Promise<void> {
+async function withTrail(run: (pristine: string, entries: AuditEntry[]) => Promise<void>, format: RecordFormat = "bytes"): Promise<void> {
   const pristine = mkdtempSync(join(tmpdir(), "fedrouter-audit-"));
   try {
-    await run(pristine, await writeTrail(pristine));
+    await run(pristine, await writeTrail(pristine, 30, format));
   } finally {
     rmSync(pristine, { recursive: true, force: true });
   }
 }
 
-test("an intact stored trail of 30 entries verifies, ending at the anchor", () => withTrail(async (pristine, entries) => {
-  const store = openNodeStore({ path: pristine });
-  try {
-    assert.deepEqual(verifyStoredAudit(store), { ok: true, count: 30, lastHash: entries[29]!.hash });
-    const { entries: read, anchor } = readAuditTrail(store);
-    assert.deepEqual(anchor, { auditHead: entries[29]!.hash, auditCount: 30 });
-    assert.deepEqual([...read], entries);
-    assert.deepEqual([...read], entries, "iterable again");
-  } finally {
-    await store.close();
-  }
-}));
+for (const format of ["bytes", "object"] as const) {
+  test(`an intact stored trail of 30 entries verifies, ending at the anchor (entries stored as ${format})`, () => withTrail(async (pristine, entries) => {
+    const store = openNodeStore({ path: pristine });
+    try {
+      assert.deepEqual(verifyStoredAudit(store), { ok: true, count: 30, lastHash: entries[29]!.hash });
+      const { entries: read, anchor } = readAuditTrail(store);
+      assert.deepEqual(anchor, { auditHead: entries[29]!.hash, auditCount: 30 });
+      assert.deepEqual([...read], entries);
+      assert.deepEqual([...read], entries, "iterable again");
+    } finally {
+      await store.close();
+    }
+  }, format));
+}
 
-test("tampering with the raw LMDB journal is named by seq and reason", () => withTrail(async (pristine) => {
-  const key = (seq: number) => [ACTOR, seq];
-  const edited = await tampered(pristine, (journal) => {
-    const entry = journal.get(key(12)) as AuditEntry;
-    journal.put(key(12), { ...entry, cost: { epsilon: 0.001, delta: 1e-7 } });
-  });
-  assert.deepEqual(pick(edited), { ok: false, firstBad: 12, reason: "edited" });
+for (const format of ["bytes", "object"] as const) {
+  test(`tampering with the raw LMDB journal is named by seq and reason (entries stored as ${format})`, () => withTrail(async (pristine) => {
+    const key = (seq: number) => [ACTOR, seq];
+    const edited = await tampered(pristine, (journal) => {
+      const entry = entryOfRecord(journal.get(key(12)));
+      journal.put(key(12), recordOfEntry({ ...entry, cost: { epsilon: 0.001, delta: 1e-7 } }, format));
+    });
+    assert.deepEqual(pick(edited), { ok: false, firstBad: 12, reason: "edited" });
 
-  const deleted = await tampered(pristine, (journal) => void journal.remove(key(9)));
-  assert.deepEqual(pick(deleted), { ok: false, firstBad: 10, reason: "deleted-or-reordered" });
-  assert.match(detail(deleted), /no record at seq 9 \(deleted\)/);
+    const deleted = await tampered(pristine, (journal) => void journal.remove(key(9)));
+    assert.deepEqual(pick(deleted), { ok: false, firstBad: 10, reason: "deleted-or-reordered" });
+    assert.match(detail(deleted), /no record at seq 9 \(deleted\)/);
 
-  const swapped = await tampered(pristine, (journal) => {
-    const [five, six] = [journal.get(key(5)), journal.get(key(6))];
-    journal.put(key(5), six);
-    journal.put(key(6), five);
-  });
-  assert.deepEqual(pick(swapped), { ok: false, firstBad: 5, reason: "deleted-or-reordered" });
-  assert.match(detail(swapped), /journal seq 5 holds the entry of seq 6/);
+    const swapped = await tampered(pristine, (journal) => {
+      const [five, six] = [journal.get(key(5)), journal.get(key(6))];
+      journal.put(key(5), six);
+      journal.put(key(6), five);
+    });
+    assert.deepEqual(pick(swapped), { ok: false, firstBad: 5, reason: "deleted-or-reordered" });
+    assert.match(detail(swapped), /journal seq 5 holds the entry of seq 6/);
 
-  const truncated = await tampered(pristine, (journal) => {
-    for (const seq of [28, 29, 30]) journal.remove(key(seq));
-  });
-  assert.deepEqual(pick(truncated), { ok: false, firstBad: 28, reason: "deleted-or-reordered" });
-  assert.match(detail(truncated), /ends at seq 27 but the anchor records 30 entries: the last 3 are missing \(tail truncation\)/);
-}));
+    const truncated = await tampered(pristine, (journal) => {
+      for (const seq of [28, 29, 30]) journal.remove(key(seq));
+    });
+    assert.deepEqual(pick(truncated), { ok: false, firstBad: 28, reason: "deleted-or-reordered" });
+    assert.match(detail(truncated), /ends at seq 27 but the anchor records 30 entries: the last 3 are missing \(tail truncation\)/);
+  }, format));
+}
 
-test("a record moved and edited is called edited; values that are not entries, or not msgpack, are malformed", () => withTrail(async (pristine) => {
-  const key = (seq: number) => [ACTOR, seq];
-  const movedAndEdited = await tampered(pristine, (journal) => {
-    const entry = journal.get(key(7)) as AuditEntry;
-    journal.put(key(7), { ...entry, seq: 8 });
-  });
-  assert.deepEqual(pick(movedAndEdited), { ok: false, firstBad: 7, reason: "edited" });
+for (const format of ["bytes", "object"] as const) {
+  test(`a record moved and edited is called edited; values that are not entries, or not msgpack, are malformed (entries stored as ${format})`, () => withTrail(async (pristine) => {
+    const key = (seq: number) => [ACTOR, seq];
+    const movedAndEdited = await tampered(pristine, (journal) => {
+      const entry = entryOfRecord(journal.get(key(7)));
+      journal.put(key(7), recordOfEntry({ ...entry, seq: 8 }, format));
+    });
+    assert.deepEqual(pick(movedAndEdited), { ok: false, firstBad: 7, reason: "edited" });
 
-  const notAnObject = await tampered(pristine, (journal) => void journal.put(key(3), "reserve u-17 0.05"));
-  assert.deepEqual(pick(notAnObject), { ok: false, firstBad: 3, reason: "malformed" });
-  assert.match(detail(notAnObject), /journal seq 3 holds string, not an audit entry/);
+    const notAnObject = await tampered(pristine, (journal) => void journal.put(key(3), "reserve u-17 0.05"));
+    assert.deepEqual(pick(notAnObject), { ok: false, firstBad: 3, reason: "malformed" });
+    assert.match(detail(notAnObject), /journal seq 3 holds string, not an audit entry/);
 
-  const noHash = await tampered(pristine, (journal) => {
-    const { hash: _, ...entry } = journal.get(key(4)) as AuditEntry;
-    journal.put(key(4), entry);
-  });
-  assert.deepEqual(pick(noHash), { ok: false, firstBad: 4, reason: "malformed" });
+    const noHash = await tampered(pristine, (journal) => {
+      const { hash: _, ...entry } = entryOfRecord(journal.get(key(4)));
+      journal.put(key(4), recordOfEntry(entry, format));
+    });
+    assert.deepEqual(pick(noHash), { ok: false, firstBad: 4, reason: "malformed" });
 
-  const garbage = await tampered(pristine, (journal) => void journal.put(key(2), asBinary(Buffer.from([0xc1, 0xc1]))));
-  assert.deepEqual(pick(garbage), { ok: false, firstBad: 2, reason: "malformed" });
-  assert.match(detail(garbage), /the journal record after seq 1 cannot be read/);
-}));
+    const garbage = await tampered(pristine, (journal) => void journal.put(key(2), asBinary(Buffer.from([0xc1, 0xc1]))));
+    assert.deepEqual(pick(garbage), { ok: false, firstBad: 2, reason: "malformed" });
+    assert.match(detail(garbage), /the journal record after seq 1 cannot be read/);
+
+    // Valid msgpack (a bin) whose bytes are not a canonical entry: a map cut short, an ext type, bytes left over.
+    for (const bytes of [[0x82, 0xa1, 0x61], [0xd4, 0x01, 0x00], [0x80, 0x00]]) {
+      const notCanonical = await tampered(pristine, (journal) => void journal.put(key(6), Uint8Array.from(bytes)));
+      assert.deepEqual(pick(notCanonical), { ok: false, firstBad: 6, reason: "malformed" }, `bytes ${bytes}`);
+      assert.match(detail(notCanonical), /journal seq 6 holds bytes that are not an audit entry/);
+    }
+  }, format));
+}
 
 test("an entry appended past the anchor is detected, even though it chains", () => withTrail(async (pristine, entries) => {
   const extra = appendAudit(entries.at(-1), fields(30));

@@ -226,14 +226,14 @@ test("operatorAction: recorded in the trail before the reply, by names only; cha
   assert.equal(withNodeStore(dir, (store) => verifyStoredAudit(store, STORE_ID)).ok, true);
 });
 
-test("a trail written before owners were recorded still starts; its reservations are the local node's", async (t) => {
+test("a trail written before owners were recorded (its entries msgpack objects, not canonical bytes) still starts; its reservations are the local node's; the mixed trail verifies and replays", async (t) => {
   const dir = tempDir(t, "fedrouter-accountant-access-");
   const atMs = Date.now();
   const old = { atMs, actor: "dr-lee", user: "dr-lee", department: "radiology", event: EVENT, cost: { epsilon: 0.5, delta: 1e-5 }, remaining: { epsilon: 19, delta: 1e-5 } };
   await writeAuditTrail(dir, STORE_ID, [
     { ...old, action: "reserve", reservation: "res-1", key: "old-1" },
     { ...old, action: "reserve", reservation: "res-2", key: "old-2" },
-  ]);
+  ], "object");
   await withAccountant(dir, async ({ local, forbidden }) => {
     assertForbidden(await local.as(PEER_B).commit("res-1", EVENT), "a peer settles an old reservation");
     assertForbidden(await local.as(DR_LEE).release("res-2", false), "a user settles an old reservation");
@@ -241,5 +241,14 @@ test("a trail written before owners were recorded still starts; its reservations
     assert.equal((await local.commit("res-1", EVENT)).type, "committed");
     assert.equal((await local.release("res-2", false)).type, "released");
     assert.match(await reserved(local, "new-1"), /^res-[0-9a-f]{32}$/);
+  });
+  assert.deepEqual(withNodeStore(dir, (store) => {
+    const verdict = verifyStoredAudit(store, STORE_ID);
+    return { ok: verdict.ok, actions: [...readAuditTrail(store, STORE_ID).entries].map((e) => e.action) };
+  }), { ok: true, actions: ["reserve", "reserve", "commit", "release", "reserve"] });
+  await withAccountant(dir, async ({ local }) => {
+    assert.equal((await local.commit("res-1", EVENT)).type, "committed", "replayed from both formats: res-1 is settled");
+    const again = await local.reserve({ key: "new-1", user: "dr-lee", department: "radiology", event: EVENT });
+    assert.equal(again.type === "reserved" && again.duplicate, true, JSON.stringify(again));
   });
 });

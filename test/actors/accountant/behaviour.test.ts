@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { open } from "lmdb";
 import { ActorSystem, actor, supervisor, type Sender } from "../../../runtime/index.ts";
 import { accountant, AccountantClient, exponential, gaussian, gnmax, readAuditTrail, selfComposed, spendOf, verifyStoredAudit, type AccountantOptions, type PrivacyEvent } from "../../../actors/accountant/index.ts";
-import { tempDir, withNodeStore } from "../../fixtures/node-store.ts";
+import { entryOfRecord, recordOfEntry, tempDir, withNodeStore } from "../../fixtures/node-store.ts";
 
 const STORE_ID = "user/privacy/accountant";
 
@@ -162,8 +162,8 @@ test("the Accountant refuses to start on a tampered trail, naming the broken ent
   });
   const root = open({ path: dir });
   const journal = root.openDB("journal", {});
-  const entry = journal.get([STORE_ID, 2]) as Record<string, unknown>;
-  await journal.put([STORE_ID, 2], { ...entry, user: "u2" });
+  const entry = entryOfRecord(journal.get([STORE_ID, 2]));
+  await journal.put([STORE_ID, 2], recordOfEntry({ ...entry, user: "u2" }));
   await root.close();
   const system = await ActorSystem.start({ node: "h1", persistence: { path: dir }, logLevel: "error" });
   try {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { canonicalMsgpack } from "../../../actors/accountant/canonical.ts";
+import { canonicalMsgpack, decodeCanonical, encodedKey, sealEntry, sha256OfSortedMap } from "../../../actors/accountant/canonical.ts";
 import { InvalidAuditEntry } from "../../../actors/accountant/errors.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -61,4 +61,44 @@ test("property: canonical(x) == canonical(shuffled structuredClone(x))", () => {
     const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
     assert.deepEqual(canonicalMsgpack(shuffle(structuredClone(x), rnd)), canonicalMsgpack(x));
   }), { numRuns: 300 });
+});
+
+const jsonLike = fc.jsonValue({ maxDepth: 4 }).filter((v) => !JSON.stringify(v).includes("__proto__"));
+
+test("property: decodeCanonical reads back what canonicalMsgpack wrote, and encoding it again gives the same bytes", () => {
+  fc.assert(fc.property(jsonLike, (x) => {
+    const bytes = canonicalMsgpack(x);
+    const back = decodeCanonical(bytes);
+    assert.deepEqual(back, x);
+    assert.deepEqual(canonicalMsgpack(back), bytes);
+  }), { numRuns: 300 });
+  for (const n of [2 ** 32, 2 ** 53 - 1, -(2 ** 31) - 1, -(2 ** 53) + 1, 1.5, -0, 1e-300]) assert.ok(Object.is(decodeCanonical(canonicalMsgpack(n)), n), `${n}`);
+});
+
+test("decodeCanonical refuses what the canonical encoder never writes, truncated values and trailing bytes", () => {
+  const bad = [
+    [0xc4, 0x01, 0x00], // bin
+    [0xd4, 0x01, 0x00], // fixext
+    [0xca, 0, 0, 0, 0], // float32
+    [0x82, 0xa1, 0x61, 0x01], // a map cut short
+    [0x81, 0x01, 0x02], // a key that is not a string
+    [0x82, 0xa1, 0x61, 0x01, 0xa1, 0x61, 0x02], // a repeated key
+    [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // beyond safe integers
+    [0xdd, 0xff, 0xff, 0xff, 0xff], // an array longer than the bytes
+    [0x01, 0x02], // bytes left over
+    [],
+  ];
+  for (const bytes of bad) assert.throws(() => decodeCanonical(Uint8Array.from(bytes)), InvalidAuditEntry, Buffer.from(bytes).toString("hex"));
+});
+
+test("property: sealEntry's bytes are the canonical map with the hash added, and its hash is sha256OfSortedMap's", () => {
+  const names = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== "hash" && k !== "__proto__"), { maxLength: 20 });
+  fc.assert(fc.property(names, fc.array(jsonLike, { minLength: 20, maxLength: 20 }), fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex")), (unsorted, values, prev) => {
+    const keys = [...unsorted].sort().map(encodedKey);
+    const body: Record<string, unknown> = {};
+    keys.forEach((k, i) => (body[k.name] = values[i]));
+    const sealed = sealEntry(prev, keys, values, keys.length, encodedKey("hash"));
+    assert.equal(sealed.hash, sha256OfSortedMap(prev, keys, values, keys.length));
+    assert.deepEqual(Buffer.from(sealed.bytes), Buffer.from(canonicalMsgpack({ ...body, hash: sealed.hash })));
+  }), { numRuns: 200 });
 });

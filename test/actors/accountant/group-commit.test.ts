@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
 import type { NodeStore } from "../../../runtime/persistence/index.ts";
 import { accountant, AccountantClient, gnmax, readAuditTrail, selfComposed, verifyStoredAudit } from "../../../actors/accountant/index.ts";
-import { tempDir, withNodeStore } from "../../fixtures/node-store.ts";
+import { entryOfRecord, tempDir, withNodeStore } from "../../fixtures/node-store.ts";
 
 const STORE_ID = "user/privacy/accountant";
 const N = 64;
@@ -27,7 +27,7 @@ test("N concurrent reserves take fewer synced blocks than N, and every reply com
       const reply = await client.reserve({ key: `k${i}`, user: `u${i}`, department: "radiology", event: selfComposed(gnmax(40), 16) });
       if (reply.type !== "reserved") return assert.fail(JSON.stringify(reply));
       // At the reply, the entry holding this reservation is on disk (read back from LMDB) and flushed.
-      const entry = [...store.journal(before.durableSeq + 1)].map((e) => e.event as { seq: number; reservation?: string }).find((e) => e.reservation === reply.reservation);
+      const entry = [...store.journal(before.durableSeq + 1)].map((e) => entryOfRecord(e.event)).find((e) => e.reservation === reply.reservation);
       assert.ok(entry, `reservation ${reply.reservation} answered before its entry was committed`);
       assert.ok(store.stats().durableSeq >= entry.seq, `reservation ${reply.reservation} (seq ${entry.seq}) answered before it was flushed (durable up to ${store.stats().durableSeq})`);
       return reply.reservation;
