@@ -65,8 +65,80 @@ function depthOf(v: unknown, depth = 0): number {
   return max;
 }
 
+/**
+ * The hot messages, reserve and commit, checked by hand first: true only for a message the zod
+ * schema above also accepts (a property test holds the two together), false for anything in
+ * doubt, which then goes to zod for the verdict and the message naming the field. Why by hand:
+ * zod's parse was 6 % of the Accountant's thread under load, building a copy of each message
+ * that nothing reads; this check allocates nothing.
+ */
+export function clearlyValid(msg: unknown): boolean {
+  if (typeof msg !== "object" || msg === null) return false;
+  const m = msg as Record<string, unknown>;
+  if (typeof (m.replyTo as { tell?: unknown } | null)?.tell !== "function") return false;
+  let own = 0;
+  for (const k in m) if (Object.hasOwn(m, k)) own++;
+  if (m.type === "reserve") {
+    let expected = 6;
+    if (Object.hasOwn(m, "requestId")) { expected++; if (m.requestId !== undefined && !isId(m.requestId, MAX_ID_CHARS)) return false; }
+    if (Object.hasOwn(m, "contentHash")) { expected++; if (m.contentHash !== undefined && !isSha256Hex(m.contentHash)) return false; }
+    return own === expected && isId(m.key, MAX_RESERVATION_KEY_CHARS) && isId(m.user, MAX_ID_CHARS) && isId(m.department, MAX_ID_CHARS) && isEvent(m.event, 0);
+  }
+  if (m.type === "commit") return own === 4 && isId(m.reservation, MAX_ID_CHARS) && isEvent(m.actual, 0);
+  return false;
+}
+
+function isId(v: unknown, max: number): boolean {
+  if (typeof v !== "string" || v.length === 0 || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function isSha256Hex(v: unknown): boolean {
+  if (typeof v !== "string" || v.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+const isNum = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
+
+/** An event of exactly its kind's fields, nested no deeper than the gate allows. */
+function isEvent(v: unknown, depth: number): boolean {
+  if (depth >= MAX_EVENT_DEPTH || typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  let own = 0;
+  for (const k in e) if (Object.hasOwn(e, k)) own++;
+  switch (e.kind) {
+    case "gaussian": return own === 3 && isNum(e.sigma) && isNum(e.sensitivity);
+    case "laplace": return own === 3 && isNum(e.scale) && isNum(e.sensitivity);
+    case "exponential": return own === 2 && isNum(e.epsilon);
+    case "gnmax":
+    case "thresholdCheck": return own === 2 && isNum(e.sigma);
+    case "poissonSampled": return own === 3 && isNum(e.samplingRate) && isEvent(e.event, depth + 1);
+    case "selfComposed": return own === 3 && Number.isSafeInteger(e.count) && (e.count as number) >= 1 && isEvent(e.event, depth + 1);
+    case "composed": {
+      const events = e.events;
+      if (own !== 2 || !Array.isArray(events) || events.length < 1 || events.length > MAX_COMPOSED || depth + 1 >= MAX_EVENT_DEPTH) return false;
+      for (const x of events) if (!isEvent(x, depth + 2)) return false;
+      return true;
+    }
+    default: return false;
+  }
+}
+
 /** null when `msg` is a well-formed AccountantMsg; otherwise the rejection to send back. */
 export function invalidMessage(msg: unknown): Rejected | null {
+  return clearlyValid(msg) ? null : schemaRejection(msg);
+}
+
+/** invalidMessage by the zod schemas alone: the reference the hand check is held to. */
+export function schemaRejection(msg: unknown): Rejected | null {
   const type = (msg as { type?: unknown } | null)?.type;
   if (typeof type !== "string" || !Object.hasOwn(schemas, type)) {
     return { type: "rejected", code: "INVALID_REQUEST", message: `unknown message type ${JSON.stringify(type)}; expected one of ${Object.keys(schemas).join(", ")}`, field: "type" };

@@ -8,7 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ActorSystem, actor, supervisor } from "../../../runtime/index.ts";
 import { accountant, AccountantClient, gnmax, readAuditTrail, verifyStoredAudit } from "../../../actors/accountant/index.ts";
-import { invalidMessage, MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS } from "../../../actors/accountant/validation.ts";
+import { clearlyValid, invalidMessage, MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS, schemaRejection } from "../../../actors/accountant/validation.ts";
+import fc from "fast-check";
 import { tempDir, withNodeStore } from "../../fixtures/node-store.ts";
 
 const replyTo = { tell: () => undefined };
@@ -61,4 +62,62 @@ test("the gate takes Confident-GNMax's threshold check as an event, with its σ 
   assert.equal(invalidMessage(reserve({ event: confident })), null);
   assert.equal(invalidMessage(reserve({ event: { kind: "thresholdCheck" } }))?.code, "INVALID_REQUEST");
   assert.equal(invalidMessage(reserve({ event: { kind: "thresholdCheck", sigma: 2, threshold: 2 } }))?.code, "INVALID_REQUEST", "T is not a parameter of the charge");
+});
+
+test("property: the hand check of reserve and commit passes only what the zod schema passes, and passes every valid one", () => {
+  const id = fc.string({ minLength: 1, maxLength: 12, unit: fc.constantFrom(..."ab-_.:9Z") });
+  const leaf = fc.oneof(
+    fc.record({ kind: fc.constant("gaussian"), sigma: fc.double({ noNaN: true, noDefaultInfinity: true }), sensitivity: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
+    fc.record({ kind: fc.constant("laplace"), scale: fc.double({ noNaN: true, noDefaultInfinity: true }), sensitivity: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
+    fc.record({ kind: fc.constant("exponential"), epsilon: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
+    fc.record({ kind: fc.constantFrom("gnmax", "thresholdCheck"), sigma: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
+  );
+  const event = fc.letrec<{ e: unknown }>((tie) => ({
+    e: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf,
+      fc.record({ kind: fc.constant("poissonSampled"), samplingRate: fc.double({ noNaN: true, noDefaultInfinity: true }), event: tie("e") }),
+      fc.record({ kind: fc.constant("selfComposed"), event: tie("e"), count: fc.integer({ min: 1, max: 100 }) }),
+      fc.record({ kind: fc.constant("composed"), events: fc.array(tie("e"), { minLength: 1, maxLength: 3 }) })),
+  })).e;
+  const valid = fc.oneof(
+    fc.record({ type: fc.constant("reserve"), key: id, user: id, department: id, event, replyTo: fc.constant(replyTo), requestId: id, contentHash: fc.stringMatching(/^[0-9a-f]{64}$/) }, { requiredKeys: ["type", "key", "user", "department", "event", "replyTo"] }),
+    fc.record({ type: fc.constant("commit"), reservation: id, actual: event, replyTo: fc.constant(replyTo) }),
+  );
+  // A valid message with one field, at any depth, replaced by anything (or removed, or added).
+  const paths = (v: unknown, at: (string | number)[] = []): (string | number)[][] =>
+    typeof v === "object" && v !== null && !(at.length === 1 && at[0] === "replyTo") ? [at, ...Object.keys(v).flatMap((k) => paths((v as Record<string, unknown>)[k], [...at, Array.isArray(v) ? Number(k) : k]))] : [at];
+  const mutated = valid.chain((msg) => fc.tuple(fc.constant(msg), fc.constantFrom(...paths(msg)), fc.oneof(fc.anything(), fc.constant(undefined), fc.constant(Infinity), fc.constant(-1), fc.constant("a b"), fc.constant("x".repeat(MAX_ID_CHARS + 1)), fc.constantFrom("g".repeat(64), "A".repeat(64), "0".repeat(63), "é")), fc.constantFrom("set", "delete", "add")).map(([m, path, value, how]) => {
+    const copy = structuredClone({ ...m, replyTo: undefined }) as Record<string, unknown>;
+    copy.replyTo = replyTo;
+    if (path.length === 0) return value;
+    let parent: Record<string | number, unknown> = copy;
+    for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+    const last = path.at(-1)!;
+    if (how === "delete") delete parent[last];
+    else if (how === "add" && typeof parent === "object") parent[`x${String(last)}`] = value;
+    else parent[last] = value;
+    return copy;
+  }));
+  fc.assert(fc.property(valid, (msg) => {
+    assert.equal(clearlyValid(msg), true, JSON.stringify(msg));
+    assert.equal(invalidMessage(msg), null);
+  }), { numRuns: 300 });
+  let refused = 0;
+  fc.assert(fc.property(mutated, (msg) => {
+    const reference = schemaRejection(msg);
+    if (reference !== null) refused++;
+    if (clearlyValid(msg)) assert.equal(reference, null, `the hand check passed what zod refuses: ${JSON.stringify(msg)}`);
+    assert.deepEqual(invalidMessage(msg), reference);
+  }), { numRuns: 1_000 });
+  assert.ok(refused > 500, `the mutations must mostly be invalid to test anything (${refused} of 1,000 were)`);
+  // Edges a random mutation rarely reaches: each is refused by both.
+  const commit = { type: "commit", reservation: "res-1", actual: gnmax(40), replyTo };
+  for (const msg of [
+    reserve({ contentHash: "g".repeat(64) }), reserve({ contentHash: "A".repeat(64) }), reserve({ contentHash: "0".repeat(63) }), reserve({ requestId: "a\u0085" }),
+    reserve({ key: "x".repeat(MAX_RESERVATION_KEY_CHARS + 1) }), reserve({ event: { kind: "selfComposed", event: gnmax(4), count: 1.5 } }),
+    reserve({ event: { kind: "composed", events: [] } }), reserve({ event: { kind: "gnmax", sigma: 4, extra: 1 } }), reserve({ replyTo: {} }),
+    { ...commit, actual: { kind: "gnmax", sigma: Infinity } }, { ...commit, reservation: "" }, { ...commit, extra: 1 },
+  ]) {
+    assert.equal(clearlyValid(msg), false, JSON.stringify(msg));
+    assert.notEqual(schemaRejection(msg), null, JSON.stringify(msg));
+  }
 });
