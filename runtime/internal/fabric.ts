@@ -27,8 +27,14 @@ export interface Deliverable {
 
 export type Uplink = (env: Envelope, transfer?: readonly ArrayBuffer[]) => void;
 
+/** An ask (or a send waiting for its ack) that has not been answered yet. */
 interface PendingTemp {
-  settle(env: Envelope): void;
+  /** performance.now() by which it must be answered. */
+  readonly deadline: number;
+  readonly target: string;
+  readonly timeoutMs: number;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
 }
 
 export class Fabric {
@@ -41,6 +47,16 @@ export class Fabric {
   private readonly temps = new Map<string, PendingTemp>();
   private readonly refs = new Map<string, RefImpl<unknown>>();
   private tempSeq = 0;
+  /**
+   * One timer for every pending ask, armed for the earliest deadline, instead of a setTimeout
+   * and a clearTimeout per ask (a Timeout object, a timer-list insert and removal, and their
+   * garbage, on every request of a busy actor like the Accountant). It fires when the earliest
+   * deadline passes, fails what is due and re-arms for the next; it is cleared when nothing is
+   * pending, so that, as before, only an unanswered ask keeps the process alive.
+   */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private readonly sweepBound = () => this.sweep();
 
   constructor(readonly node: string, readonly tag: string, readonly store: unknown = undefined) {
     this.tempPrefix = `fed://${node}/temp/${tag}/`;
@@ -80,9 +96,8 @@ export class Fabric {
       return;
     }
     if (env.to.startsWith(this.tempPrefix)) {
-      const pending = this.temps.get(env.to);
-      if (pending !== undefined) pending.settle(env);
-      else if (!env.fail) this.deadLetter(env, "no-such-actor", "the ask was already answered or timed out");
+      if (this.settleTemp(env.to, env)) return;
+      if (!env.fail) this.deadLetter(env, "no-such-actor", "the ask was already answered or timed out");
       return;
     }
     if (this.uplink !== undefined) this.uplink(env, transfer);
@@ -150,26 +165,55 @@ export class Fabric {
   private awaitTemp<R>(target: string, timeoutMs: number, dispatch: (tempPath: string) => void): Promise<R> {
     const tempPath = `${this.tempPrefix}${++this.tempSeq}`;
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.temps.delete(tempPath);
-        reject(new AskTimeout(target, timeoutMs));
-      }, timeoutMs);
-      this.temps.set(tempPath, {
-        settle: (env) => {
-          clearTimeout(timer);
-          this.temps.delete(tempPath);
-          if (env.fail) reject(errorFromWire(env.msg as Record<string, unknown>));
-          else resolve(env.msg as R);
-        },
-      });
+      const deadline = performance.now() + timeoutMs;
+      this.temps.set(tempPath, { deadline, target, timeoutMs, resolve: resolve as (value: unknown) => void, reject });
+      if (deadline < this.timerAt) this.arm(deadline);
       try {
         dispatch(tempPath);
       } catch (error) {
-        clearTimeout(timer);
-        this.temps.delete(tempPath);
+        this.forget(tempPath);
         reject(error);
       }
     });
+  }
+
+  private settleTemp(tempPath: string, env: Envelope): boolean {
+    const pending = this.temps.get(tempPath);
+    if (pending === undefined) return false;
+    this.forget(tempPath);
+    if (env.fail) pending.reject(errorFromWire(env.msg as Record<string, unknown>));
+    else pending.resolve(env.msg);
+    return true;
+  }
+
+  private forget(tempPath: string): void {
+    this.temps.delete(tempPath);
+    if (this.temps.size === 0 && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.sweepBound, Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  /** Fails every ask past its deadline (AskTimeout), then re-arms for the earliest one left. */
+  private sweep(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [path, pending] of this.temps) {
+      if (pending.deadline <= now) {
+        this.temps.delete(path);
+        pending.reject(new AskTimeout(pending.target, pending.timeoutMs));
+      } else if (pending.deadline < next) next = pending.deadline;
+    }
+    if (next !== Infinity) this.arm(next);
   }
 }
 

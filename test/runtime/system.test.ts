@@ -35,6 +35,28 @@ test("an ask that gets no answer fails with a typed AskTimeout after its deadlin
   });
 });
 
+test("asks with different timeouts each fail at their own deadline, the shortest first even when asked last; an answered ask leaves no timer behind", async () => {
+  await withSystem(async (system) => {
+    const ref = await system.spawn(counter, 0);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    assert.equal(await ref.ask<number>((replyTo) => ({ type: "get", replyTo }), { timeoutMs: 60_000 }), 0);
+    assert.equal(timers(), before, "the answered ask's deadline timer is gone");
+    const started = performance.now();
+    const failedAt: [number, number][] = [];
+    const ask = (timeoutMs: number) => ref.ask<string>((replyTo) => ({ type: "sleep", ms: 2_000, replyTo }), { timeoutMs }).then(
+      () => assert.fail(`the ${timeoutMs} ms ask was answered`),
+      (error: unknown) => {
+        assert.ok(error instanceof AskTimeout && error.timeoutMs === timeoutMs, String(error));
+        failedAt.push([timeoutMs, performance.now() - started]);
+      },
+    );
+    await Promise.all([ask(900), ask(300), ask(60)]);
+    assert.deepEqual(failedAt.map(([ms]) => ms), [60, 300, 900]);
+    for (const [ms, at] of failedAt) assert.ok(at >= ms - 1 && at < ms + 500, `the ${ms} ms ask failed after ${at.toFixed(0)} ms`);
+  });
+});
+
 test("an ask to a path with no actor fails at once with ActorNotFound and a dead letter", async () => {
   await withSystem(async (system) => {
     const letters = firstValueFrom(system.deadLetters$);
