@@ -11,7 +11,9 @@
  *
  * Group commit: the Accountant applies each decision in memory at once and its journal store
  * sends every entry appended in one turn as one conditional block, in one synced transaction;
- * the second row is entries per block, read from the store's stats() over the measured rounds.
+ * a turn is at most 16 messages (the actor's `throughput`), so the next block is decided while
+ * the last one syncs. The second row is entries per block, read from the store's stats() over
+ * the measured rounds.
  *
  * Floor: 64 loops of one raw lmdb-js put each, awaited until `.flushed`, on an environment
  * opened like the node store's (overlapping sync, separateFlushed): lmdb-js group-commits them,
