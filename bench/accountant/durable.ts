@@ -15,6 +15,10 @@
  * the last one syncs. The second row is entries per block, read from the store's stats() over
  * the measured rounds.
  *
+ * Ceiling: the same 64 loops of two asks each to an actor that only persists an entry of the
+ * same size and replies (bare-durable-actor.ts): what the runtime's durable ask path allows
+ * before the Accountant does anything of its own. Its ratio bounds the Accountant's.
+ *
  * Floor: 64 loops of one raw lmdb-js put each, awaited until `.flushed`, on an environment
  * opened like the node store's (overlapping sync, separateFlushed): lmdb-js group-commits them,
  * as the issue's "raw synced lmdb transactions/s at the same concurrency". The ratio is pairs/s
@@ -29,6 +33,7 @@ import { ActorSystem, actor, supervisor } from "../../runtime/index.ts";
 import type { NodeStore } from "../../runtime/persistence/index.ts";
 import { AccountantClient, accountant, gnmax, selfComposed } from "../../actors/accountant/index.ts";
 import { compared, type BenchResult } from "../report.ts";
+import { bareDurable, type BareDurableMsg } from "./bare-durable-actor.ts";
 import { concurrentLoops, rates, type Budget } from "../runtime/measure.ts";
 
 /** The issue's concurrency; BENCH_CLIENTS=256 shows where the CPU, not fsync latency, is the limit. */
@@ -62,6 +67,16 @@ export async function durablePairs(): Promise<BenchResult[]> {
     };
     await loops(CLIENTS, 2, pair); // warm: curves and costs cached, JIT
 
+    const bareSpec = actor("bare-durable", bareDurable, undefined);
+    await system.startChild(supervisor("ceiling", [bareSpec]));
+    const bare = system.refOf(bareSpec, "ceiling");
+    const bareOp = () => bare.ask<{ type: string }>((replyTo): BareDurableMsg => ({ type: "op", replyTo }), { timeoutMs: 60_000 });
+    const barePair = async () => {
+      await bareOp();
+      await bareOp();
+    };
+    await loops(CLIENTS, 2, barePair);
+
     raw = open({ path: join(dir, "raw"), separateFlushed: true, noSubdir: false });
     const db = raw.openDB("txn", {});
     let key = 0;
@@ -72,13 +87,16 @@ export async function durablePairs(): Promise<BenchResult[]> {
     const batch = CLIENTS * PER_CLIENT;
     const journal = (system.store as NodeStore).actor("user/privacy/accountant", { durability: "sync" });
     const before = journal.stats();
-    const [pairs, puts] = await rates([
+    const [pairs, puts, barePairs] = await rates([
       { name: "accountant reserve+commit pairs", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, pair) },
       { name: "lmdb-js one put", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, onePut) },
+      { name: "bare durable ask pairs", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, barePair) },
     ], ROUNDS, BUDGET);
     const after = journal.stats();
     return [
       compared(`durable reserve+commit pairs, ${CLIENTS} clients (group commit)`, "/s", pairs!, { name: `raw synced txns: lmdb-js one put each, awaited .flushed, ${CLIENTS} loops`, value: puts! }, "≥ 0.3"),
+      // The runtime's ceiling for the row above: the same pairs, the Accountant's own work left out.
+      compared(`ceiling: 2 durable asks to a bare actor (persist 380 B, reply), ${CLIENTS} clients`, "/s", barePairs!, { name: `raw synced txns, as above`, value: puts! }),
       // Shows the group commit: how many durable operations shared each synced block of the journal.
       compared(`journal entries per synced block, ${CLIENTS} clients`, " entries", (after.persists - before.persists) / Math.max(1, after.blocks - before.blocks), { name: "one synced transaction per entry", value: 1 }),
     ];
