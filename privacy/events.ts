@@ -35,6 +35,22 @@ export type PrivacyEvent =
 
 export type PrivacyEventKind = PrivacyEvent["kind"];
 
+/**
+ * The fields of each kind besides `kind`, in one fixed order: a nested event is `event`, a list
+ * of them `events`, `count` a whole number ≥ 1, every other field a finite number. For code that
+ * walks events without a case per kind (an event's identity, a fast shape check); a new kind in
+ * the union above fails to compile until it is listed here.
+ */
+export const EVENT_FIELDS = {
+  gaussian: ["sigma", "sensitivity"], laplace: ["scale", "sensitivity"], exponential: ["epsilon"], gnmax: ["sigma"], thresholdCheck: ["sigma"],
+  poissonSampled: ["samplingRate", "event"], selfComposed: ["count", "event"], composed: ["events"],
+} as const satisfies { readonly [K in PrivacyEventKind]: readonly Exclude<keyof Extract<PrivacyEvent, { kind: K }>, "kind">[] };
+
+/** EVENT_FIELDS of `kind`, or undefined for a kind this version does not know. */
+export function eventFieldsOf(kind: unknown): readonly string[] | undefined {
+  return typeof kind === "string" && Object.hasOwn(EVENT_FIELDS, kind) ? EVENT_FIELDS[kind as PrivacyEventKind] : undefined;
+}
+
 /** An accountant's answer for an event it cannot account for (the caller must not charge it). */
 export interface Unsupported {
   readonly kind: "unsupported";

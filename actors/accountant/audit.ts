@@ -64,7 +64,6 @@ export type AuditVerdict =
   | { ok: false; firstBad: number; index: number; reason: "edited" | "deleted-or-reordered" | "truncated-head" | "bad-genesis" | "malformed"; detail: string };
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const ID = /^[\x21-\x7e]+$/;
 /** Every field an entry may have, in the order an export prints them. */
 const ORDER = [
   "seq", "atMs", "actor", "action", "operation", "target", "messageType", "owner", "user", "department", "requestId", "reservation", "key", "contentHash",
@@ -80,7 +79,12 @@ const NEWLINE = /[\r\n\u2028\u2029]/;
 
 /** True for a value the trail takes as an id (actor, user, department…): 1..128 printable ASCII characters, no spaces. */
 export function isAuditId(v: unknown): boolean {
-  return typeof v === "string" && v.length > 0 && v.length <= MAX_ID && ID.test(v);
+  return isPrintableId(v, MAX_ID);
+}
+
+/** A string of 1..`maxLength` printable ASCII characters without spaces (the rule of every id the Accountant takes). */
+export function isPrintableId(v: unknown, maxLength: number): boolean {
+  return typeof v === "string" && v.length > 0 && v.length <= maxLength && printable(v);
 }
 
 function bad(field: string, reason: string): never {
@@ -88,9 +92,9 @@ function bad(field: string, reason: string): never {
 }
 function checkId(field: string, v: unknown, required: boolean, maxLength = MAX_ID): void {
   if (v === undefined) { if (required) bad(field, "required"); return; }
-  if (typeof v !== "string" || v.length === 0 || v.length > maxLength || !printable(v)) bad(field, `must be 1..${maxLength} printable non-space ASCII characters`);
+  if (!isPrintableId(v, maxLength)) bad(field, `must be 1..${maxLength} printable non-space ASCII characters`);
 }
-/** ID.test(v) for a non-empty string, without the regex machinery (code units, as ID without /u). */
+/** /^[\x21-\x7e]+$/.test(v) for a non-empty string, without the regex machinery (code units, as the regex without /u). */
 function printable(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);

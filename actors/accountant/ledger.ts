@@ -33,7 +33,7 @@
  * bits by default, so an id is neither guessable nor, on its own, a licence to settle.
  */
 import {
-  computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type Accountant, type PrivacyEvent,
+  computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, eventFieldsOf, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type Accountant, type PrivacyEvent,
 } from "../../privacy/index.ts";
 import { periodOf, type BudgetPeriod } from "./periods.ts";
 import { randomReservationId, type ReservationIds } from "./reservation-id.ts";
@@ -88,23 +88,17 @@ const MAX_TIGHT_MECHANISMS = 32;
  * An event's identity: one key per event however its fields were listed — a retry re-encoded by
  * another client or peer, or an event read back from the trail, whose canonical encoding sorts
  * them (JSON.stringify took `{ epsilon, kind }` and `{ kind, epsilon }` for two requests).
- * Known kinds are written in their fields' fixed order, `gaussian(4,1)`, nested events inside
+ * Known kinds are written in their fields' fixed order (EVENT_FIELDS), `gaussian(4,1)`, nested events inside
  * (the kind fixes the fields, so the key parses back one way only); anything else, as JSON with
  * every object's keys sorted. Hot: every reserve and commit looks its event's curve up by it.
  */
 const eventKey = (event: PrivacyEvent): string => keyOf(event) ?? `?${sortedJson(event)}`;
 
-/** The fields of each kind, in key order; a nested event is "event", a list of them "events". */
-const KIND_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  gaussian: ["sigma", "sensitivity"], laplace: ["scale", "sensitivity"], exponential: ["epsilon"], gnmax: ["sigma"], thresholdCheck: ["sigma"],
-  poissonSampled: ["samplingRate", "event"], selfComposed: ["count", "event"], composed: ["events"],
-};
-
 /** The fixed-order key of an event of a known kind with exactly its fields; undefined otherwise. */
 function keyOf(v: unknown): string | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const e = v as Record<string, unknown>;
-  const fields = typeof e.kind === "string" && Object.hasOwn(KIND_FIELDS, e.kind) ? KIND_FIELDS[e.kind]! : undefined;
+  const fields = eventFieldsOf(e.kind);
   if (fields === undefined) return undefined;
   let own = 0;
   for (const k in e) if (Object.hasOwn(e, k)) own++;

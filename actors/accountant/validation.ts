@@ -7,11 +7,13 @@
  */
 import { MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS } from "./protocol.ts";
 import { z } from "zod";
-import { MAX_DETAIL, MAX_TARGET } from "./audit.ts";
-import type { PrivacyEvent } from "../../privacy/index.ts";
+import { isPrintableId, MAX_DETAIL, MAX_TARGET } from "./audit.ts";
+import { eventFieldsOf, type PrivacyEvent } from "../../privacy/index.ts";
 import type { AccountantMsg, Rejected } from "./protocol.ts";
 
 const MAX_EVENT_DEPTH = 16;
+/** A request's content hash: sha256 in lowercase hex. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_COMPOSED = 1_024;
 
 // The bounds live in protocol.ts (another folder may read them there); re-exported for this module's users.
@@ -47,7 +49,7 @@ const event: z.ZodType<PrivacyEvent> = z.lazy(() =>
 const ref = z.custom<unknown>((v) => typeof (v as { tell?: unknown } | null)?.tell === "function", "must be an actor ref");
 
 const schemas = {
-  reserve: z.strictObject({ type: z.literal("reserve"), key, user: id, department: id, event, requestId: id.optional(), contentHash: z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 in lowercase hex").optional(), replyTo: ref }),
+  reserve: z.strictObject({ type: z.literal("reserve"), key, user: id, department: id, event, requestId: id.optional(), contentHash: z.string().regex(SHA256_HEX, "must be a sha256 in lowercase hex").optional(), replyTo: ref }),
   commit: z.strictObject({ type: z.literal("commit"), reservation: id, actual: event, replyTo: ref }),
   release: z.strictObject({ type: z.literal("release"), reservation: id, noisyOutputReleased: z.boolean(), replyTo: ref }),
   budget: z.strictObject({ type: z.literal("budget"), user: id, department: id.optional(), replyTo: ref }),
@@ -80,56 +82,39 @@ export function clearlyValid(msg: unknown): boolean {
   for (const k in m) if (Object.hasOwn(m, k)) own++;
   if (m.type === "reserve") {
     let expected = 6;
-    if (Object.hasOwn(m, "requestId")) { expected++; if (m.requestId !== undefined && !isId(m.requestId, MAX_ID_CHARS)) return false; }
-    if (Object.hasOwn(m, "contentHash")) { expected++; if (m.contentHash !== undefined && !isSha256Hex(m.contentHash)) return false; }
-    return own === expected && isId(m.key, MAX_RESERVATION_KEY_CHARS) && isId(m.user, MAX_ID_CHARS) && isId(m.department, MAX_ID_CHARS) && isEvent(m.event, 0);
+    if (Object.hasOwn(m, "requestId")) { expected++; if (m.requestId !== undefined && !isPrintableId(m.requestId, MAX_ID_CHARS)) return false; }
+    if (Object.hasOwn(m, "contentHash")) { expected++; if (m.contentHash !== undefined && !(typeof m.contentHash === "string" && SHA256_HEX.test(m.contentHash))) return false; }
+    return own === expected && isPrintableId(m.key, MAX_RESERVATION_KEY_CHARS) && isPrintableId(m.user, MAX_ID_CHARS) && isPrintableId(m.department, MAX_ID_CHARS) && isEvent(m.event, 0);
   }
-  if (m.type === "commit") return own === 4 && isId(m.reservation, MAX_ID_CHARS) && isEvent(m.actual, 0);
+  if (m.type === "commit") return own === 4 && isPrintableId(m.reservation, MAX_ID_CHARS) && isEvent(m.actual, 0);
   return false;
-}
-
-function isId(v: unknown, max: number): boolean {
-  if (typeof v !== "string" || v.length === 0 || v.length > max) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
-
-function isSha256Hex(v: unknown): boolean {
-  if (typeof v !== "string" || v.length !== 64) return false;
-  for (let i = 0; i < 64; i++) {
-    const c = v.charCodeAt(i);
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
-  return true;
 }
 
 const isNum = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
 
-/** An event of exactly its kind's fields, nested no deeper than the gate allows. */
+/** An event of exactly its kind's fields (EVENT_FIELDS), nested no deeper than the gate allows. */
 function isEvent(v: unknown, depth: number): boolean {
   if (depth >= MAX_EVENT_DEPTH || typeof v !== "object" || v === null || Array.isArray(v)) return false;
   const e = v as Record<string, unknown>;
+  const fields = eventFieldsOf(e.kind);
+  if (fields === undefined) return false;
   let own = 0;
   for (const k in e) if (Object.hasOwn(e, k)) own++;
-  switch (e.kind) {
-    case "gaussian": return own === 3 && isNum(e.sigma) && isNum(e.sensitivity);
-    case "laplace": return own === 3 && isNum(e.scale) && isNum(e.sensitivity);
-    case "exponential": return own === 2 && isNum(e.epsilon);
-    case "gnmax":
-    case "thresholdCheck": return own === 2 && isNum(e.sigma);
-    case "poissonSampled": return own === 3 && isNum(e.samplingRate) && isEvent(e.event, depth + 1);
-    case "selfComposed": return own === 3 && Number.isSafeInteger(e.count) && (e.count as number) >= 1 && isEvent(e.event, depth + 1);
-    case "composed": {
-      const events = e.events;
-      if (own !== 2 || !Array.isArray(events) || events.length < 1 || events.length > MAX_COMPOSED || depth + 1 >= MAX_EVENT_DEPTH) return false;
-      for (const x of events) if (!isEvent(x, depth + 2)) return false;
-      return true;
-    }
-    default: return false;
+  if (own !== fields.length + 1) return false;
+  for (const f of fields) {
+    const x = e[f];
+    if (f === "event") { if (!isEvent(x, depth + 1)) return false; }
+    else if (f === "events") { if (!isEventList(x, depth + 1)) return false; }
+    else if (f === "count") { if (!(Number.isSafeInteger(x) && (x as number) >= 1)) return false; }
+    else if (!isNum(x)) return false;
   }
+  return true;
+}
+
+function isEventList(v: unknown, depth: number): boolean {
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_COMPOSED) return false;
+  for (const x of v) if (!isEvent(x, depth + 1)) return false;
+  return true;
 }
 
 /** null when `msg` is a well-formed AccountantMsg; otherwise the rejection to send back. */

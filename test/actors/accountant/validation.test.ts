@@ -113,7 +113,7 @@ test("property: the hand check of reserve and commit passes only what the zod sc
   const commit = { type: "commit", reservation: "res-1", actual: gnmax(40), replyTo };
   for (const msg of [
     reserve({ contentHash: "g".repeat(64) }), reserve({ contentHash: "A".repeat(64) }), reserve({ contentHash: "0".repeat(63) }), reserve({ requestId: "a\u0085" }),
-    reserve({ key: "x".repeat(MAX_RESERVATION_KEY_CHARS + 1) }), reserve({ event: { kind: "selfComposed", event: gnmax(4), count: 1.5 } }),
+    reserve({ key: "x".repeat(MAX_RESERVATION_KEY_CHARS + 1) }), reserve({ event: { kind: "selfComposed", event: gnmax(4), count: 1.5 } }), reserve({ event: { kind: "selfComposed", event: gnmax(4), count: 0 } }),
     reserve({ event: { kind: "composed", events: [] } }), reserve({ event: { kind: "gnmax", sigma: 4, extra: 1 } }), reserve({ replyTo: {} }),
     { ...commit, actual: { kind: "gnmax", sigma: Infinity } }, { ...commit, reservation: "" }, { ...commit, extra: 1 },
   ]) {
