@@ -35,7 +35,8 @@ let shared: Writer | undefined;
  * body object or sorting its keys again. Nested values are encoded by the generic encoder.
  */
 export function sha256OfSortedMap(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number): string {
-  return sha256Hex(encodeSortedMap(prefixHex, keys, values, n, undefined).view());
+  encodeSortedMap(prefixHex, keys, values, n, undefined);
+  return sha256Hex(shared!.view());
 }
 
 /**
@@ -44,45 +45,43 @@ export function sha256OfSortedMap(prefixHex: string, keys: readonly EncodedKey[]
  * encoded for the hash (spliced, not encoded again). `hashKey` must not be among `keys`.
  */
 export function sealEntry(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number, hashKey: EncodedKey): { hash: string; bytes: Uint8Array } {
-  const split = { at: 0 };
-  const w = encodeSortedMap(prefixHex, keys, values, n, { key: hashKey.name, split });
-  const hashed = w.view();
+  const split = encodeSortedMap(prefixHex, keys, values, n, hashKey.name);
+  const hashed = shared!.view();
   const hash = sha256Hex(hashed);
   const bodyStart = (prefixHex.length >>> 1) + mapHeaderBytes(n);
   const head = mapHeaderBytes(n + 1);
   const bytes = Buffer.allocUnsafe(head + (hashed.length - bodyStart) + hashKey.bytes.length + 2 + hash.length);
   let at = writeMapHeader(bytes, n + 1);
-  at += hashed.copy(bytes, at, bodyStart, split.at);
+  at += hashed.copy(bytes, at, bodyStart, split);
   bytes.set(hashKey.bytes, at);
   at += hashKey.bytes.length;
   bytes[at++] = 0xd9; // str 8: a SHA-256 hex is 64 ASCII characters
   bytes[at++] = hash.length;
   at += bytes.write(hash, at, "latin1");
-  hashed.copy(bytes, at, split.at);
+  hashed.copy(bytes, at, split);
   return { hash, bytes };
 }
 
-/** Encodes prefix ‖ map into the shared writer; `insert.split.at` gets the offset where `insert.key` would sort. */
-function encodeSortedMap(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number, insert: { key: string; split: { at: number } } | undefined): Writer {
+/**
+ * Encodes prefix ‖ map into the shared writer; returns the offset where a key `splitBefore` would
+ * sort among `keys` (the end when it sorts last; -1 without one).
+ */
+function encodeSortedMap(prefixHex: string, keys: readonly EncodedKey[], values: readonly unknown[], n: number, splitBefore: string | undefined): number {
   const w = (shared ??= new Writer());
   w.reset();
   w.hex(prefixHex);
   w.mapHeader(n);
   const at: (string | number)[] = [];
-  let placed = insert === undefined;
+  let split = -1;
   for (let i = 0; i < n; i++) {
     const k = keys[i]!;
-    if (!placed && k.name > insert!.key) {
-      insert!.split.at = w.length;
-      placed = true;
-    }
+    if (split < 0 && splitBefore !== undefined && k.name > splitBefore) split = w.length;
     w.raw(k.bytes);
     at.push(k.name);
     enc(values[i], w, at);
     at.pop();
   }
-  if (!placed) insert!.split.at = w.length;
-  return w;
+  return split < 0 && splitBefore !== undefined ? w.length : split;
 }
 
 const mapHeaderBytes = (n: number): number => (n < 16 ? 1 : n < 0x10000 ? 3 : 5);
