@@ -14,6 +14,8 @@ import { describeSender, type CompiledAccess } from "../actor/sender.ts";
 import { refusalOf } from "../actor/access.ts";
 
 export const DEFAULT_ASK = { timeoutMs: 5_000 } as const;
+/** After a sweep of timed-out asks, the next one runs no sooner than this (see Fabric.sweep). */
+const SWEEP_GAP_MS = 10;
 /** A send waits at most this long for the target mailbox to accept the message. */
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
@@ -96,7 +98,7 @@ export class Fabric {
       return;
     }
     if (env.to.startsWith(this.tempPrefix)) {
-      if (this.settleTemp(env.to, env)) return;
+      if (this.settleTemp(env)) return;
       if (!env.fail) this.deadLetter(env, "no-such-actor", "the ask was already answered or timed out");
       return;
     }
@@ -177,10 +179,11 @@ export class Fabric {
     });
   }
 
-  private settleTemp(tempPath: string, env: Envelope): boolean {
-    const pending = this.temps.get(tempPath);
+  /** Settles the ask `env` answers; false when none waits on it (answered already, or timed out). */
+  private settleTemp(env: Envelope): boolean {
+    const pending = this.temps.get(env.to);
     if (pending === undefined) return false;
-    this.forget(tempPath);
+    this.forget(env.to);
     if (env.fail) pending.reject(errorFromWire(env.msg as Record<string, unknown>));
     else pending.resolve(env.msg);
     return true;
@@ -201,7 +204,12 @@ export class Fabric {
     this.timer = setTimeout(this.sweepBound, Math.max(0, Math.ceil(at - performance.now())));
   }
 
-  /** Fails every ask past its deadline (AskTimeout), then re-arms for the earliest one left. */
+  /**
+   * Fails every ask past its deadline (AskTimeout), then re-arms for the earliest one left, but
+   * no sooner than SWEEP_GAP_MS: a sweep reads every pending ask, so when asks time out one after
+   * another (a peer gone quiet) they are failed in batches, each at most SWEEP_GAP_MS late, rather
+   * than by a full scan every millisecond.
+   */
   private sweep(): void {
     this.timer = undefined;
     this.timerAt = Infinity;
@@ -213,7 +221,7 @@ export class Fabric {
         pending.reject(new AskTimeout(pending.target, pending.timeoutMs));
       } else if (pending.deadline < next) next = pending.deadline;
     }
-    if (next !== Infinity) this.arm(next);
+    if (next !== Infinity) this.arm(Math.max(next, now + SWEEP_GAP_MS));
   }
 }
 
