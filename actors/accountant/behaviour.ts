@@ -33,11 +33,11 @@ import { invalidMessage, replyToOf } from "./validation.ts";
 /**
  * Messages handled per turn before the thread goes back to I/O. Each turn's decisions go to
  * LMDB as one block when the turn ends, so with the runtime's default (1,024) a burst of 64
- * clients became one block of 64 entries, and the thread sat idle through its fsync (~0.9 ms)
- * while every client waited on it: the clients moved in lockstep. With 16, block n syncs while
- * block n+1 is being decided, and the thread went from 68 % to 92 % busy (bench accountant:
- * pairs 0.10 → 0.15 of raw puts). 8 was worse: each block's own cost (a condition, the anchor,
- * one promise) is then paid twice as often.
+ * clients became one block of 64 entries, and the thread sat idle through its fsync while every
+ * client waited on it: the clients moved in lockstep. With 16, block n syncs while block n+1 is
+ * being decided (`npm run bench -- accountant`: entries per block, and the pairs it moved).
+ * 8 and 32 did worse: each block's own cost (a condition, the anchor, a promise) paid twice as
+ * often, or lockstep again.
  */
 const ACCOUNTANT_THROUGHPUT = 16;
 

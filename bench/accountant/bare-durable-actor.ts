@@ -3,10 +3,10 @@
  * that, per message, persists one journal entry the size of an Accountant audit entry (380 bytes)
  * and a small state in the same "sync" store, and replies once it is on disk — ask, mailbox,
  * group commit, fsync, reply, and nothing of the Accountant's own (no validation, ledger, hash).
- * Same turn size as the Accountant (16), so the two rows differ by the Accountant's work only.
  */
 import { defineActor, type ActorRef } from "../../runtime/index.ts";
 import type { ActorStore, NodeStore } from "../../runtime/persistence/index.ts";
+import { accountant } from "../../actors/accountant/index.ts";
 
 export type BareDurableMsg = { type: "op"; replyTo: ActorRef<{ type: "ok" }> };
 
@@ -25,4 +25,4 @@ export const bareDurable = defineActor(import.meta.url, "bare-durable", () => {
       store.persist({ state: { n: ++n }, events: [ENTRY] }).then(() => msg.replyTo.tell({ type: "ok" }), () => undefined);
     },
   };
-}, { throughput: 16 });
+}, { throughput: accountant.throughput }); // the Accountant's turn: the two rows differ by its work only
