@@ -46,9 +46,18 @@ export const EVENT_FIELDS = {
   poissonSampled: ["samplingRate", "event"], selfComposed: ["count", "event"], composed: ["events"],
 } as const satisfies { readonly [K in PrivacyEventKind]: readonly Exclude<keyof Extract<PrivacyEvent, { kind: K }>, "kind">[] };
 
-/** EVENT_FIELDS of `kind`, or undefined for a kind this version does not know. */
-export function eventFieldsOf(kind: unknown): readonly string[] | undefined {
-  return typeof kind === "string" && Object.hasOwn(EVENT_FIELDS, kind) ? EVENT_FIELDS[kind as PrivacyEventKind] : undefined;
+/**
+ * The fields of `v`'s kind (EVENT_FIELDS) when `v` is an object of a known kind with exactly those
+ * own fields besides `kind` (their values unchecked); undefined otherwise.
+ */
+export function exactEventFields(v: unknown): readonly string[] | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const kind = (v as { kind?: unknown }).kind;
+  if (typeof kind !== "string" || !Object.hasOwn(EVENT_FIELDS, kind)) return undefined;
+  const fields = EVENT_FIELDS[kind as PrivacyEventKind];
+  let own = 0;
+  for (const k in v) if (Object.hasOwn(v, k)) own++;
+  return own === fields.length + 1 ? fields : undefined;
 }
 
 /** An accountant's answer for an event it cannot account for (the caller must not charge it). */

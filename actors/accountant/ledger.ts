@@ -33,7 +33,7 @@
  * bits by default, so an id is neither guessable nor, on its own, a licence to settle.
  */
 import {
-  computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, eventFieldsOf, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type Accountant, type PrivacyEvent,
+  computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, exactEventFields, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type Accountant, type PrivacyEvent,
 } from "../../privacy/index.ts";
 import { periodOf, type BudgetPeriod } from "./periods.ts";
 import { randomReservationId, type ReservationIds } from "./reservation-id.ts";
@@ -96,13 +96,9 @@ const eventKey = (event: PrivacyEvent): string => keyOf(event) ?? `?${sortedJson
 
 /** The fixed-order key of an event of a known kind with exactly its fields; undefined otherwise. */
 function keyOf(v: unknown): string | undefined {
-  if (typeof v !== "object" || v === null) return undefined;
-  const e = v as Record<string, unknown>;
-  const fields = eventFieldsOf(e.kind);
+  const fields = exactEventFields(v);
   if (fields === undefined) return undefined;
-  let own = 0;
-  for (const k in e) if (Object.hasOwn(e, k)) own++;
-  if (own !== fields.length + 1) return undefined;
+  const e = v as Record<string, unknown>;
   let out = e.kind + "(";
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;

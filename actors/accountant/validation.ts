@@ -8,7 +8,7 @@
 import { MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS } from "./protocol.ts";
 import { z } from "zod";
 import { isPrintableId, MAX_DETAIL, MAX_TARGET } from "./audit.ts";
-import { eventFieldsOf, type PrivacyEvent } from "../../privacy/index.ts";
+import { exactEventFields, type PrivacyEvent } from "../../privacy/index.ts";
 import type { AccountantMsg, Rejected } from "./protocol.ts";
 
 const MAX_EVENT_DEPTH = 16;
@@ -94,13 +94,9 @@ const isNum = (v: unknown): boolean => typeof v === "number" && Number.isFinite(
 
 /** An event of exactly its kind's fields (EVENT_FIELDS), nested no deeper than the gate allows. */
 function isEvent(v: unknown, depth: number): boolean {
-  if (depth >= MAX_EVENT_DEPTH || typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const e = v as Record<string, unknown>;
-  const fields = eventFieldsOf(e.kind);
+  const fields = depth < MAX_EVENT_DEPTH ? exactEventFields(v) : undefined;
   if (fields === undefined) return false;
-  let own = 0;
-  for (const k in e) if (Object.hasOwn(e, k)) own++;
-  if (own !== fields.length + 1) return false;
+  const e = v as Record<string, unknown>;
   for (const f of fields) {
     const x = e[f];
     if (f === "event") { if (!isEvent(x, depth + 1)) return false; }
