@@ -76,7 +76,8 @@ export function writeReport(report: SuiteReport): string {
 /** The table of STYLE §8: name, fedrouter, raw floor (named), ratio, target. */
 export function formatTable(report: SuiteReport): string {
   const rows = report.results.map((r) => {
-    const met = r.target === undefined || r.ratio === null ? "" : meets(r.ratio, r.target) ? "  met" : "  MISSED";
+    const verdict = r.target === undefined || r.ratio === null ? undefined : meets(r.ratio, r.target);
+    const met = verdict === undefined ? "" : verdict ? "  met" : "  MISSED";
     return [
       r.name,
       formatValue(r.value, r.unit),
@@ -104,10 +105,10 @@ export function formatValue(value: number, unit: string): string {
   return `${Math.round(value)} ${unit}`;
 }
 
-/** Whether a ratio meets a target written as "≥ x" or "≤ x". */
-export function meets(ratio: number, target: string): boolean {
+/** Whether a ratio meets a target written as "≥ x" or "≤ x"; undefined for a target in words (nothing to check). */
+export function meets(ratio: number, target: string): boolean | undefined {
   const match = /^\s*(≥|>=|≤|<=)\s*([0-9.]+)\s*$/.exec(target);
-  if (match === null) return true;
+  if (match === null) return undefined;
   const bound = Number(match[2]);
   return match[1] === "≥" || match[1] === ">=" ? ratio >= bound : ratio <= bound;
 }
