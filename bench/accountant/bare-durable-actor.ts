@@ -3,6 +3,7 @@
  * that, per message, persists one journal entry the size of an Accountant audit entry (380 bytes)
  * and a small state in the same "sync" store, and replies once it is on disk — ask, mailbox,
  * group commit, fsync, reply, and nothing of the Accountant's own (no validation, ledger, hash).
+ * Twice: with the Accountant's turn of 16 messages, and with the runtime's default turn.
  */
 import { defineActor, type ActorRef } from "../../runtime/index.ts";
 import type { ActorStore, NodeStore } from "../../runtime/persistence/index.ts";
@@ -13,16 +14,24 @@ export type BareDurableMsg = { type: "op"; replyTo: ActorRef<{ type: "ok" }> };
 /** An Accountant reserve entry is ~380 bytes of canonical msgpack. */
 const ENTRY = new Uint8Array(380).fill(0x2a);
 
-export const bareDurable = defineActor(import.meta.url, "bare-durable", () => {
-  let store: ActorStore<{ n: number }>;
-  let n = 0;
-  return {
-    async start(ctx) {
-      store = (ctx.store as NodeStore).actor<{ n: number }>("bench/bare-durable", { durability: "sync" });
-      await store.recover();
-    },
-    receive(msg: BareDurableMsg) {
-      store.persist({ state: { n: ++n }, events: [ENTRY] }).then(() => msg.replyTo.tell({ type: "ok" }), () => undefined);
-    },
+function bareBehaviour(storeId: string) {
+  return () => {
+    let store: ActorStore<{ n: number }>;
+    let n = 0;
+    return {
+      async start(ctx: { store: unknown }) {
+        store = (ctx.store as NodeStore).actor<{ n: number }>(storeId, { durability: "sync" });
+        await store.recover();
+      },
+      receive(msg: BareDurableMsg) {
+        store.persist({ state: { n: ++n }, events: [ENTRY] }).then(() => msg.replyTo.tell({ type: "ok" }), () => undefined);
+      },
+    };
   };
-}, { throughput: accountant.throughput }); // the Accountant's turn: the two rows differ by its work only
+}
+
+/** With the Accountant's turn: the two rows differ by the Accountant's work only. */
+export const bareDurable = defineActor(import.meta.url, "bare-durable", bareBehaviour("bench/bare-durable"), { throughput: accountant.throughput });
+
+/** With the runtime's default turn (1,024 messages): what the durable ask path gives an actor with little work per message. */
+export const bareDurableDefaultTurn = defineActor(import.meta.url, "bare-durable-default-turn", bareBehaviour("bench/bare-durable-default-turn"));

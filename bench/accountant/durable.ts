@@ -17,7 +17,8 @@
  *
  * Ceiling: the same 64 loops of two asks each to an actor that only persists an entry of the
  * same size and replies (bare-durable-actor.ts): what the runtime's durable ask path allows
- * before the Accountant does anything of its own. Its ratio bounds the Accountant's.
+ * before the Accountant does anything of its own, with the Accountant's turn of 16 messages; and
+ * the same actor with the runtime's default turn, where all 64 clients share one transaction.
  *
  * Main-thread time: the busy time of the main thread's event loop per pair, over the measured
  * calls of each of the two rows above. The main thread runs everything but LMDB's own threads
@@ -34,11 +35,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
-import { ActorSystem, actor, supervisor } from "../../runtime/index.ts";
+import { ActorSystem, actor, supervisor, type ActorRef } from "../../runtime/index.ts";
 import type { NodeStore } from "../../runtime/persistence/index.ts";
 import { AccountantClient, accountant, gnmax, selfComposed } from "../../actors/accountant/index.ts";
 import { compared, type BenchResult } from "../report.ts";
-import { bareDurable, type BareDurableMsg } from "./bare-durable-actor.ts";
+import { bareDurable, bareDurableDefaultTurn, type BareDurableMsg } from "./bare-durable-actor.ts";
 import { concurrentLoops, rates, type Budget } from "../runtime/measure.ts";
 
 /** The issue's concurrency; BENCH_CLIENTS=256 shows where the CPU, not fsync latency, is the limit. */
@@ -91,14 +92,19 @@ export async function durablePairs(): Promise<BenchResult[]> {
     await loops(CLIENTS, 2, pair); // warm: curves and costs cached, JIT
 
     const bareSpec = actor("bare-durable", bareDurable, undefined);
-    await system.startChild(supervisor("ceiling", [bareSpec]));
-    const bare = system.refOf(bareSpec, "ceiling");
-    const bareOp = () => bare.ask<{ type: string }>((replyTo): BareDurableMsg => ({ type: "op", replyTo }), { timeoutMs: 60_000 });
-    const barePair = async () => {
-      await bareOp();
-      await bareOp();
+    const defaultTurnSpec = actor("bare-durable-default-turn", bareDurableDefaultTurn, undefined);
+    await system.startChild(supervisor("ceiling", [bareSpec, defaultTurnSpec]));
+    const pairOf = (ref: ActorRef<BareDurableMsg>) => {
+      const op = () => ref.ask<{ type: string }>((replyTo): BareDurableMsg => ({ type: "op", replyTo }), { timeoutMs: 60_000 });
+      return async () => {
+        await op();
+        await op();
+      };
     };
+    const barePair = pairOf(system.refOf(bareSpec, "ceiling"));
+    const defaultTurnPair = pairOf(system.refOf(defaultTurnSpec, "ceiling"));
     await loops(CLIENTS, 2, barePair);
+    await loops(CLIENTS, 2, defaultTurnPair);
 
     raw = open({ path: join(dir, "raw"), separateFlushed: true, noSubdir: false });
     const db = raw.openDB("txn", {});
@@ -112,10 +118,11 @@ export async function durablePairs(): Promise<BenchResult[]> {
     const bareMain = mainThreadTime(() => loops(CLIENTS, PER_CLIENT, barePair), batch);
     const journal = (system.store as NodeStore).actor("user/privacy/accountant", { durability: "sync" });
     const before = journal.stats();
-    const [pairs, puts, barePairs] = await rates([
+    const [pairs, puts, barePairs, defaultTurnPairs] = await rates([
       { name: "accountant reserve+commit pairs", perIteration: batch, fn: accountantMain.run },
       { name: "lmdb-js one put", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, onePut) },
       { name: "bare durable ask pairs", perIteration: batch, fn: bareMain.run },
+      { name: "bare durable ask pairs, default turn", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, defaultTurnPair) },
     ], ROUNDS, BUDGET);
     const after = journal.stats();
     // What one pair may cost the main thread, at most, for pairs/s to reach 0.3 of raw puts/s.
@@ -124,6 +131,8 @@ export async function durablePairs(): Promise<BenchResult[]> {
       compared(`durable reserve+commit pairs, ${CLIENTS} clients (group commit)`, "/s", pairs!, { name: `raw synced txns: lmdb-js one put each, awaited .flushed, ${CLIENTS} loops`, value: puts! }, "≥ 0.3"),
       // The runtime's ceiling for the row above: the same pairs, the Accountant's own work left out.
       compared(`ceiling: 2 durable asks to a bare actor (persist 380 B, reply), ${CLIENTS} clients`, "/s", barePairs!, { name: `raw synced txns, as above`, value: puts! }),
+      // The same actor with the runtime's default turn: the durable ask path for an actor with little work per message.
+      compared(`the same bare actor with the runtime's default turn (1,024 messages), ${CLIENTS} clients`, "/s", defaultTurnPairs!, { name: `raw synced txns, as above`, value: puts! }),
       // Where the time goes: the main thread runs the clients, the asks, the actor and lmdb-js's JS side, so its busy
       // time per pair bounds pairs/s from above (one thread). Above the budget (ratio > 1), 0.3 is out of reach at that cost.
       compared(`main-thread time per pair, Accountant (clients, asks, Accountant, lmdb-js), ${CLIENTS} clients`, " µs", accountantMain.microsPerItem(), budget, "≤ 1"),
