@@ -15,8 +15,8 @@ const SUITES: Record<string, { describe: string; minutes: number; load: () => Pr
     load: async () => (await import("./runtime/suite.ts")).runRuntimeSuite,
   },
   accountant: {
-    describe: "durable reserve+commit pairs with 64 clients (vs raw synced lmdb-js puts), PLD/RDP time for 1,000 and 10,000 DP-SGD steps, RDP vs PLD ε table",
-    minutes: 1,
+    describe: "durable reserve+commit pairs with 64 clients (vs raw synced lmdb-js puts), the same pairs to a bare durable actor, main-thread time per pair, PLD/RDP time for 1,000 and 10,000 DP-SGD steps, RDP vs PLD ε table",
+    minutes: 2,
     load: async () => (await import("./accountant/suite.ts")).runAccountantSuite,
   },
   remote: {
