@@ -63,7 +63,8 @@ export type AuditVerdict =
   /** firstBad: the seq written in the first entry that fails; index: its 0-based position in the input. */
   | { ok: false; firstBad: number; index: number; reason: "edited" | "deleted-or-reordered" | "truncated-head" | "bad-genesis" | "malformed"; detail: string };
 
-const HEX64 = /^[0-9a-f]{64}$/;
+/** A SHA-256 in lowercase hex: an entry's hash and prevHash, a request's content hash. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Every field an entry may have, in the order an export prints them. */
 const ORDER = [
   "seq", "atMs", "actor", "action", "operation", "target", "messageType", "owner", "user", "department", "requestId", "reservation", "key", "contentHash",
@@ -135,7 +136,7 @@ export function checkAuditFields(f: AuditFields): void {
   checkId("requestId", f.requestId, false);
   checkId("reservation", f.reservation, false);
   checkId("key", f.key, false);
-  if (f.contentHash !== undefined && (typeof f.contentHash !== "string" || !HEX64.test(f.contentHash))) bad("contentHash", "must be 64 lowercase hex digits (sha256), never the content");
+  if (f.contentHash !== undefined && (typeof f.contentHash !== "string" || !SHA256_HEX.test(f.contentHash))) bad("contentHash", "must be 64 lowercase hex digits (sha256), never the content");
   if (f.event !== undefined) checkEvent(f.event);
   checkPair("cost", f.cost);
   checkPair("remaining", f.remaining);
@@ -227,7 +228,7 @@ export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastH
   let count = 0;
   for (const e of entries) {
     const at = typeof e?.seq === "number" ? e.seq : count + 1;
-    if (typeof e !== "object" || e === null || !Number.isSafeInteger(e.seq) || typeof e.hash !== "string" || !HEX64.test(e.hash) || typeof e.prevHash !== "string" || !HEX64.test(e.prevHash))
+    if (typeof e !== "object" || e === null || !Number.isSafeInteger(e.seq) || typeof e.hash !== "string" || !SHA256_HEX.test(e.hash) || typeof e.prevHash !== "string" || !SHA256_HEX.test(e.prevHash))
       return { ok: false, firstBad: at, index: count, reason: "malformed", detail: `entry #${count + 1} lacks a valid seq, hash or prevHash` };
     let h: string;
     try {
@@ -253,7 +254,8 @@ export function verifyAudit(entries: Iterable<AuditEntry>, opts: { expectedLastH
   return { ok: true, count, lastHash };
 }
 
-function stable(v: unknown): unknown {
+/** `v` with every object's keys in sorted order, recursively: JSON.stringify of it is the same for any field order. */
+export function stable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stable);
   if (typeof v === "object" && v !== null) {
     const o: Record<string, unknown> = {};

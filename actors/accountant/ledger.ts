@@ -35,6 +35,7 @@
 import {
   computeRdp, DEFAULT_RDP_ORDERS, epsilonConverter, exactEventFields, PldAccountant, RdpAccountant, UnsupportedPrivacyEvent, type Accountant, type PrivacyEvent,
 } from "../../privacy/index.ts";
+import { stable } from "./audit.ts";
 import { periodOf, type BudgetPeriod } from "./periods.ts";
 import { randomReservationId, type ReservationIds } from "./reservation-id.ts";
 import { MAX_ID_CHARS } from "./protocol.ts";
@@ -92,7 +93,7 @@ const MAX_TIGHT_MECHANISMS = 32;
  * (the kind fixes the fields, so the key parses back one way only); anything else, as JSON with
  * every object's keys sorted. Hot: every reserve and commit looks its event's curve up by it.
  */
-const eventKey = (event: PrivacyEvent): string => keyOf(event) ?? `?${sortedJson(event)}`;
+const eventKey = (event: PrivacyEvent): string => keyOf(event) ?? `?${JSON.stringify(stable(event))}`;
 
 /** The fixed-order key of an event of a known kind with exactly its fields; undefined otherwise. */
 function keyOf(v: unknown): string | undefined {
@@ -121,19 +122,6 @@ function listKey(xs: readonly unknown[]): string | undefined {
     out += i === 0 ? part : "," + part;
   }
   return out + "]";
-}
-
-function sortedJson(v: unknown): string {
-  if (typeof v !== "object" || v === null) return JSON.stringify(v) ?? "undefined";
-  if (Array.isArray(v)) {
-    let out = "[";
-    for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : ",") + sortedJson(v[i]);
-    return out + "]";
-  }
-  const keys = Object.keys(v).sort();
-  let out = "{";
-  for (let i = 0; i < keys.length; i++) out += (i === 0 ? "" : ",") + JSON.stringify(keys[i]) + ":" + sortedJson((v as Record<string, unknown>)[keys[i]!]);
-  return out + "}";
 }
 
 function requireLimit(value: number, field: string): void {

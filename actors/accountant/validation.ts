@@ -7,13 +7,11 @@
  */
 import { MAX_ID_CHARS, MAX_RESERVATION_KEY_CHARS } from "./protocol.ts";
 import { z } from "zod";
-import { isPrintableId, MAX_DETAIL, MAX_TARGET } from "./audit.ts";
+import { isPrintableId, MAX_DETAIL, MAX_TARGET, SHA256_HEX } from "./audit.ts";
 import { exactEventFields, type PrivacyEvent } from "../../privacy/index.ts";
 import type { AccountantMsg, Rejected } from "./protocol.ts";
 
 const MAX_EVENT_DEPTH = 16;
-/** A request's content hash: sha256 in lowercase hex. */
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_COMPOSED = 1_024;
 
 // The bounds live in protocol.ts (another folder may read them there); re-exported for this module's users.
