@@ -293,7 +293,9 @@ const MAX_DECODE_DEPTH = 64;
  * The value of canonical msgpack bytes (what canonicalMsgpack or sealEntry wrote): maps as
  * plain objects, arrays, integers, float64, strings, nil and booleans. Anything else — another
  * msgpack type, a truncated value, bytes left over — throws InvalidAuditEntry: the caller reads
- * it as a malformed record, never as an entry.
+ * it as a malformed record, never as an entry. By hand rather than msgpackr's unpack, which
+ * would take any msgpack type, keep the last of a repeated key and read a 64-bit integer (every
+ * atMs) as a BigInt, all without a word.
  * @example
  * decodeCanonical(canonicalMsgpack({ b: 1, a: [2.5, "x"] })); // { a: [2.5, "x"], b: 1 }
  */

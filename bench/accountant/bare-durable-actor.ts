@@ -5,7 +5,7 @@
  * group commit, fsync, reply, and nothing of the Accountant's own (no validation, ledger, hash).
  * Twice: with the Accountant's turn of 16 messages, and with the runtime's default turn.
  */
-import { defineActor, type ActorRef } from "../../runtime/index.ts";
+import { defineActor, type ActorRef, type Behavior } from "../../runtime/index.ts";
 import type { ActorStore, NodeStore } from "../../runtime/persistence/index.ts";
 import { accountant } from "../../actors/accountant/index.ts";
 
@@ -14,12 +14,12 @@ export type BareDurableMsg = { type: "op"; replyTo: ActorRef<{ type: "ok" }> };
 /** An Accountant reserve entry is ~380 bytes of canonical msgpack. */
 const ENTRY = new Uint8Array(380).fill(0x2a);
 
-function bareBehaviour(storeId: string) {
+function bareBehaviour(storeId: string): () => Behavior<BareDurableMsg> {
   return () => {
     let store: ActorStore<{ n: number }>;
     let n = 0;
     return {
-      async start(ctx: { store: unknown }) {
+      async start(ctx) {
         store = (ctx.store as NodeStore).actor<{ n: number }>(storeId, { durability: "sync" });
         await store.recover();
       },

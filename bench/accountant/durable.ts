@@ -21,7 +21,7 @@
  * the same actor with the runtime's default turn, where all 64 clients share one transaction.
  *
  * Main-thread time: the busy time of the main thread's event loop per pair, over the measured
- * calls of each of the two rows above. The main thread runs everything but LMDB's own threads
+ * calls of the Accountant's row and of the bare actor's with the Accountant's turn. The main thread runs everything but LMDB's own threads
  * (clients, asks, the actor, lmdb-js's JS side), so pairs/s ≤ 1 / (that time): compared with
  * 1 / (0.3 × raw puts/s), it says whether 0.3 is within reach at today's CPU cost per pair.
  *
