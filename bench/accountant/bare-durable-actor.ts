@@ -12,7 +12,7 @@ import { accountant } from "../../actors/accountant/index.ts";
 export type BareDurableMsg = { type: "op"; replyTo: ActorRef<{ type: "ok" }> };
 
 /** An Accountant reserve entry is ~380 bytes of canonical msgpack. */
-const ENTRY = new Uint8Array(380).fill(0x2a);
+export const ENTRY = new Uint8Array(380).fill(0x2a);
 
 function bareBehaviour(storeId: string): () => Behavior<BareDurableMsg> {
   return () => {

@@ -20,6 +20,12 @@
  * before the Accountant does anything of its own, with the Accountant's turn of 16 messages; and
  * the same actor with the runtime's default turn, where all 64 clients share one transaction.
  *
+ * Below both, the node store alone: the same 64 loops of two synced persists each (the same
+ * entry and state), straight to an actor store, with no actor and no ask — what the runtime's
+ * persistence gives before any actor, the Accountant or a bare one, is reached. And below that,
+ * lmdb-js alone writing the same data per operation (a 380 B journal record and a state record,
+ * unconditional puts, no store code): what the data itself costs against the floor's tiny puts.
+ *
  * Main-thread time: the busy time of the main thread's event loop per pair, over the measured
  * calls of the Accountant's row and of the bare actor's with the Accountant's turn. The main thread runs everything but LMDB's own threads
  * (clients, asks, the actor, lmdb-js's JS side), so pairs/s ≤ 1 / (that time): compared with
@@ -34,12 +40,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { open, type RootDatabase } from "lmdb";
+import { asBinary, open, type RootDatabase } from "lmdb";
 import { ActorSystem, actor, supervisor, type ActorRef } from "../../runtime/index.ts";
 import type { NodeStore } from "../../runtime/persistence/index.ts";
 import { AccountantClient, accountant, gnmax, selfComposed } from "../../actors/accountant/index.ts";
 import { compared, type BenchResult } from "../report.ts";
-import { bareDurable, bareDurableDefaultTurn, type BareDurableMsg } from "./bare-durable-actor.ts";
+import { ENTRY, bareDurable, bareDurableDefaultTurn, type BareDurableMsg } from "./bare-durable-actor.ts";
 import { concurrentLoops, rates, type Budget } from "../runtime/measure.ts";
 
 /** The issue's concurrency; BENCH_CLIENTS=256 shows where the CPU, not fsync latency, is the limit. */
@@ -106,6 +112,16 @@ export async function durablePairs(): Promise<BenchResult[]> {
     await loops(CLIENTS, 2, barePair);
     await loops(CLIENTS, 2, defaultTurnPair);
 
+    const direct = (system.store as NodeStore).actor<{ n: number }>("bench/store-direct", { durability: "sync" });
+    await direct.recover();
+    let n = 0;
+    const persistOnce = () => direct.persist({ state: { n: ++n }, events: [ENTRY] });
+    const directPair = async () => {
+      await persistOnce();
+      await persistOnce();
+    };
+    await loops(CLIENTS, 2, directPair);
+
     raw = open({ path: join(dir, "raw"), separateFlushed: true, noSubdir: false });
     const db = raw.openDB("txn", {});
     let key = 0;
@@ -113,16 +129,32 @@ export async function durablePairs(): Promise<BenchResult[]> {
       const written = db.put(++key, { user: "user-1", n: 12345 }) as Flushable;
       return Promise.resolve(written.flushed ?? written);
     };
+    const journalDb = raw.openDB("journal", {});
+    const stateDb = raw.openDB("state", { useVersions: true });
+    const STATE = new Uint8Array(20).fill(0x2b);
+    let record = 0;
+    const sameData = () => {
+      const written = journalDb.put(++record, asBinary(ENTRY)) as Flushable;
+      void stateDb.put("state", asBinary(STATE), 1);
+      return Promise.resolve(written.flushed ?? written);
+    };
+    const sameDataPair = async () => {
+      await sameData();
+      await sameData();
+    };
+    await loops(CLIENTS, 2, sameDataPair);
     const batch = CLIENTS * PER_CLIENT;
     const accountantMain = mainThreadTime(() => loops(CLIENTS, PER_CLIENT, pair), batch);
     const bareMain = mainThreadTime(() => loops(CLIENTS, PER_CLIENT, barePair), batch);
     const journal = (system.store as NodeStore).actor("user/privacy/accountant", { durability: "sync" });
     const before = journal.stats();
-    const [pairs, puts, barePairs, defaultTurnPairs] = await rates([
+    const [pairs, puts, barePairs, defaultTurnPairs, directPairs, sameDataPairs] = await rates([
       { name: "accountant reserve+commit pairs", perIteration: batch, fn: accountantMain.run },
       { name: "lmdb-js one put", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, onePut) },
       { name: "bare durable ask pairs", perIteration: batch, fn: bareMain.run },
       { name: "bare durable ask pairs, default turn", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, defaultTurnPair) },
+      { name: "store persist pairs, no actor", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, directPair) },
+      { name: "lmdb-js same-data pairs", perIteration: batch, fn: () => loops(CLIENTS, PER_CLIENT, sameDataPair) },
     ], ROUNDS, BUDGET);
     const after = journal.stats();
     // What one pair may cost the main thread, at most, for pairs/s to reach 0.3 of raw puts/s.
@@ -133,6 +165,10 @@ export async function durablePairs(): Promise<BenchResult[]> {
       compared(`ceiling: 2 durable asks to a bare actor (persist 380 B, reply), ${CLIENTS} clients`, "/s", barePairs!, { name: `raw synced txns, as above`, value: puts! }),
       // The same actor with the runtime's default turn: the durable ask path for an actor with little work per message.
       compared(`the same bare actor with the runtime's default turn (1,024 messages), ${CLIENTS} clients`, "/s", defaultTurnPairs!, { name: `raw synced txns, as above`, value: puts! }),
+      // Below the actor: the node store's own durable path, 2 persists a pair straight to an actor store (no actor, no ask).
+      compared(`ceiling: 2 synced persists straight to an actor store (380 B; no actor, no ask), ${CLIENTS} clients`, "/s", directPairs!, { name: `raw synced txns, as above`, value: puts! }),
+      // Below the store: lmdb-js alone, the same two records per operation as the store writes, two operations a pair.
+      compared(`ceiling: lmdb-js alone, 2 × (a 380 B record + a state record) a pair, synced, ${CLIENTS} clients`, "/s", sameDataPairs!, { name: `raw synced txns, as above`, value: puts! }),
       // Where the time goes: the main thread runs the clients, the asks, the actor and lmdb-js's JS side, so its busy
       // time per pair bounds pairs/s from above (one thread). Above the budget (ratio > 1), 0.3 is out of reach at that cost.
       compared(`main-thread time per pair, Accountant (clients, asks, Accountant, lmdb-js), ${CLIENTS} clients`, " µs", accountantMain.microsPerItem(), budget, "≤ 1"),

@@ -1,7 +1,7 @@
 /**
  * The "accountant" suite: durable reserve + commit pairs against raw synced lmdb-js
  * transactions, the accountants' time to answer, and the RDP-vs-PLD ε table (printed, and
- * written to bench/results/accountant-epsilon.json). About 90 s on a 2-core machine.
+ * written to bench/results/accountant-epsilon.json). About 2 minutes on a 2-core machine.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
