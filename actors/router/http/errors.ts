@@ -109,6 +109,16 @@ export class InvalidRequestError extends FrontDoorError {
   }
 }
 
+/** A body in a Content-Encoding the server does not decode: 415 with Accept-Encoding, as RFC 9110 (15.5.16) asks. */
+export class UnsupportedEncodingError extends InvalidRequestError {
+  constructor(reason: string) {
+    super("Content-Encoding", reason, 415);
+  }
+  override headers(): Record<string, string> {
+    return { "accept-encoding": "identity" };
+  }
+}
+
 /** No token, or one that does not verify (expired, wrong key, `alg: none`, unknown issuer or audience): 401. */
 export class UnauthorizedError extends FrontDoorError {
   readonly code = "unauthorized";

@@ -12,7 +12,7 @@ import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import rateLimit from "@fastify/rate-limit";
 import { TokenAuthority, type AuthOptions } from "./auth.ts";
 import { answerClientError, answerExpectation } from "./client-errors.ts";
-import { errorBody, ForbiddenError, type FrontDoorError, InternalError, InvalidRequestError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError } from "./errors.ts";
+import { errorBody, ForbiddenError, type FrontDoorError, InternalError, InvalidRequestError, NotFoundError, RateLimitedError, toFrontDoorError, UnauthorizedError, UnavailableError, UnsupportedEncodingError } from "./errors.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { periodOf, type ResetSchedule } from "../../accountant/index.ts";
 import { checkDepartment, toInferenceRequest } from "./inference-request.ts";
@@ -89,9 +89,27 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
 
   app.decorateRequest("caller", null);
 
-  app.setErrorHandler((error, request, reply) => sendError(reply, request, error, toFrontDoorError(error)));
+  // fastify's own JSON parser (secure-json-parse, refusing prototype keys), except that a body it
+  // refuses for a "__proto__" or constructor.prototype key is told so: fastify reports every
+  // refusal as "not valid JSON", which such a body is not. JSON.parse runs only on a refused body.
+  const fastifyJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, raw, done) => {
+    const body = raw as string; // parseAs "string"
+    fastifyJson(request, body, (error, parsed) => {
+      if ((error as FastifyError | null)?.code === "FST_ERR_CTP_INVALID_JSON_BODY" && isJson(body)) {
+        return done(new InvalidRequestError("", 'the body holds a "__proto__" or "constructor": { "prototype" } key, which is refused (prototype poisoning); leave it out'), undefined);
+      }
+      done(error, parsed);
+    });
+  });
+
+  const noRoute = (request: FastifyRequest) => new NotFoundError(`no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`);
+  // A request no route takes is 404 whatever its body: fastify reads the body of an unmatched
+  // request too, and its parse error would otherwise answer first.
+  app.setErrorHandler((error, request, reply) => sendError(reply, request, error, request.is404 ? noRoute(request) : toFrontDoorError(error)));
   app.setNotFoundHandler((request) => {
-    throw new NotFoundError(`no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}`);
+    throw noRoute(request);
   });
 
   // fastify's own hook and clock (reply.elapsedTime, ms since the request arrived): a "finish"
@@ -105,6 +123,8 @@ export async function createHttpApi(service: FrontDoorService, options: HttpApiO
   app.addHook("onRequest", (request, _reply, done) => {
     if (closing) return done(new UnavailableError("this server is shutting down; retry, and the request reaches another front door or this one restarted"));
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) return done(new InvalidRequestError("Host", "an HTTP/1.1 request must carry one (RFC 9112, section 3.2); send it"));
+    const unreadable = request.is404 ? null : unreadableBody(request.headers);
+    if (unreadable !== null) return done(unreadable);
     const rule = request.routeOptions.config?.auth ?? "public";
     if (rule === "public") return done();
     const header = request.headers.authorization;
@@ -272,6 +292,33 @@ function periodStartMs(status: BudgetStatus, periods: HttpApiOptions["budgetPeri
 function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, failure: FrontDoorError): void {
   if (failure instanceof InternalError) request.log.error({ err: error }, "request failed");
   void reply.status(failure.statusCode).headers(failure.headers()).send(errorBody(failure));
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A body this server would misread: compressed (fastify decodes no Content-Encoding, so a gzip
+ * body read as JSON fails as "not valid JSON" and a `br` one sent uncompressed passes unnoticed),
+ * or in a charset other than UTF-8 (read as UTF-8 anyway, é in latin-1 would become U+FFFD: a
+ * prompt the caller never sent). 415, naming the header; null when the body can be read as sent.
+ */
+function unreadableBody(headers: FastifyRequest["headers"]): InvalidRequestError | null {
+  const coding = headers["content-encoding"];
+  if (coding !== undefined && coding.trim().toLowerCase() !== "identity") {
+    return new UnsupportedEncodingError(`${coding.slice(0, 64)} is not supported; send the body uncompressed (identity)`);
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers["content-type"] ?? "")?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    return new InvalidRequestError("Content-Type", `charset ${charset.slice(0, 64)} is not supported; JSON is sent as UTF-8 (RFC 8259)`, 415);
+  }
+  return null;
 }
 
 /** fastify's router errors, in the error table: never echoing the path, which may be kilobytes. */

@@ -351,3 +351,41 @@ test("departments: one that does not exist is 400 invalid_request naming the kno
     await server.close();
   }
 });
+
+test("a body the server cannot read as sent is refused by name: a Content-Encoding other than identity, a charset other than UTF-8 (415), a __proto__ key (400); a method a route lacks is 404 whatever its body", async () => {
+  const server = await startServer();
+  try {
+    const token = await tokenFor("dr-smith");
+    const body = { prompt: "q" };
+    for (const coding of ["gzip", "br", "x-custom"]) {
+      const coded = await call(server.url, "POST", "/v1/inference", { token, body, headers: { "content-encoding": coding } });
+      assert.equal(coded.status, 415, `${coding}: ${coded.text}`);
+      assert.deepEqual(coded.json, { error: { type: "invalid_request", message: `Content-Encoding: ${coding} is not supported; send the body uncompressed (identity)`, param: "Content-Encoding" } });
+      assert.equal(coded.headers.get("accept-encoding"), "identity", "RFC 9110, 15.5.16: the codings it takes");
+    }
+    const identity = await call(server.url, "POST", "/v1/inference", { token, body, headers: { "content-encoding": "Identity" } });
+    assert.equal(identity.status, 200, identity.text);
+    for (const charset of ["utf-8", "UTF-8", "utf8", "\"utf-8\""]) {
+      const utf8 = await call(server.url, "POST", "/v1/inference", { token, body, headers: { "content-type": `application/json; charset=${charset}` } });
+      assert.equal(utf8.status, 200, `${charset}: ${utf8.text}`);
+    }
+    // é as one latin-1 byte: read as UTF-8 it would become U+FFFD, a prompt the caller never sent.
+    const latin1 = await fetch(`${server.url}/v1/inference`, {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json; charset=ISO-8859-1" }, body: Buffer.from('{"prompt":"caf\xe9"}', "latin1"),
+    });
+    assert.equal(latin1.status, 415);
+    assert.deepEqual(await latin1.json(), { error: { type: "invalid_request", message: "Content-Type: charset ISO-8859-1 is not supported; JSON is sent as UTF-8 (RFC 8259)", param: "Content-Type" } });
+    for (const poisoned of ['{"prompt":"q","__proto__":{"role":"admin"}}', '{"prompt":"q","constructor":{"prototype":{"role":"admin"}}}']) {
+      const refused = await call(server.url, "POST", "/v1/inference", { token, rawBody: poisoned });
+      assert.equal(refused.status, 400, refused.text);
+      assert.deepEqual(refused.json, { error: { type: "invalid_request", message: "the body holds a \"__proto__\" or \"constructor\": { \"prototype\" } key, which is refused (prototype poisoning); leave it out" } });
+    }
+    const wrongMethod = await call(server.url, "DELETE", "/v1/inference", { token, headers: { "content-type": "application/json" } });
+    assert.deepEqual([wrongMethod.status, wrongMethod.json], [404, { error: { type: "not_found", message: "no route DELETE /v1/inference" } }]);
+    const wrongMethodBadBody = await call(server.url, "PUT", "/v1/inference", { token, rawBody: "{" });
+    assert.deepEqual([wrongMethodBadBody.status, wrongMethodBadBody.json.error.type], [404, "not_found"]);
+    assert.equal(server.service.requests.length, 1 + 4, "only the identity and the UTF-8 requests reached the service");
+  } finally {
+    await server.close();
+  }
+});
