@@ -150,6 +150,7 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
   let queue = refreshPaths().then(() => {
     if (terminal) print(`connected to ${node} at ${opts.address}; .help lists the commands`);
   }, fail);
+  const unknownCommand = (word: string): Command => ({ usage: "", help: "", run: async () => print(`error: UNKNOWN_COMMAND: "${word.slice(0, 40)}" is not a command; .help lists them`) });
   const enqueue = (command: Command, args: string) => {
     // Lines that were already buffered behind `.exit` are not run.
     if (closed) return;
@@ -177,10 +178,15 @@ export async function runRepl(opts: ReplOptions): Promise<void> {
         server?.close();
         return done(null, undefined);
       }
-      const unknown: Command = { usage: "", help: "", run: async () => print(`error: UNKNOWN_COMMAND: "${match[1]!.slice(0, 40)}" is not a command; .help lists them`) };
-      enqueue(command ?? unknown, match[2]!);
+      enqueue(command ?? unknownCommand(match[1]!), match[2]!);
       done(null, undefined);
     },
+  });
+  // node:repl looks a dotted word up in `commands` and answers an unknown one with its own
+  // "Invalid REPL keyword"; here it gets the same answer as an unknown word without the dot.
+  const defined = server.commands as Record<string, unknown>;
+  (server as { commands: unknown }).commands = new Proxy(defined, {
+    get: (target, key) => target[key as string] ?? (typeof key === "string" ? { help: "", action: (args: string) => enqueue(unknownCommand(`.${key}`), args) } : undefined),
   });
   // The JavaScript-editing commands mean nothing here: every line is a command.
   for (const builtin of ["clear", "editor", "load", "save", "help"]) delete (server.commands as Record<string, unknown>)[builtin];

@@ -101,12 +101,15 @@ test("failures print error: CODE: message and the REPL goes on", async () => {
     ".send counter",
     ".restart",
     "frobnicate",
+    ".frobnicate now",
     ".ask counter {\"type\":\"sleep\",\"ms\":1}",
     ".breakers",
     ".breaker fed://nowhere open",
   ]);
   const errors = out.split("\n").filter((line) => line.startsWith("error: "));
-  assert.deepEqual(errors.map((line) => line.split(":")[1]!.trim()), ["ACTOR_NOT_FOUND", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "UNKNOWN_COMMAND", "NOT_FOUND"]);
+  assert.deepEqual(errors.map((line) => line.split(":")[1]!.trim()), ["ACTOR_NOT_FOUND", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "UNKNOWN_COMMAND", "UNKNOWN_COMMAND", "NOT_FOUND"]);
+  assert.match(out, /^error: UNKNOWN_COMMAND: ".frobnicate" is not a command; .help lists them$/m, "a dotted one too (node:repl's own answer was \"Invalid REPL keyword\")");
+  assert.doesNotMatch(out, /Invalid REPL keyword/);
   assert.match(out, /^error: ACTOR_NOT_FOUND: no actor at fed:\/\/node-a\/user\/ghost$/m);
   assert.match(out, /^error: INVALID_ARGUMENT: json: is not valid JSON/m);
   assert.match(out, /^reply: "slept"$/m);
