@@ -7,7 +7,8 @@
  *   const user = await new UserStore("users.json").verify("dr-smith", password); // null when wrong
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
-import { chmod, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
 import { FedrouterError, registerErrors } from "../../../errors/index.ts";
@@ -102,9 +103,17 @@ export async function addUser(file: string, user: User & { readonly password: st
   const hash = await scrypt(user.password, salt, params);
   const users = { ...store.users, [user.id]: { role: user.role, department: user.department, salt: salt.toString("base64"), hash: hash.toString("base64"), scrypt: params } };
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify({ version: 1, users }, null, 2)}\n`, { mode: 0o600 });
-  await chmod(temporary, 0o600);
-  await rename(temporary, file);
+  try {
+    await writeFile(temporary, `${JSON.stringify({ version: 1, users }, null, 2)}\n`, { mode: 0o600 });
+    await chmod(temporary, 0o600);
+    await rename(temporary, file);
+  } catch (error) {
+    // A half-written copy holds password hashes: not left behind. unlink takes no directory, so one in the way stays.
+    await unlink(temporary).catch(() => undefined);
+    const code = (error as { code?: string }).code ?? String(error);
+    const why = code === "ENOENT" ? `ENOENT: its directory ${dirname(file)} does not exist; create it first` : code;
+    throw new UserStoreError(file, "", `cannot write the user file (${why})`);
+  }
 }
 
 /** Reads the file at each login, so a user added while the server runs can log in at once. */

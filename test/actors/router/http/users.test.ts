@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,6 +43,43 @@ test("the user store keeps an scrypt hash under a per-user salt, verifies the ri
     assert.equal(await store.verify("dr-smith", "correct horse battery"), null, "the old password no longer works");
     writeFileSync(file, "{ not json");
     await assert.rejects(store.verify("dr-smith", "x"), (error: unknown) => error instanceof UserStoreError && /is not JSON/.test(error.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a user file that cannot be written is a UserStoreError naming why (a missing directory, a read-only one), and no temporary file is left behind", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-"));
+  try {
+    const missing = join(dir, "no-such-dir", "users.json");
+    await assert.rejects(addUser(missing, { id: "dr-smith", role: "doctor", department: "cardiology", password: "correct horse battery" }),
+      (error: unknown) => error instanceof UserStoreError && error.field === "" && error.message.includes(`cannot write the user file (ENOENT: its directory ${join(dir, "no-such-dir")} does not exist; create it first)`));
+    const readOnly = join(dir, "read-only");
+    mkdirSync(readOnly, { mode: 0o500 });
+    const file = join(readOnly, "users.json");
+    if (process.getuid?.() !== 0) { // root writes anywhere
+      await assert.rejects(addUser(file, { id: "dr-smith", role: "doctor", department: "cardiology", password: "correct horse battery" }),
+        (error: unknown) => error instanceof UserStoreError && /cannot write the user file \(EACCES\)/.test(error.message));
+    }
+    // The write itself failing (a directory where the file's temporary name would go) leaves nothing behind.
+    const blocked = join(dir, "users.json");
+    mkdirSync(`${blocked}.${process.pid}.tmp`);
+    await assert.rejects(addUser(blocked, { id: "dr-smith", role: "doctor", department: "cardiology", password: "correct horse battery" }),
+      (error: unknown) => error instanceof UserStoreError && /cannot write the user file \(EISDIR\)/.test(error.message));
+    assert.deepEqual(readdirSync(dir).sort(), ["read-only", `users.json.${process.pid}.tmp`], "no users.json made; the directory in the way is not ours to remove");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fedrouter users add: a --file in a directory that does not exist exits 2 with one line, not a stack trace", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-"));
+  try {
+    const file = join(dir, "nowhere", "users.json");
+    const { code, stdout, stderr } = await fedrouter("pw-123456789", "users", "add", "--user", "bob", "--role", "doctor", "--department", "radiology", "--file", file, "--password-stdin");
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, "");
+    assert.equal(stderr, `fedrouter users add: cannot write the user file (ENOENT: its directory ${join(dir, "nowhere")} does not exist; create it first) (${file})\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
