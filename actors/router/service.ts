@@ -256,6 +256,7 @@ export class RouterService implements FrontDoorService {
     try {
       request = { ...asked, maxTokens: this.#boundedMaxTokens(prompt.length, asked.maxTokens) };
       stops = new StopFilter(asked.stop ?? []);
+      this.#requireKnownRegion(asked.region);
     } catch (error) {
       this.#answers.inc({ kind, outcome: "invalid_request" });
       throw error;
@@ -490,6 +491,19 @@ export class RouterService implements FrontDoorService {
     const down = new Map<string, string>();
     for (const link of this.#options.links?.() ?? []) if (!link.up) down.set(link.peer, link.lastDownReason ?? "down");
     return down;
+  }
+
+  /**
+   * A region no hospital of the federation has is the caller's mistake (a typo): 400 naming the
+   * regions there are, never the 503 of a region whose hospitals cannot answer now, which a client
+   * (the OpenAI SDK among them) would retry in vain.
+   */
+  #requireKnownRegion(region: string | undefined): void {
+    if (region === undefined) return;
+    const regions = new Set([...this.#hospitals.values()].map(({ spec }) => spec.region));
+    if (!regions.has(region)) {
+      throw new InvalidRequestError("region", `${JSON.stringify(region)} is not a region of this federation; its regions are ${[...regions].sort().join(", ")}`);
+    }
   }
 
   /** The hospitals for one request: one by the strategy, or k for consensus. */
