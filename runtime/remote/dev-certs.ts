@@ -4,6 +4,7 @@
  * only — a real deployment brings its own PKI. Private keys are written 0600.
  */
 import { execFileSync } from "node:child_process";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgument } from "../errors.ts";
@@ -61,7 +62,11 @@ export function createDevPki(dir: string, ids: readonly string[], opts: { days?:
   return { caCertPath, caKeyPath, certificates };
 }
 
-/** The PEMs a node needs for mutual TLS. */
+/**
+ * The PEMs a node needs for mutual TLS, checked: a file that is not a PEM certificate (or key),
+ * or a key that is not the certificate's, is named here, with the field, instead of surfacing as
+ * an OpenSSL error ("PEM routines::no start line") when the transport starts.
+ */
 export function readTlsFiles(caCertPath: string, certPath: string, keyPath: string): { kind: "mtls"; caPem: Buffer; certPem: Buffer; keyPem: Buffer } {
   const read = (what: string, path: string) => {
     try {
@@ -70,5 +75,19 @@ export function readTlsFiles(caCertPath: string, certPath: string, keyPath: stri
       throw new InvalidArgument(what, `cannot read ${path} (run \`fedrouter keys init\` to create development certificates)`);
     }
   };
-  return { kind: "mtls", caPem: read("tls.ca", caCertPath), certPem: read("tls.cert", certPath), keyPem: read("tls.key", keyPath) };
+  const parse = <T>(what: string, path: string, kind: string, from: () => T): T => {
+    try {
+      return from();
+    } catch (error) {
+      throw new InvalidArgument(what, `${path} is not ${kind} (${error instanceof Error ? error.message : String(error)})`);
+    }
+  };
+  const caPem = read("tls.ca", caCertPath);
+  const certPem = read("tls.cert", certPath);
+  const keyPem = read("tls.key", keyPath);
+  parse("tls.ca", caCertPath, "a PEM certificate", () => new X509Certificate(caPem));
+  const cert = parse("tls.cert", certPath, "a PEM certificate", () => new X509Certificate(certPem));
+  const key = parse("tls.key", keyPath, "an unencrypted PEM private key", () => createPrivateKey(keyPem));
+  if (!cert.checkPrivateKey(key)) throw new InvalidArgument("tls.key", `${keyPath} is not the private key of ${certPath}; give the key the certificate was issued for`);
+  return { kind: "mtls", caPem, certPem, keyPem };
 }

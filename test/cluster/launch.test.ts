@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +24,7 @@ function launch(config: string, hospital: string): Promise<{ code: number | null
   });
 }
 
-test("launch refuses a bad config (exit 2), a missing certificate (exit 2) and a busy port (exit 1), each with a clear message", { timeout: 60_000 }, async () => {
+test("launch refuses a bad config (exit 2), a missing, garbled or mismatched certificate or key (exit 2) and a busy port (exit 1), each with a clear message", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-launch-"));
   const blocker = createServer();
   try {
@@ -42,7 +42,21 @@ test("launch refuses a bad config (exit 2), a missing certificate (exit 2) and a
     assert.equal(noCert.code, 2);
     assert.match(noCert.stderr, /cannot read .*ca\.crt \(run `fedrouter keys init`/);
 
-    createDevPki(join(dir, "keys"), ["h-a"]);
+    // Files that are there but unusable are named at once (exit 2), not an OpenSSL error on every restart.
+    createDevPki(join(dir, "keys"), ["h-a", "h-b"]);
+    const certPem = readFileSync(join(dir, "keys", "h-a.crt"));
+    const keyPem = readFileSync(join(dir, "keys", "h-a.key"));
+    writeFileSync(join(dir, "keys", "h-a.crt"), "not a certificate\n");
+    const garbled = await launch(good, "h-a");
+    assert.equal(garbled.code, 2, garbled.stderr);
+    assert.match(garbled.stderr, /tls\.cert: .*h-a\.crt is not a PEM certificate \(/);
+    writeFileSync(join(dir, "keys", "h-a.crt"), certPem);
+    writeFileSync(join(dir, "keys", "h-a.key"), readFileSync(join(dir, "keys", "h-b.key")));
+    const mismatched = await launch(good, "h-a");
+    assert.equal(mismatched.code, 2, mismatched.stderr);
+    assert.match(mismatched.stderr, /tls\.key: .*h-a\.key is not the private key of .*h-a\.crt/);
+    writeFileSync(join(dir, "keys", "h-a.key"), keyPem);
+
     const busy = await launch(good, "h-a");
     assert.equal(busy.code, 1);
     assert.match(busy.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
