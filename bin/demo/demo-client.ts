@@ -12,14 +12,23 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { addUser } from "../../actors/router/http/index.ts";
-import { configPath, hospitalFiles, loadCluster } from "../../cluster/index.ts";
+import { ConfigError, configPath, hospitalFiles, loadCluster, type ClusterConfig } from "../../cluster/index.ts";
 import { startFederation, type RunningFederation } from "./federation.ts";
 
 const CLI = fileURLToPath(new URL("../fedrouter.ts", import.meta.url));
 const say = (line = "") => process.stdout.write(`${line}\n`);
+/** Lines of the federation's own output kept to explain a start that fails. */
+const RECENT_LINES = 20;
 
 export async function runDemoClient(opts: { config: string }): Promise<number> {
-  const cluster = await loadCluster(opts.config);
+  let cluster: ClusterConfig;
+  try {
+    cluster = await loadCluster(opts.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`fedrouter demo-client: invalid cluster config ${error.message}\n`);
+    return 2;
+  }
   if (cluster.http === undefined) {
     process.stderr.write(`fedrouter demo-client: ${cluster.file} has no http block: no HTTP API to talk to\n`);
     return 2;
@@ -28,8 +37,21 @@ export async function runDemoClient(opts: { config: string }): Promise<number> {
   let federation: RunningFederation | undefined;
   if (!(await answers(base))) {
     say(`no API on ${base}: starting the federation of ${cluster.file} for this session…`);
-    federation = await startFederation({ config: opts.config, print: () => {} });
-    await Promise.race([federation.ready, federation.done.then((d) => { throw new Error(`the federation stopped: ${d.reason}`); })]);
+    // The federation's own lines stay quiet, but the last few are kept: should it stop before it is
+    // up, they say why (a busy port, a bad certificate), where the reason alone says only who gave up.
+    const recent: string[] = [];
+    federation = await startFederation({
+      config: opts.config,
+      print: (line) => {
+        recent.push(line);
+        if (recent.length > RECENT_LINES) recent.shift();
+      },
+    });
+    const stopped = await Promise.race([federation.ready.then(() => undefined), federation.done]);
+    if (stopped !== undefined) {
+      process.stderr.write(`fedrouter demo-client: the federation stopped before it was up: ${stopped.reason}; its last lines:\n${recent.map((line) => `  ${line}`).join("\n")}\n`);
+      return 1;
+    }
     for (let i = 0; i < 120 && !(await answers(base)); i++) await new Promise((r) => setTimeout(r, 500));
   }
   try {

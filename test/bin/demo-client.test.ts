@@ -47,3 +47,31 @@ test("demo:client starts a federation when none answers, shows the budget going 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("demo:client with a config it cannot use exits 2 naming the field; one whose federation cannot start says why with the hospitals' last lines and exits 1; never a stack trace", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-demo-client-"));
+  try {
+    const cluster = await testCluster(dir, ["h-a"], () => [{ name: "accountant" }]);
+    const port = await freePort();
+    const config = JSON.parse(readFileSync(cluster.configFile, "utf8"));
+    const http = { hospital: "h-a", listen: `127.0.0.1:${port}`, users: join(dir, "users.json"), secret: join(dir, "secret") };
+    const demoClient = () => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ["--import", "tsx", "bin/demo/demo-client.ts", "--config", cluster.configFile], { cwd: ROOT, timeout: 100_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })));
+    // A config the front door cannot run on (its hospital has no aggregator): exit 2 naming the field, before anything starts.
+    writeFileSync(cluster.configFile, JSON.stringify({ ...config, http }));
+    const invalid = await demoClient();
+    assert.equal(invalid.code, 2, invalid.stderr);
+    assert.equal(invalid.stderr, `fedrouter demo-client: invalid cluster config ${cluster.configFile}:\n  - http.hospital: h-a serves the HTTP API, so it must run an aggregator (got "h-a")\n`);
+    config.hospitals[0].actors.push({ name: "aggregator" });
+    writeFileSync(cluster.configFile, JSON.stringify({ ...config, http }));
+    writeFileSync(join(cluster.keys, "h-a.crt"), "not a certificate\n"); // present, so no fresh dev keys are made over it
+    const out = await demoClient();
+    assert.equal(out.code, 1, `${out.stdout}\n${out.stderr}`);
+    assert.match(out.stderr, /^fedrouter demo-client: the federation stopped before it was up: h-a exited \(code 2\); fix the configuration; its last lines:\n/);
+    assert.match(out.stderr, /^ {2}\[h-a\] .*h-a\.crt/m, "the hospital's own line naming the certificate");
+    assert.doesNotMatch(out.stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
