@@ -27,6 +27,7 @@
 import { open, type DatabaseOptions, type RootDatabase } from "lmdb";
 import { InvalidArgument, PersistenceError } from "../errors.ts";
 import { guard, LmdbActorStore, reasonOf, type Databases } from "./actor-store.ts";
+import { checkLmdbDataFile } from "./lmdb-file.ts";
 
 export type Durability = "sync" | "async";
 
@@ -130,6 +131,7 @@ const MAX_ID_LENGTH = 256;
 export function openNodeStore(options: NodeStoreOptions): NodeStore {
   let root: RootDatabase;
   let dbs: Databases;
+  checkLmdbDataFile(options.path); // lmdb-js would crash the process on a file that is not whole LMDB
   try {
     root = open({
       path: options.path,
