@@ -43,6 +43,9 @@ export function checkLmdbDataFile(dir: string): void {
   const refuse = (why: string) => new PersistenceError(dir, `${file} ${why}; restore the directory from a backup, or move it away to start empty`);
   const first = readAt(file, 0, META.end);
   if (first.length < META.end) throw refuse(`is ${size} bytes, shorter than an LMDB header: not an LMDB file, or cut short`);
+  // LMDB 0.9's layout (a 16-byte page header, data version 1), which lmdb-js reads with its
+  // own older build: left to lmdb-js, as this file only knows the layout of the LMDB it writes.
+  if (first.readUInt32LE(META.magic - 8) === MAGIC && first.readUInt32LE(META.version - 8) === 1) return;
   const meta0 = metaOf(first);
   if (typeof meta0 === "string") throw refuse(meta0);
   // The second meta page: LMDB takes the newer of the two (a torn one, being written, is skipped as LMDB skips it).
