@@ -6,7 +6,7 @@
  * `fedrouter launch` (bin/) does the printing and chooses the exit code.
  */
 import { resolve } from "node:path";
-import { ActorSystem, FedrouterError, actor, readTlsFiles, registerErrors, supervisor, type ChildSpec, type LogLevel, type RemoteSecurity } from "../runtime/index.ts";
+import { ActorSystem, DataFileUnreadable, FedrouterError, actor, readTlsFiles, registerErrors, supervisor, type ChildSpec, type LogLevel, type RemoteSecurity } from "../runtime/index.ts";
 import { AdminServer, type OperatorAction } from "../runtime/remote/admin-server.ts";
 import { AccountantClient, type AccountantMsg } from "../actors/accountant/index.ts";
 import { pathToFileURL } from "node:url";
@@ -196,6 +196,8 @@ function tlsFiles(files: { ca: string; cert: string; key: string }): RemoteSecur
 }
 
 function asLaunchError(error: unknown, hospital: HospitalConfig, listen: string): LaunchError {
+  // A data.mdb that is not whole LMDB stays so: a restart would fail the same way.
+  if (error instanceof DataFileUnreadable) return new LaunchError(`${hospital.id}: ${error.reason}`, 2);
   const message = error instanceof Error ? error.message : String(error);
   if (/EADDRINUSE|No address added out of total/.test(message)) {
     return new LaunchError(`${hospital.id}: ${listen} is already in use (another node, or a previous run still shutting down?)`, 1);

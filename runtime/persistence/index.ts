@@ -9,4 +9,5 @@ export {
   type NodeStoreOptions,
   type PersistUpdate,
 } from "./node-store.ts";
+export { DataFileUnreadable } from "./lmdb-file.ts";
 export { persistent, type PersistentDecision, type PersistentSpec } from "./persistent.ts";

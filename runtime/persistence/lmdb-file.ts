@@ -18,6 +18,9 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PersistenceError } from "../errors.ts";
 
+/** A data.mdb that is not whole LMDB: restarting will not mend it (a launcher exits 2, not 1). */
+export class DataFileUnreadable extends PersistenceError {}
+
 const MAGIC = 0xbeefc0de;
 /** MDB_DATA_VERSION of the LMDB lmdb-js builds (a data file it writes says 2). */
 const DATA_VERSION = 2;
@@ -26,7 +29,7 @@ const META = { magic: 0x18, version: 0x1c, pageSize: 0x30, lastPage: 0x90, txnid
 interface Meta { readonly pageSize: number; readonly lastPage: bigint; readonly txnid: bigint }
 
 /**
- * Throws PersistenceError when `dir`/data.mdb exists and is not an LMDB file lmdb-js can open
+ * Throws DataFileUnreadable (a PersistenceError) when `dir`/data.mdb exists and is not an LMDB file lmdb-js can open
  * whole; a missing or empty file is a new environment and passes.
  * @example
  * checkLmdbDataFile(".data/hospital-a"); // throws: ".data/hospital-a/data.mdb is cut short: …"
@@ -40,7 +43,7 @@ export function checkLmdbDataFile(dir: string): void {
     return; // none yet: LMDB creates it
   }
   if (size === 0) return;
-  const refuse = (why: string) => new PersistenceError(dir, `${file} ${why}; restore the directory from a backup, or move it away to start empty`);
+  const refuse = (why: string) => new DataFileUnreadable(dir, `${file} ${why}; restore the directory from a backup, or move it away to start empty`);
   const first = readAt(file, 0, META.end);
   if (first.length < META.end) throw refuse(`is ${size} bytes, shorter than an LMDB header: not an LMDB file, or cut short`);
   // LMDB 0.9's layout (a 16-byte page header, data version 1), which lmdb-js reads with its

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +24,7 @@ function launch(config: string, hospital: string): Promise<{ code: number | null
   });
 }
 
-test("launch refuses a bad config (exit 2), a missing, garbled or mismatched certificate or key (exit 2) and a busy port (exit 1), each with a clear message", { timeout: 60_000 }, async () => {
+test("launch refuses a bad config (exit 2), a missing, garbled or mismatched certificate or key, a data.mdb that is not LMDB (exit 2) and a busy port (exit 1), each with a clear message", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-launch-"));
   const blocker = createServer();
   try {
@@ -56,6 +56,14 @@ test("launch refuses a bad config (exit 2), a missing, garbled or mismatched cer
     assert.equal(mismatched.code, 2, mismatched.stderr);
     assert.match(mismatched.stderr, /tls\.key: .*h-a\.key is not the private key of .*h-a\.crt/);
     writeFileSync(join(dir, "keys", "h-a.key"), keyPem);
+
+    // A data.mdb that is not whole LMDB (here zeros) is named, exit 2: restarting would not mend it.
+    mkdirSync(join(dir, ".data", "h-a"), { recursive: true });
+    writeFileSync(join(dir, ".data", "h-a", "data.mdb"), Buffer.alloc(64 * 1024));
+    const unreadable = await launch(good, "h-a");
+    assert.equal(unreadable.code, 2, unreadable.stderr);
+    assert.match(unreadable.stderr, /h-a: .*data\.mdb is not an LMDB file \(its meta page has magic 0x00000000, not 0xbeefc0de\); restore the directory from a backup/);
+    rmSync(join(dir, ".data", "h-a"), { recursive: true });
 
     const busy = await launch(good, "h-a");
     assert.equal(busy.code, 1);
