@@ -32,7 +32,7 @@ interface Meta { readonly pageSize: number; readonly lastPage: bigint; readonly 
  * Throws DataFileUnreadable (a PersistenceError) when `dir`/data.mdb exists and is not an LMDB file lmdb-js can open
  * whole; a missing or empty file is a new environment and passes.
  * @example
- * checkLmdbDataFile(".data/hospital-a"); // throws: ".data/hospital-a/data.mdb is cut short: …"
+ * checkLmdbDataFile(".data/node-a"); // throws: ".data/node-a/data.mdb is cut short: …"
  */
 export function checkLmdbDataFile(dir: string): void {
   const file = join(dir, "data.mdb");
