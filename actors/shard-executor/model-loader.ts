@@ -104,6 +104,18 @@ export async function loadGpt2Stage(dir: string, range?: StageRange): Promise<St
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new SafetensorsError(file, `has shape [${t.shape.join(", ")}], config.json implies [${shape.join(", ")}]`, prefixed ? `transformer.${name}` : name);
     }
+    // A NaN or ±∞ weight is a file the header checks cannot catch (a diverged training run, a
+    // damaged copy): served, it turns every logit into NaN and every answer into token 0.
+    const at = firstNonFinite(t.data);
+    if (at >= 0) {
+      throw new SafetensorsError(file, `element ${at} of ${t.data.length} is ${t.data[at]}: weights must be finite (a diverged training run or a damaged copy?)`, prefixed ? `transformer.${name}` : name);
+    }
   }
   return { config, range: r, first, last, tensors: byCanonical };
+}
+
+/** Index of the first NaN or ±∞ in `data`; −1 when every value is finite. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
 }

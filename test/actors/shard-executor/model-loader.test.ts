@@ -73,3 +73,30 @@ test("a missing tensor, a wrong shape or a bad config.json is an error naming th
   await assert.rejects(loadGpt2Stage(wrong), /n_layer: -1 must be a positive integer/);
   await assert.rejects(loadGpt2Stage(join(wrong, "nowhere")), /config\.json: \(file\): cannot read it \(ENOENT\)/);
 });
+
+test("a weight that is NaN or ±∞ (F32, or an F16 with an all-ones exponent) is refused naming the tensor and the element; a stage without that tensor loads", async (t) => {
+  const dir = await tinyModel(t);
+  /** A copy of `dir` whose tensor `target` has `value` at element 5, stored as `dtype`. */
+  const poisoned = async (target: string, value: number, dtype: "F32" | "F16" = "F32"): Promise<string> => {
+    const out = join(tempDir(t, "fedrouter-loader-nan-"), "m");
+    cpSync(dir, out, { recursive: true });
+    const tensors = await loadSafetensors(join(dir, "model.safetensors"));
+    const rewritten: Record<string, { dtype: "F32" | "F16"; shape: readonly number[]; data: Float32Array }> = {};
+    for (const [name, tensor] of tensors) {
+      const data = Float32Array.from(tensor.data);
+      if (name === target) data[5] = value;
+      rewritten[name] = { dtype, shape: tensor.shape, data };
+    }
+    await writeSafetensors(join(out, "model.safetensors"), rewritten);
+    return out;
+  };
+  const nan = await poisoned("h.1.attn.c_attn.weight", Number.NaN);
+  await assert.rejects(loadGpt2Stage(nan, { from: 1, to: 2 }), (e: unknown) =>
+    e instanceof SafetensorsError && e.tensor === "h.1.attn.c_attn.weight" && /element 5 of 3072 is NaN: weights must be finite/.test(e.message));
+  const first = await loadGpt2Stage(nan, { from: 0, to: 1 }); // blocks [0, 1) never read h.1
+  assert.equal(first.tensors.has("h.1.attn.c_attn.weight"), false);
+  await assert.rejects(loadGpt2Stage(await poisoned("wte.weight", Number.POSITIVE_INFINITY)), (e: unknown) =>
+    e instanceof SafetensorsError && e.tensor === "wte.weight" && /element 5 of \d+ is Infinity/.test(e.message));
+  await assert.rejects(loadGpt2Stage(await poisoned("ln_f.bias", Number.NEGATIVE_INFINITY, "F16")), (e: unknown) =>
+    e instanceof SafetensorsError && e.tensor === "ln_f.bias" && /element 5 of 32 is -Infinity/.test(e.message));
+});
