@@ -137,16 +137,22 @@ keys
   .option("--out <dir>", "where to write them", "keys")
   .action(async (opts: { config: string; out: string }) => {
     const { loadCluster, ConfigError } = await import("../cluster/index.ts");
-    const { createDevPki } = await import("../runtime/index.ts");
+    const { createDevPki, InvalidArgument } = await import("../runtime/index.ts");
     try {
       const cluster = await loadCluster(opts.config);
       const ids = [...cluster.hospitals.map((h) => h.id), ...cluster.tls.operators];
       const pki = createDevPki(opts.out, ids);
-      process.stdout.write(`dev CA ${pki.caCertPath}\n${pki.certificates.map((c) => `  ${c.id}: ${c.certPath}`).join("\n")}\n` +
+      const line = (c: (typeof pki.certificates)[number]) => `  ${c.id}: ${c.certPath} (${c.action}${c.why === undefined ? "" : `: ${c.why}`})`;
+      process.stdout.write(`dev CA ${pki.caCertPath} (${pki.caCreated ? "created" : "kept"})\n${pki.certificates.map(line).join("\n")}\n` +
         `These are development certificates (private keys unencrypted, 0600): do not use them in a deployment.\n`);
     } catch (error) {
       if (error instanceof ConfigError) {
         process.stderr.write(`fedrouter keys init: invalid cluster config ${error.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      if (error instanceof InvalidArgument) {
+        process.stderr.write(`fedrouter keys init: ${error.message}\n`);
         process.exitCode = 2;
         return;
       }

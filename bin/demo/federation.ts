@@ -153,6 +153,7 @@ function ensureDevKeys(cluster: ClusterConfig, print: (line: string) => void): v
   if (!missing) return;
   const first = hospitalFiles(cluster, cluster.hospitals[0]!);
   const dir = first.ca.slice(0, first.ca.lastIndexOf("/"));
-  createDevPki(dir, [...cluster.hospitals.map((h) => h.id), ...cluster.tls.operators]);
+  const pki = createDevPki(dir, [...cluster.hospitals.map((h) => h.id), ...cluster.tls.operators]);
   print(`[federation] created development certificates in ${dir} (dev CA; never use them in a deployment)`);
+  for (const c of pki.certificates) if (c.action === "reissued") print(`[federation] reissued ${c.certPath}: ${c.why}`);
 }

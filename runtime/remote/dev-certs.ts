@@ -13,53 +13,103 @@ export interface DevCertificate {
   readonly id: string;
   readonly certPath: string;
   readonly keyPath: string;
+  /** What this call did: issued one where there was none, kept a good one, or reissued one it could not keep. */
+  readonly action: "issued" | "kept" | "reissued";
+  /** Why it was reissued (another CA's, a key that is not its own, expired, unreadable). */
+  readonly why?: string;
 }
 
 export interface DevPki {
   readonly caCertPath: string;
   readonly caKeyPath: string;
+  /** Whether this call created the CA (none was there, or only half of one). */
+  readonly caCreated: boolean;
   readonly certificates: readonly DevCertificate[];
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Runs the system openssl; a failure is an InvalidArgument("openssl", …) with its stderr. */
 function openssl(args: string[]): void {
   try {
     execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new InvalidArgument("openssl", "not found on PATH: development certificates are made with the system openssl (e.g. apt-get install openssl)");
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? String(error);
-    throw new Error(`openssl ${args[0]} failed: ${stderr.slice(0, 300)}`);
+    throw new InvalidArgument("openssl", `openssl ${args[0]} failed: ${stderr.slice(0, 300)}`);
   }
 }
 
-/** Creates (or reuses) `dir/ca.{crt,key}` and issues `dir/<id>.{crt,key}` for each id that has none. */
+/**
+ * Creates (or reuses) `dir/ca.{crt,key}` and issues `dir/<id>.{crt,key}` for each id, keeping a
+ * certificate that is already there only when the CA issued it, its key is its own and it has not
+ * expired: otherwise the set would not hold together (after a lost ca.key a new CA would sit beside
+ * certificates of the old one, and every node would refuse every other) — such a certificate is
+ * reissued and `action` says why. A CA whose two files are not a pair is refused, not replaced.
+ * Every failure (a directory that cannot be made, no openssl) is an InvalidArgument.
+ * @example
+ * createDevPki("keys", ["hospital-a", "hospital-b"]).certificates.map((c) => c.action); // ["issued", "issued"]
+ */
 export function createDevPki(dir: string, ids: readonly string[], opts: { days?: number; caName?: string } = {}): DevPki {
   for (const id of ids) if (!ID.test(id)) throw new InvalidArgument("id", `"${id}" is not a node id ([A-Za-z0-9._-], at most 64)`);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new InvalidArgument("dir", `cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
   const days = String(opts.days ?? 825);
   const caCertPath = join(dir, "ca.crt");
   const caKeyPath = join(dir, "ca.key");
-  if (!existsSync(caCertPath) || !existsSync(caKeyPath)) {
+  const caCreated = !existsSync(caCertPath) || !existsSync(caKeyPath);
+  if (caCreated) {
     openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKeyPath, "-out", caCertPath,
       "-days", days, "-subj", `/CN=${opts.caName ?? "fedrouter dev CA"}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     chmodSync(caKeyPath, 0o600);
   }
-  const certificates = ids.map((id) => {
+  const ca = readPair(caCertPath, caKeyPath);
+  if (typeof ca === "string") throw new InvalidArgument("dir", `${caCertPath} and ${caKeyPath} cannot sign certificates (${ca}); remove both to create a new development CA`);
+  const certificates = ids.map((id): DevCertificate => {
     const certPath = join(dir, `${id}.crt`);
     const keyPath = join(dir, `${id}.key`);
-    if (!existsSync(certPath) || !existsSync(keyPath)) {
-      const csrPath = join(dir, `${id}.csr`);
-      const extPath = join(dir, `${id}.ext`);
-      openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyPath, "-out", csrPath, "-subj", `/CN=${id}`]);
-      chmodSync(keyPath, 0o600);
-      writeFileSync(extPath, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${id},DNS:localhost,IP:127.0.0.1,IP:::1\n`);
-      openssl(["x509", "-req", "-in", csrPath, "-CA", caCertPath, "-CAkey", caKeyPath, "-CAcreateserial", "-out", certPath, "-days", days, "-extfile", extPath]);
-      rmSync(csrPath);
-      rmSync(extPath);
-    }
-    return { id, certPath, keyPath };
+    const exists = existsSync(certPath) && existsSync(keyPath);
+    const why = exists ? whyNotKept(certPath, keyPath, ca.cert) : undefined;
+    if (exists && why === undefined) return { id, certPath, keyPath, action: "kept" };
+    const csrPath = join(dir, `${id}.csr`);
+    const extPath = join(dir, `${id}.ext`);
+    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyPath, "-out", csrPath, "-subj", `/CN=${id}`]);
+    chmodSync(keyPath, 0o600);
+    writeFileSync(extPath, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${id},DNS:localhost,IP:127.0.0.1,IP:::1\n`);
+    openssl(["x509", "-req", "-in", csrPath, "-CA", caCertPath, "-CAkey", caKeyPath, "-CAcreateserial", "-out", certPath, "-days", days, "-extfile", extPath]);
+    rmSync(csrPath);
+    rmSync(extPath);
+    return exists ? { id, certPath, keyPath, action: "reissued", why: why! } : { id, certPath, keyPath, action: "issued" };
   });
-  return { caCertPath, caKeyPath, certificates };
+  return { caCertPath, caKeyPath, caCreated, certificates };
+}
+
+/** The certificate and key at the two paths, checked to be a pair; a string says what is wrong. */
+function readPair(certPath: string, keyPath: string): { cert: X509Certificate } | string {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(readFileSync(certPath));
+  } catch {
+    return `${certPath} is not a PEM certificate`;
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(readFileSync(keyPath)))) return `${keyPath} is not the key of ${certPath}`;
+  } catch {
+    return `${keyPath} is not an unencrypted PEM private key`;
+  }
+  return { cert };
+}
+
+/** Why the certificate at `certPath` cannot be kept under `ca`; undefined when it can. */
+function whyNotKept(certPath: string, keyPath: string, ca: X509Certificate): string | undefined {
+  const pair = readPair(certPath, keyPath);
+  if (typeof pair === "string") return pair;
+  if (!pair.cert.verify(ca.publicKey)) return `${certPath} was issued by another CA than ${ca.subject.replace(/\n/g, ", ")} in this directory`;
+  if (Date.parse(pair.cert.validTo) <= Date.now()) return `${certPath} expired on ${pair.cert.validTo}`;
+  return undefined;
 }
 
 /**
