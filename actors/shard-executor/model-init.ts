@@ -92,8 +92,9 @@ export async function initModel(opts: ModelInitOptions): Promise<{ parameters: n
   checkModelShape(opts);
   if (opts.vocab !== "gpt2") throw new InvalidModelShape("vocab", `"${String(opts.vocab)}" is not a known vocabulary (gpt2)`);
   if (!Number.isSafeInteger(opts.seed)) throw new InvalidModelShape("seed", `${opts.seed} must be an integer`);
-  await mkdir(opts.out, { recursive: true });
-  const existing = await readdir(opts.out);
+  const existing = await mkdir(opts.out, { recursive: true }).then(() => readdir(opts.out)).catch((error: NodeJS.ErrnoException) => {
+    throw new InvalidModelShape("out", `cannot create ${opts.out} (${error.code ?? error.message})`);
+  });
   if (!opts.force && existing.some((f) => f === "model.safetensors" || f === "config.json")) {
     throw new InvalidModelShape("out", `${opts.out} already holds a model (config.json / model.safetensors); --force (force: true) replaces it`);
   }
@@ -114,12 +115,19 @@ export async function initModel(opts: ModelInitOptions): Promise<{ parameters: n
     parameters += n;
     if (opts.progress && n > 1_000_000) opts.progress(`  ${name} [${shape.join(" × ")}] (${i + 1}/${shapes.length})`);
   }
-  await writeFile(join(opts.out, "config.json"), JSON.stringify(gpt2Config(opts), null, 2) + "\n");
-  opts.progress?.(`writing model.safetensors (${(parameters * 4 / 1e6).toFixed(1)} MB)…`);
-  await writeSafetensors(join(opts.out, "model.safetensors"), tensors, { format: "pt", generator: `fedrouter model init --seed ${opts.seed}` });
-  const vocabDir = gpt2VocabularyDir();
-  await copyFile(join(vocabDir, "encoder.json"), join(opts.out, "vocab.json"));
-  await copyFile(join(vocabDir, "vocab.bpe"), join(opts.out, "merges.txt"));
+  // A full disk or a directory made read-only meanwhile is the output's fault, named as such.
+  const writing = async () => {
+    await writeFile(join(opts.out, "config.json"), JSON.stringify(gpt2Config(opts), null, 2) + "\n");
+    opts.progress?.(`writing model.safetensors (${(parameters * 4 / 1e6).toFixed(1)} MB)…`);
+    await writeSafetensors(join(opts.out, "model.safetensors"), tensors, { format: "pt", generator: `fedrouter model init --seed ${opts.seed}` });
+    const vocabDir = gpt2VocabularyDir();
+    await copyFile(join(vocabDir, "encoder.json"), join(opts.out, "vocab.json"));
+    await copyFile(join(vocabDir, "vocab.bpe"), join(opts.out, "merges.txt"));
+  };
+  await writing().catch((error: NodeJS.ErrnoException) => {
+    if (error.code === undefined) throw error;
+    throw new InvalidModelShape("out", `cannot write the model into ${opts.out} (${error.code}${error.path === undefined ? "" : ` at ${error.path}`})`);
+  });
   return { parameters, files: ["config.json", "model.safetensors", "vocab.json", "merges.txt"] };
 }
 

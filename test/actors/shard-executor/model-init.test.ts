@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkModelShape, gpt2TensorShapes, GPT2_SMALL_SHAPE, initModel, InvalidModelShape } from "../../../actors/shard-executor/model-init.ts";
@@ -53,4 +53,21 @@ test("a shape that cannot be a GPT-2 is InvalidModelShape naming the option; the
   const ok = await run(["--layers", "1", "--d-model", "32", "--heads", "2", "--positions", "16", "--seed", "3"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /wrote .*: GPT-2 with 1 layers, d_model 32, 2 heads, [\d,]+ parameters \(seed 3\)/);
+});
+
+test("an --out that cannot be made or written is InvalidModelShape naming it (no stack trace from the CLI)", async (t) => {
+  const dir = tempDir(t, "fedrouter-model-out-");
+  writeFileSync(join(dir, "a-file"), "x");
+  const shape = { layers: 1, dModel: 8, heads: 2, positions: 8, vocab: "gpt2" as const, seed: 1 };
+  await assert.rejects(initModel({ ...shape, out: join(dir, "a-file", "m") }), (e: unknown) =>
+    e instanceof InvalidModelShape && e.field === "out" && /cannot create .*a-file\/m \(ENOTDIR\)/.test(e.message));
+  const blocked = join(dir, "blocked");
+  mkdirSync(join(blocked, "model.safetensors"), { recursive: true }); // a directory where the weights go
+  await assert.rejects(initModel({ ...shape, out: blocked, force: true }), (e: unknown) =>
+    e instanceof InvalidModelShape && e.field === "out" && /cannot write the model into .*blocked \(EISDIR at .*model\.safetensors\)/.test(e.message));
+  const cli = await new Promise<{ code: number; stderr: string }>((resolve) =>
+    execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "model", "init", "--out", join(dir, "a-file", "m")], { cwd: ROOT, timeout: 60_000 }, (error, _stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr })));
+  assert.equal(cli.code, 2);
+  assert.match(cli.stderr, /^fedrouter model init: --out: cannot create .*a-file\/m \(ENOTDIR\)\n$/);
 });
