@@ -239,10 +239,12 @@ program
   .option("--out <dir>", "with --live: where the coordinator writes the trained checkpoint", ".data/training/live")
   .option("--ckks-bundle <file>", "with --live --protection ckks: the federation's public bundle on the coordinator (`fedrouter keys ckks` writes it)", "keys/ckks/federation.bundle")
   .option("--install", "with --live: after the last round, put the trained model in service on every hospital whose trainer has acceptInstall (written over its model, the replaced files kept in previous/, its executors reloaded)", false)
-  .action(async (opts: import("./train/train-command.ts").TrainCommandOptions) => {
+  .action(async (opts: import("./train/train-command.ts").TrainCommandOptions, command: Command) => {
     const { progressPrinter, runTrainCommand } = await import("./train/train-command.ts");
     const out = progressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);
-    process.exitCode = await runTrainCommand(opts, { out, err: (line) => process.stderr.write(`${line}\n`) });
+    // Options that only --live reads, as typed (their defaults say nothing): without --live they are refused, not ignored.
+    const liveOnly = ["coordinator", "operator", "out", "ckksBundle", "install"].filter((name) => command.getOptionValueSource(name) === "cli");
+    process.exitCode = await runTrainCommand({ ...opts, liveOnlyGiven: liveOnly }, { out, err: (line) => process.stderr.write(`${line}\n`) });
   });
 
 const model = program.command("model").description("Model directories in the Hugging Face GPT-2 format");

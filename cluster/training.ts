@@ -21,13 +21,13 @@
  * the noise does not damage the pretrained model — and the rounds teach it nearly nothing.
  * README "Federated training" gives the figures; client-level DP needs hundreds of clients.
  */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { ActorSystem, type NodeStore } from "../runtime/index.ts";
 import { accountant, AccountantClient, type AccountantOptions } from "../actors/accountant/index.ts";
 import {
   accountantBudget, applyFlatDelta, applyUpdateAndSave, DEFAULT_MODEL_SHAPE, documentSequences, flattenTrainable, Gpt2Tokenizer, HospitalParticipant,
-  initModel, loadGpt2Stage, localTrain, syntheticNotes, SYNTHETIC_SPECIALTY_OF, TrainingModel, trainableSpec, type Specialty, type StageWeights, type TrainablePart,
+  initModel, InvalidTrainingOption, loadGpt2Stage, localTrain, syntheticNotes, SYNTHETIC_SPECIALTY_OF, TrainingModel, trainableSpec, type Specialty, type StageWeights, type TrainablePart,
 } from "../actors/shard-executor/index.ts";
 import { TrainingCoordinator, type RoundProgress, type TrainingConfig } from "../actors/aggregator/index.ts";
 import { selectRound } from "../actors/planner/index.ts";
@@ -162,6 +162,8 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
   const { cluster } = o;
   const members = trainingMembers(cluster);
   if (members.length < 2) throw new FederatedTrainingFailed(`it needs at least 2 hospitals that run an accountant and a shard-executor; ${cluster.file} has ${members.length}`);
+  // Before any ε is charged: a plot that cannot be written would otherwise fail the command after the rounds.
+  if (o.plot !== undefined) checkPlotPath(o.plot);
   const work = configPath(cluster, ".data/training");
   mkdirSync(work, { recursive: true });
   const runtime = await resolveTensorBackend();
@@ -262,15 +264,20 @@ export async function trainFederation(options: FederatedTrainingOptions): Promis
     let plot: string | undefined;
     if (o.plot !== undefined) {
       const last = pretrainLosses.length;
-      writeLossPlot(o.plot, {
-        series: [
-          { points: pretrainLosses.map((l, i) => [i + 1, l] as const), rgb: [31, 119, 180] },
-          { points: evalLosses.map((l, r) => [last + r * o.localSteps, l] as const), rgb: [214, 39, 40] },
-        ],
-        marker: last,
-      });
-      plot = o.plot;
-      print(`[train] loss curve: ${o.plot} (blue: pretraining step loss; red: public evaluation loss of the global model after each round; dashed: first round)`);
+      try {
+        writeLossPlot(o.plot, {
+          series: [
+            { points: pretrainLosses.map((l, i) => [i + 1, l] as const), rgb: [31, 119, 180] },
+            { points: evalLosses.map((l, r) => [last + r * o.localSteps, l] as const), rgb: [214, 39, 40] },
+          ],
+          marker: last,
+        });
+        plot = o.plot;
+        print(`[train] loss curve: ${o.plot} (blue: pretraining step loss; red: public evaluation loss of the global model after each round; dashed: first round)`);
+      } catch (error) {
+        // The model is written and the rounds are charged: a drawing that fails now (checked at the start) is a warning, not a failed run.
+        print(`[train] the loss curve could not be written to ${o.plot} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the trained model is written`);
+      }
     }
     print(`[train] done: ${outcome.applied} rounds applied; client-level ε ${outcome.epsilon.toFixed(3)}, per-note ε charged ${outcome.chargedEpsilon.toFixed(3)} (δ = ${cluster.privacy.delta}); evaluation loss ${evalLosses[0]!.toFixed(3)} → ${evalLosses.at(-1)!.toFixed(3)}`);
     return {
@@ -329,4 +336,16 @@ export function describeRound(e: RoundProgress, protection: TrainingConfig["prot
     case "round-abandoned": return `[train] round ${e.round} abandoned: ${e.reason}`;
     default: return undefined;
   }
+}
+
+/** The plot's directory exists (made if needed) and the plot is not a directory: an InvalidTrainingOption otherwise. */
+function checkPlotPath(plot: string): void {
+  try {
+    mkdirSync(dirname(plot), { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "EEXIST" || code === "ENOTDIR" ? `${dirname(plot)} is not a directory (a part of it is a file)` : `cannot make ${dirname(plot)} (${code ?? (error as Error).message})`;
+    throw new InvalidTrainingOption("plot", JSON.stringify(plot), why);
+  }
+  if (existsSync(plot) && statSync(plot).isDirectory()) throw new InvalidTrainingOption("plot", JSON.stringify(plot), "is a directory; give a .png file");
 }

@@ -29,6 +29,8 @@ export interface TrainCommandOptions {
   install?: boolean;
   notes: number;
   plot: string;
+  /** Options given on the command line that only --live reads (camelCase names); refused without --live. */
+  liveOnlyGiven?: readonly string[];
 }
 
 export interface Io {
@@ -65,8 +67,10 @@ export async function runTrainCommand(opts: TrainCommandOptions, io: Io): Promis
     io.err(`fedrouter train: invalid cluster config ${error.message}`);
     return 2;
   }
-  if (opts.install === true && opts.live !== true) {
-    io.err("fedrouter train: --install needs --live (without --live, the trained model is written where npm start serves it)");
+  const liveOnly = opts.liveOnlyGiven ?? (opts.install === true ? ["install"] : []);
+  if (liveOnly.length > 0 && opts.live !== true) {
+    const flags = liveOnly.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ");
+    io.err(`fedrouter train: ${flags} ${liveOnly.length === 1 ? "needs" : "need"} --live (without --live, the trained model is written where npm start serves it: each hospital's model directory in ${opts.config})`);
     return 2;
   }
   const busy = await listening(cluster.hospitals.flatMap((h) => [h.address, h.admin]));

@@ -7,17 +7,20 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
 import { ActorSystem } from "../../runtime/index.ts";
 import { accountant, AccountantClient, type AccountantOptions } from "../../actors/accountant/index.ts";
-import { loadGpt2Stage } from "../../actors/shard-executor/index.ts";
+import { InvalidTrainingOption, loadGpt2Stage } from "../../actors/shard-executor/index.ts";
+import { runTrainCommand } from "../../bin/train/train-command.ts";
 import { ACTOR_ARGS, FederatedTrainingFailed, parseCluster, renderLossPlot, trainFederation, writeLossPlot, type ClusterConfig } from "../../cluster/index.ts";
 import { trainingEpsilon } from "../../federated/index.ts";
 import { tempDir } from "../fixtures/node-store.ts";
 
 const SHAPE = { layers: 2, dModel: 32, heads: 2, positions: 32 };
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function cluster(dir: string, hospitals: readonly string[]): ClusterConfig {
   return parseCluster({
@@ -111,6 +114,25 @@ test("--adaptive-clipping: C moves each round from the noisy count, the rounds c
 test("fewer than two hospitals with a ledger and a model: a typed refusal, nothing trained", { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t, "fedrouter-train-one-");
   await assert.rejects(trainFederation({ cluster: cluster(dir, ["hospital-a"]), shape: SHAPE, pretrainSteps: 1 }), (e: unknown) => e instanceof FederatedTrainingFailed && e.code === "TRAINING_FAILED" && /at least 2 hospitals/.test(e.message));
+});
+
+test("a --plot that cannot be written is refused before anything is trained or charged (it failed after the rounds, uncaught); without --live, --out and the other live options are refused, not ignored", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t, "fedrouter-train-plot-");
+  writeFileSync(join(dir, "a-file"), "x");
+  const config = cluster(dir, ["hospital-a", "hospital-b"]);
+  for (const [plot, why] of [[join(dir, "a-file", "loss.png"), /a-file is not a directory/], [dir, /is a directory; give a \.png file/]] as const) {
+    await assert.rejects(trainFederation({ cluster: config, shape: SHAPE, pretrainSteps: 1, plot }), (e: unknown) =>
+      e instanceof InvalidTrainingOption && e.field === "plot" && why.test(e.message));
+  }
+  assert.equal(existsSync(join(dir, ".data")), false, "nothing was trained: no work directory, no ledger");
+
+  const errors: string[] = [];
+  const io = { out: () => undefined, err: (line: string) => errors.push(line) };
+  const base = { config: join(ROOT, "cluster.config.ts"), pretrainSteps: 1, rounds: 1, localSteps: 1, noiseMultiplier: 1, clip: 1, localNoise: 1, serverLr: 0.001, protection: "masking" as const, notes: 1, plot: join(dir, "p.png") };
+  assert.equal(await runTrainCommand({ ...base, liveOnlyGiven: ["out", "ckksBundle"] }, io), 2);
+  assert.match(errors[0]!, /^fedrouter train: --out, --ckks-bundle need --live \(without --live, the trained model is written where npm start serves it/);
+  assert.equal(await runTrainCommand({ ...base, install: true }, io), 2);
+  assert.match(errors[1]!, /^fedrouter train: --install needs --live/);
 });
 
 test("the loss plot draws each series in its colour inside the axes, and an empty plot is a white image", () => {
