@@ -167,7 +167,8 @@ keys
   .option("--out <dir>", "where to write federation.bundle, <hospital>.share (0600) and federation.json", "keys/ckks")
   .option("--hospitals <ids>", "comma-separated hospitals that get a key share (default: every hospital that runs a trainer)")
   .option("--threshold <t>", "key shares needed to decrypt (default: a majority)")
-  .action(async (opts: { config: string; out: string; hospitals?: string; threshold?: string }) => {
+  .option("--force", "replace a key ceremony already in --out (every hospital then needs its new share)", false)
+  .action(async (opts: { config: string; out: string; hospitals?: string; threshold?: string; force: boolean }) => {
     const { runKeysCkks } = await import("./train/keys-ckks.ts");
     process.exitCode = await runKeysCkks(opts, { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
   });

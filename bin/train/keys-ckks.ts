@@ -5,14 +5,15 @@
  * hospital's files are moved to its machine and deleted here. The trainers' config entries name
  * the files: `ckks: { bundle, share, signing }`.
  */
-import { relative } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, relative } from "node:path";
 import { configPath, ConfigError, loadCluster } from "../../cluster/index.ts";
 import { FedrouterError } from "../../errors/index.ts";
 import { ckks } from "../../secagg/index.ts";
 import type { Io } from "./train-command.ts";
 
 /** Exit code: 0 written, 2 a bad config or argument. */
-export async function runKeysCkks(opts: { config: string; out: string; hospitals?: string; threshold?: string }, io: Io): Promise<number> {
+export async function runKeysCkks(opts: { config: string; out: string; hospitals?: string; threshold?: string; force?: boolean }, io: Io): Promise<number> {
   let cluster;
   try {
     cluster = await loadCluster(opts.config);
@@ -42,6 +43,18 @@ export async function runKeysCkks(opts: { config: string; out: string; hospitals
     return 2;
   }
   const dir = configPath(cluster, opts.out);
+  // Before dealing: a new ceremony over an old one would leave every hospital holding a share of a
+  // key that no longer exists, so it is never replaced without --force.
+  if (existsSync(join(dir, "federation.bundle")) && opts.force !== true) {
+    io.err(`fedrouter keys ckks: ${dir} already holds a key ceremony (federation.bundle); --force deals a new key there, and every hospital must then get its new share`);
+    return 2;
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    io.err(`fedrouter keys ckks: --out ${dir} cannot be made (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    return 2;
+  }
   try {
     io.out(`[keys] dealing a ${threshold}-of-${hospitals.length} CKKS key for ${hospitals.join(", ")}…`);
     const written = await ckks.writeKeyCeremony(dir, hospitals, threshold);

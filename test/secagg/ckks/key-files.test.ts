@@ -74,4 +74,18 @@ test("fedrouter keys ckks: shares for every hospital that trains (a majority thr
   const threshold = await run(["keys", "ckks", "--config", config, "--threshold", "4"]);
   assert.equal(threshold.code, 2);
   assert.match(threshold.stderr, /--threshold 4 must be a whole number from 1 to 3/);
+
+  // An existing ceremony is never replaced unasked: the hospitals hold shares of its key.
+  const bundleBefore = readFileSync(join(dir, "keys", "ckks", "federation.bundle"));
+  const again = await run(["keys", "ckks", "--config", config]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /keys\/ckks already holds a key ceremony \(federation\.bundle\); --force deals a new key there/);
+  assert.deepEqual(readFileSync(join(dir, "keys", "ckks", "federation.bundle")), bundleBefore);
+  const forced = await run(["keys", "ckks", "--config", config, "--force", "--hospitals", "h-a,h-b"]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.notDeepEqual(readFileSync(join(dir, "keys", "ckks", "federation.bundle")), bundleBefore);
+  writeFileSync(join(dir, "a-file"), "x");
+  const badOut = await run(["keys", "ckks", "--config", config, "--out", join(dir, "a-file", "ckks")]);
+  assert.equal(badOut.code, 2);
+  assert.match(badOut.stderr, /^fedrouter keys ckks: --out .*a-file\/ckks cannot be made \(ENOTDIR\)\n$/);
 });
