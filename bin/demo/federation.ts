@@ -155,5 +155,5 @@ function ensureDevKeys(cluster: ClusterConfig, print: (line: string) => void): v
   const dir = first.ca.slice(0, first.ca.lastIndexOf("/"));
   const pki = createDevPki(dir, [...cluster.hospitals.map((h) => h.id), ...cluster.tls.operators]);
   print(`[federation] created development certificates in ${dir} (dev CA; never use them in a deployment)`);
-  for (const c of pki.certificates) if (c.action === "reissued") print(`[federation] reissued ${c.certPath}: ${c.why}`);
+  for (const c of pki.certificates) if (c.action === "reissued") print(`[federation] reissued the certificate of ${c.id}: ${c.why}`);
 }

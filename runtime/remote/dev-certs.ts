@@ -72,7 +72,7 @@ export function createDevPki(dir: string, ids: readonly string[], opts: { days?:
     const certPath = join(dir, `${id}.crt`);
     const keyPath = join(dir, `${id}.key`);
     const exists = existsSync(certPath) && existsSync(keyPath);
-    const why = exists ? whyNotKept(certPath, keyPath, ca.cert) : undefined;
+    const why = exists ? whyNotKept(certPath, keyPath, ca.cert, caCertPath) : undefined;
     if (exists && why === undefined) return { id, certPath, keyPath, action: "kept" };
     const csrPath = join(dir, `${id}.csr`);
     const extPath = join(dir, `${id}.ext`);
@@ -103,11 +103,11 @@ function readPair(certPath: string, keyPath: string): { cert: X509Certificate } 
   return { cert };
 }
 
-/** Why the certificate at `certPath` cannot be kept under `ca`; undefined when it can. */
-function whyNotKept(certPath: string, keyPath: string, ca: X509Certificate): string | undefined {
+/** Why the certificate at `certPath` cannot be kept under `ca` (read from `caCertPath`); undefined when it can. */
+function whyNotKept(certPath: string, keyPath: string, ca: X509Certificate, caCertPath: string): string | undefined {
   const pair = readPair(certPath, keyPath);
   if (typeof pair === "string") return pair;
-  if (!pair.cert.verify(ca.publicKey)) return `${certPath} was issued by another CA than ${ca.subject.replace(/\n/g, ", ")} in this directory`;
+  if (!pair.cert.verify(ca.publicKey)) return `${certPath} was not issued by this directory's CA (${caCertPath})`;
   if (Date.parse(pair.cert.validTo) <= Date.now()) return `${certPath} expired on ${pair.cert.validTo}`;
   return undefined;
 }
