@@ -48,7 +48,7 @@ function openssl(args: string[]): void {
  * reissued and `action` says why. A CA whose two files are not a pair is refused, not replaced.
  * Every failure (a directory that cannot be made, no openssl) is an InvalidArgument.
  * @example
- * createDevPki("keys", ["hospital-a", "hospital-b"]).certificates.map((c) => c.action); // ["issued", "issued"]
+ * createDevPki("keys", ["node-a", "node-b"]).certificates.map((c) => c.action); // ["issued", "issued"]
  */
 export function createDevPki(dir: string, ids: readonly string[], opts: { days?: number; caName?: string } = {}): DevPki {
   for (const id of ids) if (!ID.test(id)) throw new InvalidArgument("id", `"${id}" is not a node id ([A-Za-z0-9._-], at most 64)`);
