@@ -7,7 +7,8 @@
  *   const user = await new UserStore("users.json").verify("dr-smith", password); // null when wrong
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
-import { chmod, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { lock } from "proper-lockfile";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { MAX_ID_CHARS } from "../../accountant/protocol.ts";
@@ -83,7 +84,11 @@ async function readStore(file: string, missingIsEmpty: boolean): Promise<StoreFi
 
 /**
  * Adds a user to `file` (created, mode 0600, when absent) or, with `replace`, changes one.
- * Written to a temporary file and renamed, so a crash leaves the old file or the new one.
+ * Read, changed and written under a lock (`<file>.lock`, proper-lockfile: a directory made
+ * atomically, stale after 10 s when its holder died), so adds that run at the same time — in one
+ * process or several — each see the others' users instead of writing over them. Written to a
+ * temporary file, synced, renamed, and the directory synced, so a crash or a power cut leaves the
+ * old file or the new one, and an add that returned is on disk.
  */
 export async function addUser(file: string, user: User & { readonly password: string }, options: { readonly replace?: boolean } = {}): Promise<void> {
   const id = userId.safeParse(user.id);
@@ -94,26 +99,52 @@ export async function addUser(file: string, user: User & { readonly password: st
   if (user.password.length < MIN_PASSWORD_CHARS || user.password.length > MAX_PASSWORD_CHARS) {
     throw new UserStoreError(file, "password", `must be ${MIN_PASSWORD_CHARS}..${MAX_PASSWORD_CHARS} characters (got ${user.password.length})`);
   }
-  const store = await readStore(file, true);
-  if (Object.hasOwn(store.users, user.id) && options.replace !== true) {
-    throw new UserStoreError(file, "user", `"${user.id}" exists already; pass --replace to change it`);
-  }
+  // Hashed before the lock is taken: scrypt is the slow part, and it needs nothing from the file.
   const salt = randomBytes(DEFAULT_SCRYPT.saltBytes);
   const params = { N: DEFAULT_SCRYPT.N, r: DEFAULT_SCRYPT.r, p: DEFAULT_SCRYPT.p, keyLength: DEFAULT_SCRYPT.keyLength };
   const hash = await scrypt(user.password, salt, params);
-  const users = { ...store.users, [user.id]: { role: user.role, department: user.department, salt: salt.toString("base64"), hash: hash.toString("base64"), scrypt: params } };
+  const release = await lock(file, { realpath: false, stale: 10_000, retries: { retries: 100, factor: 1.2, minTimeout: 10, maxTimeout: 200 } }).catch((error: unknown) => {
+    throw new UserStoreError(file, "", `cannot write the user file (${writeFailure(file, error)}${(error as { code?: string }).code === "ELOCKED" ? `: another add holds ${file}.lock; try again` : ""})`);
+  });
+  try {
+    const store = await readStore(file, true);
+    if (Object.hasOwn(store.users, user.id) && options.replace !== true) {
+      throw new UserStoreError(file, "user", `"${user.id}" exists already; pass --replace to change it`);
+    }
+    const users = { ...store.users, [user.id]: { role: user.role, department: user.department, salt: salt.toString("base64"), hash: hash.toString("base64"), scrypt: params } };
+    await writeDurably(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
+  } finally {
+    await release().catch(() => undefined); // a lock already gone (removed as stale) is nobody's to release
+  }
+}
+
+/** Writes `text` to a temporary file (0600), syncs it, renames it over `file` and syncs the directory. */
+async function writeDurably(file: string, text: string): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, `${JSON.stringify({ version: 1, users }, null, 2)}\n`, { mode: 0o600 });
-    await chmod(temporary, 0o600);
+    const handle = await open(temporary, "w", 0o600);
+    try {
+      await handle.writeFile(text);
+      await handle.chmod(0o600);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, file);
   } catch (error) {
     // A half-written copy holds password hashes: not left behind. unlink takes no directory, so one in the way stays.
     await unlink(temporary).catch(() => undefined);
-    const code = (error as { code?: string }).code ?? String(error);
-    const why = code === "ENOENT" ? `ENOENT: its directory ${dirname(file)} does not exist; create it first` : code;
-    throw new UserStoreError(file, "", `cannot write the user file (${why})`);
+    throw new UserStoreError(file, "", `cannot write the user file (${writeFailure(file, error)})`);
   }
+  // The rename is durable once the directory is: without this a power cut could bring back the old file.
+  const directory = await open(dirname(file), "r").catch(() => undefined);
+  await directory?.sync().catch(() => undefined);
+  await directory?.close();
+}
+
+function writeFailure(file: string, error: unknown): string {
+  const code = (error as { code?: string }).code ?? String(error);
+  return code === "ENOENT" ? `ENOENT: its directory ${dirname(file)} does not exist; create it first` : code;
 }
 
 /** Reads the file at each login, so a user added while the server runs can log in at once. */

@@ -72,6 +72,27 @@ test("a user file that cannot be written is a UserStoreError naming why (a missi
   }
 });
 
+test("users added at the same time are all kept (each add read the file, hashed, and wrote back over the others: every add but one was lost after saying added)", { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-race-"));
+  try {
+    const file = join(dir, "users.json");
+    const ids = ["dr-a", "dr-b", "dr-c", "dr-d"];
+    await Promise.all(ids.map((id) => addUser(file, { id, role: "doctor", department: "cardiology", password: `password of ${id}` })));
+    // And from another process at the same time as this one.
+    const other = new Promise<void>((resolve, reject) => {
+      const child = execFile(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "users", "add", "--file", file, "--user", "dr-e", "--role", "nurse", "--department", "radiology", "--password-stdin"], { cwd: ROOT, timeout: 60_000 }, (error, _stdout, stderr) =>
+        error ? reject(new Error(stderr)) : resolve());
+      child.stdin!.end("password of dr-e\n");
+    });
+    await Promise.all([other, addUser(file, { id: "dr-f", role: "doctor", department: "cardiology", password: "password of dr-f" })]);
+    const store = new UserStore(file);
+    for (const id of [...ids, "dr-e", "dr-f"]) assert.ok(await store.verify(id, `password of ${id}`), `${id} was kept`);
+    assert.deepEqual(readdirSync(dir), ["users.json"], "no lock or temporary file left");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("fedrouter users add: a --file in a directory that does not exist exits 2 with one line, not a stack trace", { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedrouter-users-"));
   try {
