@@ -8,6 +8,7 @@
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
+import { setTimeout as delay } from "node:timers/promises";
 import { lock } from "proper-lockfile";
 import { dirname } from "node:path";
 import { z } from "zod";
@@ -103,7 +104,7 @@ export async function addUser(file: string, user: User & { readonly password: st
   const salt = randomBytes(DEFAULT_SCRYPT.saltBytes);
   const params = { N: DEFAULT_SCRYPT.N, r: DEFAULT_SCRYPT.r, p: DEFAULT_SCRYPT.p, keyLength: DEFAULT_SCRYPT.keyLength };
   const hash = await scrypt(user.password, salt, params);
-  const release = await lock(file, { realpath: false, stale: 10_000, retries: { retries: 100, factor: 1.2, minTimeout: 10, maxTimeout: 200 } }).catch((error: unknown) => {
+  const release = await lockUserFile(file).catch((error: unknown) => {
     throw new UserStoreError(file, "", `cannot write the user file (${writeFailure(file, error)}${(error as { code?: string }).code === "ELOCKED" ? `: another add holds ${file}.lock; try again` : ""})`);
   });
   try {
@@ -115,6 +116,21 @@ export async function addUser(file: string, user: User & { readonly password: st
     await writeDurably(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
   } finally {
     await release().catch(() => undefined); // a lock already gone (removed as stale) is nobody's to release
+  }
+}
+
+/**
+ * Takes `<file>.lock`, waiting while another add holds it (up to ~30 s, past its 10 s staleness).
+ * Only ELOCKED is waited on: proper-lockfile's own retries would retry a missing directory too.
+ */
+async function lockUserFile(file: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await lock(file, { realpath: false, stale: 10_000 });
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ELOCKED" || attempt >= 200) throw error;
+      await delay(Math.min(200, 5 * 1.1 ** attempt));
+    }
   }
 }
 
