@@ -66,13 +66,14 @@ export function createDevPki(dir: string, ids: readonly string[], opts: { days?:
       "-days", days, "-subj", `/CN=${opts.caName ?? "fedrouter dev CA"}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     chmodSync(caKeyPath, 0o600);
   }
-  const ca = readPair(caCertPath, caKeyPath);
-  if (typeof ca === "string") throw new InvalidArgument("dir", `${caCertPath} and ${caKeyPath} cannot sign certificates (${ca}); remove both to create a new development CA`);
+  const caProblem = pairProblem(caCertPath, caCertPath, caKeyPath);
+  if (caProblem !== undefined) throw new InvalidArgument("dir", `${caCertPath} and ${caKeyPath} cannot sign certificates (${caProblem}); remove both to create a new development CA`);
+  const ca = new X509Certificate(readFileSync(caCertPath));
   const certificates = ids.map((id): DevCertificate => {
     const certPath = join(dir, `${id}.crt`);
     const keyPath = join(dir, `${id}.key`);
     const exists = existsSync(certPath) && existsSync(keyPath);
-    const why = exists ? whyNotKept(certPath, keyPath, ca.cert, caCertPath) : undefined;
+    const why = exists ? whyNotKept(certPath, keyPath, ca, caCertPath) : undefined;
     if (exists && why === undefined) return { id, certPath, keyPath, action: "kept" };
     const csrPath = join(dir, `${id}.csr`);
     const extPath = join(dir, `${id}.ext`);
@@ -87,29 +88,25 @@ export function createDevPki(dir: string, ids: readonly string[], opts: { days?:
   return { caCertPath, caKeyPath, caCreated, certificates };
 }
 
-/** The certificate and key at the two paths, checked to be a pair; a string says what is wrong. */
-function readPair(certPath: string, keyPath: string): { cert: X509Certificate } | string {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(readFileSync(certPath));
-  } catch {
-    return `${certPath} is not a PEM certificate`;
-  }
-  try {
-    if (!cert.checkPrivateKey(createPrivateKey(readFileSync(keyPath)))) return `${keyPath} is not the key of ${certPath}`;
-  } catch {
-    return `${keyPath} is not an unencrypted PEM private key`;
-  }
-  return { cert };
-}
-
 /** Why the certificate at `certPath` cannot be kept under `ca` (read from `caCertPath`); undefined when it can. */
 function whyNotKept(certPath: string, keyPath: string, ca: X509Certificate, caCertPath: string): string | undefined {
-  const pair = readPair(certPath, keyPath);
-  if (typeof pair === "string") return pair;
-  if (!pair.cert.verify(ca.publicKey)) return `${certPath} was not issued by this directory's CA (${caCertPath})`;
-  if (Date.parse(pair.cert.validTo) <= Date.now()) return `${certPath} expired on ${pair.cert.validTo}`;
+  const problem = pairProblem(caCertPath, certPath, keyPath);
+  if (problem !== undefined) return problem;
+  const cert = new X509Certificate(readFileSync(certPath));
+  if (!cert.verify(ca.publicKey)) return `${certPath} was not issued by this directory's CA (${caCertPath})`;
+  if (Date.parse(cert.validTo) <= Date.now()) return `${certPath} expired on ${cert.validTo}`;
   return undefined;
+}
+
+/** What readTlsFiles finds wrong with the certificate and its key (not PEM, not a pair), or undefined. */
+function pairProblem(caCertPath: string, certPath: string, keyPath: string): string | undefined {
+  try {
+    readTlsFiles(caCertPath, certPath, keyPath);
+    return undefined;
+  } catch (error) {
+    if (error instanceof InvalidArgument) return error.reason;
+    throw error;
+  }
 }
 
 /**

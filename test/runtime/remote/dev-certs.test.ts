@@ -54,7 +54,7 @@ test("a certificate with another node's key, an unreadable one, or one from anot
   copyFileSync(join(other, "node-d.key"), join(dir, "node-d.key"));
   const pki = createDevPki(dir, ids);
   assert.deepEqual(pki.certificates.map((c) => [c.id, c.action]), [["node-a", "reissued"], ["node-b", "reissued"], ["node-c", "kept"], ["node-d", "reissued"]]);
-  assert.match(pki.certificates[0]!.why!, /node-a\.key is not the key of .*node-a\.crt/);
+  assert.match(pki.certificates[0]!.why!, /node-a\.key is not the private key of .*node-a\.crt/);
   assert.match(pki.certificates[1]!.why!, /node-b\.crt is not a PEM certificate/);
   assert.match(pki.certificates[3]!.why!, /node-d\.crt was not issued by this directory's CA/);
   for (const id of ids) assert.equal(holdsTogether(dir, id), true, id);
@@ -67,7 +67,7 @@ test("a CA whose two files are not a pair is refused, not replaced; a directory 
   createDevPki(other, []);
   copyFileSync(join(other, "ca.key"), join(dir, "ca.key"));
   const caBefore = readFileSync(join(dir, "ca.crt"), "utf8");
-  assert.throws(() => createDevPki(dir, IDS), (e: unknown) => e instanceof InvalidArgument && e.field === "dir" && /ca\.key is not the key of .*ca\.crt\); remove both to create a new development CA/.test(e.message));
+  assert.throws(() => createDevPki(dir, IDS), (e: unknown) => e instanceof InvalidArgument && e.field === "dir" && /ca\.key is not the private key of .*ca\.crt; .*\); remove both to create a new development CA/.test(e.message));
   assert.equal(readFileSync(join(dir, "ca.crt"), "utf8"), caBefore);
   const file = join(dir, "a-file");
   writeFileSync(file, "x");
