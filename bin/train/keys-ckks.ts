@@ -5,7 +5,7 @@
  * hospital's files are moved to its machine and deleted here. The trainers' config entries name
  * the files: `ckks: { bundle, share, signing }`.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { configPath, ConfigError, loadCluster } from "../../cluster/index.ts";
 import { FedrouterError } from "../../errors/index.ts";
@@ -47,12 +47,6 @@ export async function runKeysCkks(opts: { config: string; out: string; hospitals
   // key that no longer exists, so it is never replaced without --force.
   if (existsSync(join(dir, "federation.bundle")) && opts.force !== true) {
     io.err(`fedrouter keys ckks: ${dir} already holds a key ceremony (federation.bundle); --force deals a new key there, and every hospital must then get its new share`);
-    return 2;
-  }
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    io.err(`fedrouter keys ckks: --out ${dir} cannot be made (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     return 2;
   }
   try {

@@ -105,8 +105,13 @@ export interface CeremonyFiles {
  */
 export async function writeKeyCeremony(dir: string, hospitals: readonly string[], threshold: number, parameters?: CkksParameters): Promise<CeremonyFiles> {
   if (new Set(hospitals).size !== hospitals.length) throw new InvalidCkksParameters("hospitals", `name a hospital twice (${hospitals.join(", ")})`);
+  // Before the deal (seconds of work): a directory that cannot be made is said at once.
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new InvalidCkksParameters("dir", `${dir} cannot be made (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
   const deal = await dealThresholdKeys({ parties: hospitals.length, threshold, ...(parameters === undefined ? {} : { parameters }) });
-  mkdirSync(dir, { recursive: true });
   const signingKeys = hospitals.map(() => generateKeyPairSync("ed25519"));
   const signers = Object.fromEntries(hospitals.map((h, i) => [h, signingKeys[i]!.publicKey.export({ format: "der", type: "spki" }).toString("base64")]));
   const bundle = join(dir, "federation.bundle");

@@ -87,5 +87,5 @@ test("fedrouter keys ckks: shares for every hospital that trains (a majority thr
   writeFileSync(join(dir, "a-file"), "x");
   const badOut = await run(["keys", "ckks", "--config", config, "--out", join(dir, "a-file", "ckks")]);
   assert.equal(badOut.code, 2);
-  assert.match(badOut.stderr, /^fedrouter keys ckks: --out .*a-file\/ckks cannot be made \(ENOTDIR\)\n$/);
+  assert.match(badOut.stderr, /^fedrouter keys ckks: CKKS_INVALID_PARAMETERS: CKKS parameters: dir .*a-file\/ckks cannot be made \(ENOTDIR\)\n$/);
 });
