@@ -28,7 +28,10 @@ test("the README's library example runs as written", async () => {
     assert.match(ledger.stdout, /^spent 0\.561 left 1\.439$/m);
     assert.match(ledger.stdout, /^BUDGET_EXCEEDED: user dr-lee has ε 1\.4387 left, this request$/m);
     const pipeline = await promisify(execFile)(process.execPath, ["--import", "tsx", join(dir, "pipeline.ts")], { cwd: root, timeout: 90_000 });
-    assert.match(pipeline.stdout, /^plan exec-[ab]\[0,\d\) → exec-[ab]\[\d,4\)$/m);
+    // The Planner minimises the slowest stage over measured costs: two stages on a quiet machine; one
+    // executor for all four blocks when the other measured over 4× slower per block (seen once under
+    // the suite's load). Either way the plan covers blocks 0..4 in order.
+    assert.match(pipeline.stdout, /^plan (exec-[ab]\[0,\d\) → exec-[ab]\[\d,4\)|exec-[ab]\[0,4\))$/m);
     assert.match(pipeline.stdout, /^generated 8 tokens: ".+"$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });

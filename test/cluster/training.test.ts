@@ -7,6 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,6 +134,10 @@ test("a --plot that cannot be written is refused before anything is trained or c
   assert.match(errors[0]!, /^fedrouter train: --out, --ckks-bundle need --live \(without --live, the trained model is written where npm start serves it/);
   assert.equal(await runTrainCommand({ ...base, install: true }, io), 2);
   assert.match(errors[1]!, /^fedrouter train: --install needs --live/);
+  // The CLI names what was typed (commander's option sources), not options left at their defaults.
+  const cli = spawnSync(process.execPath, ["--import", "tsx", "bin/fedrouter.ts", "train", "--out", join(dir, "out"), "--config", join(ROOT, "cluster.config.ts")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  assert.equal(cli.status, 2, cli.stderr);
+  assert.match(cli.stderr, /^fedrouter train: --out needs --live /);
 });
 
 test("the loss plot draws each series in its colour inside the axes, and an empty plot is a white image", () => {
